@@ -1,0 +1,5 @@
+/**
+ * `lifeline/protocol`: what crosses the wire, shared by client and server. No I/O, no Node APIs.
+ * @packageDocumentation
+ */
+export * from './close-reason.js';
