@@ -1,0 +1,53 @@
+import { isSendableCode } from '../codes/index.js';
+import { LifelineError } from '../errors.js';
+
+/**
+ * Throw this from a handler when the *client* did something wrong: the connection is closed
+ * with `closeCode` (1002, 1003, 1007, 1008, 1009 or an application code) and `reason`,
+ * not with 1011, which is reserved for the server's own failures.
+ */
+export class CloseError extends LifelineError {
+  /** The close code sent to the peer. */
+  readonly closeCode: number;
+  /** The close reason sent to the peer (cut to 123 bytes on the way out). */
+  readonly reason: string;
+
+  /**
+   * @param closeCode - a code an endpoint may send (see `isSendableCode`)
+   * @param reason - short text for the peer; never put internal details here
+   */
+  constructor(closeCode: number, reason: string, options?: ErrorOptions) {
+    if (!isSendableCode(closeCode)) throw new RangeError(`close code ${closeCode} cannot be sent on the wire`);
+    super('LIFELINE_ERR_CLOSE', `closing with ${closeCode}: ${reason}`, options);
+    this.closeCode = closeCode;
+    this.reason = reason;
+  }
+}
+
+/** The client broke a rule of the service (1008). */
+export class PolicyViolationError extends CloseError {
+  constructor(reason = 'policy violation', options?: ErrorOptions) {
+    super(1008, reason, options);
+  }
+}
+
+/** The client sent a kind of data this endpoint does not accept (1003), e.g. binary where text is expected. */
+export class UnsupportedDataError extends CloseError {
+  constructor(reason = 'unsupported data', options?: ErrorOptions) {
+    super(1003, reason, options);
+  }
+}
+
+/** The client sent data inconsistent with its type (1007), e.g. text that is not valid JSON where JSON is required. */
+export class InvalidPayloadError extends CloseError {
+  constructor(reason = 'invalid payload', options?: ErrorOptions) {
+    super(1007, reason, options);
+  }
+}
+
+/** The server is not accepting work because it is draining or stopped. */
+export class ServerClosedError extends LifelineError {
+  constructor(message = 'server is draining or stopped') {
+    super('LIFELINE_ERR_SERVER_CLOSED', message);
+  }
+}

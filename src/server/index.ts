@@ -1,0 +1,16 @@
+/**
+ * `lifeline/server`: a WebSocket server whose failures close with 1011 and an incident id,
+ * and whose planned restarts drain with 1012 and a reconnect hint.
+ * @packageDocumentation
+ */
+export { createServer, LifelineServer } from './server.js';
+export type { Incident, ServerEvents, ServerState, ServerStats, ShutdownOptions } from './server.js';
+export { Connection } from './connection.js';
+export type { ClosedBy, ConnectionState } from './connection.js';
+export { CloseError, InvalidPayloadError, PolicyViolationError, ServerClosedError, UnsupportedDataError } from './errors.js';
+export type { CloseHandler, ConnectionHandler, MessageHandler, ServerOptions, ShutdownCode } from './options.js';
+export { SERVER_DEFAULTS } from './options.js';
+export { handleSignals } from './signals.js';
+export type { SignalOptions } from './signals.js';
+export type { TransportEvents, TransportSocket, UpgradeInfo } from './transport.js';
+export { drainOffsets } from './drain-schedule.js';

@@ -1,0 +1,84 @@
+import type { Logger } from 'pino';
+import type { RetryHint } from '../protocol/index.js';
+import type { Connection } from './connection.js';
+import type { UpgradeInfo } from './transport.js';
+
+/** Handler for a new connection. May be async; a throw closes that connection with 1011. */
+export type ConnectionHandler = (connection: Connection, info: UpgradeInfo) => void | Promise<void>;
+/** Handler for one message. May be async; a throw closes that connection with 1011, unless it is a `CloseError`. */
+export type MessageHandler = (connection: Connection, data: string | Uint8Array, isBinary: boolean) => void | Promise<void>;
+/** Handler for a closed connection. May be async; a throw is logged as an incident (the connection is already gone). */
+export type CloseHandler = (connection: Connection, code: number, reason: string) => void | Promise<void>;
+
+/** Code used when the server drains for good rather than for a restart. */
+export type ShutdownCode = 1012 | 1001;
+
+/** Options of {@link createServer}. Every duration is in milliseconds. */
+export interface ServerOptions {
+  /** Called for each new connection. */
+  onConnection?: ConnectionHandler;
+  /** Called for each message, one at a time per connection. */
+  onMessage?: MessageHandler;
+  /** Called once per connection after it closed. */
+  onClose?: CloseHandler;
+  /** Structured logger. @default pino at level `info` to stdout */
+  logger?: Logger;
+  /** Window over which a drain spreads its closes. @default 5000 */
+  drainWindowMs?: number;
+  /** How long a drain waits for in-flight handlers before it starts closing. @default 5000 */
+  graceMs?: number;
+  /** After the last paced close, how long peers get to finish the closing handshake before they are terminated. @default 2000 */
+  closeTimeoutMs?: number;
+  /** The window clients are told to come back in, sent in every 1012 and 1013 reason. @default {minMs: 1000, maxMs: 5000} */
+  retryHint?: RetryHint;
+  /** Code a shutdown closes with: 1012 when a restart follows (deploys), 1001 when the service goes away for good. @default 1012 */
+  shutdownCode?: ShutdownCode;
+  /** Interval between heartbeat pings; a peer that has not answered the previous ping is terminated. 0 turns heartbeats off. @default 30000 */
+  heartbeatMs?: number;
+  /** Largest accepted message in bytes; larger ones close with 1009. @default 1048576 */
+  maxPayload?: number;
+  /** Subprotocols offered, in order of preference. @default [] */
+  subprotocols?: readonly string[];
+  /** Uniform random source in [0, 1), injectable for tests. @default Math.random */
+  random?: () => number;
+}
+
+/** {@link ServerOptions} with every default applied. */
+export type ResolvedServerOptions = Required<Omit<ServerOptions, 'onConnection' | 'onMessage' | 'onClose' | 'logger'>> &
+  Pick<ServerOptions, 'onConnection' | 'onMessage' | 'onClose'>;
+
+/** The defaults, spread first. */
+export const SERVER_DEFAULTS = {
+  drainWindowMs: 5000,
+  graceMs: 5000,
+  closeTimeoutMs: 2000,
+  retryHint: { minMs: 1000, maxMs: 5000 },
+  shutdownCode: 1012,
+  heartbeatMs: 30_000,
+  maxPayload: 1024 * 1024,
+  subprotocols: [],
+  random: Math.random,
+} as const satisfies Partial<ServerOptions>;
+
+function nonNegative(name: string, value: number): void {
+  if (!Number.isFinite(value) || value < 0) throw new RangeError(`${name} must be a finite number >= 0, got ${value}`);
+}
+
+/** Apply defaults and validate; throws `RangeError`/`TypeError` synchronously on a bad option. */
+export function resolveServerOptions(options: ServerOptions): ResolvedServerOptions {
+  const { logger: _logger, ...rest } = options;
+  const resolved: ResolvedServerOptions = { ...SERVER_DEFAULTS, ...stripUndefined(rest) };
+  for (const key of ['drainWindowMs', 'graceMs', 'closeTimeoutMs', 'heartbeatMs'] as const) nonNegative(key, resolved[key]);
+  if (!Number.isInteger(resolved.maxPayload) || resolved.maxPayload < 1) throw new RangeError('maxPayload must be a positive integer');
+  nonNegative('retryHint.minMs', resolved.retryHint.minMs);
+  if (!(resolved.retryHint.maxMs >= resolved.retryHint.minMs)) throw new RangeError('retryHint.maxMs must be >= retryHint.minMs');
+  if (resolved.shutdownCode !== 1012 && resolved.shutdownCode !== 1001) throw new RangeError('shutdownCode must be 1012 or 1001');
+  for (const h of ['onConnection', 'onMessage', 'onClose'] as const) {
+    if (resolved[h] !== undefined && typeof resolved[h] !== 'function') throw new TypeError(`${h} must be a function`);
+  }
+  return resolved;
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,405 @@
+/**
+ * The server core: accepts sockets from an adapter, runs handlers inside the error boundary,
+ * drains with 1012 on planned restarts, and keeps peers honest with heartbeats.
+ * @packageDocumentation
+ */
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pino, { type Logger } from 'pino';
+import { Emitter } from '../util/emitter.js';
+import { createWsAdapter, type WsAdapter } from './adapters/ws.js';
+import { Connection, type ClosedBy } from './connection.js';
+import { drainOffsets } from './drain-schedule.js';
+import { CloseError } from './errors.js';
+import { pathOf, refuseUpgrade, sendJson } from './http.js';
+import { newConnectionId, newIncidentId } from './ids.js';
+import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions, type ShutdownCode } from './options.js';
+import type { TransportEvents, TransportSocket, UpgradeInfo } from './transport.js';
+
+/** Lifecycle of a server. `restarting`: cycling connections with 1012 while still accepting new ones. */
+export type ServerState = 'running' | 'restarting' | 'draining' | 'stopped';
+
+/** A handler failure, as recorded for operators. The client only ever sees `id`. */
+export interface Incident {
+  /** Incident id, also in the 1011 close reason and the log entry. */
+  readonly id: string;
+  /** When it happened, ms since the epoch. */
+  readonly at: number;
+  /** The connection it closed. */
+  readonly connection: string;
+  /** Which handler threw. */
+  readonly handler: 'connection' | 'message' | 'close';
+  /** First line of the error, for operators' eyes only. */
+  readonly summary: string;
+}
+
+/** Counters since the server started. */
+export interface ServerStats {
+  /** Connections currently open. */
+  open: number;
+  /** Connections accepted in total. */
+  opened: number;
+  /** Closes by code. */
+  closesByCode: Record<number, number>;
+  /** Closes by which side started them. */
+  closesBy: Record<ClosedBy, number>;
+  /** Handler failures (each closed a connection with 1011). */
+  incidents: number;
+  /** Peers terminated for not answering heartbeats. */
+  deadPeers: number;
+  /** Protocol errors by the close code they caused (1002, 1007, 1009). */
+  protocolErrors: Record<number, number>;
+  /** Upgrades refused with 503 while draining. */
+  refusedUpgrades: number;
+  /** Drains started (restarts and shutdowns). */
+  drains: number;
+  /** Messages received. */
+  messagesIn: number;
+}
+
+/** Events of a {@link LifelineServer}. */
+export interface ServerEvents extends Record<string, unknown> {
+  connection: Connection;
+  close: { connection: Connection; code: number; reason: string; closedBy: ClosedBy };
+  incident: Incident;
+  'dead-peer': Connection;
+  'drain-start': { kind: 'restart' | 'shutdown'; code: number; connections: number };
+  'drain-end': { kind: 'restart' | 'shutdown'; durationMs: number };
+  state: ServerState;
+}
+
+/** Options of {@link LifelineServer.shutdown}. */
+export interface ShutdownOptions {
+  /** Overrides `shutdownCode`: 1012 (restart follows) or 1001 (going away for good). */
+  code?: ShutdownCode;
+}
+
+const RECENT_INCIDENTS = 50;
+
+/** A lifeline WebSocket server. Create it with {@link createServer}. */
+export class LifelineServer {
+  private options: ResolvedServerOptions;
+  private readonly logger: Logger;
+  private readonly adapter: WsAdapter;
+  private readonly emitter = new Emitter<ServerEvents>((error) => this.logger.error({ err: error }, 'server event listener threw'));
+  private readonly live = new Set<Connection>();
+  private readonly incidents: Incident[] = [];
+  private heartbeat: NodeJS.Timeout | undefined;
+  private httpServer: HttpServer | undefined;
+  private ownsHttpServer = false;
+  private currentState: ServerState = 'running';
+  private shutdownPromise: Promise<void> | undefined;
+  private restartPromise: Promise<void> | undefined;
+  private readonly counters: ServerStats = {
+    open: 0,
+    opened: 0,
+    closesByCode: {},
+    closesBy: { server: 0, client: 0, transport: 0 },
+    incidents: 0,
+    deadPeers: 0,
+    protocolErrors: {},
+    refusedUpgrades: 0,
+    drains: 0,
+    messagesIn: 0,
+  };
+
+  /** @param options - see {@link ServerOptions} */
+  constructor(options: ServerOptions = {}) {
+    this.options = resolveServerOptions(options);
+    this.logger = options.logger ?? pino({ level: 'info' });
+    this.adapter = createWsAdapter({ maxPayload: this.options.maxPayload, subprotocols: this.options.subprotocols });
+    this.startHeartbeat();
+  }
+
+  /** Current lifecycle state. */
+  get state(): ServerState {
+    return this.currentState;
+  }
+
+  /** Whether the server wants new connections (what `/readyz` reports). */
+  get ready(): boolean {
+    return this.currentState === 'running' || this.currentState === 'restarting';
+  }
+
+  /** Open connections. */
+  get connections(): ReadonlySet<Connection> {
+    return this.live;
+  }
+
+  /** A snapshot of the counters. */
+  stats(): ServerStats {
+    return structuredClone(this.counters);
+  }
+
+  /** The most recent incidents, newest last (at most 50). */
+  recentIncidents(): readonly Incident[] {
+    return [...this.incidents];
+  }
+
+  /** The options in force. */
+  get settings(): Readonly<ResolvedServerOptions> {
+    return this.options;
+  }
+
+  /** Listen to a server event; returns the unsubscribe function. */
+  on<K extends keyof ServerEvents>(event: K, listener: (payload: ServerEvents[K]) => void): () => void {
+    return this.emitter.on(event, listener);
+  }
+
+  /**
+   * Change settings at run time (a configuration reload). Handlers and timing options may change;
+   * `maxPayload` and `subprotocols` apply to new connections only after a process restart.
+   */
+  reconfigure(options: Partial<ServerOptions>): void {
+    const { logger: _ignored, ...rest } = options;
+    this.options = resolveServerOptions({ ...this.options, ...rest });
+    this.startHeartbeat();
+  }
+
+  /** Create an HTTP server with the health routes, attach to it and listen. Resolves with the bound address. */
+  async listen(port = 0, host = '127.0.0.1'): Promise<{ port: number; host: string }> {
+    const server = createHttpServer((req, res) => {
+      if (!this.handleRequest(req, res)) sendJson(res, 404, { error: 'not found' });
+    });
+    this.ownsHttpServer = true;
+    this.attach(server);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const address = server.address() as AddressInfo;
+    return { port: address.port, host: address.address };
+  }
+
+  /** Handle WebSocket upgrades of an existing `http.Server`. Health routes are available through {@link handleRequest}. */
+  attach(server: HttpServer): void {
+    if (this.httpServer) throw new Error('already attached to an HTTP server');
+    this.httpServer = server;
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.handleUpgrade(req, socket, head));
+  }
+
+  /**
+   * Serve `GET /healthz` (200 while the process is alive) and `GET /readyz` (200 when accepting
+   * connections, 503 while draining). Returns false for other requests so the caller can route them.
+   */
+  handleRequest(req: IncomingMessage, res: ServerResponse): boolean {
+    const path = pathOf(req);
+    if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+    if (path === '/healthz') {
+      sendJson(res, 200, { status: 'alive', state: this.currentState });
+      return true;
+    }
+    if (path === '/readyz') {
+      if (this.ready) sendJson(res, 200, { status: 'ready', state: this.currentState });
+      else sendJson(res, 503, { status: 'draining', state: this.currentState }, { 'retry-after': this.retryAfterSeconds() });
+      return true;
+    }
+    return false;
+  }
+
+  /** Accept or refuse one upgrade request. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    if (!this.ready) {
+      this.counters.refusedUpgrades += 1;
+      refuseUpgrade(socket, 503, { 'Retry-After': this.retryAfterSeconds() }, 'server is restarting; retry shortly\n');
+      return;
+    }
+    this.adapter.upgrade(req, socket, head, (transport, info) => this.accept(transport, info));
+  }
+
+  /**
+   * Publish nothing, close nobody: cycle every current connection with 1012 across the drain window
+   * while the server keeps accepting new connections (SIGHUP semantics). Resolves when the cycle is done.
+   */
+  restart(): Promise<void> {
+    if (this.currentState !== 'running') return this.restartPromise ?? this.shutdownPromise ?? Promise.resolve();
+    this.setState('restarting');
+    this.restartPromise = this.drain('restart', [...this.live], 1012).finally(() => {
+      this.restartPromise = undefined;
+      if (this.currentState === 'restarting') this.setState('running');
+    });
+    return this.restartPromise;
+  }
+
+  /**
+   * Drain and stop: readiness turns false, new upgrades get 503, in-flight handlers get `graceMs`,
+   * connections close with 1012 (or 1001) paced across the drain window, stragglers are terminated,
+   * and the HTTP server this instance created is closed.
+   */
+  shutdown(options: ShutdownOptions = {}): Promise<void> {
+    if (this.shutdownPromise) return this.shutdownPromise;
+    const code = options.code ?? this.options.shutdownCode;
+    this.setState('draining');
+    this.shutdownPromise = (async () => {
+      await this.drain('shutdown', [...this.live], code);
+      if (this.heartbeat) clearInterval(this.heartbeat);
+      this.adapter.close();
+      if (this.ownsHttpServer && this.httpServer) {
+        const server = this.httpServer;
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        });
+      }
+      this.setState('stopped');
+    })();
+    return this.shutdownPromise;
+  }
+
+  private setState(state: ServerState): void {
+    if (this.currentState === state) return;
+    this.currentState = state;
+    this.logger.info({ state }, 'server state');
+    this.emitter.emit('state', state);
+  }
+
+  private retryAfterSeconds(): string {
+    return String(Math.max(1, Math.ceil(this.options.retryHint.maxMs / 1000)));
+  }
+
+  private async drain(kind: 'restart' | 'shutdown', targets: Connection[], code: number): Promise<void> {
+    const started = Date.now();
+    const { drainWindowMs, graceMs, closeTimeoutMs, retryHint, random } = this.options;
+    this.counters.drains += 1;
+    this.logger.info({ kind, code, connections: targets.length, drainWindowMs }, 'drain started');
+    this.emitter.emit('drain-start', { kind, code, connections: targets.length });
+
+    // Let work in progress finish, but never wait longer than the grace period.
+    await Promise.race([Promise.all(targets.map((c) => c.chain)), sleep(graceMs)]);
+
+    const fields = code === 1012 ? { text: 'service restart', retry: retryHint } : { text: 'server going away' };
+    const offsets = drainOffsets(targets.length, drainWindowMs, random);
+    await Promise.all(
+      targets.map(async (connection, i) => {
+        await sleep(offsets[i] ?? 0);
+        connection.closeWith(code, fields);
+      }),
+    );
+    // Peers that do not complete the closing handshake are cut off at the deadline.
+    const stragglers = targets.filter((c) => c.state !== 'closed');
+    if (stragglers.length > 0) {
+      const deadline = sleep(closeTimeoutMs).then(() => 'timeout' as const);
+      const done = Promise.all(stragglers.map((c) => c.closed)).then(() => 'done' as const);
+      if ((await Promise.race([deadline, done])) === 'timeout') {
+        const left = stragglers.filter((c) => c.state !== 'closed');
+        this.logger.warn({ count: left.length }, 'terminating connections that did not finish closing');
+        for (const c of left) c.terminate();
+        await Promise.race([Promise.all(left.map((c) => c.closed)), sleep(1000)]);
+      }
+    }
+    const durationMs = Date.now() - started;
+    this.logger.info({ kind, durationMs }, 'drain finished');
+    this.emitter.emit('drain-end', { kind, durationMs });
+  }
+
+  private accept(transport: TransportSocket, info: UpgradeInfo): TransportEvents {
+    const connection = new Connection(newConnectionId(), info, transport);
+    this.live.add(connection);
+    this.counters.open += 1;
+    this.counters.opened += 1;
+    this.emitter.emit('connection', connection);
+    const { onConnection } = this.options;
+    if (onConnection) this.enqueue(connection, 'connection', () => onConnection(connection, info));
+
+    return {
+      message: (data, isBinary) => {
+        connection.awaitingPong = false;
+        if (connection.state !== 'open') return;
+        this.counters.messagesIn += 1;
+        const { onMessage } = this.options;
+        if (onMessage) this.enqueue(connection, 'message', () => onMessage(connection, data, isBinary));
+      },
+      pong: () => {
+        connection.awaitingPong = false;
+      },
+      protocolError: (error, closeCode) => {
+        // The peer's mistake, answered by the transport with its own code; never an incident.
+        connection.closedBy ??= 'server';
+        this.counters.protocolErrors[closeCode] = (this.counters.protocolErrors[closeCode] ?? 0) + 1;
+        this.logger.warn({ connection: connection.id, closeCode, code: (error as { code?: string }).code, msg: error.message }, 'peer protocol error');
+      },
+      closed: (code, reason) => {
+        const closedBy = connection.closedBy ?? (code === 1006 ? 'transport' : 'client');
+        connection.closedBy = closedBy;
+        connection.state = 'closed';
+        this.live.delete(connection);
+        this.counters.open -= 1;
+        this.counters.closesByCode[code] = (this.counters.closesByCode[code] ?? 0) + 1;
+        this.counters.closesBy[closedBy] += 1;
+        connection.markClosed();
+        this.emitter.emit('close', { connection, code, reason, closedBy });
+        const { onClose } = this.options;
+        if (onClose) this.enqueue(connection, 'close', () => onClose(connection, code, reason));
+      },
+    };
+  }
+
+  /** Run a handler after the connection's previous ones, inside the error boundary. */
+  private enqueue(connection: Connection, handler: Incident['handler'], run: () => void | Promise<void>): void {
+    connection.pending += 1;
+    connection.chain = connection.chain.then(async () => {
+      try {
+        // Messages queued behind a handler that closed the connection are not processed.
+        if (handler !== 'close' && connection.state !== 'open') return;
+        await run();
+      } catch (error) {
+        this.onHandlerError(connection, handler, error);
+      } finally {
+        connection.pending -= 1;
+      }
+    });
+  }
+
+  /** The error boundary: the peer's mistakes get their own code; anything else is our bug, 1011 with an incident id. */
+  private onHandlerError(connection: Connection, handler: Incident['handler'], error: unknown): void {
+    if (error instanceof CloseError) {
+      this.logger.info({ connection: connection.id, closeCode: error.closeCode, reason: error.reason }, 'closing on client error');
+      connection.close(error.closeCode, error.reason);
+      return;
+    }
+    const id = newIncidentId();
+    const err = error instanceof Error ? error : new Error(String(error));
+    this.logger.error({ incident: id, connection: connection.id, handler, err }, 'handler failed; closing connection with 1011');
+    const incident: Incident = { id, at: Date.now(), connection: connection.id, handler, summary: (err.message.split('\n')[0] ?? '').slice(0, 200) };
+    this.incidents.push(incident);
+    if (this.incidents.length > RECENT_INCIDENTS) this.incidents.shift();
+    this.counters.incidents += 1;
+    this.emitter.emit('incident', incident);
+    // The reason names the incident and nothing from the error: no message, stack or path reaches the client.
+    connection.closeWith(1011, { text: 'internal error', incident: id });
+  }
+
+  private startHeartbeat(): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
+    if (this.options.heartbeatMs === 0 || this.currentState === 'stopped') return;
+    this.heartbeat = setInterval(() => this.beat(), this.options.heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  private beat(): void {
+    for (const connection of this.live) {
+      if (connection.state !== 'open') continue;
+      if (connection.awaitingPong) {
+        this.counters.deadPeers += 1;
+        this.logger.warn({ connection: connection.id }, 'peer missed a heartbeat; terminating');
+        this.emitter.emit('dead-peer', connection);
+        connection.terminate();
+        continue;
+      }
+      connection.awaitingPong = true;
+      connection.ping();
+    }
+  }
+}
+
+/** Create a lifeline server. Call `listen()` or `attach()` on it next. */
+export function createServer(options: ServerOptions = {}): LifelineServer {
+  return new LifelineServer(options);
+}

@@ -1,0 +1,99 @@
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseReason } from '../../src/protocol/index.js';
+import { killAll, startServe } from '../support/serve-process.js';
+import { closeAllPeers, connectPeer, tryUpgrade } from '../support/ws-peer.js';
+
+afterEach(async () => {
+  closeAllPeers();
+  await killAll();
+});
+
+const WINDOW_MS = 2000;
+
+describe('planned restart of a real server process', () => {
+  it('SIGTERM: every client gets 1012 with a retry hint, spread over the drain window; upgrades get 503; exit 0', async () => {
+    const server = await startServe(['--demo', '--drain-window', `${WINDOW_MS}ms`]);
+    const peers = await Promise.all(Array.from({ length: 12 }, () => connectPeer(server.url)));
+    const healthUrl = `http://127.0.0.1:${server.port}`;
+    expect((await fetch(`${healthUrl}/readyz`)).status).toBe(200);
+
+    const sentAt = Date.now();
+    server.kill('SIGTERM');
+    await server.waitForLog((e) => e.msg === 'drain started');
+
+    // While draining: not ready, still alive, and new upgrades are refused with 503 + Retry-After.
+    const readyz = await fetch(`${healthUrl}/readyz`);
+    expect(readyz.status).toBe(503);
+    expect((await fetch(`${healthUrl}/healthz`)).status).toBe(200);
+    const refused = await tryUpgrade(server.url);
+    expect(refused.opened).toBe(false);
+    if (!refused.opened) {
+      expect(refused.status).toBe(503);
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    }
+
+    const closes = await Promise.all(peers.map((p) => p.closed));
+    for (const c of closes) {
+      expect(c.code).toBe(1012);
+      const hint = parseReason(c.reason).retry;
+      expect(hint).toEqual({ minMs: 1000, maxMs: 5000 });
+      expect(c.reasonBytes.byteLength).toBeLessThanOrEqual(123);
+    }
+    const times = closes.map((c) => c.at).sort((a, b) => a - b);
+    // Inside the drain window (plus scheduling slack), and not all in the same 50 ms.
+    expect(times.at(-1)! - sentAt).toBeLessThan(WINDOW_MS + 1500);
+    const buckets = new Set(times.map((t) => Math.floor((t - times[0]!) / 50)));
+    expect(buckets.size).toBeGreaterThanOrEqual(6);
+
+    const exit = await server.exited;
+    expect(exit).toEqual({ code: 0, signal: null });
+  });
+
+  it('SIGHUP: reloads the config, cycles connections with 1012, and keeps serving', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lifeline-'));
+    const config = join(dir, 'config.json');
+    writeFileSync(config, JSON.stringify({ drainWindowMs: 600 }));
+    const server = await startServe(['--demo', '--config', config]);
+    const peers = await Promise.all(Array.from({ length: 5 }, () => connectPeer(server.url)));
+
+    writeFileSync(config, JSON.stringify({ drainWindowMs: 800, retryHint: { minMs: 200, maxMs: 900 } }));
+    server.kill('SIGHUP');
+    const closes = await Promise.all(peers.map((p) => p.closed));
+    for (const c of closes) {
+      expect(c.code).toBe(1012);
+      expect(parseReason(c.reason).retry).toEqual({ minMs: 200, maxMs: 900 });
+    }
+    const reloaded = await server.waitForLog((e) => e.msg === 'configuration reloaded');
+    expect((reloaded.config as { drainWindowMs: number }).drainWindowMs).toBe(800);
+
+    // The same process accepts and serves new connections during and after the cycle.
+    const again = await connectPeer(server.url);
+    expect(await again.request('back')).toBe('back');
+    expect(server.child.exitCode).toBeNull();
+
+    // A broken config on reload is logged and the old one kept: the process still serves.
+    writeFileSync(config, '{ not json');
+    server.kill('SIGHUP');
+    await server.waitForLog((e) => e.msg === 'configuration reload failed; keeping the previous configuration');
+    const third = await connectPeer(server.url);
+    expect(await third.request('still')).toBe('still');
+  });
+
+  it('--config with an unknown setting or a bad flag is a one-line error and a non-zero exit', async () => {
+    const { execFile } = await import('node:child_process');
+    const run = (args: string[]) =>
+      new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        execFile(process.execPath, ['bin/lifeline.js', ...args], (error, _stdout, stderr) => resolve({ code: error ? (error as { code?: number }).code ?? 1 : 0, stderr }));
+      });
+    const bad = await run(['serve', '--drain-window', 'soon']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    expect(bad.stderr).toContain('--drain-window');
+    const unknown = await run(['serve', '--nope']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).not.toContain('    at ');
+  });
+});
