@@ -31,6 +31,11 @@ export type ReconnectClass = 'reconnect-soon' | 'backoff' | 'stop' | 'applicatio
 export interface CodeText {
   /** Short name, e.g. "Service Restart" / "服务重启". */
   readonly name: string;
+  /**
+   * The gist as a noun phrase that fits "signals …" and "use it for …",
+   * e.g. "a planned restart of the service". Used in tables and comparisons.
+   */
+  readonly summary: string;
   /** What the code means. */
   readonly description: string;
   /** When and why it happens in practice. */

@@ -33,6 +33,11 @@ export interface ServerOptions {
   retryHint?: RetryHint;
   /** Code a shutdown closes with: 1012 when a restart follows (deploys), 1001 when the service goes away for good. @default 1012 */
   shutdownCode?: ShutdownCode;
+  /**
+   * Restart code for plain clients (no subprotocol) when a drain would send 1012. Some clients written to
+   * the original RFC 6455 list treat 1012 as a protocol error; 1001 brings them back too. @default 1012
+   */
+  plainRestartCode?: ShutdownCode;
   /** Interval between heartbeat pings; a peer that has not answered the previous ping is terminated. 0 turns heartbeats off. @default 30000 */
   heartbeatMs?: number;
   /** Largest accepted message in bytes; larger ones close with 1009. @default 1048576 */
@@ -54,6 +59,7 @@ export const SERVER_DEFAULTS = {
   closeTimeoutMs: 2000,
   retryHint: { minMs: 1000, maxMs: 5000 },
   shutdownCode: 1012,
+  plainRestartCode: 1012,
   heartbeatMs: 30_000,
   maxPayload: 1024 * 1024,
   subprotocols: [],
@@ -72,7 +78,9 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
   if (!Number.isInteger(resolved.maxPayload) || resolved.maxPayload < 1) throw new RangeError('maxPayload must be a positive integer');
   nonNegative('retryHint.minMs', resolved.retryHint.minMs);
   if (!(resolved.retryHint.maxMs >= resolved.retryHint.minMs)) throw new RangeError('retryHint.maxMs must be >= retryHint.minMs');
-  if (resolved.shutdownCode !== 1012 && resolved.shutdownCode !== 1001) throw new RangeError('shutdownCode must be 1012 or 1001');
+  for (const key of ['shutdownCode', 'plainRestartCode'] as const) {
+    if (resolved[key] !== 1012 && resolved[key] !== 1001) throw new RangeError(`${key} must be 1012 or 1001`);
+  }
   for (const h of ['onConnection', 'onMessage', 'onClose'] as const) {
     if (resolved[h] !== undefined && typeof resolved[h] !== 'function') throw new TypeError(`${h} must be a function`);
   }

@@ -273,12 +273,13 @@ export class LifelineServer {
     // Let work in progress finish, but never wait longer than the grace period.
     await Promise.race([Promise.all(targets.map((c) => c.chain)), sleep(graceMs)]);
 
-    const fields = code === 1012 ? { text: 'service restart', retry: retryHint } : { text: 'server going away' };
     const offsets = drainOffsets(targets.length, drainWindowMs, random);
     await Promise.all(
       targets.map(async (connection, i) => {
         await sleep(offsets[i] ?? 0);
-        connection.closeWith(code, fields);
+        const sent = code === 1012 && connection.protocol === '' ? this.options.plainRestartCode : code;
+        // Both carry the hint: 1001 here still means "come back", just in words old clients accept.
+        connection.closeWith(sent, { text: sent === 1012 ? 'service restart' : 'server going away', ...(code === 1012 ? { retry: retryHint } : {}) });
       }),
     );
     // Peers that do not complete the closing handshake are cut off at the deadline.

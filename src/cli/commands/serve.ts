@@ -19,10 +19,11 @@ export interface ServeConfig {
   maxPayload?: number;
   retryHint?: { minMs: number; maxMs: number };
   shutdownCode?: 1012 | 1001;
+  plainRestartCode?: 1012 | 1001;
 }
 
 const CONFIG_KEYS = new Set<keyof ServeConfig>([
-  'port', 'host', 'demo', 'logLevel', 'drainWindowMs', 'graceMs', 'closeTimeoutMs', 'heartbeatMs', 'maxPayload', 'retryHint', 'shutdownCode',
+  'port', 'host', 'demo', 'logLevel', 'drainWindowMs', 'graceMs', 'closeTimeoutMs', 'heartbeatMs', 'maxPayload', 'retryHint', 'shutdownCode', 'plainRestartCode',
 ]);
 
 /** Read and check a JSON config file. */
