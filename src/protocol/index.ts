@@ -3,3 +3,4 @@
  * @packageDocumentation
  */
 export * from './close-reason.js';
+export * from './frames.js';

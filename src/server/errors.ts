@@ -51,3 +51,16 @@ export class ServerClosedError extends LifelineError {
     super('LIFELINE_ERR_SERVER_CLOSED', message);
   }
 }
+
+/**
+ * A handler failure whose incident id was assigned where it happened (so the id can be recorded, e.g.
+ * against the message that caused it, before the error boundary closes the connection with 1011).
+ */
+export class HandlerFailure extends LifelineError {
+  /** The incident id to report. */
+  readonly incident: string;
+  constructor(incident: string, cause: unknown) {
+    super('LIFELINE_ERR_HANDLER_FAILED', `handler failed (${incident})`, { cause });
+    this.incident = incident;
+  }
+}

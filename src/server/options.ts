@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
 import type { RetryHint } from '../protocol/index.js';
+import type { Store } from '../store/types.js';
+import type { ChannelAuthorizer, SessionMessageHandler } from './protocol-session.js';
 import type { Connection } from './connection.js';
 import type { UpgradeInfo } from './transport.js';
 
@@ -46,11 +48,28 @@ export interface ServerOptions {
   subprotocols?: readonly string[];
   /** Uniform random source in [0, 1), injectable for tests. @default Math.random */
   random?: () => number;
+
+  // ---- lifeline.v1 (sessions, channels, acknowledged messages) ----
+
+  /** Where history, sessions and dedupe records live. @default a memory store (lost on restart) */
+  store?: Store;
+  /** Called for each acknowledged `msg` of a `lifeline.v1` client, at most once per message id. */
+  onSessionMessage?: SessionMessageHandler;
+  /** May this connection subscribe to this channel? @default everyone may */
+  authorizeSubscribe?: ChannelAuthorizer;
+  /** May this connection publish to this channel? @default nobody may (publish from the server or over HTTP) */
+  authorizePublish?: ChannelAuthorizer;
+  /** How long a resume token stays valid after the session's last use. @default 3600000 (1 h) */
+  sessionTtlMs?: number;
+  /** Most channels one connection may subscribe to. @default 1000 */
+  maxSubscriptions?: number;
+  /** Bearer key that authorises `POST /publish`; without one, HTTP publishing is off. */
+  publishKey?: string;
 }
 
 /** {@link ServerOptions} with every default applied. */
-export type ResolvedServerOptions = Required<Omit<ServerOptions, 'onConnection' | 'onMessage' | 'onClose' | 'logger'>> &
-  Pick<ServerOptions, 'onConnection' | 'onMessage' | 'onClose'>;
+type OptionalHooks = 'onConnection' | 'onMessage' | 'onClose' | 'onSessionMessage' | 'authorizeSubscribe' | 'authorizePublish' | 'publishKey' | 'store';
+export type ResolvedServerOptions = Required<Omit<ServerOptions, OptionalHooks | 'logger'>> & Pick<ServerOptions, OptionalHooks>;
 
 /** The defaults, spread first. */
 export const SERVER_DEFAULTS = {
@@ -62,8 +81,10 @@ export const SERVER_DEFAULTS = {
   plainRestartCode: 1012,
   heartbeatMs: 30_000,
   maxPayload: 1024 * 1024,
-  subprotocols: [],
+  subprotocols: ['lifeline.v1'],
   random: Math.random,
+  sessionTtlMs: 3_600_000,
+  maxSubscriptions: 1000,
 } as const satisfies Partial<ServerOptions>;
 
 function nonNegative(name: string, value: number): void {
@@ -74,14 +95,17 @@ function nonNegative(name: string, value: number): void {
 export function resolveServerOptions(options: ServerOptions): ResolvedServerOptions {
   const { logger: _logger, ...rest } = options;
   const resolved: ResolvedServerOptions = { ...SERVER_DEFAULTS, ...stripUndefined(rest) };
-  for (const key of ['drainWindowMs', 'graceMs', 'closeTimeoutMs', 'heartbeatMs'] as const) nonNegative(key, resolved[key]);
+  for (const key of ['drainWindowMs', 'graceMs', 'closeTimeoutMs', 'heartbeatMs', 'sessionTtlMs', 'maxSubscriptions'] as const) nonNegative(key, resolved[key]);
+  if (resolved.publishKey !== undefined && (typeof resolved.publishKey !== 'string' || resolved.publishKey.length < 16)) {
+    throw new RangeError('publishKey must be a string of at least 16 characters');
+  }
   if (!Number.isInteger(resolved.maxPayload) || resolved.maxPayload < 1) throw new RangeError('maxPayload must be a positive integer');
   nonNegative('retryHint.minMs', resolved.retryHint.minMs);
   if (!(resolved.retryHint.maxMs >= resolved.retryHint.minMs)) throw new RangeError('retryHint.maxMs must be >= retryHint.minMs');
   for (const key of ['shutdownCode', 'plainRestartCode'] as const) {
     if (resolved[key] !== 1012 && resolved[key] !== 1001) throw new RangeError(`${key} must be 1012 or 1001`);
   }
-  for (const h of ['onConnection', 'onMessage', 'onClose'] as const) {
+  for (const h of ['onConnection', 'onMessage', 'onClose', 'onSessionMessage', 'authorizeSubscribe', 'authorizePublish'] as const) {
     if (resolved[h] !== undefined && typeof resolved[h] !== 'function') throw new TypeError(`${h} must be a function`);
   }
   return resolved;

@@ -8,15 +8,21 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pino, { type Logger } from 'pino';
+import { SUBPROTOCOL, type Json } from '../protocol/index.js';
+import { createMemoryStore } from '../store/memory.js';
+import type { AppendResult, Store } from '../store/types.js';
 import { Emitter } from '../util/emitter.js';
 import { createWsAdapter, type WsAdapter } from './adapters/ws.js';
 import { Connection, type ClosedBy } from './connection.js';
 import { drainOffsets } from './drain-schedule.js';
-import { CloseError } from './errors.js';
+import { CloseError, HandlerFailure } from './errors.js';
 import { pathOf, refuseUpgrade, sendJson } from './http.js';
 import { newConnectionId, newIncidentId } from './ids.js';
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions, type ShutdownCode } from './options.js';
 import type { TransportEvents, TransportSocket, UpgradeInfo } from './transport.js';
+import { ProtocolSession, type ProtocolContext } from './protocol-session.js';
+import { handlePublishRequest } from './publish-http.js';
+import { ChannelHub } from './subscription.js';
 
 /** Lifecycle of a server. `restarting`: cycling connections with 1012 while still accepting new ones. */
 export type ServerState = 'running' | 'restarting' | 'draining' | 'stopped';
@@ -57,6 +63,10 @@ export interface ServerStats {
   drains: number;
   /** Messages received. */
   messagesIn: number;
+  /** Channel messages published (appended to the store) by this process. */
+  published: number;
+  /** Store operations that failed, by operation. */
+  storeErrors: Record<string, number>;
 }
 
 /** Events of a {@link LifelineServer}. */
@@ -103,14 +113,67 @@ export class LifelineServer {
     refusedUpgrades: 0,
     drains: 0,
     messagesIn: 0,
+    published: 0,
+    storeErrors: {},
   };
+  /** The store holding history, sessions and dedupe records. */
+  readonly store: Store;
+  private readonly ownsStore: boolean;
+  private readonly hub = new ChannelHub();
+  private readonly protocolContext: ProtocolContext;
 
   /** @param options - see {@link ServerOptions} */
   constructor(options: ServerOptions = {}) {
     this.options = resolveServerOptions(options);
     this.logger = options.logger ?? pino({ level: 'info' });
     this.adapter = createWsAdapter({ maxPayload: this.options.maxPayload, subprotocols: this.options.subprotocols });
+    this.ownsStore = options.store === undefined;
+    this.store = options.store ?? createMemoryStore();
+    const server = this;
+    this.protocolContext = {
+      store: this.store,
+      hub: this.hub,
+      logger: this.logger,
+      claimWaitMs: 2000,
+      get sessionTtlMs() {
+        return server.options.sessionTtlMs;
+      },
+      get heartbeatMs() {
+        return server.options.heartbeatMs;
+      },
+      get maxSubscriptions() {
+        return server.options.maxSubscriptions;
+      },
+      get onSessionMessage() {
+        return server.options.onSessionMessage;
+      },
+      get authorizeSubscribe() {
+        return server.options.authorizeSubscribe;
+      },
+      get authorizePublish() {
+        return server.options.authorizePublish;
+      },
+      publish: (channel, data, key) => this.publish(channel, data, key === undefined ? {} : { idempotencyKey: key }),
+      storeFailed: (operation, error) => this.storeFailed(operation, error),
+    };
     this.startHeartbeat();
+  }
+
+  /**
+   * Publish to a channel: stored first (resolves once durable), then delivered to subscribers.
+   * With an idempotency key already used, nothing new is stored and the first message is returned.
+   */
+  async publish(channel: string, data: Json, options: { idempotencyKey?: string } = {}): Promise<AppendResult> {
+    const result = await this.store.append(channel, data, options);
+    if (!result.duplicate) this.counters.published += 1;
+    // A duplicate is offered too: if the first attempt died before fan-out, this delivers it; subscribers skip repeats.
+    this.hub.deliver(result.message);
+    return result;
+  }
+
+  private storeFailed(operation: string, error: unknown): void {
+    this.counters.storeErrors[operation] = (this.counters.storeErrors[operation] ?? 0) + 1;
+    this.logger.error({ operation, err: error }, 'store operation failed');
   }
 
   /** Current lifecycle state. */
@@ -189,6 +252,15 @@ export class LifelineServer {
    */
   handleRequest(req: IncomingMessage, res: ServerResponse): boolean {
     const path = pathOf(req);
+    if (path === '/publish' && req.method === 'POST') {
+      void handlePublishRequest(req, res, {
+        key: this.options.publishKey,
+        maxBytes: this.options.maxPayload,
+        publish: (channel, data, key) => this.publish(channel, data, key === undefined ? {} : { idempotencyKey: key }),
+        onStoreError: (error) => this.storeFailed('append', error),
+      });
+      return true;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') return false;
     if (path === '/healthz') {
       sendJson(res, 200, { status: 'alive', state: this.currentState });
@@ -247,6 +319,7 @@ export class LifelineServer {
           server.closeAllConnections();
         });
       }
+      if (this.ownsStore) await this.store.close();
       this.setState('stopped');
     })();
     return this.shutdownPromise;
@@ -307,12 +380,17 @@ export class LifelineServer {
     this.emitter.emit('connection', connection);
     const { onConnection } = this.options;
     if (onConnection) this.enqueue(connection, 'connection', () => onConnection(connection, info));
+    const session = transport.protocol === SUBPROTOCOL ? new ProtocolSession(connection, this.protocolContext, undefined) : undefined;
 
     return {
       message: (data, isBinary) => {
         connection.awaitingPong = false;
         if (connection.state !== 'open') return;
         this.counters.messagesIn += 1;
+        if (session) {
+          this.enqueue(connection, 'message', () => session.handle(data));
+          return;
+        }
         const { onMessage } = this.options;
         if (onMessage) this.enqueue(connection, 'message', () => onMessage(connection, data, isBinary));
       },
@@ -334,6 +412,7 @@ export class LifelineServer {
         this.counters.closesByCode[code] = (this.counters.closesByCode[code] ?? 0) + 1;
         this.counters.closesBy[closedBy] += 1;
         connection.markClosed();
+        session?.close();
         this.emitter.emit('close', { connection, code, reason, closedBy });
         const { onClose } = this.options;
         if (onClose) this.enqueue(connection, 'close', () => onClose(connection, code, reason));
@@ -364,8 +443,10 @@ export class LifelineServer {
       connection.close(error.closeCode, error.reason);
       return;
     }
-    const id = newIncidentId();
-    const err = error instanceof Error ? error : new Error(String(error));
+    const preassigned = error instanceof HandlerFailure;
+    const id = preassigned ? error.incident : newIncidentId();
+    const cause = preassigned ? error.cause : error;
+    const err = cause instanceof Error ? cause : new Error(String(cause));
     this.logger.error({ incident: id, connection: connection.id, handler, err }, 'handler failed; closing connection with 1011');
     const incident: Incident = { id, at: Date.now(), connection: connection.id, handler, summary: (err.message.split('\n')[0] ?? '').slice(0, 200) };
     this.incidents.push(incident);

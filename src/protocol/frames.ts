@@ -1,0 +1,323 @@
+/**
+ * The `lifeline.v1` frames: types, validation and encoding. Pure; no I/O.
+ * Every frame is one JSON object in one text message; `t` names its type. See docs/protocol.md.
+ * @packageDocumentation
+ */
+import { LifelineError } from '../errors.js';
+
+/** The subprotocol name negotiated in the WebSocket handshake. */
+export const SUBPROTOCOL = 'lifeline.v1';
+
+/** A JSON value. */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+/** A position in a channel: its epoch and the last offset seen. */
+export interface Position {
+  readonly epoch: string;
+  readonly offset: number;
+}
+
+// ---- client to server ----
+
+/** First frame of every connection: start a session, or resume one. */
+export interface HelloFrame {
+  readonly t: 'hello';
+  /** Protocol version; 1. */
+  readonly v: 1;
+  /** Resume token from a previous `welcome`, to resume that session. */
+  readonly token?: string;
+  /**
+   * The client's own random id (16-64 characters of [A-Za-z0-9_-]), stable for the life of the client
+   * object. Message ids are deduplicated per origin, so a resend is recognised even if the session
+   * could not be resumed. Without it, ids are deduplicated per session.
+   */
+  readonly origin?: string;
+  /** Last position delivered to the application, per channel. */
+  readonly channels?: Readonly<Record<string, Position>>;
+}
+/** Subscribe to a channel, optionally replaying from a position. */
+export interface SubFrame {
+  readonly t: 'sub';
+  readonly ch: string;
+  readonly from?: Position;
+}
+/** Unsubscribe from a channel. */
+export interface UnsubFrame {
+  readonly t: 'unsub';
+  readonly ch: string;
+}
+/** An acknowledged message to the server's handler. `id` increases per session. */
+export interface MsgFrame {
+  readonly t: 'msg';
+  readonly id: number;
+  readonly data: Json;
+}
+/** An acknowledged publish to a channel (if the server authorises it). */
+export interface PubFrame {
+  readonly t: 'pub';
+  readonly id: number;
+  readonly ch: string;
+  readonly data: Json;
+}
+/** Application-level ping; the server answers `pong` with the same `n`. */
+export interface PingFrame {
+  readonly t: 'ping';
+  readonly n?: number;
+}
+/** Any frame a client may send. */
+export type ClientFrame = HelloFrame | SubFrame | UnsubFrame | MsgFrame | PubFrame | PingFrame;
+
+// ---- server to client ----
+
+/** Answer to `hello`. */
+export interface WelcomeFrame {
+  readonly t: 'welcome';
+  readonly v: 1;
+  /** Session id (public). */
+  readonly session: string;
+  /** Secret resume token; present it in the next `hello`. */
+  readonly token: string;
+  /** When the token expires, ms since the epoch. */
+  readonly expiresAt: number;
+  /** True when the presented token resumed an existing session. */
+  readonly resumed: boolean;
+  /** False when something the client had cannot be restored: see `lost`. */
+  readonly recovered: boolean;
+  /** Channels whose missed messages cannot be replayed (history trimmed, epoch changed, session unknown). */
+  readonly lost: readonly string[];
+  /** Interval at which the server expects traffic or pings, ms. */
+  readonly heartbeatMs: number;
+}
+/** A channel subscription is active; live messages after `offset` follow, after any replay. */
+export interface SubscribedFrame {
+  readonly t: 'subscribed';
+  readonly ch: string;
+  /** The channel's epoch. */
+  readonly epoch: string;
+  /** Delivery continues after this offset: replayed messages, then live ones. */
+  readonly offset: number;
+  /** False when the requested `from` could not be fully replayed. */
+  readonly recovered: boolean;
+}
+/** The subscription ended. */
+export interface UnsubscribedFrame {
+  readonly t: 'unsubscribed';
+  readonly ch: string;
+}
+/** One channel message. */
+export interface EventFrame {
+  readonly t: 'ev';
+  readonly ch: string;
+  readonly epoch: string;
+  readonly off: number;
+  readonly data: Json;
+}
+/** A `msg` or `pub` succeeded (the handler returned; the publish is durable). */
+export interface AckFrame {
+  readonly t: 'ack';
+  readonly id: number;
+  /** For `pub`: where the message was stored. */
+  readonly off?: number;
+}
+/** A `msg` or `pub` will never succeed; do not resend it. */
+export interface RejectFrame {
+  readonly t: 'reject';
+  readonly id: number;
+  /** Why: a {@link ErrorCode}. */
+  readonly code: ErrorCode;
+  /** For `HANDLER_FAILED`: the incident id operators can look up. */
+  readonly incident?: string;
+}
+/** A problem that does not close the connection. */
+export interface ErrorFrame {
+  readonly t: 'error';
+  readonly code: ErrorCode;
+  /** Human text; never internal details. */
+  readonly message: string;
+  /** The `id` or channel the error is about, when there is one. */
+  readonly ref?: number | string;
+}
+/** Answer to `ping`. */
+export interface PongFrame {
+  readonly t: 'pong';
+  readonly n?: number;
+}
+/** Any frame a server may send. */
+export type ServerFrame =
+  | WelcomeFrame
+  | SubscribedFrame
+  | UnsubscribedFrame
+  | EventFrame
+  | AckFrame
+  | RejectFrame
+  | ErrorFrame
+  | PongFrame;
+
+/** Stable codes of `reject` and `error` frames. */
+export const ErrorCode = {
+  /** The handler failed on this message before; it will not be run again. */
+  HANDLER_FAILED: 'HANDLER_FAILED',
+  /** The server died while the handler ran; whether it took effect is unknown. */
+  OUTCOME_UNKNOWN: 'OUTCOME_UNKNOWN',
+  /** Not allowed by the server's authorisation hook. */
+  FORBIDDEN: 'FORBIDDEN',
+  /** The store cannot accept writes right now; retry later. */
+  UNAVAILABLE: 'UNAVAILABLE',
+  /** A frame type this server does not know (a newer client). */
+  UNKNOWN_TYPE: 'UNKNOWN_TYPE',
+  /** A limit was reached (subscriptions, rate). */
+  LIMIT: 'LIMIT',
+  /** A request that makes no sense in the current state (e.g. unsubscribing what is not subscribed). */
+  BAD_REQUEST: 'BAD_REQUEST',
+} as const;
+/** Union of {@link ErrorCode} values. */
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** A frame that breaks the protocol. `closeCode` is what the receiver closes with (never 1011). */
+export class FrameError extends LifelineError {
+  /** 1002 (malformed frame), 1003 (binary in a text protocol) or 1007 (not JSON). */
+  readonly closeCode: 1002 | 1003 | 1007;
+  /** A short, safe text for the close reason. */
+  readonly reason: string;
+  constructor(closeCode: 1002 | 1003 | 1007, reason: string) {
+    super('LIFELINE_ERR_FRAME', reason);
+    this.closeCode = closeCode;
+    this.reason = reason;
+  }
+}
+
+/** Thrown by {@link decodeClientFrame} for a well-formed frame of a type this version does not know. */
+export class UnknownFrameTypeError extends LifelineError {
+  /** The unknown type, cut to 32 characters. */
+  readonly type: string;
+  constructor(type: string) {
+    super('LIFELINE_ERR_UNKNOWN_FRAME', `unknown frame type ${type}`);
+    this.type = type;
+  }
+}
+
+/** Longest channel name, in characters. */
+export const MAX_CHANNEL_LENGTH = 200;
+const CHANNEL = /^[\x21-\x7e]{1,200}$/;
+const MAX_ID = Number.MAX_SAFE_INTEGER;
+const ORIGIN = /^[A-Za-z0-9_-]{16,64}$/;
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+function bad(reason: string): never {
+  throw new FrameError(1002, reason);
+}
+function channel(v: unknown): string {
+  if (typeof v !== 'string' || !CHANNEL.test(v)) bad('bad channel name');
+  return v;
+}
+function id(v: unknown): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > MAX_ID) bad('bad message id');
+  return v;
+}
+function position(v: unknown): Position {
+  if (!isObject(v) || typeof v.epoch !== 'string' || v.epoch.length > 64) bad('bad position');
+  const offset = v.offset;
+  if (typeof offset !== 'number' || !Number.isInteger(offset) || offset < 0 || offset > MAX_ID) bad('bad position');
+  return { epoch: v.epoch, offset };
+}
+
+/** Largest number of channels a `hello` may list. */
+export const MAX_HELLO_CHANNELS = 1000;
+
+/**
+ * Decode and validate one client message.
+ * @throws FrameError for binary data (1003), text that is not JSON (1007), or a malformed frame (1002)
+ * @throws UnknownFrameTypeError for a valid frame of an unknown type (answered with an error frame)
+ */
+export function decodeClientFrame(data: string | Uint8Array): ClientFrame {
+  if (typeof data !== 'string') throw new FrameError(1003, 'lifeline.v1 frames are JSON text');
+  let value: unknown;
+  try {
+    value = JSON.parse(data);
+  } catch {
+    throw new FrameError(1007, 'frame is not valid JSON');
+  }
+  if (!isObject(value) || typeof value.t !== 'string') bad('frame must be an object with a type');
+  switch (value.t) {
+    case 'hello': {
+      if (value.v !== 1) bad('unsupported protocol version');
+      if (value.token !== undefined && (typeof value.token !== 'string' || value.token.length > 512)) bad('bad token');
+      if (value.origin !== undefined && (typeof value.origin !== 'string' || !ORIGIN.test(value.origin))) bad('bad origin');
+      let channels: Record<string, Position> | undefined;
+      if (value.channels !== undefined) {
+        if (!isObject(value.channels)) bad('bad channels');
+        const entries = Object.entries(value.channels);
+        if (entries.length > MAX_HELLO_CHANNELS) bad('too many channels');
+        channels = {};
+        for (const [name, pos] of entries) channels[channel(name)] = position(pos);
+      }
+      return {
+        t: 'hello',
+        v: 1,
+        ...(value.token !== undefined ? { token: value.token as string } : {}),
+        ...(value.origin !== undefined ? { origin: value.origin as string } : {}),
+        ...(channels ? { channels } : {}),
+      };
+    }
+    case 'sub':
+      return { t: 'sub', ch: channel(value.ch), ...(value.from !== undefined ? { from: position(value.from) } : {}) };
+    case 'unsub':
+      return { t: 'unsub', ch: channel(value.ch) };
+    case 'msg':
+      if (!('data' in value)) bad('msg without data');
+      return { t: 'msg', id: id(value.id), data: value.data as Json };
+    case 'pub':
+      if (!('data' in value)) bad('pub without data');
+      return { t: 'pub', id: id(value.id), ch: channel(value.ch), data: value.data as Json };
+    case 'ping':
+      if (value.n !== undefined && (typeof value.n !== 'number' || !Number.isFinite(value.n))) bad('bad ping');
+      return value.n === undefined ? { t: 'ping' } : { t: 'ping', n: value.n as number };
+    default:
+      throw new UnknownFrameTypeError(value.t.slice(0, 32));
+  }
+}
+
+/** Encode a frame (either direction) as the text of one WebSocket message. */
+export function encodeFrame(frame: ServerFrame | ClientFrame): string {
+  return JSON.stringify(frame);
+}
+
+/**
+ * Decode one server message on the client. Lenient about unknown types (returns undefined, so newer
+ * servers can add frames) but strict about the shape of known ones.
+ * @throws FrameError when the text is not a JSON object with a type
+ */
+export function decodeServerFrame(data: string): ServerFrame | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(data);
+  } catch {
+    throw new FrameError(1007, 'frame is not valid JSON');
+  }
+  if (!isObject(value) || typeof value.t !== 'string') bad('frame must be an object with a type');
+  switch (value.t) {
+    case 'welcome':
+      if (typeof value.session !== 'string' || typeof value.token !== 'string' || !Array.isArray(value.lost)) bad('bad welcome');
+      return value as unknown as WelcomeFrame;
+    case 'ev':
+      if (typeof value.ch !== 'string' || typeof value.epoch !== 'string' || typeof value.off !== 'number') bad('bad ev');
+      return value as unknown as EventFrame;
+    case 'ack':
+    case 'reject':
+      if (typeof value.id !== 'number') bad(`bad ${value.t}`);
+      return value as unknown as AckFrame | RejectFrame;
+    case 'subscribed':
+    case 'unsubscribed':
+      if (typeof value.ch !== 'string') bad(`bad ${value.t}`);
+      return value as unknown as SubscribedFrame | UnsubscribedFrame;
+    case 'error':
+      if (typeof value.code !== 'string') bad('bad error');
+      return value as unknown as ErrorFrame;
+    case 'pong':
+      return value as unknown as PongFrame;
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * `POST /publish`: backends publish over HTTP. Bearer API key (compared in constant time), JSON body
+ * `{"channel": "...", "data": <any JSON>, "idempotencyKey"?: "..."}` (or an `Idempotency-Key` header).
+ * Answered only once the message is stored, so a 200 means durable; a retry with the same key is
+ * stored once and answered with the first message's offset and `duplicate: true`.
+ * @packageDocumentation
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Json } from '../protocol/index.js';
+import { MAX_CHANNEL_LENGTH } from '../protocol/index.js';
+import type { AppendResult } from '../store/types.js';
+import { sendJson } from './http.js';
+
+/** What the route needs from the server. */
+export interface PublishRoute {
+  /** The API key; undefined turns the route off (403). */
+  readonly key: string | undefined;
+  /** Largest accepted body, bytes. */
+  readonly maxBytes: number;
+  publish(channel: string, data: Json, idempotencyKey?: string): Promise<AppendResult>;
+  onStoreError(error: unknown): void;
+}
+
+const CHANNEL = /^[\x21-\x7e]+$/;
+
+/** Constant-time comparison of a presented key with the configured one (hashes equalise lengths). */
+export function keyMatches(presented: string, expected: string): boolean {
+  const a = createHash('sha256').update(presented).digest();
+  const b = createHash('sha256').update(expected).digest();
+  return timingSafeEqual(a, b);
+}
+
+async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer | 'too-large'> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).byteLength;
+    if (size > maxBytes) return 'too-large';
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Handle one `POST /publish`. Never throws; every outcome is an HTTP status with a JSON body. */
+export async function handlePublishRequest(req: IncomingMessage, res: ServerResponse, route: PublishRoute): Promise<void> {
+  try {
+    if (route.key === undefined) return sendJson(res, 403, { error: 'http_publish_disabled', message: 'no publish key is configured' });
+    const auth = req.headers.authorization ?? '';
+    const presented = auth.startsWith('Bearer ') ? auth.slice(7) : '';
+    if (!keyMatches(presented, route.key)) {
+      return sendJson(res, 401, { error: 'unauthorized', message: 'a valid bearer key is required' }, { 'www-authenticate': 'Bearer' });
+    }
+    const body = await readBody(req, route.maxBytes);
+    if (body === 'too-large') return sendJson(res, 413, { error: 'too_large', message: `body exceeds ${route.maxBytes} bytes` }, { connection: 'close' });
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body.toString('utf8'));
+    } catch {
+      return sendJson(res, 400, { error: 'bad_json', message: 'body is not valid JSON' });
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return sendJson(res, 400, { error: 'bad_request', message: 'body must be a JSON object' });
+    const { channel, data } = parsed as Record<string, unknown>;
+    const headerKey = req.headers['idempotency-key'];
+    const idempotencyKey = (parsed as Record<string, unknown>).idempotencyKey ?? (typeof headerKey === 'string' ? headerKey : undefined);
+    if (typeof channel !== 'string' || channel.length > MAX_CHANNEL_LENGTH || !CHANNEL.test(channel)) {
+      return sendJson(res, 400, { error: 'bad_channel', message: 'channel must be 1-200 printable ASCII characters' });
+    }
+    if (!('data' in (parsed as object))) return sendJson(res, 400, { error: 'bad_request', message: 'data is required' });
+    if (idempotencyKey !== undefined && (typeof idempotencyKey !== 'string' || idempotencyKey.length === 0 || idempotencyKey.length > 200)) {
+      return sendJson(res, 400, { error: 'bad_idempotency_key', message: 'idempotencyKey must be a string of 1-200 characters' });
+    }
+    let result: AppendResult;
+    try {
+      result = await route.publish(channel, data as Json, idempotencyKey === undefined ? undefined : `h:${idempotencyKey}`);
+    } catch (error) {
+      route.onStoreError(error);
+      return sendJson(res, 503, { error: 'store_unavailable', message: 'the message was not stored; retry later' }, { 'retry-after': '1' });
+    }
+    const { message } = result;
+    sendJson(res, 200, { channel, epoch: message.epoch, offset: message.offset, duplicate: result.duplicate });
+  } catch {
+    if (!res.headersSent) sendJson(res, 400, { error: 'bad_request', message: 'request could not be read' });
+    else res.destroy();
+  }
+}

@@ -1,0 +1,124 @@
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { EventFrame, WelcomeFrame } from '../../src/protocol/index.js';
+import { createServer, type LifelineServer, type ServerOptions } from '../../src/server/index.js';
+import { createMemoryStore } from '../../src/store/memory.js';
+import { connectV1 } from '../support/v1-peer.js';
+
+let server: LifelineServer | undefined;
+afterEach(async () => {
+  await server?.shutdown();
+  server = undefined;
+});
+
+async function start(options: ServerOptions = {}): Promise<string> {
+  server = createServer({ logger: pino({ level: 'silent' }), drainWindowMs: 0, graceMs: 100, closeTimeoutMs: 200, ...options });
+  const { port } = await server.listen(0);
+  return `ws://127.0.0.1:${port}/`;
+}
+
+describe('lifeline.v1 over real sockets', () => {
+  it('hello, subscribe, replay in order, then live', async () => {
+    const url = await start();
+    for (let i = 1; i <= 3; i++) await server!.publish('news', { i });
+    const peer = await connectV1(url);
+    peer.send({ t: 'hello', v: 1 });
+    const welcome = await peer.next<WelcomeFrame>((f) => f.t === 'welcome');
+    expect(welcome.resumed).toBe(false);
+    expect(welcome.token).toMatch(/^s_[\w-]{22}\.[\w-]{43}$/);
+    const head = await server!.store.head('news');
+    peer.send({ t: 'sub', ch: 'news', from: { epoch: head.epoch, offset: 1 } });
+    const sub = await peer.next((f) => f.t === 'subscribed');
+    expect(sub).toMatchObject({ ch: 'news', epoch: head.epoch, offset: 1, recovered: true });
+    await server!.publish('news', { i: 4 });
+    const evs: EventFrame[] = [];
+    for (let i = 0; i < 3; i++) evs.push(await peer.next<EventFrame>((f) => f.t === 'ev'));
+    expect(evs.map((e) => e.off)).toEqual([2, 3, 4]);
+    expect(evs.map((e) => (e.data as { i: number }).i)).toEqual([2, 3, 4]);
+  });
+
+  it('acks a msg after the handler; a resend is acked without running the handler again', async () => {
+    const seen: unknown[] = [];
+    const url = await start({ onSessionMessage: (_c, data) => void seen.push(data) });
+    const peer = await connectV1(url);
+    peer.send({ t: 'hello', v: 1, origin: 'origin-abcdefghijklmnop' });
+    await peer.next((f) => f.t === 'welcome');
+    peer.send({ t: 'msg', id: 1, data: 'one' });
+    expect(await peer.next((f) => f.t === 'ack')).toEqual({ t: 'ack', id: 1 });
+    peer.send({ t: 'msg', id: 1, data: 'one' });
+    expect(await peer.next((f) => f.t === 'ack')).toEqual({ t: 'ack', id: 1 });
+    expect(seen).toEqual(['one']);
+  });
+
+  it('a poison message closes with 1011 once; its resend is rejected with the incident id, not run again', async () => {
+    let runs = 0;
+    const url = await start({
+      onSessionMessage: (_c, data) => {
+        if (data === 'poison') {
+          runs += 1;
+          throw new Error('cannot digest');
+        }
+      },
+    });
+    const origin = 'origin-poison-0123456789';
+    const first = await connectV1(url);
+    first.send({ t: 'hello', v: 1, origin });
+    const welcome = await first.next<WelcomeFrame>((f) => f.t === 'welcome');
+    first.send({ t: 'msg', id: 7, data: 'poison' });
+    const closed = await first.closed;
+    expect(closed.code).toBe(1011);
+    const incident = /incident=(inc_[0-9a-f]+)/.exec(closed.reason)?.[1];
+    expect(incident).toBeDefined();
+
+    const second = await connectV1(url);
+    second.send({ t: 'hello', v: 1, origin, token: welcome.token });
+    expect((await second.next<WelcomeFrame>((f) => f.t === 'welcome')).resumed).toBe(true);
+    second.send({ t: 'msg', id: 7, data: 'poison' });
+    expect(await second.next((f) => f.t === 'reject')).toEqual({ t: 'reject', id: 7, code: 'HANDLER_FAILED', incident });
+    second.send({ t: 'msg', id: 8, data: 'fine' });
+    expect(await second.next((f) => f.t === 'ack')).toEqual({ t: 'ack', id: 8 });
+    expect(runs).toBe(1);
+  });
+
+  it('malformed frames get the registry codes, never 1011, and the server keeps serving', async () => {
+    const url = await start();
+    const cases: [unknown, number][] = [
+      ['not json', 1007],
+      [[1, 2], 1002],
+      [{ t: 'sub', ch: 'x' }, 1002], // before hello
+      [{ t: 'hello', v: 2 }, 1002],
+      [{ t: 'hello', v: 1, token: 42 }, 1002],
+    ];
+    for (const [frame, code] of cases) {
+      const peer = await connectV1(url);
+      peer.send(frame);
+      expect((await peer.closed).code, JSON.stringify(frame)).toBe(code);
+    }
+    const binary = await connectV1(url);
+    binary.ws.send(Buffer.from([0x7b, 0x7d]));
+    expect((await binary.closed).code).toBe(1003);
+
+    const afterHello = await connectV1(url);
+    afterHello.send({ t: 'hello', v: 1 });
+    await afterHello.next((f) => f.t === 'welcome');
+    afterHello.send({ t: 'future-op', x: 1 });
+    expect(await afterHello.next((f) => f.t === 'error')).toMatchObject({ code: 'UNKNOWN_TYPE' });
+    afterHello.send({ t: 'msg', id: -1, data: 1 });
+    expect((await afterHello.closed).code).toBe(1002);
+    expect(server!.stats().incidents).toBe(0);
+  });
+
+  it('client publishes need authorisation and are stored once per id', async () => {
+    const url = await start({ authorizePublish: (_c, ch) => ch.startsWith('open.'), store: createMemoryStore() });
+    const peer = await connectV1(url);
+    peer.send({ t: 'hello', v: 1, origin: 'origin-publisher-000001' });
+    await peer.next((f) => f.t === 'welcome');
+    peer.send({ t: 'pub', id: 1, ch: 'closed.room', data: 'x' });
+    expect(await peer.next((f) => f.t === 'reject')).toMatchObject({ id: 1, code: 'FORBIDDEN' });
+    peer.send({ t: 'pub', id: 2, ch: 'open.room', data: 'y' });
+    peer.send({ t: 'pub', id: 2, ch: 'open.room', data: 'y' });
+    expect(await peer.next((f) => f.t === 'ack')).toEqual({ t: 'ack', id: 2, off: 1 });
+    expect(await peer.next((f) => f.t === 'ack')).toEqual({ t: 'ack', id: 2, off: 1 });
+    expect((await server!.store.head('open.room')).offset).toBe(1);
+  });
+});

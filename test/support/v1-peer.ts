@@ -1,0 +1,56 @@
+/** A raw `lifeline.v1` peer: speaks frames by hand, to test the server without the client library. */
+import { WebSocket } from 'ws';
+import type { ServerFrame } from '../../src/protocol/index.js';
+
+/** A connected raw protocol peer. */
+export interface V1Peer {
+  ws: WebSocket;
+  frames: ServerFrame[];
+  send(frame: unknown): void;
+  /** Wait for the next frame matching `predicate` (including ones already received but not yet taken). */
+  next<T extends ServerFrame = ServerFrame>(predicate?: (f: ServerFrame) => boolean, timeoutMs?: number): Promise<T>;
+  closed: Promise<{ code: number; reason: string }>;
+}
+
+/** Open a `lifeline.v1` connection (no hello sent yet). */
+export async function connectV1(url: string): Promise<V1Peer> {
+  const ws = new WebSocket(url, 'lifeline.v1');
+  const frames: ServerFrame[] = [];
+  let cursor = 0;
+  const waiters: (() => void)[] = [];
+  ws.on('message', (data) => {
+    frames.push(JSON.parse((data as Buffer).toString('utf8')) as ServerFrame);
+    for (const w of waiters.splice(0)) w();
+  });
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  ws.on('error', () => {});
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('unexpected-response', () => reject(new Error('upgrade refused')));
+  });
+  const taken = new Set<number>();
+  return {
+    ws,
+    frames,
+    closed,
+    send: (frame) => ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame)),
+    next<T extends ServerFrame>(predicate: (f: ServerFrame) => boolean = () => true, timeoutMs = 5000): Promise<T> {
+      return new Promise<T>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no matching frame; saw ${JSON.stringify(frames.slice(-5))}`)), timeoutMs);
+        const look = () => {
+          for (let i = cursor; i < frames.length; i++) {
+            if (!taken.has(i) && predicate(frames[i]!)) {
+              taken.add(i);
+              while (taken.has(cursor)) cursor++;
+              clearTimeout(timer);
+              resolve(frames[i] as T);
+              return;
+            }
+          }
+          waiters.push(look);
+        };
+        look();
+      });
+    },
+  };
+}
