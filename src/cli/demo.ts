@@ -1,4 +1,4 @@
-import { PolicyViolationError, UnsupportedDataError, type MessageHandler } from '../server/index.js';
+import { PolicyViolationError, UnsupportedDataError, type MessageHandler, type SessionMessageHandler } from '../server/index.js';
 
 /**
  * The `--demo` application: echoes text frames, and lets anyone watch the close codes happen.
@@ -21,4 +21,9 @@ export const demoMessageHandler: MessageHandler = async (connection, data, isBin
     default:
       connection.send(data);
   }
+};
+
+/** The `--demo` handler for acknowledged `lifeline.v1` messages: `"crash"` throws (1011, then a rejection on resend). */
+export const demoSessionHandler: SessionMessageHandler = (_connection, data) => {
+  if (data === 'crash') throw new Error('demo crash requested (internal detail: /srv/lifeline/handlers.ts:88 token=s3cr3t)');
 };

@@ -9,6 +9,8 @@ export interface SignalOptions {
   logger: Logger;
   /** Called after a SIGTERM/SIGINT drain completes; @default `process.exit(0)` */
   exit?: (code: number) => void;
+  /** Runs after the drain and before exit, e.g. to close the store. */
+  beforeExit?: () => void | Promise<void>;
 }
 
 /**
@@ -28,7 +30,7 @@ export function handleSignals(server: LifelineServer, options: SignalOptions): (
     }
     stopping = true;
     logger.info({ signal }, 'stop signal; draining');
-    server.shutdown().then(
+    server.shutdown().then(() => options.beforeExit?.()).then(
       () => {
         logger.info('drained; exiting');
         logger.flush?.();

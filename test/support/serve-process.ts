@@ -6,6 +6,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** A fresh directory for one server's sqlite data. */
+export function tempDataDir(): string {
+  return mkdtempSync(join(tmpdir(), 'lifeline-test-'));
+}
 
 const BIN = fileURLToPath(new URL('../../bin/lifeline.js', import.meta.url));
 
@@ -30,7 +38,10 @@ const running = new Set<ChildProcess>();
 /** Start `lifeline serve` with `args` (port 0 unless given) and wait until it listens. */
 export async function startServe(args: string[] = [], options: { env?: NodeJS.ProcessEnv } = {}): Promise<ServeProcess> {
   const hasPort = args.includes('--port') || args.includes('-p');
-  const child = spawn(process.execPath, [BIN, 'serve', ...(hasPort ? [] : ['--port', '0']), ...args], {
+  // Never the default ./lifeline-data: tests must not share (or leave behind) state.
+  const hasData = args.includes('--data-dir') || args.includes('--store');
+  const extra = [...(hasPort ? [] : ['--port', '0']), ...(hasData ? [] : ['--data-dir', tempDataDir()])];
+  const child = spawn(process.execPath, [BIN, 'serve', ...extra, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...options.env },
   });

@@ -1,9 +1,12 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { createServer, handleSignals, type ServerOptions } from '../../server/index.js';
+import type { HistoryLimits, Store } from '../../store/index.js';
 import { parseDuration, parsePort } from '../args.js';
-import { demoMessageHandler } from '../demo.js';
+import { demoMessageHandler, demoSessionHandler } from '../demo.js';
 import { UsageError, type CliIo } from '../io.js';
 
 /** The settings `lifeline serve` reads from `--config FILE` (JSON); flags override them. */
@@ -20,10 +23,23 @@ export interface ServeConfig {
   retryHint?: { minMs: number; maxMs: number };
   shutdownCode?: 1012 | 1001;
   plainRestartCode?: 1012 | 1001;
+  /** `sqlite` (default; history, sessions and dedupe survive a restart) or `memory`. */
+  store?: string;
+  /** Directory of the sqlite database. @default ./lifeline-data */
+  dataDir?: string;
+  /** Bearer key for `POST /publish`; also from LIFELINE_PUBLISH_KEY. */
+  publishKey?: string;
+  /** Channels clients may publish to: `*` for all, `prefix.*` for a prefix; none by default (all in --demo). */
+  clientPublish?: string[];
+  /** History bounds per channel. */
+  history?: Partial<HistoryLimits>;
+  /** Resume token lifetime, ms. */
+  sessionTtlMs?: number;
 }
 
 const CONFIG_KEYS = new Set<keyof ServeConfig>([
   'port', 'host', 'demo', 'logLevel', 'drainWindowMs', 'graceMs', 'closeTimeoutMs', 'heartbeatMs', 'maxPayload', 'retryHint', 'shutdownCode', 'plainRestartCode',
+  'store', 'dataDir', 'publishKey', 'clientPublish', 'history', 'sessionTtlMs',
 ]);
 
 /** Read and check a JSON config file. */
@@ -41,9 +57,33 @@ export function readConfigFile(path: string): ServeConfig {
   return parsed as ServeConfig;
 }
 
+/** The server options a config sets that may change on a SIGHUP reload. */
 function serverOptionsOf(config: ServeConfig): Partial<ServerOptions> {
-  const { port: _p, host: _h, demo: _d, logLevel: _l, ...rest } = config;
-  return rest;
+  const { port: _p, host: _h, demo: _d, logLevel: _l, store: _s, dataDir: _dd, clientPublish, history: _hi, ...rest } = config;
+  const patterns = clientPublish ?? (config.demo ? ['*'] : []);
+  return { ...rest, authorizePublish: (_connection, channel) => patterns.some((p) => channelMatches(p, channel)) };
+}
+
+/** `*` matches everything; `a.*` matches channels starting with `a.`; anything else matches itself. */
+export function channelMatches(pattern: string, channel: string): boolean {
+  if (pattern === '*') return true;
+  if (pattern.endsWith('*')) return channel.startsWith(pattern.slice(0, -1));
+  return pattern === channel;
+}
+
+async function openStore(config: ServeConfig): Promise<Store> {
+  const kind = config.store ?? 'sqlite';
+  const history = config.history ?? {};
+  if (kind === 'memory') {
+    const { createMemoryStore } = await import('../../store/memory.js');
+    return createMemoryStore({ history });
+  }
+  if (kind === 'sqlite') {
+    const { createSqliteStore } = await import('../../store/sqlite.js');
+    const dir = resolve(config.dataDir ?? 'lifeline-data');
+    return createSqliteStore({ path: join(dir, 'lifeline.db'), history });
+  }
+  throw new UsageError(`--store: unknown store "${kind}" (memory, sqlite)`);
 }
 
 /** `lifeline serve [--port] [--host] [--demo] [--drain-window] [--config FILE]`: run a server until SIGTERM/SIGINT. */
@@ -57,6 +97,10 @@ export async function runServe(args: string[], _io: CliIo): Promise<number> {
       'drain-window': { type: 'string' },
       config: { type: 'string', short: 'c' },
       'log-level': { type: 'string' },
+      store: { type: 'string' },
+      'data-dir': { type: 'string' },
+      'publish-key': { type: 'string' },
+      'client-publish': { type: 'string', multiple: true },
     },
     strict: true,
     allowPositionals: false,
@@ -67,17 +111,33 @@ export async function runServe(args: string[], _io: CliIo): Promise<number> {
   if (values.demo) flags.demo = true;
   if (values['drain-window'] !== undefined) flags.drainWindowMs = parseDuration('--drain-window', values['drain-window']);
   if (values['log-level'] !== undefined) flags.logLevel = values['log-level'];
+  if (values.store !== undefined) flags.store = values.store;
+  if (values['data-dir'] !== undefined) flags.dataDir = values['data-dir'];
+  if (values['publish-key'] !== undefined) flags.publishKey = values['publish-key'];
+  else if (process.env.LIFELINE_PUBLISH_KEY) flags.publishKey = process.env.LIFELINE_PUBLISH_KEY;
+  if (values['client-publish'] !== undefined) flags.clientPublish = values['client-publish'];
   const configPath = values.config;
   const load = (): ServeConfig => ({ ...(configPath ? readConfigFile(configPath) : {}), ...flags });
   const config = load();
 
   const logger = pino({ level: config.logLevel ?? 'info', base: { pid: process.pid } });
+  // A demo should be usable at once: it gets a fresh publish key, printed below, unless one was given.
+  let generatedKey: string | undefined;
+  if (config.demo && config.publishKey === undefined) config.publishKey = generatedKey = randomBytes(18).toString('base64url');
+  let store: Store;
+  try {
+    store = await openStore(config);
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new UsageError(`cannot open the ${config.store ?? 'sqlite'} store: ${(error as Error).message.split('\n')[0]}`, { cause: error });
+  }
   let server;
   try {
     server = createServer({
       ...serverOptionsOf(config),
+      store,
       logger,
-      ...(config.demo ? { onMessage: demoMessageHandler } : {}),
+      ...(config.demo ? { onMessage: demoMessageHandler, onSessionMessage: demoSessionHandler } : {}),
     });
   } catch (error) {
     if (error instanceof RangeError || error instanceof TypeError) throw new UsageError(error.message, { cause: error });
@@ -85,8 +145,9 @@ export async function runServe(args: string[], _io: CliIo): Promise<number> {
   }
   handleSignals(server, {
     logger,
+    beforeExit: () => store.close(),
     reload: () => {
-      const next = load();
+      const next = { ...load(), ...(generatedKey !== undefined ? { publishKey: generatedKey } : {}) };
       server.reconfigure(serverOptionsOf(next));
       logger.info({ config: serverOptionsOf(next) }, 'configuration reloaded');
     },
@@ -97,7 +158,11 @@ export async function runServe(args: string[], _io: CliIo): Promise<number> {
   } catch (error) {
     throw new UsageError(`cannot listen on ${config.host ?? '127.0.0.1'}:${config.port ?? 8080}: ${(error as Error).message}`, { cause: error });
   }
-  logger.info({ port: address.port, host: address.host, url: `ws://${address.host}:${address.port}/`, demo: Boolean(config.demo) }, 'listening');
+  logger.info(
+    { port: address.port, host: address.host, url: `ws://${address.host}:${address.port}/`, demo: Boolean(config.demo), store: store.kind, httpPublish: config.publishKey !== undefined },
+    'listening',
+  );
+  if (generatedKey !== undefined) logger.info({ publishKey: generatedKey }, 'demo publish key (POST /publish with Authorization: Bearer <key>)');
   // The process lives until a signal drains it; the signal handler exits.
   return new Promise<number>(() => {});
 }
