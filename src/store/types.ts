@@ -25,8 +25,13 @@ export interface StoredMessage {
   readonly channel: string;
   readonly epoch: string;
   readonly offset: number;
+  /** The data, as JSON round-trips it (engines store JSON text: `-0` reads back as `0`). */
   readonly data: JsonValue;
-  /** When it was appended, ms since the epoch. */
+  /**
+   * When it was appended, ms since the epoch, from the store's clock. Never decreases within a
+   * channel: if the clock steps back, the previous message's time is used, so age trimming always
+   * drops a prefix of the history.
+   */
   readonly time: number;
 }
 
@@ -96,11 +101,27 @@ export interface Store {
    * Append a message to a channel and return its epoch and offset. Resolves only once the message
    * is as durable as the engine makes it. With an idempotency key already used (within the dedupe
    * TTL) nothing is stored and the first message is returned with `duplicate: true`.
+   *
+   * Idempotency keys are global across channels, live for `dedupeTtlMs` from the append that used
+   * them, and outlive the message in history (a duplicate still gets the first message after it was
+   * trimmed). Appending trims history beyond `maxCount` and older than `maxAgeMs`; trimming never
+   * changes the epoch and never lets an offset be given out twice.
+   * @throws TypeError for an empty channel, an empty key, or data JSON cannot represent
    */
   append(channel: string, data: JsonValue, options?: { idempotencyKey?: string }): Promise<AppendResult>;
   /**
-   * Read history after `from`. Without `from`, reads nothing and reports the head.
-   * @param limit - most messages to return
+   * Read history after `from`. Without `from`, reads nothing and reports the head (complete).
+   *
+   * - `from` in the current epoch, at most the head, and not before the oldest retained message - 1:
+   *   the messages after `from.offset`, `complete: true`.
+   * - history trimmed past `from.offset` (by count, or by age, which reads apply lazily):
+   *   `complete: false`, the messages retained after the gap.
+   * - another epoch, or an offset beyond the head (a position this history never gave out):
+   *   `complete: false`, the retained history from the oldest, for the caller to deliver or not.
+   *
+   * Reading or asking the head of an unknown channel creates it (empty, with its epoch).
+   * @param limit - most messages to return, an integer >= 0
+   * @throws RangeError for a bad `limit` or `from.offset`
    */
   read(channel: string, from: ChannelPosition | undefined, limit: number): Promise<ReadResult>;
   /** The current epoch and newest offset of a channel (offset 0 when empty). */
@@ -108,22 +129,27 @@ export interface Store {
 
   /** Create or replace a session. */
   saveSession(session: SessionRecord): Promise<void>;
-  /** Load a session; undefined when unknown or expired. */
+  /** Load a session; undefined when unknown or expired (expired from `expiresAt` on, by the store's clock). */
   loadSession(id: string): Promise<SessionRecord | undefined>;
-  /** Forget a session and its dedupe records. */
+  /** Forget a session and its message claims ({@link Store.claimMessage}). Idempotency keys are global and stay. */
   deleteSession(id: string): Promise<void>;
 
   /**
    * Claim a client message id for processing. The first claim wins (`claimed: true`, state `running`);
    * later claims return the recorded outcome. This is what makes a handler run at most once per id.
+   * Claims are per session. A record lives for `dedupeTtlMs` from the claim, or from the
+   * {@link Store.finishMessage} that recorded its outcome; after that the id can be claimed again.
    */
   claimMessage(session: string, messageId: number): Promise<ClaimResult>;
-  /** Record how a claimed message ended. */
+  /** Record how a claimed message ended (also when the claim is unknown or expired: the outcome is recorded). */
   finishMessage(session: string, messageId: number, outcome: MessageOutcome): Promise<void>;
 
   /** Drop expired sessions, dedupe records and history past its limits. Engines also do this on their own. */
   sweep(): Promise<void>;
-  /** Release resources (flush, close files and connections). */
+  /**
+   * Release resources (flush, close files and connections). Idempotent; afterwards every other
+   * method rejects with `StoreUnavailableError` (`code: 'LIFELINE_ERR_STORE_UNAVAILABLE'`).
+   */
   close(): Promise<void>;
 }
 

@@ -87,6 +87,7 @@ describe('error boundary over real sockets against a real `lifeline serve --demo
     const [ca, cb] = await Promise.all([a.closed, b.closed]);
     expect([ca.code, cb.code]).toEqual([1011, 1011]);
     expect(parseReason(ca.reason).incident).not.toBe(parseReason(cb.reason).incident);
+    for (const c of [ca, cb]) await server.waitForLog((e) => e.incident === parseReason(c.reason).incident);
   });
 
   it('client mistakes get their own codes, never 1011, and the process stays up', async () => {
