@@ -63,6 +63,8 @@ export interface ServerOptions {
   sessionTtlMs?: number;
   /** Most channels one connection may subscribe to. @default 1000 */
   maxSubscriptions?: number;
+  /** A `lifeline.v1` connection that has not sent `hello` by then is closed with 1008. @default 10000 */
+  helloTimeoutMs?: number;
   /** Bearer key that authorises `POST /publish`; without one, HTTP publishing is off. */
   publishKey?: string;
 }
@@ -85,6 +87,7 @@ export const SERVER_DEFAULTS = {
   random: Math.random,
   sessionTtlMs: 3_600_000,
   maxSubscriptions: 1000,
+  helloTimeoutMs: 10_000,
 } as const satisfies Partial<ServerOptions>;
 
 function nonNegative(name: string, value: number): void {
@@ -95,7 +98,7 @@ function nonNegative(name: string, value: number): void {
 export function resolveServerOptions(options: ServerOptions): ResolvedServerOptions {
   const { logger: _logger, ...rest } = options;
   const resolved: ResolvedServerOptions = { ...SERVER_DEFAULTS, ...stripUndefined(rest) };
-  for (const key of ['drainWindowMs', 'graceMs', 'closeTimeoutMs', 'heartbeatMs', 'sessionTtlMs', 'maxSubscriptions'] as const) nonNegative(key, resolved[key]);
+  for (const key of ['drainWindowMs', 'graceMs', 'closeTimeoutMs', 'heartbeatMs', 'sessionTtlMs', 'maxSubscriptions', 'helloTimeoutMs'] as const) nonNegative(key, resolved[key]);
   if (resolved.publishKey !== undefined && (typeof resolved.publishKey !== 'string' || resolved.publishKey.length < 16)) {
     throw new RangeError('publishKey must be a string of at least 16 characters');
   }

@@ -381,6 +381,12 @@ export class LifelineServer {
     const { onConnection } = this.options;
     if (onConnection) this.enqueue(connection, 'connection', () => onConnection(connection, info));
     const session = transport.protocol === SUBPROTOCOL ? new ProtocolSession(connection, this.protocolContext, undefined) : undefined;
+    // A protocol client that never says hello holds a socket for nothing.
+    const helloTimer = session
+      ? setTimeout(() => {
+          if (session.sessionId === undefined) connection.close(1008, 'hello expected');
+        }, this.options.helloTimeoutMs).unref()
+      : undefined;
 
     return {
       message: (data, isBinary) => {
@@ -412,6 +418,7 @@ export class LifelineServer {
         this.counters.closesByCode[code] = (this.counters.closesByCode[code] ?? 0) + 1;
         this.counters.closesBy[closedBy] += 1;
         connection.markClosed();
+        if (helloTimer) clearTimeout(helloTimer);
         session?.close();
         this.emitter.emit('close', { connection, code, reason, closedBy });
         const { onClose } = this.options;

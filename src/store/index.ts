@@ -3,13 +3,14 @@
  * sessions, dedupe records) and its engines.
  *
  * - {@link createMemoryStore}: the reference engine; in this process only (`durable: false`).
- * - {@link createSqliteStore}: the embedded default; one SQLite file in WAL mode that survives restarts.
+ * - `createSqliteStore` from `lifeline/store/sqlite`: the embedded default; one SQLite file in WAL mode that
+ *   survives restarts (a separate entry point, so memory-only users never load the native module).
  *
  * Every engine passes the same conformance suite (`test/conformance/store-suite.ts`).
  *
  * @example
  * ```ts
- * import { createSqliteStore } from 'lifeline/store';
+ * import { createSqliteStore } from 'lifeline/store/sqlite';
  * const store = createSqliteStore({ path: './data/lifeline.db' });
  * const { message } = await store.append('news', { title: 'hello' }, { idempotencyKey: 'post-17' });
  * const { messages, complete } = await store.read('news', { epoch: message.epoch, offset: 0 }, 100);
@@ -31,4 +32,3 @@ export type {
 } from './types.js';
 export { StoreError, StoreUnavailableError } from './errors.js';
 export { MemoryStore, createMemoryStore } from './memory.js';
-export { SQLITE_SCHEMA_VERSION, SqliteStore, createSqliteStore, type SqliteStoreOptions } from './sqlite.js';

@@ -81,7 +81,7 @@ describe('lifeline.v1 over real sockets', () => {
   });
 
   it('malformed frames get the registry codes, never 1011, and the server keeps serving', async () => {
-    const url = await start();
+    const url = await start({ helloTimeoutMs: 300 });
     const cases: [unknown, number][] = [
       ['not json', 1007],
       [[1, 2], 1002],
@@ -105,6 +105,8 @@ describe('lifeline.v1 over real sockets', () => {
     expect(await afterHello.next((f) => f.t === 'error')).toMatchObject({ code: 'UNKNOWN_TYPE' });
     afterHello.send({ t: 'msg', id: -1, data: 1 });
     expect((await afterHello.closed).code).toBe(1002);
+    const silent = await connectV1(url);
+    expect((await silent.closed).code).toBe(1008); // helloTimeoutMs
     expect(server!.stats().incidents).toBe(0);
   });
 
