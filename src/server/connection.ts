@@ -34,6 +34,8 @@ export class Connection {
     id: string,
     info: UpgradeInfo,
     private readonly socket: TransportSocket,
+    /** The identity the `authenticate` hook returned, if any. */
+    readonly user?: string,
   ) {
     this.id = id;
     this.info = info;

@@ -12,11 +12,20 @@ export type MessageHandler = (connection: Connection, data: string | Uint8Array,
 /** Handler for a closed connection. May be async; a throw is logged as an incident (the connection is already gone). */
 export type CloseHandler = (connection: Connection, code: number, reason: string) => void | Promise<void>;
 
+/**
+ * Decide who may open a WebSocket, before the upgrade. Return the user's id (bound into sessions, so a
+ * resume token only works for its user), `true` to admit anonymously, or `false`/`undefined` to refuse
+ * with HTTP 401. A throw refuses with 500 and is logged.
+ */
+export type Authenticate = (request: UpgradeInfo) => string | boolean | undefined | null | Promise<string | boolean | undefined | null>;
+
 /** Code used when the server drains for good rather than for a restart. */
 export type ShutdownCode = 1012 | 1001;
 
 /** Options of {@link createServer}. Every duration is in milliseconds. */
 export interface ServerOptions {
+  /** Admission check before each upgrade; see {@link Authenticate}. @default everyone is admitted */
+  authenticate?: Authenticate;
   /** Called for each new connection. */
   onConnection?: ConnectionHandler;
   /** Called for each message, one at a time per connection. */
@@ -70,7 +79,7 @@ export interface ServerOptions {
 }
 
 /** {@link ServerOptions} with every default applied. */
-type OptionalHooks = 'onConnection' | 'onMessage' | 'onClose' | 'onSessionMessage' | 'authorizeSubscribe' | 'authorizePublish' | 'publishKey' | 'store';
+type OptionalHooks = 'authenticate' | 'onConnection' | 'onMessage' | 'onClose' | 'onSessionMessage' | 'authorizeSubscribe' | 'authorizePublish' | 'publishKey' | 'store';
 export type ResolvedServerOptions = Required<Omit<ServerOptions, OptionalHooks | 'logger'>> & Pick<ServerOptions, OptionalHooks>;
 
 /** The defaults, spread first. */
@@ -108,7 +117,7 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
   for (const key of ['shutdownCode', 'plainRestartCode'] as const) {
     if (resolved[key] !== 1012 && resolved[key] !== 1001) throw new RangeError(`${key} must be 1012 or 1001`);
   }
-  for (const h of ['onConnection', 'onMessage', 'onClose', 'onSessionMessage', 'authorizeSubscribe', 'authorizePublish'] as const) {
+  for (const h of ['authenticate', 'onConnection', 'onMessage', 'onClose', 'onSessionMessage', 'authorizeSubscribe', 'authorizePublish'] as const) {
     if (resolved[h] !== undefined && typeof resolved[h] !== 'function') throw new TypeError(`${h} must be a function`);
   }
   return resolved;

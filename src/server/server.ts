@@ -282,7 +282,29 @@ export class LifelineServer {
       refuseUpgrade(socket, 503, { 'Retry-After': this.retryAfterSeconds() }, 'server is restarting; retry shortly\n');
       return;
     }
-    this.adapter.upgrade(req, socket, head, (transport, info) => this.accept(transport, info));
+    const { authenticate } = this.options;
+    if (!authenticate) {
+      this.adapter.upgrade(req, socket, head, (transport, info) => this.accept(transport, info, undefined));
+      return;
+    }
+    const info: UpgradeInfo = { remoteAddress: req.socket.remoteAddress ?? '', url: req.url ?? '/', headers: req.headers };
+    Promise.resolve()
+      .then(() => authenticate(info))
+      .then(
+        (identity) => {
+          if (identity === false || identity === null || identity === undefined) {
+            this.counters.refusedUpgrades += 1;
+            refuseUpgrade(socket, 401, {}, 'authentication required\n');
+            return;
+          }
+          this.adapter.upgrade(req, socket, head, (transport, accepted) => this.accept(transport, accepted, identity === true ? undefined : identity));
+        },
+        (error: unknown) => {
+          // A hook that throws is our failure, not the client's: 500, logged, never the details.
+          this.logger.error({ err: error }, 'authenticate hook failed');
+          refuseUpgrade(socket, 500, {}, 'authentication failed\n');
+        },
+      );
   }
 
   /**
@@ -372,15 +394,15 @@ export class LifelineServer {
     this.emitter.emit('drain-end', { kind, durationMs });
   }
 
-  private accept(transport: TransportSocket, info: UpgradeInfo): TransportEvents {
-    const connection = new Connection(newConnectionId(), info, transport);
+  private accept(transport: TransportSocket, info: UpgradeInfo, user: string | undefined): TransportEvents {
+    const connection = new Connection(newConnectionId(), info, transport, user);
     this.live.add(connection);
     this.counters.open += 1;
     this.counters.opened += 1;
     this.emitter.emit('connection', connection);
     const { onConnection } = this.options;
     if (onConnection) this.enqueue(connection, 'connection', () => onConnection(connection, info));
-    const session = transport.protocol === SUBPROTOCOL ? new ProtocolSession(connection, this.protocolContext, undefined) : undefined;
+    const session = transport.protocol === SUBPROTOCOL ? new ProtocolSession(connection, this.protocolContext, user) : undefined;
     // A protocol client that never says hello holds a socket for nothing.
     const helloTimer = session
       ? setTimeout(() => {

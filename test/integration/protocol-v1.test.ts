@@ -123,4 +123,34 @@ describe('lifeline.v1 over real sockets', () => {
     expect(await peer.next((f) => f.t === 'ack')).toEqual({ t: 'ack', id: 2, off: 1 });
     expect((await server!.store.head('open.room')).offset).toBe(1);
   });
+
+  it("a resume token works only for its own user; unauthenticated upgrades get 401", async () => {
+    const url = await start({ authenticate: (req) => (typeof req.headers['x-user'] === 'string' ? req.headers['x-user'] : false) });
+    await expect(connectV1(url)).rejects.toMatchObject({ status: 401 });
+
+    const alice = await connectV1(url, { 'x-user': 'alice' });
+    alice.send({ t: 'hello', v: 1 });
+    const aliceWelcome = await alice.next<WelcomeFrame>((f) => f.t === 'welcome');
+    alice.send({ t: 'sub', ch: 'private.alice' });
+    await alice.next((f) => f.t === 'subscribed');
+    alice.ws.close();
+
+    const mallory = await connectV1(url, { 'x-user': 'mallory' });
+    mallory.send({ t: 'hello', v: 1, token: aliceWelcome.token, channels: { 'private.alice': { epoch: 'x', offset: 0 } } });
+    const stolen = await mallory.next<WelcomeFrame>((f) => f.t === 'welcome');
+    expect(stolen.resumed).toBe(false);
+    expect(stolen.recovered).toBe(false);
+    expect(stolen.session).not.toBe(aliceWelcome.session);
+    expect(stolen.lost).toEqual(['private.alice']);
+    // No subscription was restored for mallory.
+    await server!.publish('private.alice', 'secret');
+    mallory.send({ t: 'ping', n: 1 });
+    await mallory.next((f) => f.t === 'pong');
+    expect(mallory.frames.some((f) => f.t === 'ev' || f.t === 'subscribed')).toBe(false);
+
+    const aliceAgain = await connectV1(url, { 'x-user': 'alice' });
+    aliceAgain.send({ t: 'hello', v: 1, token: aliceWelcome.token });
+    const back = await aliceAgain.next<WelcomeFrame>((f) => f.t === 'welcome');
+    expect(back).toMatchObject({ resumed: true, session: aliceWelcome.session });
+  });
 });

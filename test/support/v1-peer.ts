@@ -13,8 +13,8 @@ export interface V1Peer {
 }
 
 /** Open a `lifeline.v1` connection (no hello sent yet). */
-export async function connectV1(url: string): Promise<V1Peer> {
-  const ws = new WebSocket(url, 'lifeline.v1');
+export async function connectV1(url: string, headers: Record<string, string> = {}): Promise<V1Peer> {
+  const ws = new WebSocket(url, 'lifeline.v1', { headers });
   const frames: ServerFrame[] = [];
   let cursor = 0;
   const waiters: (() => void)[] = [];
@@ -26,7 +26,7 @@ export async function connectV1(url: string): Promise<V1Peer> {
   ws.on('error', () => {});
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
-    ws.once('unexpected-response', () => reject(new Error('upgrade refused')));
+    ws.once('unexpected-response', (_req, res) => reject(Object.assign(new Error(`upgrade refused: ${res.statusCode}`), { status: res.statusCode })));
   });
   const taken = new Set<number>();
   return {
