@@ -12,7 +12,8 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import ts from 'typescript';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createSqliteStore, SQLITE_SCHEMA_VERSION, StoreError, StoreUnavailableError, type SqliteStore } from '../../src/store/index.js';
+import { StoreError, StoreUnavailableError } from '../../src/store/index.js';
+import { createSqliteStore, SQLITE_SCHEMA_VERSION, type SqliteStore } from '../../src/store/sqlite.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const FIXTURE = fileURLToPath(new URL('./fixtures/sqlite-appender.mjs', import.meta.url));

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LifelineError } from '../../src/errors.js';
-import { createMemoryStore, createSqliteStore, StoreError, StoreUnavailableError, type Store } from '../../src/store/index.js';
+import { createMemoryStore, StoreError, StoreUnavailableError, type Store } from '../../src/store/index.js';
+import { createSqliteStore } from '../../src/store/sqlite.js';
 import { storeConformance } from './store-suite.js';
 
 storeConformance(
