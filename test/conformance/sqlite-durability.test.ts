@@ -172,7 +172,7 @@ describe('sqlite store after SIGKILL', () => {
       writeFileSync(out, outputText);
     }
     writeFileSync(join(build, 'package.json'), '{"type":"module"}\n');
-    storeModule = join(build, 'store', 'index.js');
+    storeModule = join(build, 'store', 'sqlite.js');
   });
   afterAll(() => {
     if (build) rmSync(build, { recursive: true, force: true });
