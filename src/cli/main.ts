@@ -11,7 +11,10 @@ commands:
   explain <code> [--lang en|zh] [--json]        what a close code means and what to do about it
   compare <a> <b> [--lang en|zh] [--json]       two close codes side by side
   serve [--port N] [--host H] [--demo] [--drain-window 5s] [--config FILE]
+        [--store sqlite|memory] [--data-dir DIR] [--publish-key KEY] [--client-publish PATTERN]
                                                 run a server (SIGTERM drains with 1012, SIGHUP reloads)
+  drill <url> [--clients 50] [--channels 5] [--duration 30s] [--rate 10] [--client-rate 1]
+        [--publish-key KEY] [--json]            count every message across restarts; exit 1 on any loss
   help                                          this text`;
 
 type Command = (args: string[], io: CliIo) => number | Promise<number>;
@@ -21,6 +24,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   explain: async () => (await import('./commands/explain.js')).runExplain,
   compare: async () => (await import('./commands/explain.js')).runCompare,
   serve: async () => (await import('./commands/serve.js')).runServe,
+  drill: async () => (await import('./commands/drill.js')).runDrillCommand,
 };
 
 /**

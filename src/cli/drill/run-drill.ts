@@ -1,0 +1,221 @@
+/**
+ * `lifeline drill`: N protocol clients and a publisher against a running lifeline server, counting
+ * every acknowledged message at every subscriber. What a user runs in staging while deploying.
+ * @packageDocumentation
+ */
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createSession, type LifelineSession } from '../../client/index.js';
+import { channelReport, PublishedLog, SubscriberTally, type ChannelReport, type DrillPayload } from './tally.js';
+
+/** Options of a drill. Durations in ms. */
+export interface DrillOptions {
+  /** WebSocket URL of the server (`ws://host:port/`). */
+  url: string;
+  /** `POST /publish` URL; derived from `url` when absent. */
+  publishUrl?: string;
+  /** Bearer key for `POST /publish`. */
+  publishKey: string;
+  clients: number;
+  channels: number;
+  /** How long to publish. */
+  durationMs: number;
+  /** HTTP publishes per second, per channel. */
+  rate: number;
+  /** Acknowledged publishes per second, per client (0: none). */
+  clientRate: number;
+  /** After publishing stops, how long to wait for stragglers before counting losses. */
+  settleMs: number;
+  /** Channel name prefix; random by default so drills never see each other's messages. */
+  prefix?: string;
+  /** Stop early (e.g. on SIGINT). */
+  signal?: AbortSignal;
+  /** Progress lines, for people. */
+  onProgress?: (line: string) => void;
+}
+
+/** A drill's outcome. */
+export interface DrillReport {
+  prefix: string;
+  durationMs: number;
+  channels: ChannelReport[];
+  totals: Omit<ChannelReport, 'channel'>;
+  /** HTTP publish attempts that failed and were retried (with the same idempotency key). */
+  publishRetries: number;
+  /** Client publishes rejected by the server (never retried). */
+  clientRejects: number;
+  /** Client publishes neither acknowledged nor rejected by the end (the client still holds them). */
+  unacknowledged: number;
+  /** True when nothing acknowledged was lost, duplicated or reordered. */
+  ok: boolean;
+}
+
+function publishUrlOf(url: string): string {
+  const u = new URL(url);
+  u.protocol = u.protocol === 'wss:' ? 'https:' : 'http:';
+  u.pathname = '/publish';
+  u.search = '';
+  return u.toString();
+}
+
+/** Run a drill to the end (or until `signal` aborts) and report. */
+export async function runDrill(options: DrillOptions): Promise<DrillReport> {
+  const prefix = options.prefix ?? `drill.${randomBytes(4).toString('hex')}`;
+  const publishUrl = options.publishUrl ?? publishUrlOf(options.url);
+  const progress = options.onProgress ?? (() => {});
+  const channelNames = Array.from({ length: options.channels }, (_, i) => `${prefix}.${i}`);
+  const logs = new Map(channelNames.map((c) => [c, new PublishedLog()]));
+  const tallies: SubscriberTally[] = [];
+  const sessions: LifelineSession[] = [];
+  let publishRetries = 0;
+  let clientRejects = 0;
+  let unacknowledged = 0;
+  const started = Date.now();
+
+  // Subscribers: client i listens to channel i mod channels, and publishes to it.
+  const subscribed: Promise<void>[] = [];
+  for (let i = 0; i < options.clients; i++) {
+    const channel = channelNames[i % channelNames.length]!;
+    const tally = new SubscriberTally(channel);
+    tallies.push(tally);
+    const session = createSession({ url: options.url });
+    sessions.push(session);
+    let opened = 0;
+    session.on('welcome', (w) => {
+      opened += 1;
+      if (opened > 1) {
+        tally.reconnects += 1;
+        if (w.resumed) tally.resumed += 1;
+      }
+    });
+    session.on('recovery', () => {
+      tally.notRecovered += 1;
+    });
+    session.on('error', () => {});
+    session.on('message', (m) => tally.deliver(m.data as unknown as DrillPayload, Date.now()));
+    subscribed.push(new Promise<void>((resolve) => {
+      const off = session.on('subscribed', (s) => {
+        if (s.channel === channel) {
+          off();
+          resolve();
+        }
+      });
+    }));
+    session.subscribe(channel);
+  }
+  await Promise.race([Promise.all(subscribed), sleep(30_000)]);
+  progress(`${options.clients} clients subscribed to ${options.channels} channels (${prefix}.*)`);
+
+  const stopAt = Date.now() + options.durationMs;
+  const running = () => Date.now() < stopAt && !options.signal?.aborted;
+
+  // One sequential HTTP publisher per channel: the next message only after the previous was acknowledged,
+  // so the order of a stream is defined; a failed attempt is retried with the same idempotency key.
+  const httpPublisher = async (channel: string) => {
+    let seq = 0;
+    const interval = 1000 / options.rate;
+    let next = Date.now();
+    while (running()) {
+      seq += 1;
+      const payload: DrillPayload = { src: 'http', seq, at: Date.now() };
+      let delay = 100;
+      for (;;) {
+        try {
+          const res = await fetch(publishUrl, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${options.publishKey}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ channel, data: payload, idempotencyKey: `${channel}:http:${seq}` }),
+            signal: AbortSignal.timeout(5000),
+          });
+          if (res.ok) {
+            logs.get(channel)!.ack('http', seq);
+            break;
+          }
+          if (res.status === 401 || res.status === 403 || res.status === 400) {
+            throw new Error(`publish refused with HTTP ${res.status}: ${await res.text()}`);
+          }
+        } catch (error) {
+          if ((error as Error).message.startsWith('publish refused')) throw error;
+        }
+        publishRetries += 1;
+        // The server may be restarting: retry the same message until it is acknowledged.
+        await sleep(delay);
+        delay = Math.min(1000, delay * 2);
+      }
+      next += interval;
+      const wait = next - Date.now();
+      if (wait > 0) await sleep(wait);
+      else next = Date.now();
+    }
+  };
+
+  const clientPublisher = async (index: number) => {
+    if (options.clientRate <= 0) return;
+    const session = sessions[index]!;
+    const channel = channelNames[index % channelNames.length]!;
+    const src = `c${index}`;
+    const interval = 1000 / options.clientRate;
+    const inflight: Promise<void>[] = [];
+    let seq = 0;
+    // Spread the clients' phases so they do not all publish in the same tick.
+    await sleep(Math.random() * interval);
+    while (running()) {
+      seq += 1;
+      const mine = seq;
+      inflight.push(
+        session.publish(channel, { src, seq: mine, at: Date.now() }).then(
+          () => logs.get(channel)!.ack(src, mine),
+          () => {
+            clientRejects += 1;
+          },
+        ),
+      );
+      await sleep(interval);
+    }
+    // Every publish must end in an ack or a rejection; one still pending after the settle time is reported.
+    const settled = await Promise.race([Promise.all(inflight).then(() => true), sleep(options.settleMs).then(() => false)]);
+    if (!settled) unacknowledged += session.pending;
+  };
+
+  const progressTimer = setInterval(() => {
+    const delivered = tallies.reduce((n, t) => n + t.delivered, 0);
+    const published = [...logs.values()].reduce((n, l) => n + l.count, 0);
+    progress(`t=${Math.round((Date.now() - started) / 1000)}s published=${published} delivered=${delivered} retries=${publishRetries}`);
+  }, 5000);
+  progressTimer.unref();
+  try {
+    await Promise.all([...channelNames.map(httpPublisher), ...sessions.map((_, i) => clientPublisher(i))]);
+
+    // Settle: wait until every subscriber has everything acknowledged on its channel, or time runs out.
+    const settleEnd = Date.now() + options.settleMs;
+    while (Date.now() < settleEnd) {
+      const missing = tallies.reduce((n, t) => n + logs.get(t.channel)!.missingAt(t), 0);
+      if (missing === 0) break;
+      await sleep(200);
+    }
+  } finally {
+    clearInterval(progressTimer);
+    for (const s of sessions) s.close();
+  }
+
+  const channels = channelNames.map((c) => channelReport(c, logs.get(c)!, tallies.filter((t) => t.channel === c)));
+  const totals = channels.reduce(
+    (acc, c) => {
+      for (const key of Object.keys(acc) as (keyof typeof acc)[]) {
+        acc[key] = key === 'worstGapMs' ? Math.max(acc[key], c[key]) : acc[key] + c[key];
+      }
+      return acc;
+    },
+    { subscribers: 0, published: 0, publishedHttp: 0, publishedByClients: 0, delivered: 0, lost: 0, duplicated: 0, outOfOrder: 0, reconnects: 0, resumed: 0, notRecovered: 0, worstGapMs: 0 },
+  );
+  return {
+    prefix,
+    durationMs: Date.now() - started,
+    channels,
+    totals,
+    publishRetries,
+    clientRejects,
+    unacknowledged,
+    ok: totals.lost === 0 && totals.duplicated === 0 && totals.outOfOrder === 0 && unacknowledged === 0,
+  };
+}
