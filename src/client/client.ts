@@ -412,6 +412,9 @@ export class LifelineClient {
     const epoch = ++this.#epoch;
     // Compared at close time rather than with a timer: correct even if background timers were throttled.
     if (openedAt !== undefined && this.#options.clock.now() - openedAt >= this.#options.stableAfterMs) this.#failures = 0;
+    // A planned close (1012, 1001) of a connection that did open is the server's doing, not a failure
+    // streak: start counting afresh, or a few deploys in a row would push the backoff towards its cap.
+    if (openedAt !== undefined && facts.actionClass === 'reconnect-soon') this.#failures = 0;
     const attempt = ++this.#failures;
     const decision: Decision =
       forcedStop !== undefined ? { action: 'stop', diagnosis: forcedStop } : decide({ code, reason, attempt }, this.#policy, facts);

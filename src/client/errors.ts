@@ -4,6 +4,7 @@
  * @packageDocumentation
  */
 import { LifelineError } from '../errors.js';
+import type { ErrorCode } from '../protocol/frames.js';
 
 /** `send()` was called while the connection is not open. Thrown synchronously to the caller. */
 export class NotOpenError extends LifelineError {
@@ -88,5 +89,95 @@ export class ListenerError extends LifelineError {
   constructor(event: string, options?: ErrorOptions) {
     super('LIFELINE_ERR_LISTENER', `a listener for "${event}" threw`, options);
     this.event = event;
+  }
+}
+
+// ---- lifeline.v1 sessions ----
+
+/**
+ * The session's outbox is full (`maxQueue` unacknowledged plus queued messages): this message was
+ * not accepted. Rejects the `send()`/`publish()` call and is also emitted on `error`, so an overflow
+ * is never silent.
+ */
+export class QueueFullError extends LifelineError {
+  /** The `maxQueue` limit that was reached. */
+  readonly limit: number;
+
+  /** @param limit - the outbox limit */
+  constructor(limit: number, options?: ErrorOptions) {
+    super('LIFELINE_ERR_QUEUE_FULL', `the outbox is full (${limit} messages unacknowledged or queued); the message was not accepted`, options);
+    this.limit = limit;
+  }
+}
+
+/**
+ * The server answered `reject`: this message will never succeed and is not resent.
+ * `reason` is the protocol's error code: `HANDLER_FAILED` (the handler failed on it; `incident`
+ * names the server-side log entry), `OUTCOME_UNKNOWN` (the server died while handling it; it may or
+ * may not have taken effect), `FORBIDDEN` (a publish the server does not allow) ...
+ */
+export class RejectedError extends LifelineError {
+  /** The protocol error code from the `reject` frame. */
+  readonly reason: ErrorCode;
+  /** The server's incident id, for `HANDLER_FAILED`. */
+  readonly incident: string | undefined;
+  /** The rejected message's id. */
+  readonly id: number;
+
+  /**
+   * @param id - the message id
+   * @param reason - the `reject` frame's code
+   * @param incident - the `reject` frame's incident id, if any
+   */
+  constructor(id: number, reason: ErrorCode, incident?: string, options?: ErrorOptions) {
+    super('LIFELINE_ERR_REJECTED', `message ${id} was rejected by the server: ${reason}${incident ? ` (incident ${incident})` : ''}`, options);
+    this.reason = reason;
+    this.incident = incident;
+    this.id = id;
+  }
+}
+
+/** The server sent an `error` frame: a problem that did not close the connection. Emitted on `error`. */
+export class ServerError extends LifelineError {
+  /** The protocol error code (`UNAVAILABLE`, `FORBIDDEN`, `LIMIT`, `BAD_REQUEST`, `UNKNOWN_TYPE` ...). */
+  readonly reason: ErrorCode;
+  /** What it is about: a message id (number) or a channel or frame type (string). */
+  readonly ref: number | string | undefined;
+
+  /**
+   * @param reason - the `error` frame's code
+   * @param message - the `error` frame's text
+   * @param ref - the `error` frame's ref
+   */
+  constructor(reason: ErrorCode, message: string, ref?: number | string, options?: ErrorOptions) {
+    super('LIFELINE_ERR_SERVER', `${reason}: ${message}${ref !== undefined ? ` (${typeof ref === 'number' ? 'message' : 'ref'} ${ref})` : ''}`, options);
+    this.reason = reason;
+    this.ref = ref;
+  }
+}
+
+/** The server sent something that is not a `lifeline.v1` frame (binary, not JSON, a malformed frame). Ignored; emitted on `error`. */
+export class ServerFrameError extends LifelineError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('LIFELINE_ERR_SERVER_FRAME', message, options);
+  }
+}
+
+/**
+ * The server did not accept the `lifeline.v1` subprotocol, so no session can be held with it.
+ * Emitted on `error`; the session then closes for good (retrying the same server cannot help).
+ */
+export class SubprotocolError extends LifelineError {
+  /** The subprotocol the server selected (`''` for none). */
+  readonly protocol: string;
+
+  /** @param protocol - what the server selected */
+  constructor(protocol: string, options?: ErrorOptions) {
+    super(
+      'LIFELINE_ERR_SUBPROTOCOL',
+      `the server did not accept the lifeline.v1 subprotocol (selected ${protocol === '' ? 'none' : JSON.stringify(protocol)})`,
+      options,
+    );
+    this.protocol = protocol;
   }
 }

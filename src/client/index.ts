@@ -8,6 +8,19 @@
  */
 export { LifelineClient, createClient } from './client.js';
 export type { ClientEvents, ClientState, CloseInfo, MessageData } from './client.js';
+export { LifelineSession, SESSION_DEFAULTS, createSession } from './session.js';
+export type {
+  PublishResult,
+  RecoveryInfo,
+  SessionEvents,
+  SessionMessage,
+  SessionOptions,
+  SubscribeOptions,
+  SubscribedInfo,
+  WelcomeInfo,
+} from './session.js';
+export type { Json, Position } from '../protocol/frames.js';
+export { ErrorCode } from '../protocol/frames.js';
 export { CLIENT_DEFAULTS } from './options.js';
 export type { ClientOptions, UrlContext } from './options.js';
 export type { ClientEnvironment, Clock, CloseEventLike, MessageEventLike, WebSocketConstructor, WebSocketLike } from './environment.js';
@@ -41,7 +54,12 @@ export {
   ListenerError,
   NotOpenError,
   PolicyError,
+  QueueFullError,
+  RejectedError,
+  ServerError,
+  ServerFrameError,
   SocketError,
+  SubprotocolError,
   UrlError,
   WebSocketUnavailableError,
 } from './errors.js';
