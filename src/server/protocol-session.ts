@@ -18,6 +18,7 @@ import {
   type ServerFrame,
   type SubFrame,
 } from '../protocol/index.js';
+import { StoreError } from '../store/errors.js';
 import type { AppendResult, MessageOutcome, SessionRecord, Store } from '../store/types.js';
 import type { Connection } from './connection.js';
 import { CloseError, HandlerFailure } from './errors.js';
@@ -65,6 +66,9 @@ export class ProtocolSession {
   private origin = '';
   private readonly subscriptions = new Map<string, Subscription>();
   private readonly sink: SubscriptionSink;
+  /** Set when the first frame arrives (before it is handled), so a slow `hello` is not mistaken for a silent client. */
+  received = false;
+  private closed = false;
 
   constructor(
     private readonly connection: Connection,
@@ -110,6 +114,20 @@ export class ProtocolSession {
       this.send(frame.n === undefined ? { t: 'pong' } : { t: 'pong', n: frame.n });
       return;
     }
+    try {
+      await this.dispatch(frame);
+    } catch (error) {
+      if (!(error instanceof StoreError)) throw error;
+      // The store failing is neither the client's fault nor a bug in a handler: say "not now", never 1011.
+      this.ctx.storeFailed(frame.t, error);
+      if (frame.t === 'hello') throw new CloseError(1013, 'store unavailable; retry=1000-5000ms');
+      const ref = frame.t === 'msg' || frame.t === 'pub' ? frame.id : frame.t === 'sub' || frame.t === 'unsub' ? frame.ch : undefined;
+      if (frame.t === 'sub') this.dropSubscription(frame.ch);
+      this.send({ t: 'error', code: ErrorCode.UNAVAILABLE, message: 'the store is unavailable; retry later', ...(ref !== undefined ? { ref } : {}) });
+    }
+  }
+
+  private async dispatch(frame: Exclude<ClientFrame, { t: 'ping' }>): Promise<void> {
     if (!this.session) {
       if (frame.t !== 'hello') throw new CloseError(1002, 'hello expected first');
       await this.hello(frame);
@@ -164,9 +182,21 @@ export class ProtocolSession {
     this.origin = frame.origin !== undefined ? `o:${this.user ?? ""}:${frame.origin}` : `s:${this.session.id}`;
     await store.saveSession(this.session);
 
-    // Restore the session's subscriptions from the positions the client reports, replaying what it missed.
+    // Restore the session's subscriptions, and any the client lists that the session missed (a `sub` in flight
+    // when the link dropped), each checked again: permissions may have changed since.
     const lost: string[] = resumed ? [] : listed;
-    const restore = resumed ? this.session.channels : [];
+    const restore: string[] = [];
+    if (resumed) {
+      for (const channel of new Set([...this.session.channels, ...listed])) {
+        if (await this.mayRead(channel)) restore.push(channel);
+        else lost.push(channel);
+      }
+      if (restore.length !== this.session.channels.length || restore.some((c, i) => c !== this.session!.channels[i])) {
+        this.session = { ...this.session, channels: restore };
+        await store.saveSession(this.session);
+      }
+    }
+    if (this.closed) return;
     const starts: Promise<void>[] = [];
     this.send({
       t: 'welcome',
@@ -175,7 +205,7 @@ export class ProtocolSession {
       token: token!,
       expiresAt: this.session.expiresAt,
       resumed: resumed !== undefined,
-      recovered: resumed !== undefined,
+      recovered: resumed !== undefined && lost.length === 0,
       lost,
       heartbeatMs: this.ctx.heartbeatMs,
     });
@@ -198,16 +228,28 @@ export class ProtocolSession {
       this.send({ t: 'error', code: ErrorCode.LIMIT, message: 'too many subscriptions', ref: ch });
       return;
     }
-    const allowed = this.ctx.authorizeSubscribe ? await this.ctx.authorizeSubscribe(this.connection, ch) : true;
-    if (!allowed) {
+    if (!(await this.mayRead(ch))) {
       this.send({ t: 'error', code: ErrorCode.FORBIDDEN, message: 'not allowed to subscribe', ref: ch });
       return;
     }
+    if (this.closed || this.subscriptions.has(ch)) return;
     const sub = new Subscription(ch, this.sink, this.ctx.store);
     this.subscriptions.set(ch, sub);
     this.ctx.hub.add(sub);
     await this.saveChannels();
     await sub.start(frame.from);
+  }
+
+  private async mayRead(channel: string): Promise<boolean> {
+    return this.ctx.authorizeSubscribe ? (await this.ctx.authorizeSubscribe(this.connection, channel)) === true : true;
+  }
+
+  private dropSubscription(ch: string): void {
+    const sub = this.subscriptions.get(ch);
+    if (!sub) return;
+    sub.close();
+    this.ctx.hub.remove(sub);
+    this.subscriptions.delete(ch);
   }
 
   private async unsubscribe(ch: string): Promise<void> {
@@ -223,7 +265,7 @@ export class ProtocolSession {
 
   private async saveChannels(): Promise<void> {
     if (!this.session) return;
-    this.session = { ...this.session, channels: [...this.subscriptions.keys()] };
+    this.session = { ...this.session, channels: [...this.subscriptions.keys()], expiresAt: Date.now() + this.ctx.sessionTtlMs };
     await this.ctx.store.saveSession(this.session);
   }
 
@@ -253,7 +295,12 @@ export class ProtocolSession {
       await store.finishMessage(this.origin, frame.id, { state: 'failed', incident });
       throw new HandlerFailure(incident, error);
     }
-    await store.finishMessage(this.origin, frame.id, { state: 'done' });
+    try {
+      await store.finishMessage(this.origin, frame.id, { state: 'done' });
+    } catch (error) {
+      // The handler did run: acknowledge it. Only a resend (if this ack is lost) would see the stale claim.
+      this.ctx.storeFailed('finishMessage', error);
+    }
     this.send({ t: 'ack', id: frame.id });
   }
 
@@ -283,6 +330,12 @@ export class ProtocolSession {
 
   /** The connection closed: stop delivering. The session stays in the store for a resume. */
   close(): void {
+    this.closed = true;
+    if (this.session) {
+      // The resume window counts from the session's last use, which is now.
+      const session = { ...this.session, channels: [...this.subscriptions.keys()], expiresAt: Date.now() + this.ctx.sessionTtlMs };
+      this.ctx.store.saveSession(session).catch((error: unknown) => this.ctx.storeFailed('saveSession', error));
+    }
     for (const sub of this.subscriptions.values()) {
       sub.close();
       this.ctx.hub.remove(sub);

@@ -406,7 +406,7 @@ export class LifelineServer {
     // A protocol client that never says hello holds a socket for nothing.
     const helloTimer = session
       ? setTimeout(() => {
-          if (session.sessionId === undefined) connection.close(1008, 'hello expected');
+          if (!session.received) connection.close(1008, 'hello expected');
         }, this.options.helloTimeoutMs).unref()
       : undefined;
 
@@ -416,6 +416,7 @@ export class LifelineServer {
         if (connection.state !== 'open') return;
         this.counters.messagesIn += 1;
         if (session) {
+          session.received = true;
           this.enqueue(connection, 'message', () => session.handle(data));
           return;
         }

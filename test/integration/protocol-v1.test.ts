@@ -153,4 +153,66 @@ describe('lifeline.v1 over real sockets', () => {
     const back = await aliceAgain.next<WelcomeFrame>((f) => f.t === 'welcome');
     expect(back).toMatchObject({ resumed: true, session: aliceWelcome.session });
   });
+
+  it('a failing store is answered with UNAVAILABLE or 1013, never 1011', async () => {
+    const { StoreUnavailableError } = await import('../../src/store/errors.js');
+    const store = createMemoryStore();
+    let broken = false;
+    const failing = new Proxy(store, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver) as unknown;
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => (broken && prop !== 'close' ? Promise.reject(new StoreUnavailableError('disk on fire')) : (value as (...a: unknown[]) => unknown).apply(target, args));
+      },
+    });
+    const url = await start({ store: failing, onSessionMessage: () => {} });
+    const peer = await connectV1(url);
+    peer.send({ t: 'hello', v: 1 });
+    await peer.next((f) => f.t === 'welcome');
+    broken = true;
+    peer.send({ t: 'sub', ch: 'news' });
+    expect(await peer.next((f) => f.t === 'error')).toMatchObject({ code: 'UNAVAILABLE', ref: 'news' });
+    peer.send({ t: 'msg', id: 1, data: 'x' });
+    expect(await peer.next((f) => f.t === 'error')).toMatchObject({ code: 'UNAVAILABLE', ref: 1 });
+    const late = await connectV1(url);
+    late.send({ t: 'hello', v: 1 });
+    const closed = await late.closed;
+    expect(closed.code).toBe(1013);
+    expect(closed.reason).toContain('retry=');
+    broken = false;
+    peer.send({ t: 'msg', id: 1, data: 'x' });
+    expect(await peer.next((f) => f.t === 'ack')).toEqual({ t: 'ack', id: 1 });
+    expect(server!.stats().incidents).toBe(0);
+  });
+
+  it('a resumed session is re-authorised: a channel no longer allowed is reported lost, not restored', async () => {
+    const allowed = new Set(['a', 'b']);
+    const url = await start({ authorizeSubscribe: (_c, ch) => allowed.has(ch) });
+    const first = await connectV1(url);
+    first.send({ t: 'hello', v: 1 });
+    const welcome = await first.next<WelcomeFrame>((f) => f.t === 'welcome');
+    for (const ch of ['a', 'b']) {
+      first.send({ t: 'sub', ch });
+      await first.next((f) => f.t === 'subscribed' && f.ch === ch);
+    }
+    first.ws.close();
+    await first.closed;
+    allowed.delete('b');
+    const second = await connectV1(url);
+    second.send({ t: 'hello', v: 1, token: welcome.token });
+    const back = await second.next<WelcomeFrame>((f) => f.t === 'welcome');
+    expect(back).toMatchObject({ resumed: true, recovered: false, lost: ['b'] });
+    expect(await second.next((f) => f.t === 'subscribed')).toMatchObject({ ch: 'a' });
+    await server!.publish('b', 'private');
+    second.send({ t: 'ping', n: 2 });
+    await second.next((f) => f.t === 'pong');
+    expect(second.frames.some((f) => f.t === 'ev')).toBe(false);
+  });
+
+  it('a hello that arrived in time is not cut off by the hello timeout while it waits its turn', async () => {
+    const url = await start({ helloTimeoutMs: 100, onConnection: () => new Promise((r) => setTimeout(r, 400)) });
+    const peer = await connectV1(url);
+    peer.send({ t: 'hello', v: 1 });
+    expect(await peer.next((f) => f.t === 'welcome')).toMatchObject({ resumed: false });
+  });
 });

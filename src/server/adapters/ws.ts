@@ -71,17 +71,14 @@ class WsSocket implements TransportSocket {
 
 /** Create the `ws`-backed adapter. */
 export function createWsAdapter(options: WsAdapterOptions): WsAdapter {
-  const offered = new Set(options.subprotocols);
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: options.maxPayload,
     // Compression costs CPU and memory per connection and opens CRIME-style questions; off by default.
     perMessageDeflate: false,
     clientTracking: false,
-    handleProtocols: (protocols) => {
-      for (const p of protocols) if (offered.has(p)) return p;
-      return false;
-    },
+    // The server's order of preference decides, not the order the client listed them in.
+    handleProtocols: (protocols) => options.subprotocols.find((p) => protocols.has(p)) ?? false,
   });
 
   return {
