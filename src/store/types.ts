@@ -144,6 +144,22 @@ export interface Store {
   /** Record how a claimed message ended (also when the claim is unknown or expired: the outcome is recorded). */
   finishMessage(session: string, messageId: number, outcome: MessageOutcome): Promise<void>;
 
+  /**
+   * Engines shared by several processes (redis) call `listener` for every message appended to any channel,
+   * by any process, so each process can deliver to its own subscribers. Engines private to one process
+   * leave it undefined: the server then delivers what it appends itself. Returns the unsubscribe function.
+   */
+  watch?(listener: (message: StoredMessage) => void): () => void;
+
+  /**
+   * Whether the engine can serve right now. Networked engines turn `false` while their service is
+   * unreachable (the server then reports not ready and refuses publishes); undefined means always.
+   */
+  readonly available?: boolean;
+
+  /** Be told when {@link Store.available} changes. Returns the unsubscribe function. */
+  onAvailability?(listener: (available: boolean, reason?: string) => void): () => void;
+
   /** Drop expired sessions, dedupe records and history past its limits. Engines also do this on their own. */
   sweep(): Promise<void>;
   /**
