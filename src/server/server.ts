@@ -84,6 +84,11 @@ export interface ServerEvents extends Record<string, unknown> {
 export interface ShutdownOptions {
   /** Overrides `shutdownCode`: 1012 (restart follows) or 1001 (going away for good). */
   code?: ShutdownCode;
+  /**
+   * Stop listening as the drain starts, so new connections go elsewhere (set behind a cluster primary or a
+   * load balancer that retries); by default the server keeps answering upgrades with 503 while it drains.
+   */
+  stopListening?: boolean;
 }
 
 const RECENT_INCIDENTS = 50;
@@ -121,6 +126,8 @@ export class LifelineServer {
   private readonly ownsStore: boolean;
   private readonly hub = new ChannelHub();
   private readonly protocolContext: ProtocolContext;
+  private readonly unwatch: (() => void) | undefined;
+  private readonly offAvailability: (() => void) | undefined;
 
   /** @param options - see {@link ServerOptions} */
   constructor(options: ServerOptions = {}) {
@@ -156,6 +163,12 @@ export class LifelineServer {
       publish: (channel, data, key) => this.publish(channel, data, key === undefined ? {} : { idempotencyKey: key }),
       storeFailed: (operation, error) => this.storeFailed(operation, error),
     };
+    // A shared store tells every process about every append; each delivers to its own subscribers.
+    this.unwatch = this.store.watch?.((message) => this.hub.deliver(message));
+    this.offAvailability = this.store.onAvailability?.((available, reason) => {
+      if (available) this.logger.info({ store: this.store.kind }, 'store available again');
+      else this.logger.error({ store: this.store.kind, reason }, 'store unavailable; not ready, publishes refused until it is back');
+    });
     this.startHeartbeat();
   }
 
@@ -181,9 +194,9 @@ export class LifelineServer {
     return this.currentState;
   }
 
-  /** Whether the server wants new connections (what `/readyz` reports). */
+  /** Whether the server wants new connections (what `/readyz` reports): running, and its store available. */
   get ready(): boolean {
-    return this.currentState === 'running' || this.currentState === 'restarting';
+    return (this.currentState === 'running' || this.currentState === 'restarting') && this.store.available !== false;
   }
 
   /** Open connections. */
@@ -268,7 +281,10 @@ export class LifelineServer {
     }
     if (path === '/readyz') {
       if (this.ready) sendJson(res, 200, { status: 'ready', state: this.currentState });
-      else sendJson(res, 503, { status: 'draining', state: this.currentState }, { 'retry-after': this.retryAfterSeconds() });
+      else {
+        const status = this.store.available === false ? 'store-unavailable' : 'draining';
+        sendJson(res, 503, { status, state: this.currentState }, { 'retry-after': this.retryAfterSeconds() });
+      }
       return true;
     }
     return false;
@@ -277,7 +293,7 @@ export class LifelineServer {
   /** Accept or refuse one upgrade request. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy());
-    if (!this.ready) {
+    if (this.currentState === 'draining' || this.currentState === 'stopped') {
       this.counters.refusedUpgrades += 1;
       refuseUpgrade(socket, 503, { 'Retry-After': this.retryAfterSeconds() }, 'server is restarting; retry shortly\n');
       return;
@@ -331,13 +347,19 @@ export class LifelineServer {
     const code = options.code ?? this.options.shutdownCode;
     this.setState('draining');
     this.shutdownPromise = (async () => {
+      // Behind a cluster primary, closing the listener at once makes it route new connections to the
+      // other workers instead of to one that would only answer 503.
+      if (options.stopListening && this.httpServer) this.httpServer.close();
       await this.drain('shutdown', [...this.live], code);
+      this.unwatch?.();
+      this.offAvailability?.();
       if (this.heartbeat) clearInterval(this.heartbeat);
       this.adapter.close();
       if (this.ownsHttpServer && this.httpServer) {
         const server = this.httpServer;
         await new Promise<void>((resolve) => {
-          server.close(() => resolve());
+          if (!server.listening) resolve();
+          else server.close(() => resolve());
           server.closeAllConnections();
         });
       }
