@@ -34,7 +34,7 @@ export function formatDrillReport(report: DrillReport): string {
 }
 
 /**
- * `lifeline drill <url> [--clients 50] [--channels 5] [--duration 30s] [--rate 10] [--client-rate 1]
+ * `lifeline drill <url>... [--clients 50] [--channels 5] [--duration 30s] [--rate 10] [--client-rate 1]
  *  [--publish-key KEY] [--publish-url URL] [--settle 15s] [--json]`: exit 0 when nothing was lost.
  */
 export async function runDrillCommand(args: string[], io: CliIo): Promise<number> {
@@ -55,9 +55,9 @@ export async function runDrillCommand(args: string[], io: CliIo): Promise<number
     allowPositionals: true,
     strict: true,
   });
-  if (positionals.length !== 1) throw new UsageError('drill needs exactly one server URL, e.g. lifeline drill ws://127.0.0.1:8080/');
-  const url = positionals[0]!;
-  if (!/^wss?:\/\//.test(url)) throw new UsageError(`not a WebSocket URL: "${url}"`);
+  if (positionals.length === 0) throw new UsageError('drill needs a server URL, e.g. lifeline drill ws://127.0.0.1:8080/ (several: clients are spread over them)');
+  for (const u of positionals) if (!/^wss?:\/\//.test(u)) throw new UsageError(`not a WebSocket URL: "${u}"`);
+  const url = positionals;
   const publishKey = values['publish-key'] ?? process.env.LIFELINE_PUBLISH_KEY;
   if (!publishKey) throw new UsageError('a publish key is needed: --publish-key KEY or LIFELINE_PUBLISH_KEY');
   const controller = new AbortController();

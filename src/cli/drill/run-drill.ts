@@ -10,8 +10,11 @@ import { channelReport, PublishedLog, SubscriberTally, type ChannelReport, type 
 
 /** Options of a drill. Durations in ms. */
 export interface DrillOptions {
-  /** WebSocket URL of the server (`ws://host:port/`). */
-  url: string;
+  /**
+   * WebSocket URL(s) of the service (`ws://host:port/`). With several, clients are spread over them and
+   * each reconnect tries the next one, as behind a load balancer.
+   */
+  url: string | readonly string[];
   /** `POST /publish` URL; derived from `url` when absent. */
   publishUrl?: string;
   /** Bearer key for `POST /publish`. */
@@ -61,7 +64,9 @@ function publishUrlOf(url: string): string {
 /** Run a drill to the end (or until `signal` aborts) and report. */
 export async function runDrill(options: DrillOptions): Promise<DrillReport> {
   const prefix = options.prefix ?? `drill.${randomBytes(4).toString('hex')}`;
-  const publishUrl = options.publishUrl ?? publishUrlOf(options.url);
+  const urls = typeof options.url === 'string' ? [options.url] : [...options.url];
+  if (urls.length === 0) throw new RangeError('at least one URL is needed');
+  const publishUrl = options.publishUrl ?? publishUrlOf(urls[0]!);
   const progress = options.onProgress ?? (() => {});
   const channelNames = Array.from({ length: options.channels }, (_, i) => `${prefix}.${i}`);
   const logs = new Map(channelNames.map((c) => [c, new PublishedLog()]));
@@ -78,7 +83,9 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     const channel = channelNames[i % channelNames.length]!;
     const tally = new SubscriberTally(channel);
     tallies.push(tally);
-    const session = createSession({ url: options.url });
+    let calls = 0;
+    // Start on server i mod n; every further attempt moves on, so a client whose server restarts resumes on another.
+    const session = createSession({ url: () => urls[(i + calls++) % urls.length]! });
     sessions.push(session);
     let opened = 0;
     session.on('welcome', (w) => {
