@@ -246,6 +246,9 @@ export class LifelineSession {
   #pingAfterMs = 0;
   #pingTimer: Timer | undefined;
   #pingSeq = 0;
+  /** Set while the outbox is held after an `UNAVAILABLE` (see #scheduleResend). */
+  #holdTimer: unknown;
+  #holdRetries = 0;
   /** The `n` of the ping sent right after a resumed welcome; its pong means the restore is complete. */
   #syncPing: number | undefined;
 
@@ -417,6 +420,7 @@ export class LifelineSession {
     this.#client.close(code, reason);
     this.#closed = true;
     this.#onDisconnected();
+    this.#releaseHold();
     for (const entry of this.#outbox.drain()) {
       this.#cancelTimer(entry);
       entry.reject(new ClientClosedError());
@@ -563,6 +567,7 @@ export class LifelineSession {
     }
 
     // Every unanswered message, in id order: resends are safe, the server dedupes by origin + id.
+    this.#releaseHold();
     this.#flushOutbox();
 
     this.#pingAfterMs = pingInterval(w.heartbeatMs, this.#deadLinkMs, this.#heartbeatMs);
@@ -687,7 +692,7 @@ export class LifelineSession {
         this.#emitError(error);
         return;
       }
-      if (this.#ready) this.#sendEntry(entry);
+      if (this.#ready && this.#holdTimer === undefined) this.#sendEntry(entry);
     });
   }
 
@@ -698,10 +703,12 @@ export class LifelineSession {
   }
 
   #flushOutbox(): void {
+    if (this.#holdTimer !== undefined) return;
     for (const entry of this.#outbox.due()) if (!this.#ready || !this.#sendEntry(entry)) return;
   }
 
   #onAck(f: AckFrame): void {
+    this.#holdRetries = 0;
     // A message answered twice (a resend crossed the first ack) is already gone: nothing to do.
     const entry = this.#outbox.take(f.id);
     if (!entry) return;
@@ -717,19 +724,29 @@ export class LifelineSession {
     entry.reject(new RejectedError(f.id, f.code, typeof f.incident === 'string' ? f.incident : undefined));
   }
 
+  /**
+   * The server could not store `entry`. Hold the whole outbox (not just this entry) and resend everything
+   * unanswered in id order after a backoff: per-entry timers would let later messages overtake earlier
+   * ones once the store is back, and the server would store them out of order.
+   */
   #scheduleResend(entry: OutboxEntry): void {
-    this.#cancelTimer(entry);
-    entry.retries += 1;
     entry.sent = false;
-    entry.waiting = true;
-    const ceiling = backoffCeiling(entry.retries, this.#resendBackoff);
+    if (this.#holdTimer !== undefined) return;
+    this.#holdRetries += 1;
+    const ceiling = backoffCeiling(this.#holdRetries, this.#resendBackoff);
     // Half fixed, half random: spread out, yet never an immediate resend into a store that just failed.
     const delay = ceiling / 2 + draw(this.#random) * (ceiling / 2);
-    entry.timer = this.#setTimer(delay, () => {
-      entry.timer = undefined;
-      entry.waiting = false;
-      if (this.#outbox.get(entry.id) === entry && this.#ready && !entry.sent) this.#sendEntry(entry);
+    this.#holdTimer = this.#setTimer(delay, () => {
+      this.#holdTimer = undefined;
+      // Everything still unanswered goes again, in order; what did get stored is deduplicated by the server.
+      this.#outbox.disconnected();
+      this.#flushOutbox();
     });
+  }
+
+  #releaseHold(): void {
+    if (this.#holdTimer !== undefined) this.#clock.clearTimeout((this.#holdTimer as Timer).handle);
+    this.#holdTimer = undefined;
   }
 
   #cancelTimer(entry: OutboxEntry): void {

@@ -5,6 +5,8 @@
  * - {@link createMemoryStore}: the reference engine; in this process only (`durable: false`).
  * - `createSqliteStore` from `lifeline/store/sqlite`: the embedded default; one SQLite file in WAL mode that
  *   survives restarts (a separate entry point, so memory-only users never load the native module).
+ * - `createRedisStore` from `lifeline/store/redis`: Redis (Streams, pub/sub fan-out, keys with expiry) for
+ *   several processes and nodes sharing history (a separate entry point, so only its users load ioredis).
  *
  * Every engine passes the same conformance suite (`test/conformance/store-suite.ts`).
  *

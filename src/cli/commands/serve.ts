@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -8,6 +9,7 @@ import type { HistoryLimits, Store } from '../../store/index.js';
 import { parseDuration, parsePort } from '../args.js';
 import { demoMessageHandler, demoSessionHandler } from '../demo.js';
 import { UsageError, type CliIo } from '../io.js';
+import { isDrainMessage, runPrimary } from '../workers.js';
 
 /** The settings `lifeline serve` reads from `--config FILE` (JSON); flags override them. */
 export interface ServeConfig {
@@ -35,11 +37,15 @@ export interface ServeConfig {
   history?: Partial<HistoryLimits>;
   /** Resume token lifetime, ms. */
   sessionTtlMs?: number;
+  /** Worker processes behind one port (needs a shared store: redis). @default 1 */
+  workers?: number;
+  /** Key prefix in Redis. @default lifeline: */
+  redisPrefix?: string;
 }
 
 const CONFIG_KEYS = new Set<keyof ServeConfig>([
   'port', 'host', 'demo', 'logLevel', 'drainWindowMs', 'graceMs', 'closeTimeoutMs', 'heartbeatMs', 'maxPayload', 'retryHint', 'shutdownCode', 'plainRestartCode',
-  'store', 'dataDir', 'publishKey', 'clientPublish', 'history', 'sessionTtlMs',
+  'store', 'dataDir', 'publishKey', 'clientPublish', 'history', 'sessionTtlMs', 'workers', 'redisPrefix',
 ]);
 
 /** Read and check a JSON config file. */
@@ -59,7 +65,7 @@ export function readConfigFile(path: string): ServeConfig {
 
 /** The server options a config sets that may change on a SIGHUP reload. */
 function serverOptionsOf(config: ServeConfig): Partial<ServerOptions> {
-  const { port: _p, host: _h, demo: _d, logLevel: _l, store: _s, dataDir: _dd, clientPublish, history: _hi, ...rest } = config;
+  const { port: _p, host: _h, demo: _d, logLevel: _l, store: _s, dataDir: _dd, clientPublish, history: _hi, workers: _w, redisPrefix: _rp, ...rest } = config;
   const patterns = clientPublish ?? (config.demo ? ['*'] : []);
   return { ...rest, authorizePublish: (_connection, channel) => patterns.some((p) => channelMatches(p, channel)) };
 }
@@ -83,7 +89,11 @@ async function openStore(config: ServeConfig): Promise<Store> {
     const dir = resolve(config.dataDir ?? 'lifeline-data');
     return createSqliteStore({ path: join(dir, 'lifeline.db'), history });
   }
-  throw new UsageError(`--store: unknown store "${kind}" (memory, sqlite)`);
+  if (kind.startsWith('redis://') || kind.startsWith('rediss://')) {
+    const { createRedisStore } = await import('../../store/redis.js');
+    return createRedisStore({ url: kind, history, ...(config.redisPrefix !== undefined ? { prefix: config.redisPrefix } : {}) });
+  }
+  throw new UsageError(`--store: unknown store "${kind}" (memory, sqlite, redis://host:port)`);
 }
 
 /** `lifeline serve [--port] [--host] [--demo] [--drain-window] [--config FILE]`: run a server until SIGTERM/SIGINT. */
@@ -101,6 +111,8 @@ export async function runServe(args: string[], _io: CliIo): Promise<number> {
       'data-dir': { type: 'string' },
       'publish-key': { type: 'string' },
       'client-publish': { type: 'string', multiple: true },
+      workers: { type: 'string' },
+      'redis-prefix': { type: 'string' },
     },
     strict: true,
     allowPositionals: false,
@@ -116,11 +128,22 @@ export async function runServe(args: string[], _io: CliIo): Promise<number> {
   if (values['publish-key'] !== undefined) flags.publishKey = values['publish-key'];
   else if (process.env.LIFELINE_PUBLISH_KEY) flags.publishKey = process.env.LIFELINE_PUBLISH_KEY;
   if (values['client-publish'] !== undefined) flags.clientPublish = values['client-publish'];
+  if (values['redis-prefix'] !== undefined) flags.redisPrefix = values['redis-prefix'];
+  if (values.workers !== undefined) {
+    if (!/^\d{1,3}$/.test(values.workers) || Number(values.workers) < 1) throw new UsageError(`--workers: expected a number of processes, got "${values.workers}"`);
+    flags.workers = Number(values.workers);
+  }
   const configPath = values.config;
   const load = (): ServeConfig => ({ ...(configPath ? readConfigFile(configPath) : {}), ...flags });
   const config = load();
 
   const logger = pino({ level: config.logLevel ?? 'info', base: { pid: process.pid } });
+  const workers = config.workers ?? 1;
+  if (workers > 1) {
+    // Each worker would have its own history and fan-out: clients on one would never see publishes on another.
+    if (!/^rediss?:\/\//.test(config.store ?? '')) throw new UsageError(`--workers ${workers} needs a shared store (--store redis://host:port); with ${config.store ?? 'sqlite'} the workers would split the service`);
+    if (cluster.isPrimary) return runPrimary(workers, logger);
+  }
   // A demo should be usable at once: it gets a fresh publish key, printed below, unless one was given.
   let generatedKey: string | undefined;
   if (config.demo && config.publishKey === undefined) config.publishKey = generatedKey = randomBytes(18).toString('base64url');
@@ -152,6 +175,16 @@ export async function runServe(args: string[], _io: CliIo): Promise<number> {
       logger.info({ config: serverOptionsOf(next) }, 'configuration reloaded');
     },
   });
+  if (cluster.isWorker) {
+    // The primary's rolling restart: stop taking connections (the others get them), drain with 1012, exit.
+    process.on('message', (message) => {
+      if (!isDrainMessage(message)) return;
+      void server.shutdown({ stopListening: true }).then(async () => {
+        await store.close();
+        process.exit(0);
+      });
+    });
+  }
   let address;
   try {
     address = await server.listen(config.port ?? 8080, config.host ?? '127.0.0.1');
