@@ -4,6 +4,16 @@ import type { TransportSocket, UpgradeInfo } from './transport.js';
 /** Which side started the close of a connection. */
 export type ClosedBy = 'server' | 'client' | 'transport';
 
+/** What a connection reports to its server about its output. */
+export interface OutputMeter {
+  /** Bytes buffered for one peer above which it is a slow consumer and is closed (1013). */
+  readonly maxBufferedBytes: number;
+  /** A message was queued for the peer. */
+  sent(): void;
+  /** The peer was closed for not reading its output. */
+  slowConsumer(connection: Connection): void;
+}
+
 /** Lifecycle of a {@link Connection}. */
 export type ConnectionState = 'open' | 'closing' | 'closed';
 
@@ -36,6 +46,7 @@ export class Connection {
     private readonly socket: TransportSocket,
     /** The identity the `authenticate` hook returned, if any. */
     readonly user?: string,
+    private readonly meter?: OutputMeter,
   ) {
     this.id = id;
     this.info = info;
@@ -58,7 +69,15 @@ export class Connection {
   /** Send a text (string) or binary (bytes) message. Ignored once the connection is closing. */
   send(data: string | Uint8Array): void {
     if (this.state !== 'open') return;
+    // A peer that does not read must not make the server buffer without bound. It is closed with 1013
+    // and a retry window: it reconnects and resumes from its last offset, so it loses nothing either.
+    if (this.meter && this.socket.bufferedAmount() > this.meter.maxBufferedBytes) {
+      this.meter.slowConsumer(this);
+      this.closeWith(1013, { text: 'slow consumer: output buffer over limit', retry: { minMs: 1000, maxMs: 5000 } });
+      return;
+    }
     this.socket.send(data);
+    this.meter?.sent();
   }
 
   /**

@@ -51,6 +51,8 @@ export interface ServerOptions {
   plainRestartCode?: ShutdownCode;
   /** Interval between heartbeat pings; a peer that has not answered the previous ping is terminated. 0 turns heartbeats off. @default 30000 */
   heartbeatMs?: number;
+  /** Output buffered for one peer above which it is closed as a slow consumer (1013, it resumes later). @default 8388608 */
+  maxBufferedBytes?: number;
   /** Largest accepted message in bytes; larger ones close with 1009. @default 1048576 */
   maxPayload?: number;
   /** Subprotocols offered, in order of preference. @default [] */
@@ -92,6 +94,7 @@ export const SERVER_DEFAULTS = {
   plainRestartCode: 1012,
   heartbeatMs: 30_000,
   maxPayload: 1024 * 1024,
+  maxBufferedBytes: 8 * 1024 * 1024,
   subprotocols: ['lifeline.v1'],
   random: Math.random,
   sessionTtlMs: 3_600_000,
@@ -107,7 +110,7 @@ function nonNegative(name: string, value: number): void {
 export function resolveServerOptions(options: ServerOptions): ResolvedServerOptions {
   const { logger: _logger, ...rest } = options;
   const resolved: ResolvedServerOptions = { ...SERVER_DEFAULTS, ...stripUndefined(rest) };
-  for (const key of ['drainWindowMs', 'graceMs', 'closeTimeoutMs', 'heartbeatMs', 'sessionTtlMs', 'maxSubscriptions', 'helloTimeoutMs'] as const) nonNegative(key, resolved[key]);
+  for (const key of ['drainWindowMs', 'graceMs', 'closeTimeoutMs', 'heartbeatMs', 'sessionTtlMs', 'maxSubscriptions', 'helloTimeoutMs', 'maxBufferedBytes'] as const) nonNegative(key, resolved[key]);
   if (resolved.publishKey !== undefined && (typeof resolved.publishKey !== 'string' || resolved.publishKey.length < 16)) {
     throw new RangeError('publishKey must be a string of at least 16 characters');
   }

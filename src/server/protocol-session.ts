@@ -57,6 +57,10 @@ export interface ProtocolContext {
   publish(channel: string, data: Json, idempotencyKey?: string): Promise<AppendResult>;
   /** Count a store failure. */
   storeFailed(operation: string, error: unknown): void;
+  /** Count messages replayed from history. */
+  replayed(count: number): void;
+  /** A `hello` was answered. */
+  welcomed(event: { connection: Connection; session: string; resumed: boolean; recovered: boolean; lost: readonly string[] }): void;
 }
 
 /** The protocol state of one `lifeline.v1` connection. */
@@ -85,6 +89,7 @@ export class ProtocolSession {
         ctx.storeFailed('read', error);
         this.send({ t: 'error', code: ErrorCode.UNAVAILABLE, message: 'history is unavailable; retrying', ref: channel });
       },
+      replayed: (count) => ctx.replayed(count),
     };
   }
 
@@ -209,6 +214,7 @@ export class ProtocolSession {
       lost,
       heartbeatMs: this.ctx.heartbeatMs,
     });
+    this.ctx.welcomed({ connection: this.connection, session: this.session.id, resumed: resumed !== undefined, recovered: resumed !== undefined && lost.length === 0, lost });
     for (const channel of restore) {
       const sub = new Subscription(channel, this.sink, store);
       this.subscriptions.set(channel, sub);

@@ -13,7 +13,7 @@ import { createMemoryStore } from '../store/memory.js';
 import type { AppendResult, Store } from '../store/types.js';
 import { Emitter } from '../util/emitter.js';
 import { createWsAdapter, type WsAdapter } from './adapters/ws.js';
-import { Connection, type ClosedBy } from './connection.js';
+import { Connection, type ClosedBy, type OutputMeter } from './connection.js';
 import { drainOffsets } from './drain-schedule.js';
 import { CloseError, HandlerFailure } from './errors.js';
 import { pathOf, refuseUpgrade, sendJson } from './http.js';
@@ -63,6 +63,14 @@ export interface ServerStats {
   drains: number;
   /** Messages received. */
   messagesIn: number;
+  /** Messages sent. */
+  messagesOut: number;
+  /** Channel messages sent from history (replays and catch-ups). */
+  replayed: number;
+  /** `lifeline.v1` hellos answered: new sessions, resumed ones, and resumes that could not recover everything. */
+  sessions: { created: number; resumed: number; notRecovered: number };
+  /** Peers closed (1013) for not reading their output. */
+  slowConsumers: number;
   /** Channel messages published (appended to the store) by this process. */
   published: number;
   /** Store operations that failed, by operation. */
@@ -77,6 +85,10 @@ export interface ServerEvents extends Record<string, unknown> {
   'dead-peer': Connection;
   'drain-start': { kind: 'restart' | 'shutdown'; code: number; connections: number };
   'drain-end': { kind: 'restart' | 'shutdown'; durationMs: number };
+  /** A `lifeline.v1` session started or resumed. */
+  session: { connection: Connection; session: string; resumed: boolean; recovered: boolean; lost: readonly string[] };
+  /** A peer was closed as a slow consumer. */
+  'slow-consumer': Connection;
   state: ServerState;
 }
 
@@ -118,6 +130,10 @@ export class LifelineServer {
     refusedUpgrades: 0,
     drains: 0,
     messagesIn: 0,
+    messagesOut: 0,
+    replayed: 0,
+    sessions: { created: 0, resumed: 0, notRecovered: 0 },
+    slowConsumers: 0,
     published: 0,
     storeErrors: {},
   };
@@ -127,6 +143,7 @@ export class LifelineServer {
   private readonly hub = new ChannelHub();
   private readonly protocolContext: ProtocolContext;
   private readonly unwatch: (() => void) | undefined;
+  private readonly meter: OutputMeter;
   private readonly offAvailability: (() => void) | undefined;
 
   /** @param options - see {@link ServerOptions} */
@@ -162,6 +179,30 @@ export class LifelineServer {
       },
       publish: (channel, data, key) => this.publish(channel, data, key === undefined ? {} : { idempotencyKey: key }),
       storeFailed: (operation, error) => this.storeFailed(operation, error),
+      replayed: (count) => {
+        this.counters.replayed += count;
+      },
+      welcomed: (event) => {
+        const { sessions } = this.counters;
+        if (event.resumed) sessions.resumed += 1;
+        else sessions.created += 1;
+        // A resume attempt (a token or positions were presented) that could not restore everything.
+        if (!event.recovered && (event.resumed || event.lost.length > 0)) sessions.notRecovered += 1;
+        this.emitter.emit('session', event);
+      },
+    };
+    this.meter = {
+      get maxBufferedBytes() {
+        return server.options.maxBufferedBytes;
+      },
+      sent: () => {
+        this.counters.messagesOut += 1;
+      },
+      slowConsumer: (connection) => {
+        this.counters.slowConsumers += 1;
+        this.logger.warn({ connection: connection.id, buffered: connection.bufferedAmount }, 'slow consumer; closing with 1013');
+        this.emitter.emit('slow-consumer', connection);
+      },
     };
     // A shared store tells every process about every append; each delivers to its own subscribers.
     this.unwatch = this.store.watch?.((message) => this.hub.deliver(message));
@@ -417,7 +458,7 @@ export class LifelineServer {
   }
 
   private accept(transport: TransportSocket, info: UpgradeInfo, user: string | undefined): TransportEvents {
-    const connection = new Connection(newConnectionId(), info, transport, user);
+    const connection = new Connection(newConnectionId(), info, transport, user, this.meter);
     this.live.add(connection);
     this.counters.open += 1;
     this.counters.opened += 1;

@@ -22,6 +22,8 @@ export interface SubscriptionSink {
   readonly open: boolean;
   /** Report a store failure during catch-up (the subscription retries on its own). */
   storeFailed(channel: string, error: unknown): void;
+  /** Count messages sent from history (replay or catch-up) rather than live. */
+  replayed(count: number): void;
 }
 
 /** A connection's subscription to a channel. */
@@ -85,6 +87,7 @@ export class Subscription {
     this.again = false;
     const result = await this.store.read(this.channel, { epoch: this.epoch, offset: this.lastSent }, READ_BATCH);
     for (const m of result.messages) this.pending.push(m);
+    if (result.messages.length > 0) this.sink.replayed(result.messages.length);
     return { complete: result.complete, more: result.more };
   }
 

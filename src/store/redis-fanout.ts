@@ -28,6 +28,7 @@ export interface FanoutOptions {
   readonly commandReady: () => boolean;
   /** How often to check, in ms; a ping must come back within one interval. */
   readonly livenessIntervalMs: number;
+  /** Told about subscriptions, stalls, bad payloads, listener errors and subscriber connection errors. */
   readonly onEvent: (event: FanoutEvent) => void;
 }
 
@@ -80,6 +81,7 @@ export class Fanout {
   #everSubscribed = false;
   #closed = false;
 
+  /** Start watching the subscriber connection (it subscribes on each 'ready') and the liveness timer. */
   constructor(options: FanoutOptions) {
     this.#options = options;
     const sub = options.subscriber;
