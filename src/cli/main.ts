@@ -15,6 +15,7 @@ commands:
                                                 run a server (SIGTERM drains with 1012, SIGHUP reloads)
   drill <url> [--clients 50] [--channels 5] [--duration 30s] [--rate 10] [--client-rate 1]
         [--publish-key KEY] [--json]            count every message across restarts; exit 1 on any loss
+  probe <url> [--subprotocol] [--json]          connect once, report the handshake, messages and the close
   help                                          this text`;
 
 type Command = (args: string[], io: CliIo) => number | Promise<number>;
@@ -25,6 +26,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   compare: async () => (await import('./commands/explain.js')).runCompare,
   serve: async () => (await import('./commands/serve.js')).runServe,
   drill: async () => (await import('./commands/drill.js')).runDrillCommand,
+  probe: async () => (await import('./commands/probe.js')).runProbe,
 };
 
 /**

@@ -144,6 +144,7 @@ export class LifelineServer {
   private readonly protocolContext: ProtocolContext;
   private readonly unwatch: (() => void) | undefined;
   private readonly meter: OutputMeter;
+  private readonly routes: ((req: IncomingMessage, res: ServerResponse) => boolean)[] = [];
   private readonly offAvailability: (() => void) | undefined;
 
   /** @param options - see {@link ServerOptions} */
@@ -275,10 +276,28 @@ export class LifelineServer {
     this.startHeartbeat();
   }
 
+  /**
+   * Add an HTTP route to the server `listen()` creates (metrics, a dashboard, ...). Routes are tried in
+   * the order added, after the built-in ones; a route returns true when it answered the request.
+   */
+  addRoute(route: (req: IncomingMessage, res: ServerResponse) => boolean): void {
+    this.routes.push(route);
+  }
+
+  /**
+   * Run `work` for `connection` inside its error boundary, after the handlers already queued for it:
+   * a throw closes that connection with 1011 and an incident id, exactly as a handler's would.
+   */
+  run(connection: Connection, work: () => void | Promise<void>): void {
+    this.enqueue(connection, 'message', work);
+  }
+
   /** Create an HTTP server with the health routes, attach to it and listen. Resolves with the bound address. */
   async listen(port = 0, host = '127.0.0.1'): Promise<{ port: number; host: string }> {
     const server = createHttpServer((req, res) => {
-      if (!this.handleRequest(req, res)) sendJson(res, 404, { error: 'not found' });
+      if (this.handleRequest(req, res)) return;
+      for (const route of this.routes) if (route(req, res)) return;
+      sendJson(res, 404, { error: 'not found' });
     });
     this.ownsHttpServer = true;
     this.attach(server);

@@ -9,6 +9,8 @@ import type { HistoryLimits, Store } from '../../store/index.js';
 import { parseDuration, parsePort } from '../args.js';
 import { demoMessageHandler, demoSessionHandler } from '../demo.js';
 import { UsageError, type CliIo } from '../io.js';
+import { mountDashboard } from '../serve-dashboard.js';
+import { instrumentStore, mountMetrics } from '../serve-metrics.js';
 import { isDrainMessage, runPrimary } from '../workers.js';
 
 /** The settings `lifeline serve` reads from `--config FILE` (JSON); flags override them. */
@@ -41,11 +43,13 @@ export interface ServeConfig {
   workers?: number;
   /** Key prefix in Redis. @default lifeline: */
   redisPrefix?: string;
+  /** Token for the dashboard and admin actions; also from LIFELINE_ADMIN_TOKEN. */
+  adminToken?: string;
 }
 
 const CONFIG_KEYS = new Set<keyof ServeConfig>([
   'port', 'host', 'demo', 'logLevel', 'drainWindowMs', 'graceMs', 'closeTimeoutMs', 'heartbeatMs', 'maxPayload', 'retryHint', 'shutdownCode', 'plainRestartCode',
-  'store', 'dataDir', 'publishKey', 'clientPublish', 'history', 'sessionTtlMs', 'workers', 'redisPrefix',
+  'store', 'dataDir', 'publishKey', 'clientPublish', 'history', 'sessionTtlMs', 'workers', 'redisPrefix', 'adminToken',
 ]);
 
 /** Read and check a JSON config file. */
@@ -65,7 +69,7 @@ export function readConfigFile(path: string): ServeConfig {
 
 /** The server options a config sets that may change on a SIGHUP reload. */
 function serverOptionsOf(config: ServeConfig): Partial<ServerOptions> {
-  const { port: _p, host: _h, demo: _d, logLevel: _l, store: _s, dataDir: _dd, clientPublish, history: _hi, workers: _w, redisPrefix: _rp, ...rest } = config;
+  const { port: _p, host: _h, demo: _d, logLevel: _l, store: _s, dataDir: _dd, clientPublish, history: _hi, workers: _w, redisPrefix: _rp, adminToken: _at, ...rest } = config;
   const patterns = clientPublish ?? (config.demo ? ['*'] : []);
   return { ...rest, authorizePublish: (_connection, channel) => patterns.some((p) => channelMatches(p, channel)) };
 }
@@ -113,6 +117,7 @@ export async function runServe(args: string[], _io: CliIo): Promise<number> {
       'client-publish': { type: 'string', multiple: true },
       workers: { type: 'string' },
       'redis-prefix': { type: 'string' },
+      'admin-token': { type: 'string' },
     },
     strict: true,
     allowPositionals: false,
@@ -129,6 +134,8 @@ export async function runServe(args: string[], _io: CliIo): Promise<number> {
   else if (process.env.LIFELINE_PUBLISH_KEY) flags.publishKey = process.env.LIFELINE_PUBLISH_KEY;
   if (values['client-publish'] !== undefined) flags.clientPublish = values['client-publish'];
   if (values['redis-prefix'] !== undefined) flags.redisPrefix = values['redis-prefix'];
+  if (values['admin-token'] !== undefined) flags.adminToken = values['admin-token'];
+  else if (process.env.LIFELINE_ADMIN_TOKEN) flags.adminToken = process.env.LIFELINE_ADMIN_TOKEN;
   if (values.workers !== undefined) {
     if (!/^\d{1,3}$/.test(values.workers) || Number(values.workers) < 1) throw new UsageError(`--workers: expected a number of processes, got "${values.workers}"`);
     flags.workers = Number(values.workers);
@@ -149,7 +156,7 @@ export async function runServe(args: string[], _io: CliIo): Promise<number> {
   if (config.demo && config.publishKey === undefined) config.publishKey = generatedKey = randomBytes(18).toString('base64url');
   let store: Store;
   try {
-    store = await openStore(config);
+    store = instrumentStore(await openStore(config));
   } catch (error) {
     if (error instanceof UsageError) throw error;
     throw new UsageError(`cannot open the ${config.store ?? 'sqlite'} store: ${(error as Error).message.split('\n')[0]}`, { cause: error });
@@ -175,6 +182,8 @@ export async function runServe(args: string[], _io: CliIo): Promise<number> {
       logger.info({ config: serverOptionsOf(next) }, 'configuration reloaded');
     },
   });
+  mountMetrics(server, logger);
+  mountDashboard({ server, logger, demo: Boolean(config.demo), adminToken: config.adminToken });
   if (cluster.isWorker) {
     // The primary's rolling restart: stop taking connections (the others get them), drain with 1012, exit.
     process.on('message', (message) => {
