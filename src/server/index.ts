@@ -8,7 +8,7 @@ export type { Incident, ServerEvents, ServerState, ServerStats, ShutdownOptions 
 export { Connection } from './connection.js';
 export type { ClosedBy, ConnectionState } from './connection.js';
 export { CloseError, HandlerFailure, InvalidPayloadError, PolicyViolationError, ServerClosedError, UnsupportedDataError } from './errors.js';
-export type { Authenticate, CloseHandler, ConnectionHandler, MessageHandler, ServerOptions, ShutdownCode } from './options.js';
+export type { Authenticate, AuthResult, RateLimit, CloseHandler, ConnectionHandler, MessageHandler, ServerOptions, ShutdownCode } from './options.js';
 export { SERVER_DEFAULTS } from './options.js';
 export { handleSignals } from './signals.js';
 export type { SignalOptions } from './signals.js';

@@ -17,7 +17,21 @@ export type CloseHandler = (connection: Connection, code: number, reason: string
  * resume token only works for its user), `true` to admit anonymously, or `false`/`undefined` to refuse
  * with HTTP 401. A throw refuses with 500 and is logged.
  */
-export type Authenticate = (request: UpgradeInfo) => string | boolean | undefined | null | Promise<string | boolean | undefined | null>;
+export type Authenticate = (request: UpgradeInfo) => AuthResult | Promise<AuthResult>;
+
+/**
+ * What {@link Authenticate} returns: a user id, `true` (anonymous), `false`/`undefined`/`null` (401), or
+ * `{ reject: 401 | 403 }` to choose the status (401: who are you?; 403: known, but not allowed).
+ */
+export type AuthResult = string | boolean | undefined | null | { readonly reject: 401 | 403 };
+
+/** A per-connection message rate limit (token bucket). */
+export interface RateLimit {
+  /** Sustained messages per second. */
+  readonly messagesPerSecond: number;
+  /** Messages allowed in a burst above the sustained rate. */
+  readonly burst: number;
+}
 
 /** Code used when the server drains for good rather than for a restart. */
 export type ShutdownCode = 1012 | 1001;
@@ -26,6 +40,16 @@ export type ShutdownCode = 1012 | 1001;
 export interface ServerOptions {
   /** Admission check before each upgrade; see {@link Authenticate}. @default everyone is admitted */
   authenticate?: Authenticate;
+  /**
+   * Browser origins allowed to connect (exact `Origin` header values, e.g. `https://app.example.com`).
+   * Others get HTTP 403 before the upgrade. Requests without an `Origin` (non-browser clients) pass.
+   * @default any origin
+   */
+  allowedOrigins?: readonly string[];
+  /** Most open connections; further upgrades get HTTP 503 with `Retry-After`. 0: no limit. @default 0 */
+  maxConnections?: number;
+  /** Per-connection message rate; a connection over it is closed with 1008. @default no limit */
+  rateLimit?: RateLimit;
   /** Called for each new connection. */
   onConnection?: ConnectionHandler;
   /** Called for each message, one at a time per connection. */
@@ -81,7 +105,7 @@ export interface ServerOptions {
 }
 
 /** {@link ServerOptions} with every default applied. */
-type OptionalHooks = 'authenticate' | 'onConnection' | 'onMessage' | 'onClose' | 'onSessionMessage' | 'authorizeSubscribe' | 'authorizePublish' | 'publishKey' | 'store';
+type OptionalHooks = 'authenticate' | 'allowedOrigins' | 'rateLimit' | 'onConnection' | 'onMessage' | 'onClose' | 'onSessionMessage' | 'authorizeSubscribe' | 'authorizePublish' | 'publishKey' | 'store';
 export type ResolvedServerOptions = Required<Omit<ServerOptions, OptionalHooks | 'logger'>> & Pick<ServerOptions, OptionalHooks>;
 
 /** The defaults, spread first. */
@@ -100,6 +124,7 @@ export const SERVER_DEFAULTS = {
   sessionTtlMs: 3_600_000,
   maxSubscriptions: 1000,
   helloTimeoutMs: 10_000,
+  maxConnections: 0,
 } as const satisfies Partial<ServerOptions>;
 
 function nonNegative(name: string, value: number): void {
@@ -110,7 +135,12 @@ function nonNegative(name: string, value: number): void {
 export function resolveServerOptions(options: ServerOptions): ResolvedServerOptions {
   const { logger: _logger, ...rest } = options;
   const resolved: ResolvedServerOptions = { ...SERVER_DEFAULTS, ...stripUndefined(rest) };
-  for (const key of ['drainWindowMs', 'graceMs', 'closeTimeoutMs', 'heartbeatMs', 'sessionTtlMs', 'maxSubscriptions', 'helloTimeoutMs', 'maxBufferedBytes'] as const) nonNegative(key, resolved[key]);
+  for (const key of ['drainWindowMs', 'graceMs', 'closeTimeoutMs', 'heartbeatMs', 'sessionTtlMs', 'maxSubscriptions', 'helloTimeoutMs', 'maxBufferedBytes', 'maxConnections'] as const) nonNegative(key, resolved[key]);
+  if (resolved.rateLimit !== undefined) {
+    const { messagesPerSecond, burst } = resolved.rateLimit;
+    if (!(messagesPerSecond > 0) || !(burst >= 1)) throw new RangeError('rateLimit needs messagesPerSecond > 0 and burst >= 1');
+  }
+  if (resolved.allowedOrigins !== undefined && !Array.isArray(resolved.allowedOrigins)) throw new TypeError('allowedOrigins must be an array of origins');
   if (resolved.publishKey !== undefined && (typeof resolved.publishKey !== 'string' || resolved.publishKey.length < 16)) {
     throw new RangeError('publishKey must be a string of at least 16 characters');
   }

@@ -23,6 +23,7 @@ import type { TransportEvents, TransportSocket, UpgradeInfo } from './transport.
 import { ProtocolSession, type ProtocolContext } from './protocol-session.js';
 import { handlePublishRequest } from './publish-http.js';
 import { ChannelHub } from './subscription.js';
+import { TokenBucket } from './token-bucket.js';
 
 /** Lifecycle of a server. `restarting`: cycling connections with 1012 while still accepting new ones. */
 export type ServerState = 'running' | 'restarting' | 'draining' | 'stopped';
@@ -71,6 +72,8 @@ export interface ServerStats {
   sessions: { created: number; resumed: number; notRecovered: number };
   /** Peers closed (1013) for not reading their output. */
   slowConsumers: number;
+  /** Connections closed (1008) for sending faster than `rateLimit`. */
+  rateLimited: number;
   /** Channel messages published (appended to the store) by this process. */
   published: number;
   /** Store operations that failed, by operation. */
@@ -134,6 +137,7 @@ export class LifelineServer {
     replayed: 0,
     sessions: { created: 0, resumed: 0, notRecovered: 0 },
     slowConsumers: 0,
+    rateLimited: 0,
     published: 0,
     storeErrors: {},
   };
@@ -358,6 +362,18 @@ export class LifelineServer {
       refuseUpgrade(socket, 503, { 'Retry-After': this.retryAfterSeconds() }, 'server is restarting; retry shortly\n');
       return;
     }
+    const { allowedOrigins, maxConnections } = this.options;
+    const origin = req.headers.origin;
+    if (allowedOrigins !== undefined && origin !== undefined && !allowedOrigins.includes(origin)) {
+      this.counters.refusedUpgrades += 1;
+      refuseUpgrade(socket, 403, {}, 'origin not allowed\n');
+      return;
+    }
+    if (maxConnections > 0 && this.live.size >= maxConnections) {
+      this.counters.refusedUpgrades += 1;
+      refuseUpgrade(socket, 503, { 'Retry-After': this.retryAfterSeconds() }, 'server is at its connection limit; retry shortly\n');
+      return;
+    }
     const { authenticate } = this.options;
     if (!authenticate) {
       this.adapter.upgrade(req, socket, head, (transport, info) => this.accept(transport, info, undefined));
@@ -368,9 +384,10 @@ export class LifelineServer {
       .then(() => authenticate(info))
       .then(
         (identity) => {
-          if (identity === false || identity === null || identity === undefined) {
+          if (identity === false || identity === null || identity === undefined || typeof identity === 'object') {
+            const status = typeof identity === 'object' && identity !== null && identity.reject === 403 ? 403 : 401;
             this.counters.refusedUpgrades += 1;
-            refuseUpgrade(socket, 401, {}, 'authentication required\n');
+            refuseUpgrade(socket, status, status === 401 ? { 'WWW-Authenticate': 'Bearer' } : {}, status === 401 ? 'authentication required\n' : 'forbidden\n');
             return;
           }
           this.adapter.upgrade(req, socket, head, (transport, accepted) => this.accept(transport, accepted, identity === true ? undefined : identity));
@@ -484,6 +501,7 @@ export class LifelineServer {
     this.emitter.emit('connection', connection);
     const { onConnection } = this.options;
     if (onConnection) this.enqueue(connection, 'connection', () => onConnection(connection, info));
+    const bucket = this.options.rateLimit ? new TokenBucket(this.options.rateLimit.messagesPerSecond, this.options.rateLimit.burst, Date.now()) : undefined;
     const session = transport.protocol === SUBPROTOCOL ? new ProtocolSession(connection, this.protocolContext, user) : undefined;
     // A protocol client that never says hello holds a socket for nothing.
     const helloTimer = session
@@ -497,6 +515,12 @@ export class LifelineServer {
         connection.awaitingPong = false;
         if (connection.state !== 'open') return;
         this.counters.messagesIn += 1;
+        if (bucket && !bucket.take(Date.now())) {
+          this.counters.rateLimited += 1;
+          this.logger.warn({ connection: connection.id }, 'rate limit exceeded; closing with 1008');
+          connection.close(1008, 'rate limit exceeded');
+          return;
+        }
         if (session) {
           session.received = true;
           this.enqueue(connection, 'message', () => session.handle(data));
