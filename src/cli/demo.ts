@@ -1,4 +1,5 @@
-import { PolicyViolationError, UnsupportedDataError, type MessageHandler, type SessionMessageHandler } from '../server/index.js';
+import type { Logger } from 'pino';
+import { PolicyViolationError, UnsupportedDataError, type LifelineServer, type MessageHandler, type SessionMessageHandler } from '../server/index.js';
 
 /**
  * The `--demo` application: echoes text frames, and lets anyone watch the close codes happen.
@@ -27,3 +28,21 @@ export const demoMessageHandler: MessageHandler = async (connection, data, isBin
 export const demoSessionHandler: SessionMessageHandler = (_connection, data) => {
   if (data === 'crash') throw new Error('demo crash requested (internal detail: /srv/lifeline/handlers.ts:88 token=s3cr3t)');
 };
+
+/**
+ * Fault injection for drills (`chaosCrashEveryMs`): every `everyMs`, one random open connection's handler
+ * throws inside its error boundary, so it closes with a real 1011 and incident while the others carry on.
+ */
+export function startChaos(server: LifelineServer, everyMs: number, logger: Logger): () => void {
+  logger.warn({ everyMs }, 'chaos: a random connection will crash periodically');
+  const timer = setInterval(() => {
+    const open = [...server.connections].filter((c) => c.state === 'open');
+    const victim = open[Math.floor(Math.random() * open.length)];
+    if (!victim) return;
+    server.run(victim, () => {
+      throw new Error('chaos: injected handler failure');
+    });
+  }, everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}

@@ -9,6 +9,9 @@ export interface DrillResult {
   ok: boolean;
   unacknowledged: number;
   publishRetries: number;
+  clientRejects: number;
+  connectedAtEnd: number;
+  clients: number;
   totals: {
     subscribers: number;
     published: number;

@@ -7,7 +7,7 @@ import pino from 'pino';
 import { createServer, handleSignals, type ServerOptions } from '../../server/index.js';
 import type { HistoryLimits, Store } from '../../store/index.js';
 import { parseDuration, parsePort } from '../args.js';
-import { demoMessageHandler, demoSessionHandler } from '../demo.js';
+import { demoMessageHandler, demoSessionHandler, startChaos } from '../demo.js';
 import { UsageError, type CliIo } from '../io.js';
 import { mountDashboard } from '../serve-dashboard.js';
 import { instrumentStore, mountMetrics } from '../serve-metrics.js';
@@ -45,11 +45,16 @@ export interface ServeConfig {
   redisPrefix?: string;
   /** Token for the dashboard and admin actions; also from LIFELINE_ADMIN_TOKEN. */
   adminToken?: string;
+  /**
+   * Fault injection for drills: every this many ms, one random connection's handler throws (a real 1011
+   * with an incident, through the error boundary). Never set it in production. @default off
+   */
+  chaosCrashEveryMs?: number;
 }
 
 const CONFIG_KEYS = new Set<keyof ServeConfig>([
   'port', 'host', 'demo', 'logLevel', 'drainWindowMs', 'graceMs', 'closeTimeoutMs', 'heartbeatMs', 'maxPayload', 'retryHint', 'shutdownCode', 'plainRestartCode',
-  'store', 'dataDir', 'publishKey', 'clientPublish', 'history', 'sessionTtlMs', 'workers', 'redisPrefix', 'adminToken',
+  'store', 'dataDir', 'publishKey', 'clientPublish', 'history', 'sessionTtlMs', 'workers', 'redisPrefix', 'adminToken', 'chaosCrashEveryMs',
 ]);
 
 /** Read and check a JSON config file. */
@@ -69,7 +74,7 @@ export function readConfigFile(path: string): ServeConfig {
 
 /** The server options a config sets that may change on a SIGHUP reload. */
 function serverOptionsOf(config: ServeConfig): Partial<ServerOptions> {
-  const { port: _p, host: _h, demo: _d, logLevel: _l, store: _s, dataDir: _dd, clientPublish, history: _hi, workers: _w, redisPrefix: _rp, adminToken: _at, ...rest } = config;
+  const { port: _p, host: _h, demo: _d, logLevel: _l, store: _s, dataDir: _dd, clientPublish, history: _hi, workers: _w, redisPrefix: _rp, adminToken: _at, chaosCrashEveryMs: _c, ...rest } = config;
   const patterns = clientPublish ?? (config.demo ? ['*'] : []);
   return { ...rest, authorizePublish: (_connection, channel) => patterns.some((p) => channelMatches(p, channel)) };
 }
@@ -179,9 +184,16 @@ export async function runServe(args: string[], _io: CliIo): Promise<number> {
     reload: () => {
       const next = { ...load(), ...(generatedKey !== undefined ? { publishKey: generatedKey } : {}) };
       server.reconfigure(serverOptionsOf(next));
+      applyChaos(next.chaosCrashEveryMs);
       logger.info({ config: serverOptionsOf(next) }, 'configuration reloaded');
     },
   });
+  let stopChaos: (() => void) | undefined;
+  const applyChaos = (everyMs: number | undefined) => {
+    stopChaos?.();
+    stopChaos = everyMs !== undefined && everyMs > 0 ? startChaos(server, everyMs, logger) : undefined;
+  };
+  applyChaos(config.chaosCrashEveryMs);
   mountMetrics(server, logger);
   mountDashboard({ server, logger, demo: Boolean(config.demo), adminToken: config.adminToken });
   if (cluster.isWorker) {

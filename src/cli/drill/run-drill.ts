@@ -49,6 +49,9 @@ export interface DrillReport {
   clientRejects: number;
   /** Client publishes neither acknowledged nor rejected by the end (the client still holds them). */
   unacknowledged: number;
+  /** Clients connected (welcomed) when the drill ended, of `clients`. */
+  connectedAtEnd: number;
+  clients: number;
   /** True when nothing acknowledged was lost, duplicated or reordered. */
   ok: boolean;
 }
@@ -75,6 +78,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
   let publishRetries = 0;
   let clientRejects = 0;
   let unacknowledged = 0;
+  let connectedAtEnd = 0;
   const started = Date.now();
 
   // Subscribers: client i listens to channel i mod channels, and publishes to it.
@@ -202,6 +206,10 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     }
   } finally {
     clearInterval(progressTimer);
+    // "All clients back": give stragglers a moment (they may be inside a backoff), then count.
+    const backBy = Date.now() + Math.min(options.settleMs, 10_000);
+    while (sessions.some((s) => !s.ready) && Date.now() < backBy) await sleep(100);
+    connectedAtEnd = sessions.filter((s) => s.ready).length;
     for (const s of sessions) s.close();
   }
 
@@ -223,6 +231,8 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     publishRetries,
     clientRejects,
     unacknowledged,
+    connectedAtEnd,
+    clients: options.clients,
     ok: totals.lost === 0 && totals.duplicated === 0 && totals.outOfOrder === 0 && unacknowledged === 0,
   };
 }
