@@ -16,3 +16,7 @@ export type { TransportEvents, TransportSocket, UpgradeInfo } from './transport.
 export { drainOffsets } from './drain-schedule.js';
 export type { ChannelAuthorizer, SessionMessageContext, SessionMessageHandler } from './protocol-session.js';
 export { keyMatches } from './publish-http.js';
+export { closeCodeLabel, createMetrics, createStoreLatencyHistogram } from './metrics.js';
+export type { LifelineMetrics, MetricsOptions, StoreLatencyOptions } from './metrics.js';
+export { instrumentStore, STORE_OPERATIONS } from './instrument-store.js';
+export type { StoreLatencyLabel, StoreOperation } from './instrument-store.js';

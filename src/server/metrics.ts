@@ -1,0 +1,334 @@
+/**
+ * Prometheus metrics for a {@link LifelineServer}, with prom-client: connections, closes by code, 1011
+ * incidents, drains, sessions, message counts, the outbound queue, store latency and availability.
+ *
+ * Every label has a small, fixed set of values: close codes outside 1000-1015 are folded into `3xxx`,
+ * `4xxx` and `other`, and nothing per connection, per session or per incident is ever a label (ids
+ * belong in logs, where `lifeline` puts them).
+ * @packageDocumentation
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { pathOf } from './http.js';
+import type { StoreLatencyLabel } from './instrument-store.js';
+import type { LifelineServer } from './server.js';
+
+/** Options of {@link createMetrics}. */
+export interface MetricsOptions {
+  /**
+   * Registry to register the metrics in, e.g. the application's own. Two servers in one registry need
+   * different prefixes (metric names must be unique).
+   * @default a new registry owned by the metrics (never prom-client's global one)
+   */
+  registry?: Registry;
+  /** Prefix of every metric name. @default 'lifeline_' */
+  prefix?: string;
+  /**
+   * Also collect prom-client's default process metrics (CPU, memory, event loop lag, GC), under their
+   * usual unprefixed names. Leave it off when the application collects them already.
+   * @default false
+   */
+  collectDefault?: boolean;
+  /**
+   * The store latency histogram, when the store was wrapped with `instrumentStore` before the server
+   * existed (make it with {@link createStoreLatencyHistogram} in the same registry).
+   * @default a new histogram in the registry, available as {@link LifelineMetrics.storeLatency}
+   */
+  storeLatency?: Histogram<StoreLatencyLabel>;
+  /** Path the {@link LifelineMetrics.route} answers. @default '/metrics' */
+  path?: string;
+  /** Told when a scrape fails (the route answers 500). @default ignore */
+  onError?: (error: unknown) => void;
+}
+
+/** What {@link createMetrics} returns. */
+export interface LifelineMetrics {
+  /** The registry holding the metrics. */
+  readonly registry: Registry;
+  /** Content-Type of {@link LifelineMetrics.metrics}'s text (Prometheus text format 0.0.4). */
+  readonly contentType: string;
+  /** The store latency histogram; pass it to `instrumentStore`. */
+  readonly storeLatency: Histogram<StoreLatencyLabel>;
+  /** Every metric of the registry in the Prometheus text format, collected now. */
+  metrics(): Promise<string>;
+  /**
+   * An HTTP route for `server.addRoute`: answers `GET` (and `HEAD`) on the metrics path and returns
+   * true; returns false for any other request.
+   */
+  route(req: IncomingMessage, res: ServerResponse): boolean;
+  /** Stop listening to the server and remove these metrics from the registry. Idempotent. */
+  close(): void;
+}
+
+/** Options of {@link createStoreLatencyHistogram}. */
+export interface StoreLatencyOptions {
+  /** Registry to register the histogram in. @default a new registry */
+  registry?: Registry;
+  /** Prefix of the metric name. @default 'lifeline_' */
+  prefix?: string;
+}
+
+const DEFAULT_PREFIX = 'lifeline_';
+
+/** Seconds. Store calls run from microseconds (memory) to milliseconds (sqlite, redis) to seconds when sick. */
+const STORE_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+/** Seconds. A drain lasts the drain window plus grace and close timeouts: seconds to a couple of minutes. */
+const DRAIN_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300];
+
+/**
+ * The `code` label of a close code: itself for the registered codes 1000-1015 (1005 and 1006 included:
+ * servers see them when a peer closes without a code or vanishes), `3xxx` and `4xxx` for the library
+ * and application ranges, `other` for anything else. At most 19 values, whatever peers send.
+ */
+export function closeCodeLabel(code: number): string {
+  if (Number.isInteger(code) && code >= 1000 && code <= 1015) return String(code);
+  if (Number.isInteger(code) && code >= 3000 && code <= 3999) return '3xxx';
+  if (Number.isInteger(code) && code >= 4000 && code <= 4999) return '4xxx';
+  return 'other';
+}
+
+/** Operation names the server reports store failures under; anything unexpected becomes `other`. */
+function operationLabel(operation: string): string {
+  return /^[A-Za-z][A-Za-z0-9_]{0,31}$/.test(operation) ? operation : 'other';
+}
+
+/**
+ * The store latency histogram (`<prefix>store_operation_duration_seconds`, labels `operation` and
+ * `result`), for `instrumentStore`. Make it before the store and the server, then hand it to
+ * {@link createMetrics} as `storeLatency`.
+ */
+export function createStoreLatencyHistogram(options: StoreLatencyOptions = {}): Histogram<StoreLatencyLabel> {
+  return new Histogram({
+    name: `${options.prefix ?? DEFAULT_PREFIX}store_operation_duration_seconds`,
+    help: 'Time store operations took, in seconds, by operation (the Store method) and result (ok or error).',
+    labelNames: ['operation', 'result'],
+    buckets: STORE_BUCKETS,
+    registers: [options.registry ?? new Registry()],
+  });
+}
+
+/**
+ * Some counts exist only as running totals in `server.stats()` (messages, replays, protocol errors,
+ * refused upgrades). They are monotonic, so they are exposed as counters, not gauges: `rate()` and
+ * `increase()` are only correct on counters (they detect resets), and tooling checks that `_total`
+ * names are counters. prom-client counters cannot be set, so at each scrape the counter is advanced by
+ * what the total grew since the previous scrape; the exposed value then equals the server's total.
+ */
+class TotalMirror {
+  private readonly seen = new WeakMap<Counter<string>, Map<string, number>>();
+
+  /** Advance `counter` (for `labels`) to `total`. A total that went down (never, for one server) is taken as the new base. */
+  advance(counter: Counter<string>, total: number, labels: Record<string, string> = {}): void {
+    let byLabels = this.seen.get(counter);
+    if (!byLabels) this.seen.set(counter, (byLabels = new Map()));
+    const key = JSON.stringify(labels);
+    const last = byLabels.get(key) ?? 0;
+    byLabels.set(key, total);
+    if (total > last) counter.inc(labels, total - last);
+  }
+}
+
+/**
+ * Create Prometheus metrics for `server`. Counters fed by events count from the moment this is called:
+ * call it before the server accepts connections.
+ *
+ * Metric names (with the default prefix `lifeline_`):
+ * - `connections_open` (gauge), `connections_opened_total`
+ * - `connection_closes_total{code, closed_by}`: `code` as in {@link closeCodeLabel}, `closed_by` server|client|transport
+ * - `sessions_total{outcome}`: `lifeline.v1` hellos answered, created|resumed|not_recovered
+ * - `incidents_total{handler}`: handler failures, each closed one connection with 1011; connection|message|close
+ * - `drains_total{kind}`, `drain_duration_seconds{kind}` (histogram): restart|shutdown
+ * - `messages_received_total`, `messages_sent_total`, `replayed_messages_total`, `published_messages_total`
+ * - `outbound_buffered_bytes`, `outbound_buffered_max_bytes` (gauges over open connections, at scrape time)
+ * - `store_operation_duration_seconds{operation, result}` (histogram), `store_errors_total{operation}`, `store_available` (gauge)
+ * - `slow_consumers_total`, `dead_peers_total`, `protocol_errors_total{code}`, `refused_upgrades_total`
+ *
+ * @example
+ * ```ts
+ * const metrics = createMetrics(server);
+ * server.addRoute(metrics.route);   // GET /metrics on the server's own port
+ * ```
+ */
+export function createMetrics(server: LifelineServer, options: MetricsOptions = {}): LifelineMetrics {
+  const prefix = options.prefix ?? DEFAULT_PREFIX;
+  const ownsRegistry = options.registry === undefined;
+  const registry = options.registry ?? new Registry();
+  const registers = [registry];
+  const path = options.path ?? '/metrics';
+  const names: string[] = [];
+  const name = (suffix: string): string => {
+    const full = `${prefix}${suffix}`;
+    names.push(full);
+    return full;
+  };
+  const totals = new TotalMirror();
+
+  new Gauge({
+    name: name('connections_open'),
+    help: 'WebSocket connections open now.',
+    registers,
+    collect() {
+      this.set(server.connections.size);
+    },
+  });
+  const opened = new Counter({ name: name('connections_opened_total'), help: 'WebSocket connections accepted.', registers });
+  const closes = new Counter({
+    name: name('connection_closes_total'),
+    help: 'Connections closed, by close code (1000-1015; 3xxx, 4xxx, other for the rest) and by the side that started the close (server, client, transport).',
+    labelNames: ['code', 'closed_by'],
+    registers,
+  });
+  // Outcomes partition the hellos answered, so sum() over `outcome` is the number of hellos.
+  const sessions = new Counter({
+    name: name('sessions_total'),
+    help: 'lifeline.v1 hellos answered, by outcome: created (a new session), resumed (everything recovered), not_recovered (a resume that could not restore everything).',
+    labelNames: ['outcome'],
+    registers,
+  });
+  const incidents = new Counter({
+    name: name('incidents_total'),
+    help: 'Handler failures, each of which closed one connection with 1011 and an incident id (in the log), by handler.',
+    labelNames: ['handler'],
+    registers,
+  });
+  const drains = new Counter({ name: name('drains_total'), help: 'Drains started, by kind: restart (SIGHUP, connections cycled with 1012) or shutdown.', labelNames: ['kind'], registers });
+  const drainDuration = new Histogram({
+    name: name('drain_duration_seconds'),
+    help: 'How long drains took, from start until every drained connection was closed, in seconds, by kind.',
+    labelNames: ['kind'],
+    buckets: DRAIN_BUCKETS,
+    registers,
+  });
+  const slowConsumers = new Counter({ name: name('slow_consumers_total'), help: 'Peers closed with 1013 for not reading their output (backpressure).', registers });
+  const deadPeers = new Counter({ name: name('dead_peers_total'), help: 'Peers terminated for not answering heartbeats.', registers });
+
+  const mirrored = (suffix: string, help: string, read: () => number) =>
+    new Counter({
+      name: name(suffix),
+      help,
+      registers,
+      collect() {
+        totals.advance(this, read());
+      },
+    });
+  mirrored('messages_received_total', 'WebSocket messages received.', () => server.stats().messagesIn);
+  mirrored('messages_sent_total', 'WebSocket messages sent.', () => server.stats().messagesOut);
+  mirrored('replayed_messages_total', 'Channel messages sent from history (replays and catch-ups).', () => server.stats().replayed);
+  mirrored('published_messages_total', 'Channel messages appended to the store by this process (duplicates excluded).', () => server.stats().published);
+  mirrored('refused_upgrades_total', 'WebSocket upgrades refused (503 while draining, 401 by the authenticate hook).', () => server.stats().refusedUpgrades);
+  new Counter({
+    name: name('protocol_errors_total'),
+    help: 'Peers closed for breaking the WebSocket protocol, by the close code it caused (1002, 1007, 1009).',
+    labelNames: ['code'],
+    registers,
+    collect() {
+      const byLabel = new Map<string, number>();
+      for (const [code, count] of Object.entries(server.stats().protocolErrors)) {
+        const label = closeCodeLabel(Number(code));
+        byLabel.set(label, (byLabel.get(label) ?? 0) + count);
+      }
+      for (const [code, total] of byLabel) totals.advance(this, total, { code });
+    },
+  });
+  new Counter({
+    name: name('store_errors_total'),
+    help: 'Store operations the server saw fail, by operation.',
+    labelNames: ['operation'],
+    registers,
+    collect() {
+      for (const [operation, total] of Object.entries(server.stats().storeErrors)) totals.advance(this, total, { operation: operationLabel(operation) });
+    },
+  });
+
+  // Computed at scrape time: the queue is a property of the open connections, not a stream of events.
+  const buffered = (): number[] => [...server.connections].map((connection) => connection.bufferedAmount);
+  new Gauge({
+    name: name('outbound_buffered_bytes'),
+    help: 'Bytes queued for all open connections, waiting to be written (outbound queue depth).',
+    registers,
+    collect() {
+      this.set(buffered().reduce((sum, n) => sum + n, 0));
+    },
+  });
+  new Gauge({
+    name: name('outbound_buffered_max_bytes'),
+    help: 'Most bytes queued for any one open connection, waiting to be written.',
+    registers,
+    collect() {
+      this.set(buffered().reduce((max, n) => (n > max ? n : max), 0));
+    },
+  });
+  new Gauge({
+    name: name('store_available'),
+    help: 'Whether the store can serve (1) or not (0); while 0 the server is not ready and refuses publishes.',
+    registers,
+    collect() {
+      this.set(server.store.available === false ? 0 : 1);
+    },
+  });
+
+  let storeLatency = options.storeLatency;
+  if (storeLatency === undefined) {
+    storeLatency = createStoreLatencyHistogram({ registry, prefix });
+    names.push(`${prefix}store_operation_duration_seconds`);
+  }
+
+  // Series that are known in advance start at 0, so rate() and alerts work before the first event.
+  for (const handler of ['connection', 'message', 'close']) incidents.inc({ handler }, 0);
+  for (const outcome of ['created', 'resumed', 'not_recovered']) sessions.inc({ outcome }, 0);
+  for (const kind of ['restart', 'shutdown']) {
+    drains.inc({ kind }, 0);
+    drainDuration.zero({ kind });
+  }
+
+  const unsubscribe = [
+    server.on('connection', () => opened.inc()),
+    server.on('close', ({ code, closedBy }) => closes.inc({ code: closeCodeLabel(code), closed_by: closedBy })),
+    server.on('incident', ({ handler }) => incidents.inc({ handler })),
+    server.on('session', ({ resumed, recovered, lost }) => {
+      // The same test as the server's `notRecovered`: a resume attempt (a token or positions) that lost something.
+      const outcome = !recovered && (resumed || lost.length > 0) ? 'not_recovered' : resumed ? 'resumed' : 'created';
+      sessions.inc({ outcome });
+    }),
+    server.on('drain-start', ({ kind }) => drains.inc({ kind })),
+    server.on('drain-end', ({ kind, durationMs }) => drainDuration.observe({ kind }, durationMs / 1000)),
+    server.on('slow-consumer', () => slowConsumers.inc()),
+    server.on('dead-peer', () => deadPeers.inc()),
+  ];
+
+  if (options.collectDefault) {
+    // Unprefixed on purpose: process_* and nodejs_* are what every Node dashboard expects.
+    collectDefaultMetrics({ register: registry });
+  }
+
+  let closed = false;
+  const { onError } = options;
+  return {
+    registry,
+    contentType: registry.contentType,
+    storeLatency,
+    metrics: () => registry.metrics(),
+    route(req, res) {
+      if (pathOf(req) !== path || (req.method !== 'GET' && req.method !== 'HEAD')) return false;
+      registry.metrics().then(
+        (text) => {
+          res.writeHead(200, { 'content-type': registry.contentType, 'cache-control': 'no-store' });
+          res.end(req.method === 'HEAD' ? undefined : text);
+        },
+        (error: unknown) => {
+          onError?.(error);
+          if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
+          res.end('metrics unavailable\n');
+        },
+      );
+      return true;
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      for (const off of unsubscribe) off();
+      if (ownsRegistry) registry.clear();
+      else for (const metric of names) registry.removeSingleMetric(metric);
+    },
+  };
+}
