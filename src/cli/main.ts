@@ -15,7 +15,8 @@ commands:
                                                 run a server (SIGTERM drains with 1012, SIGHUP reloads)
   drill <url> [--clients 50] [--channels 5] [--duration 30s] [--rate 10] [--client-rate 1]
         [--publish-key KEY] [--json]            count every message across restarts; exit 1 on any loss
-  probe <url> [--subprotocol] [--json]          connect once, report the handshake, messages and the close
+  probe <url> [--subprotocol] [--json] [--timeout 10s] [--send TEXT]
+                                                connect once, report the handshake, messages and the close
   help                                          this text`;
 
 type Command = (args: string[], io: CliIo) => number | Promise<number>;
