@@ -36,7 +36,8 @@ export const demoSessionHandler: SessionMessageHandler = (_connection, data) => 
 export function startChaos(server: LifelineServer, everyMs: number, logger: Logger): () => void {
   logger.warn({ everyMs }, 'chaos: a random connection will crash periodically');
   const timer = setInterval(() => {
-    const open = [...server.connections].filter((c) => c.state === 'open');
+    // The dashboard watching the drill is not a victim: it is how people see the chaos.
+    const open = [...server.connections].filter((c) => c.state === 'open' && !c.info.url.includes('lifeline-dashboard'));
     const victim = open[Math.floor(Math.random() * open.length)];
     if (!victim) return;
     server.run(victim, () => {

@@ -1,5 +1,10 @@
 import type { Logger } from 'pino';
+import { DashboardAccess } from '../dashboard/server/access.js';
+import { startFeed } from '../dashboard/server/feed.js';
+import { installHooks } from '../dashboard/server/hooks.js';
+import { createDashboardRoute } from '../dashboard/server/routes.js';
 import type { LifelineServer } from '../server/index.js';
+import { UsageError } from './io.js';
 
 /** What the dashboard needs from `lifeline serve`. */
 export interface DashboardMount {
@@ -11,5 +16,32 @@ export interface DashboardMount {
   readonly adminToken: string | undefined;
 }
 
-/** Mount the dashboard on a `lifeline serve` server. Placeholder: mounts nothing. */
-export function mountDashboard(_mount: DashboardMount): void {}
+/**
+ * Mount the dashboard on a `lifeline serve` server: the page at `/` (and `/demo` with `--demo`), its
+ * static files, the admin actions, and the `$lifeline.stats` feed the page follows over a `lifeline.v1`
+ * connection. Only admin connections may subscribe to `$lifeline.*` (the admin cookie is checked at the
+ * WebSocket handshake by the server's `authenticate` hook, which this wraps); nobody may publish there.
+ * Returns a function that stops the feed (the routes stay).
+ * @throws UsageError for an admin token shorter than 16 characters
+ */
+export function mountDashboard(mount: DashboardMount): () => void {
+  const { server, logger, demo, adminToken } = mount;
+  let access: DashboardAccess;
+  try {
+    access = new DashboardAccess({ demo, adminToken });
+  } catch (error) {
+    throw new UsageError(`--admin-token: ${(error as Error).message}`, { cause: error });
+  }
+  const hooks = installHooks(server, access);
+  server.addRoute(createDashboardRoute({ server, logger, access, hooks, demo }));
+  if (access.mode === 'off') {
+    logger.debug('dashboard off: no --admin-token and no --demo');
+    return () => hooks.dispose();
+  }
+  const stopFeed = startFeed(server, logger, { beforeTick: () => hooks.ensure() });
+  logger.info({ path: '/', access: access.mode, ...(demo ? { demoPage: '/demo' } : {}) }, 'dashboard mounted');
+  return () => {
+    stopFeed();
+    hooks.dispose();
+  };
+}

@@ -66,6 +66,8 @@ export async function handlePublishRequest(req: IncomingMessage, res: ServerResp
     if (typeof channel !== 'string' || channel.length > MAX_CHANNEL_LENGTH || !CHANNEL.test(channel)) {
       return sendJson(res, 400, { error: 'bad_channel', message: 'channel must be 1-200 printable ASCII characters' });
     }
+    // Channels under `$lifeline.` carry the server's own feeds (the dashboard's stats); nobody may forge them.
+    if (channel.startsWith('$lifeline.')) return sendJson(res, 403, { error: 'reserved_channel', message: 'channels under $lifeline. belong to the server' });
     if (!('data' in (parsed as object))) return sendJson(res, 400, { error: 'bad_request', message: 'data is required' });
     if (idempotencyKey !== undefined && (typeof idempotencyKey !== 'string' || idempotencyKey.length === 0 || idempotencyKey.length > 200)) {
       return sendJson(res, 400, { error: 'bad_idempotency_key', message: 'idempotencyKey must be a string of 1-200 characters' });

@@ -155,5 +155,11 @@ describe('access', () => {
     expect((await post()).status).toBe(401);
     expect((await post(`Bearer ${'k'.repeat(23)}x`)).status).toBe(401);
     expect((await post(`Bearer ${'k'.repeat(24)}`)).status).toBe(200);
+    const forged = await fetch(`http://127.0.0.1:${port}/publish`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${'k'.repeat(24)}` },
+      body: JSON.stringify({ channel: '$lifeline.stats', data: { fake: true } }),
+    });
+    expect(forged.status).toBe(403);
   });
 });

@@ -1,0 +1,83 @@
+/**
+ * Shared pieces of the browser tests: Debian's Chromium (never a downloaded browser), screenshots in
+ * artifacts/, and a `lifeline serve --demo` process with sqlite in a temp dir, a short drain window and
+ * a small retry hint.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { startServe, tempDataDir, type LogEntry, type ServeProcess } from '../support/serve-process.js';
+
+export const CHROMIUM = '/usr/bin/chromium';
+export const ARTIFACTS = fileURLToPath(new URL('../../artifacts/', import.meta.url));
+
+/** The reconnect window the test servers send with 1012, ms. */
+export const RETRY_HINT = { minMs: 200, maxMs: 800 } as const;
+
+/** Launch headless Chromium. */
+export function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
+}
+
+/** Save a full-page screenshot as artifacts/<name>.png. */
+export async function screenshot(page: Page, name: string): Promise<void> {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+/** Collect page errors so a test can assert there were none. */
+export function watchErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(`pageerror: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error') errors.push(`console: ${message.text()}`);
+  });
+  return errors;
+}
+
+/** A demo server and what the tests need from it. */
+export interface DemoServer {
+  readonly serve: ServeProcess;
+  readonly http: string;
+  readonly publishKey: string;
+}
+
+/** `lifeline serve --demo --store sqlite` in a temp dir, drain window 400 ms, retry hint 200-800 ms. */
+export async function startDemoServer(extra: string[] = []): Promise<DemoServer> {
+  const dir = tempDataDir();
+  const config = join(dir, 'serve.json');
+  writeFileSync(config, JSON.stringify({ retryHint: RETRY_HINT, graceMs: 500, heartbeatMs: 5000 }));
+  const serve = await startServe(['--demo', '--store', 'sqlite', '--data-dir', dir, '--drain-window', '400ms', '--config', config, ...extra]);
+  const keyLine = await serve.waitForLog((e: LogEntry) => typeof e.msg === 'string' && e.msg.startsWith('demo publish key'));
+  return { serve, http: `http://127.0.0.1:${serve.port}`, publishKey: String(keyLine.publishKey) };
+}
+
+/** `POST /publish` one message; resolves with its offset. */
+export async function publish(server: DemoServer, channel: string, data: unknown, idempotencyKey: string): Promise<number> {
+  for (let attempt = 0; ; attempt++) {
+    const res = await fetch(`${server.http}/publish`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${server.publishKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ channel, data, idempotencyKey }),
+    });
+    if (res.ok) return ((await res.json()) as { offset: number }).offset;
+    // Only a store hiccup is retried (same idempotency key, so it is stored once).
+    if (res.status !== 503 || attempt > 20) throw new Error(`publish failed: HTTP ${res.status} ${await res.text()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Poll `check` until it returns a value other than undefined, or fail after `timeoutMs`. */
+export async function until<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000, everyMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
