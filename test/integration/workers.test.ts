@@ -51,7 +51,7 @@ describe('--workers and SIGHUP rolling restarts', () => {
     const config = join(tempDataDir(), 'config.json');
     writeFileSync(config, JSON.stringify({ drainWindowMs: DRAIN_MS, graceMs: 500, retryHint: { minMs: 200, maxMs: 800 } }));
     const server = await startServe(['--workers', '3', '--store', REDIS_URL, '--redis-prefix', prefix, '--config', config, '--publish-key', KEY, '--client-publish', 'drill.*']);
-    await server.waitForLog((e) => e.msg === 'listening' && e.workers === 3);
+    await server.waitForLog((e) => e.msg === 'listening' && e.workers === 3, 60_000);
     const drill = startDrill([server.url], ['--clients', '30', '--channels', '3', '--duration', '14s', '--rate', '10', '--client-rate', '1', '--settle', '15s', '--publish-key', KEY]);
 
     // A client connecting every 50 ms through the whole rolling restart.
@@ -66,7 +66,7 @@ describe('--workers and SIGHUP rolling restarts', () => {
     })();
     await new Promise((r) => setTimeout(r, 2000));
     server.kill('SIGHUP');
-    await server.waitForLog((e) => e.msg === 'rolling restart finished', 60_000);
+    await server.waitForLog((e) => e.msg === 'rolling restart finished', 90_000);
     await new Promise((r) => setTimeout(r, 1000));
     probing = false;
     await prober;
@@ -96,5 +96,5 @@ describe('--workers and SIGHUP rolling restarts', () => {
     expect(report.totals.duplicated).toBe(0);
     expect(report.totals.outOfOrder).toBe(0);
     expect(code).toBe(0);
-  }, 120_000);
+  }, 240_000);
 });
