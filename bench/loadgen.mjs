@@ -1,0 +1,390 @@
+/**
+ * A load-generator process (forked by run.mjs; several for the big scenarios). It opens clients of
+ * one implementation, drives them, and measures on the client side; the runner asks it for windows
+ * of numbers over IPC.
+ *
+ * Client implementations:
+ * - `ws`: a raw `ws` WebSocket.
+ * - `lifeline`: lifeline's reconnecting client (`createClient`), plain frames.
+ * - `lifeline-v1`: lifeline's session client (`createSession`): acked `send`, channel subscriptions.
+ * - `socketio`: socket.io-client 4, `transports: ['websocket']`, a connection of its own each (`forceNew`).
+ * - `rws`: reconnecting-websocket with its defaults, `ws` as its WebSocket.
+ */
+import { createRequire } from 'node:module';
+import { performance } from 'node:perf_hooks';
+import { WebSocket } from 'ws';
+import { emit, serveRequests } from './lib/ipc.mjs';
+import { ECHO_TEXT } from './lib/payload.mjs';
+import { Histogram, monoMs, sleep } from './lib/stats.mjs';
+
+const require = createRequire(import.meta.url);
+const CHANNEL = 'bench';
+
+/** Every client of this process. */
+let clients = [];
+/** Counters of the current measurement window. */
+let win = newWindow();
+let running = false;
+const errors = { count: 0, sample: [] };
+
+function newWindow() {
+  return { open: false, started: 0, ended: 0, count: 0, histogram: new Histogram() };
+}
+
+function noteError(error) {
+  errors.count += 1;
+  if (errors.sample.length < 5) errors.sample.push(String(error?.message ?? error).slice(0, 200));
+}
+
+/**
+ * A `ws` WebSocket class that tells `record` about every attempt and every open: how the restart storm
+ * counts reconnect attempts of clients that do not report them (lifeline's, reconnecting-websocket).
+ */
+function countingWebSocket(record) {
+  return class CountingWebSocket extends WebSocket {
+    constructor(url, protocols, options) {
+      super(url, protocols, { perMessageDeflate: false, ...options });
+      record.attempt();
+      this.once('open', () => record.open());
+    }
+  };
+}
+
+let lifeline;
+async function lifelineClient() {
+  lifeline ??= await import('lifeline/client');
+  return lifeline;
+}
+let ioClient;
+async function socketIoClient() {
+  ioClient ??= (await import('socket.io-client')).io;
+  return ioClient;
+}
+
+/**
+ * Open one client. `on.message(data)` gets each application message (echo reply, channel message);
+ * resolves once the client is ready for its scenario (open, or subscribed).
+ * Returns `{ ready, send(text) -> Promise|void, close() }`.
+ */
+async function openClient(implName, url, scenario, on, record) {
+  if (implName === 'ws') {
+    const ws = new WebSocket(url, { perMessageDeflate: false });
+    ws.on('error', noteError);
+    ws.on('message', (data) => on.message(data));
+    const ready = new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('close', () => reject(new Error('closed before open')));
+    });
+    return { ready, send: (text) => ws.send(text), close: () => ws.terminate() };
+  }
+  if (implName === 'lifeline') {
+    const { createClient } = await lifelineClient();
+    const client = createClient({ url, WebSocket, environment: null });
+    client.on('error', noteError);
+    client.on('message', ({ data }) => on.message(data));
+    const ready = new Promise((resolve) => client.on('open', resolve));
+    return { ready, send: (text) => client.send(text), close: () => client.close() };
+  }
+  if (implName === 'lifeline-v1') {
+    const { createSession } = await lifelineClient();
+    const session = createSession({ url, WebSocket: record ? countingWebSocket(record) : WebSocket, environment: null });
+    session.on('error', noteError);
+    session.on('message', ({ data }) => on.message(data));
+    let ready;
+    if (scenario === 'echo') {
+      ready = new Promise((resolve) => session.on('welcome', resolve));
+    } else {
+      session.subscribe(CHANNEL);
+      ready = new Promise((resolve) => session.on('subscribed', resolve));
+    }
+    if (record) {
+      session.on('welcome', (w) => record.back(w.resumed));
+      session.on('recovery', () => record.recovery());
+    }
+    return { ready, send: (text) => session.send(text), close: () => session.close() };
+  }
+  if (implName === 'socketio') {
+    const io = await socketIoClient();
+    const socket = io(url, { transports: ['websocket'], forceNew: true });
+    socket.on('m', (data) => on.message(data));
+    socket.on('connect_error', noteError);
+    if (record) {
+      socket.io.on('reconnect_attempt', () => record.attempt());
+      socket.io.on('reconnect_error', () => record.failed());
+      socket.on('connect', () => {
+        record.open();
+        record.back(false);
+      });
+    }
+    const ready = new Promise((resolve) => socket.once('connect', resolve));
+    return { ready, send: (text) => socket.emit('m', text), close: () => socket.disconnect() };
+  }
+  if (implName === 'rws') {
+    const ReconnectingWebSocket = require('reconnecting-websocket');
+    // reconnecting-websocket draws its default minReconnectionDelay (1000 + random * 4000 ms) once per
+    // module load, i.e. once per browser page. Many clients in one process would all share one draw and
+    // reconnect in lockstep, which no real fleet does: each client gets its own draw of the same default.
+    const rws = new ReconnectingWebSocket(url, [], { WebSocket: countingWebSocket(record ?? nullRecord()), minReconnectionDelay: 1000 + Math.random() * 4000 });
+    rws.addEventListener('message', (event) => on.message(event.data));
+    rws.addEventListener('error', (event) => noteError(event.message ?? 'rws error'));
+    if (record) rws.addEventListener('open', () => record.back(false));
+    const ready = new Promise((resolve) => rws.addEventListener('open', resolve, { once: true }));
+    return { ready, send: (text) => rws.send(text), close: () => rws.close() };
+  }
+  throw new Error(`unknown client implementation ${implName}`);
+}
+
+function nullRecord() {
+  return { attempt() {}, open() {}, failed() {}, back() {}, recovery() {} };
+}
+
+/** Parse whatever a client hands over (Buffer, string, or an already-decoded object) into the payload. */
+function payloadOf(data) {
+  if (typeof data === 'string') return JSON.parse(data);
+  if (data instanceof Buffer || data instanceof ArrayBuffer) return JSON.parse(Buffer.from(data).toString('utf8'));
+  return data;
+}
+
+/** Open `count` clients with at most `concurrency` handshakes in flight. */
+async function openMany(count, concurrency, open) {
+  let next = 0;
+  let failed = 0;
+  const worker = async () => {
+    while (next < count) {
+      const i = next++;
+      try {
+        const client = await open(i);
+        clients[i] = client;
+        await withTimeout(client.ready, 30_000, 'client not ready');
+      } catch (error) {
+        failed += 1;
+        noteError(error);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+  return { ready: count - failed, failed };
+}
+
+function withTimeout(promise, ms, what) {
+  let timer;
+  return Promise.race([promise, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} after ${ms} ms`)), ms)))]).finally(() =>
+    clearTimeout(timer),
+  );
+}
+
+// ---- restart storm bookkeeping -------------------------------------------------------------------
+
+let t0 = Infinity;
+const attemptTimes = [];
+let records = [];
+
+function newRecord() {
+  const r = {
+    attempts: 0,
+    opens: 0,
+    failedReported: 0,
+    backAt: undefined,
+    resumed: undefined,
+    recoveries: 0,
+    received: new Uint8Array(1024),
+    duplicates: 0,
+    maxN: 0,
+    attempt() {
+      const now = monoMs();
+      if (now >= t0) {
+        r.attempts += 1;
+        attemptTimes.push(now - t0);
+      }
+    },
+    open() {
+      if (monoMs() >= t0) r.opens += 1;
+    },
+    failed() {
+      if (monoMs() >= t0) r.failedReported += 1;
+    },
+    back(resumed) {
+      const now = monoMs();
+      if (now >= t0 && r.backAt === undefined) {
+        r.backAt = now - t0;
+        r.resumed = resumed;
+      }
+    },
+    recovery() {
+      r.recoveries += 1;
+    },
+    receive(n) {
+      if (n >= r.received.length) {
+        const grown = new Uint8Array(Math.max(n + 1, r.received.length * 2));
+        grown.set(r.received);
+        r.received = grown;
+      }
+      if (r.received[n]) r.duplicates += 1;
+      r.received[n] = 1;
+      if (n > r.maxN) r.maxN = n;
+    },
+  };
+  return r;
+}
+
+// ---- requests ------------------------------------------------------------------------------------
+
+serveRequests({
+  /** Open the clients and wait until they are ready. */
+  async connect({ implName, url, scenario, count, concurrency = 100 }) {
+    clients = new Array(count);
+    records = [];
+    const started = performance.now();
+    const result = await openMany(count, concurrency, async (i) => {
+      const state = { sent: [] };
+      let record;
+      if (scenario === 'restart') {
+        record = newRecord();
+        records[i] = record;
+      }
+      const on = {
+        message: (data) => {
+          if (scenario === 'echo') {
+            const sentAt = state.sent.shift();
+            onReply(sentAt, state);
+          } else if (scenario === 'fanout') {
+            const payload = payloadOf(data);
+            if (win.open) {
+              win.count += 1;
+              win.histogram.record(monoMs() - payload.ts);
+            }
+          } else if (scenario === 'restart') {
+            record.receive(payloadOf(data).n);
+          }
+        },
+      };
+      const client = await openClient(implName, url, scenario, on, record);
+      client.state = state;
+      state.client = client;
+      return client;
+    });
+    return { ...result, ms: Math.round(performance.now() - started), errors };
+  },
+
+  /** Echo: every client keeps `inflight` messages outstanding until stopLoad. */
+  echoStart({ inflight, acked }) {
+    running = true;
+    for (const client of clients) {
+      if (!client) continue;
+      for (let i = 0; i < inflight; i++) sendEcho(client, acked);
+    }
+    return {};
+  },
+
+  windowStart() {
+    win = newWindow();
+    win.open = true;
+    win.started = performance.now();
+    return {};
+  },
+
+  windowEnd() {
+    win.open = false;
+    win.ended = performance.now();
+    return { count: win.count, seconds: (win.ended - win.started) / 1000, histogram: win.histogram.toJSON(), errors };
+  },
+
+  stopLoad() {
+    running = false;
+    return {};
+  },
+
+  /** Restart storm: from now on attempts, opens and returns count. */
+  arm({ at }) {
+    t0 = at;
+    return {};
+  },
+
+  /** How many clients are back (and resumed), and how many have received message `lastN`. */
+  status({ lastN }) {
+    let back = 0;
+    let caughtUp = 0;
+    for (const r of records) {
+      if (!r) continue;
+      if (r.backAt !== undefined) back += 1;
+      if (lastN === undefined || r.received[lastN]) caughtUp += 1;
+    }
+    return { back, caughtUp, clients: records.length };
+  },
+
+  /** Restart storm: per-client outcome against the list of acknowledged publishes. */
+  restartResult({ acked }) {
+    const backTimes = [];
+    let resumed = 0;
+    let attempts = 0;
+    let opens = 0;
+    let failedReported = 0;
+    let lost = 0;
+    let clientsWithLoss = 0;
+    let duplicates = 0;
+    let recoveries = 0;
+    let neverBack = 0;
+    for (const r of records) {
+      if (!r) continue;
+      if (r.backAt === undefined) neverBack += 1;
+      else backTimes.push(r.backAt);
+      if (r.resumed) resumed += 1;
+      attempts += r.attempts;
+      opens += r.opens;
+      failedReported += r.failedReported;
+      duplicates += r.duplicates;
+      recoveries += r.recoveries;
+      let missing = 0;
+      for (const n of acked) if (!r.received[n]) missing += 1;
+      lost += missing;
+      if (missing > 0) clientsWithLoss += 1;
+    }
+    return { clients: records.length, backTimes, neverBack, resumed, attempts, opens, failedReported, lost, clientsWithLoss, duplicates, recoveries, attemptTimes, errors };
+  },
+
+  async close() {
+    running = false;
+    for (const client of clients) {
+      try {
+        client?.close();
+      } catch {
+        // closing is best effort
+      }
+    }
+    await sleep(50);
+    return {};
+  },
+});
+
+function sendEcho(client, acked) {
+  if (!running) return;
+  const sentAt = performance.now();
+  if (acked) {
+    // lifeline.v1: the round trip is send -> the server's handler -> ack.
+    client.send(ECHO_TEXT).then(
+      () => onReply(sentAt, client.state, client, true),
+      (error) => noteError(error),
+    );
+  } else {
+    client.state.sent.push(sentAt);
+    try {
+      client.send(ECHO_TEXT);
+    } catch (error) {
+      noteError(error);
+    }
+  }
+}
+
+function onReply(sentAt, state, client, acked = false) {
+  if (win.open && sentAt !== undefined) {
+    win.count += 1;
+    win.histogram.record(performance.now() - sentAt);
+  }
+  const c = client ?? state.client;
+  if (c) sendEcho(c, acked);
+}
+
+process.on('uncaughtException', (error) => {
+  emit('fatal', { message: error.stack ?? String(error) });
+  process.exit(1);
+});
