@@ -61,9 +61,10 @@ export async function runPrimary(count: number, logger: Logger): Promise<never> 
   };
 
   const first = Array.from({ length: count }, () => fork());
-  const address = await listening(first[0]!);
-  await Promise.all(first.slice(1).map(listening));
-  logger.info({ port: address.port, host: address.address, workers: count, url: `ws://${address.address}:${address.port}/` }, 'listening');
+  // Listen for every worker's 'listening' now: one that comes up while we await another must not be missed.
+  const ready = first.map(listening);
+  const [address] = await Promise.all(ready);
+  logger.info({ port: address!.port, host: address!.address, workers: count, url: `ws://${address!.address}:${address!.port}/` }, 'listening');
 
   const roll = async () => {
     const old = [...current];

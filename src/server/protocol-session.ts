@@ -82,6 +82,7 @@ export class ProtocolSession {
   ) {
     this.sink = {
       send: (frame) => this.send(frame),
+      sendText: (text) => this.connection.send(text),
       get open() {
         return connection.state === 'open';
       },

@@ -108,6 +108,11 @@ export interface ShutdownOptions {
 
 const RECENT_INCIDENTS = 50;
 
+/** The 'error' listener of every upgrading socket; shared, since a closure would keep each request alive. */
+function destroySocket(this: Duplex): void {
+  this.destroy();
+}
+
 /** A lifeline WebSocket server. Create it with {@link createServer}. */
 export class LifelineServer {
   private options: ResolvedServerOptions;
@@ -356,7 +361,7 @@ export class LifelineServer {
 
   /** Accept or refuse one upgrade request. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    socket.on('error', () => socket.destroy());
+    socket.on('error', destroySocket);
     if (this.currentState === 'draining' || this.currentState === 'stopped') {
       this.counters.refusedUpgrades += 1;
       refuseUpgrade(socket, 503, { 'Retry-After': this.retryAfterSeconds() }, 'server is restarting; retry shortly\n');
@@ -427,7 +432,7 @@ export class LifelineServer {
       // Behind a cluster primary, closing the listener at once makes it route new connections to the
       // other workers instead of to one that would only answer 503.
       if (options.stopListening && this.httpServer) this.httpServer.close();
-      await this.drain('shutdown', [...this.live], code);
+      await this.drain('shutdown', [...this.live], code, options.stopListening === true);
       this.unwatch?.();
       this.offAvailability?.();
       if (this.heartbeat) clearInterval(this.heartbeat);
@@ -457,7 +462,7 @@ export class LifelineServer {
     return String(Math.max(1, Math.ceil(this.options.retryHint.maxMs / 1000)));
   }
 
-  private async drain(kind: 'restart' | 'shutdown', targets: Connection[], code: number): Promise<void> {
+  private async drain(kind: 'restart' | 'shutdown', targets: Connection[], code: number, stopListening = false): Promise<void> {
     const started = Date.now();
     const { drainWindowMs, graceMs, closeTimeoutMs, retryHint, random } = this.options;
     this.counters.drains += 1;
@@ -468,12 +473,19 @@ export class LifelineServer {
     await Promise.race([Promise.all(targets.map((c) => c.chain)), sleep(graceMs)]);
 
     const offsets = drainOffsets(targets.length, drainWindowMs, random);
+    const windowStart = Date.now();
     await Promise.all(
       targets.map(async (connection, i) => {
         await sleep(offsets[i] ?? 0);
         const sent = code === 1012 && connection.protocol === '' ? this.options.plainRestartCode : code;
+        // A shutdown that keeps listening refuses upgrades (503) until the window ends, and then the process
+        // is gone: a client told to come back sooner only collects failures and backs off exponentially.
+        // So the hint starts when the window ends. (A restart keeps serving; stopListening hands clients to
+        // other processes at once: neither shifts.)
+        const shift = kind === 'shutdown' && !stopListening ? Math.max(0, drainWindowMs - (Date.now() - windowStart)) : 0;
+        const retry = { minMs: retryHint.minMs + shift, maxMs: retryHint.maxMs + shift };
         // Both carry the hint: 1001 here still means "come back", just in words old clients accept.
-        connection.closeWith(sent, { text: sent === 1012 ? 'service restart' : 'server going away', ...(code === 1012 ? { retry: retryHint } : {}) });
+        connection.closeWith(sent, { text: sent === 1012 ? 'service restart' : 'server going away', ...(code === 1012 ? { retry } : {}) });
       }),
     );
     // Peers that do not complete the closing handshake are cut off at the deadline.

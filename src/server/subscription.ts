@@ -14,10 +14,17 @@ import type { Store, StoredMessage } from '../store/types.js';
 /** How many messages one store read returns during catch-up. */
 const READ_BATCH = 500;
 
+/** The `ev` frame of a stored message. */
+function eventFrame(m: StoredMessage): ServerFrame {
+  return { t: 'ev', ch: m.channel, epoch: m.epoch, off: m.offset, data: m.data };
+}
+
 /** What a subscription needs from its connection. */
 export interface SubscriptionSink {
   /** Send one frame to the client. */
   send(frame: ServerFrame): void;
+  /** Send a frame already encoded as JSON text (an `ev` shared by every subscriber of a channel). */
+  sendText(text: string): void;
   /** Whether the connection can still take frames. */
   readonly open: boolean;
   /** Report a store failure during catch-up (the subscription retries on its own). */
@@ -96,14 +103,17 @@ export class Subscription {
     this.pending = [];
   }
 
-  private emit(m: StoredMessage): void {
+  /** @param text - the `ev` frame of `m` already encoded, when the caller has it */
+  private emit(m: StoredMessage, text?: string): void {
     if (this.closed || m.epoch !== this.epoch || m.offset <= this.lastSent) return;
     this.lastSent = m.offset;
-    this.sink.send({ t: 'ev', ch: m.channel, epoch: m.epoch, off: m.offset, data: m.data });
+    if (text !== undefined) this.sink.sendText(text);
+    else this.sink.send(eventFrame(m));
   }
 
   /** A message was appended to the channel (by this process or, through fan-out, another). */
-  offer(message: StoredMessage): void {
+  /** @param text - the message's `ev` frame, encoded once for all subscribers (see {@link ChannelHub.deliver}) */
+  offer(message: StoredMessage, text?: string): void {
     if (this.closed || !this.sink.open) return;
     if (this.catchingUp) {
       this.again = true;
@@ -111,7 +121,7 @@ export class Subscription {
     }
     if (message.epoch !== this.epoch || message.offset <= this.lastSent) return;
     if (message.offset === this.lastSent + 1) {
-      this.emit(message);
+      this.emit(message, text);
       return;
     }
     void this.catchUp();
@@ -168,7 +178,9 @@ export class ChannelHub {
   deliver(message: StoredMessage): void {
     const set = this.byChannel.get(message.channel);
     if (!set) return;
-    for (const s of set) s.offer(message);
+    // The frame is the same for every subscriber: encode it once, not once per connection.
+    const text = JSON.stringify(eventFrame(message));
+    for (const s of set) s.offer(message, text);
   }
 
   /** Number of subscriptions on a channel. */
