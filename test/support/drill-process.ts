@@ -1,32 +1,12 @@
 /** Run `lifeline drill` as a separate process and read its JSON report. */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { DrillReport } from '../../src/cli/drill/run-drill.js';
 
 const BIN = fileURLToPath(new URL('../../bin/lifeline.js', import.meta.url));
 
-/** The parts of the drill's report the tests read. */
-export interface DrillResult {
-  ok: boolean;
-  unacknowledged: number;
-  publishRetries: number;
-  clientRejects: number;
-  connectedAtEnd: number;
-  clients: number;
-  totals: {
-    subscribers: number;
-    published: number;
-    publishedHttp: number;
-    publishedByClients: number;
-    delivered: number;
-    lost: number;
-    duplicated: number;
-    outOfOrder: number;
-    reconnects: number;
-    resumed: number;
-    notRecovered: number;
-    worstGapMs: number;
-  };
-}
+/** The drill's JSON report: the same type the CLI prints. */
+export type DrillResult = DrillReport;
 
 /** Start a drill; `done` resolves with its exit code, report and stderr. */
 export function startDrill(urls: string[], args: string[]): { done: Promise<{ code: number | null; report: DrillResult; stderr: string }> } {
