@@ -45,6 +45,8 @@ export interface DrillReport {
   totals: Omit<ChannelReport, 'channel'>;
   /** HTTP publish attempts that failed and were retried (with the same idempotency key). */
   publishRetries: number;
+  /** HTTP publishers that gave up because the server stayed unreachable past the settle time. */
+  publishAbandoned: number;
   /** Client publishes rejected by the server (never retried). */
   clientRejects: number;
   /** Client publishes neither acknowledged nor rejected by the end (the client still holds them). */
@@ -79,6 +81,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
   let clientRejects = 0;
   let unacknowledged = 0;
   let connectedAtEnd = 0;
+  let publishAbandoned = 0;
   const started = Date.now();
 
   // Subscribers: client i listens to channel i mod channels, and publishes to it.
@@ -149,6 +152,12 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
           if ((error as Error).message.startsWith('publish refused')) throw error;
         }
         publishRetries += 1;
+        // A server that stays away past the settle time is not restarting: stop, and report what was
+        // acknowledged (an unacknowledged message is not counted as published, so it cannot count as lost).
+        if (Date.now() > stopAt + options.settleMs || options.signal?.aborted) {
+          publishAbandoned += 1;
+          return;
+        }
         // The server may be restarting: retry the same message until it is acknowledged.
         await sleep(delay);
         delay = Math.min(1000, delay * 2);
@@ -229,10 +238,11 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     channels,
     totals,
     publishRetries,
+    publishAbandoned,
     clientRejects,
     unacknowledged,
     connectedAtEnd,
     clients: options.clients,
-    ok: totals.lost === 0 && totals.duplicated === 0 && totals.outOfOrder === 0 && unacknowledged === 0,
+    ok: totals.lost === 0 && totals.duplicated === 0 && totals.outOfOrder === 0 && unacknowledged === 0 && publishAbandoned === 0,
   };
 }
