@@ -3,43 +3,20 @@
  * while 50 clients on 5 channels receive a stream published over HTTP and publish acknowledged
  * messages of their own. The drill (a separate process) counts every message at every subscriber.
  */
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { startDrill } from '../support/drill-process.js';
 import { killAll, startServe, tempDataDir, type ServeProcess } from '../support/serve-process.js';
 
-const BIN = fileURLToPath(new URL('../../bin/lifeline.js', import.meta.url));
 const KEY = 'drill-test-key-0123456789';
 
 afterEach(async () => {
   await killAll();
 });
 
-interface Report {
-  ok: boolean;
-  totals: { published: number; publishedHttp: number; publishedByClients: number; delivered: number; lost: number; duplicated: number; outOfOrder: number; reconnects: number; resumed: number; notRecovered: number };
-}
-
-function runDrill(url: string, durationS: number): { done: Promise<{ code: number | null; report: Report; stderr: string }> } {
-  const child = spawn(process.execPath, [BIN, 'drill', url, '--clients', '50', '--channels', '5', '--duration', `${durationS}s`, '--rate', '10', '--client-rate', '1', '--settle', '20s', '--publish-key', KEY, '--json'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  const done = new Promise<{ code: number | null; report: Report; stderr: string }>((resolve, reject) => {
-    child.on('exit', (code) => {
-      try {
-        resolve({ code, report: JSON.parse(stdout) as Report, stderr });
-      } catch {
-        reject(new Error(`drill printed no report (exit ${code}): ${stderr.slice(-2000)}`));
-      }
-    });
-  });
-  return { done };
+function runDrill(url: string, durationS: number) {
+  return startDrill([url], ['--clients', '50', '--channels', '5', '--duration', `${durationS}s`, '--rate', '10', '--client-rate', '1', '--settle', '20s', '--publish-key', KEY]);
 }
 
 async function restartLoop(first: ServeProcess, args: string[], signal: 'SIGTERM' | 'SIGKILL', times: number): Promise<ServeProcess> {
@@ -71,7 +48,7 @@ for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
       console.log(`${signal}: ${JSON.stringify(report.totals)}`);
       expect(report.totals.publishedHttp, stderr.slice(-1000)).toBeGreaterThan(800);
       expect(report.totals.publishedByClients).toBeGreaterThan(800);
-      expect((report as Report & { unacknowledged: number }).unacknowledged).toBe(0);
+      expect(report.unacknowledged).toBe(0);
       // Each restart closes every client; one reconnect may span two restarts when they come quickly.
       expect(report.totals.reconnects).toBeGreaterThanOrEqual(4 * 50);
       expect(report.totals.lost).toBe(0);
