@@ -11,6 +11,35 @@ export const SUBPROTOCOL = 'lifeline.v1';
 /** A JSON value. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
+/**
+ * Epochs of channels that were never written start with this character. Random epochs are hex, so
+ * the two never collide. A reader at offset 0 of such an epoch has missed nothing when the channel's
+ * first message (offset 1) arrives under the channel's first real epoch: see {@link continuesFrom}.
+ */
+export const UNWRITTEN_EPOCH_PREFIX = '~';
+
+/** Whether `epoch` names a channel that had never been written when the position was taken. */
+export function isUnwrittenEpoch(epoch: string): boolean {
+  return epoch.startsWith(UNWRITTEN_EPOCH_PREFIX);
+}
+
+/**
+ * Whether a message at `(epoch, offset)` is the next one after `position`: the next offset in the same
+ * epoch, or the channel's very first message (offset 1, any epoch) after offset 0 of an unwritten one.
+ */
+export function continuesFrom(position: Position, epoch: string, offset: number): boolean {
+  if (epoch === position.epoch) return offset === position.offset + 1;
+  return offset === 1 && position.offset === 0 && isUnwrittenEpoch(position.epoch);
+}
+
+/** Channels under this prefix carry the server's own feeds: clients never publish there, and read only where the server allows it. */
+export const RESERVED_CHANNEL_PREFIX = '$lifeline.';
+
+/** Whether `channel` is one of the server's own ({@link RESERVED_CHANNEL_PREFIX}). */
+export function isReservedChannel(channel: string): boolean {
+  return channel.startsWith(RESERVED_CHANNEL_PREFIX);
+}
+
 /** A position in a channel: its epoch and the last offset seen. */
 export interface Position {
   readonly epoch: string;
@@ -32,8 +61,12 @@ export interface HelloFrame {
    * could not be resumed. Without it, ids are deduplicated per session.
    */
   readonly origin?: string;
-  /** Last position delivered to the application, per channel. */
-  readonly channels?: Readonly<Record<string, Position>>;
+  /**
+   * The channels to restore, with the last position delivered to the application; `null`: "from where
+   * the session was" (the position the server recorded for the session, or reported lost when it has
+   * none). An object without a prototype when decoded, so any channel name is an ordinary key.
+   */
+  readonly channels?: Readonly<Record<string, Position | null>>;
 }
 /** Subscribe to a channel, optionally replaying from a position. */
 export interface SubFrame {
@@ -116,8 +149,10 @@ export interface EventFrame {
 export interface AckFrame {
   readonly t: 'ack';
   readonly id: number;
-  /** For `pub`: where the message was stored. */
+  /** For `pub`: where the message was stored (its offset). */
   readonly off?: number;
+  /** For `pub`: the epoch of the channel the offset belongs to. */
+  readonly epoch?: string;
 }
 /** A `msg` or `pub` will never succeed; do not resend it. */
 export interface RejectFrame {
@@ -165,8 +200,10 @@ export const ErrorCode = {
   UNAVAILABLE: 'UNAVAILABLE',
   /** A frame type this server does not know (a newer client). */
   UNKNOWN_TYPE: 'UNKNOWN_TYPE',
-  /** A limit was reached (subscriptions, rate). */
+  /** A limit was reached (subscriptions, channels created, queued work). */
   LIMIT: 'LIMIT',
+  /** The id was used before for different content (a `msg` and a `pub`, or two different payloads): nothing was done. */
+  CONFLICT: 'CONFLICT',
   /** A request that makes no sense in the current state (e.g. unsubscribing what is not subscribed). */
   BAD_REQUEST: 'BAD_REQUEST',
 } as const;
@@ -245,13 +282,13 @@ export function decodeClientFrame(data: string | Uint8Array): ClientFrame {
       if (value.v !== 1) bad('unsupported protocol version');
       if (value.token !== undefined && (typeof value.token !== 'string' || value.token.length > 512)) bad('bad token');
       if (value.origin !== undefined && (typeof value.origin !== 'string' || !ORIGIN.test(value.origin))) bad('bad origin');
-      let channels: Record<string, Position> | undefined;
+      let channels: Record<string, Position | null> | undefined;
       if (value.channels !== undefined) {
         if (!isObject(value.channels)) bad('bad channels');
         const entries = Object.entries(value.channels);
         if (entries.length > MAX_HELLO_CHANNELS) bad('too many channels');
-        channels = {};
-        for (const [name, pos] of entries) channels[channel(name)] = position(pos);
+        channels = Object.create(null) as Record<string, Position | null>;
+        for (const [name, pos] of entries) channels[channel(name)] = pos === null ? null : position(pos);
       }
       return {
         t: 'hello',

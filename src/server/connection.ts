@@ -4,18 +4,29 @@ import type { TransportSocket, UpgradeInfo } from './transport.js';
 /** Which side started the close of a connection. */
 export type ClosedBy = 'server' | 'client' | 'transport';
 
+/** Why a message could not be sent ({@link Connection.send} returned false). */
+export type UnsentReason = 'closing' | 'slow-consumer';
+
 /** What a connection reports to its server about its output. */
 export interface OutputMeter {
   /** Bytes buffered for one peer above which it is a slow consumer and is closed (1013). */
   readonly maxBufferedBytes: number;
   /** A message was queued for the peer. */
   sent(): void;
+  /** A message could not go out: the handler is told (`send` returned false) and this counts it. */
+  unsent(connection: Connection, reason: UnsentReason): void;
   /** The peer was closed for not reading its output. */
   slowConsumer(connection: Connection): void;
 }
 
-/** Lifecycle of a {@link Connection}. */
+/**
+ * Lifecycle of a {@link Connection}: `open`, then `closing` from the moment a closing handshake is
+ * under way (either side started it, or a protocol error did), then `closed`.
+ */
 export type ConnectionState = 'open' | 'closing' | 'closed';
+
+/** Output below this many buffered bytes counts as drained (see {@link Connection.drained}). */
+export const DRAINED_BYTES = 64 * 1024;
 
 /**
  * One client connection, as handlers see it. Handlers for the same connection run one at a time,
@@ -31,11 +42,16 @@ export class Connection {
   /** Free-form state for the application's handlers. */
   readonly locals: Record<string, unknown> = {};
 
-  /** @internal */ state: ConnectionState = 'open';
+  #state: ConnectionState = 'open';
+  /**
+   * Set when the peer's Close arrived and ours has not gone out yet: replies to what the peer sent
+   * before its Close may still go out (see `TransportEvents.peerClosing`).
+   */
+  #answeringPeerClose = false;
   /** @internal who started the close */ closedBy: ClosedBy | undefined;
   /** @internal set between a ping and its pong */ awaitingPong = false;
-  /** @internal handler calls queued or running */ pending = 0;
   /** @internal tail of this connection's serial handler chain */ chain: Promise<void> = Promise.resolve();
+  /** @internal handler calls queued or running, and the bytes of the messages they carry */ readonly inbound = { count: 0, bytes: 0, paused: false };
   /** @internal resolves once the transport reports the close */ readonly closed: Promise<void>;
   /** @internal */ markClosed!: () => void;
 
@@ -56,6 +72,11 @@ export class Connection {
     });
   }
 
+  /** `open`, `closing` (a closing handshake is under way: sends no longer go out, except replies owed before the peer's Close) or `closed`. */
+  get state(): ConnectionState {
+    return this.#state;
+  }
+
   /** The negotiated subprotocol, `''` for a plain WebSocket client. */
   get protocol(): string {
     return this.socket.protocol;
@@ -66,18 +87,35 @@ export class Connection {
     return this.socket.bufferedAmount();
   }
 
-  /** Send a text (string) or binary (bytes) message. Ignored once the connection is closing. */
-  send(data: string | Uint8Array): void {
-    if (this.state !== 'open') return;
+  /** Whether a message sent now can still go out. */
+  get writable(): boolean {
+    return this.#state === 'open' || (this.#state === 'closing' && this.#answeringPeerClose);
+  }
+
+  /**
+   * Send a text (string) or binary (bytes) message. Returns true when it was queued for the peer,
+   * false when it cannot go out: the connection is closing or closed, or the peer is not reading
+   * (then it is closed with 1013 as a slow consumer). A false is counted in the server's metrics.
+   */
+  send(data: string | Uint8Array): boolean {
+    if (!this.writable) {
+      this.meter?.unsent(this, 'closing');
+      return false;
+    }
     // A peer that does not read must not make the server buffer without bound. It is closed with 1013
     // and a retry window: it reconnects and resumes from its last offset, so it loses nothing either.
     if (this.meter && this.socket.bufferedAmount() > this.meter.maxBufferedBytes) {
       this.meter.slowConsumer(this);
+      this.meter.unsent(this, 'slow-consumer');
       this.closeWith(1013, { text: 'slow consumer: output buffer over limit', retry: { minMs: 1000, maxMs: 5000 } });
-      return;
+      return false;
     }
-    this.socket.send(data);
+    if (!this.socket.send(data)) {
+      this.meter?.unsent(this, 'closing');
+      return false;
+    }
     this.meter?.sent();
+    return true;
   }
 
   /**
@@ -85,8 +123,9 @@ export class Connection {
    * @param code - @default 1000
    */
   close(code = 1000, reason = ''): void {
-    if (this.state !== 'open') return;
-    this.state = 'closing';
+    if (this.#state === 'closed' || (this.#state === 'closing' && !this.#answeringPeerClose)) return;
+    this.#state = 'closing';
+    this.#answeringPeerClose = false;
     this.closedBy ??= 'server';
     this.socket.close(code, truncateUtf8(reason));
   }
@@ -96,15 +135,65 @@ export class Connection {
     this.close(code, formatReason(fields));
   }
 
+  /** @internal the peer's Close arrived; replies owed until ours goes out */
+  peerClosing(): void {
+    if (this.#state !== 'open') return;
+    this.#state = 'closing';
+    this.#answeringPeerClose = true;
+    this.closedBy ??= 'client';
+  }
+
+  /** @internal our answer to the peer's Close is going out now */
+  peerCloseAnswered(): void {
+    this.#answeringPeerClose = false;
+  }
+
+  /** @internal the transport reported a protocol error: it is closing the connection itself */
+  protocolClosing(): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'closing';
+    this.#answeringPeerClose = false;
+  }
+
+  /** @internal the transport reported the close */
+  setClosed(): void {
+    this.#state = 'closed';
+    this.#answeringPeerClose = false;
+  }
+
   /** @internal drop the TCP connection without a handshake */
   terminate(): void {
     this.closedBy ??= 'server';
-    this.state = 'closing';
+    if (this.#state !== 'closed') this.#state = 'closing';
+    this.#answeringPeerClose = false;
     this.socket.terminate();
   }
 
   /** @internal */
   ping(): void {
     this.socket.ping();
+  }
+
+  /** @internal stop or start reading the peer's messages (inbound backpressure) */
+  setReading(reading: boolean): void {
+    if (this.inbound.paused === !reading) return;
+    this.inbound.paused = !reading;
+    if (reading) this.socket.resume();
+    else this.socket.pause();
+  }
+
+  /**
+   * @internal Resolves when the output buffered for the peer is below {@link DRAINED_BYTES}, or the
+   * connection can no longer send: replays go on only as fast as the peer reads.
+   */
+  drained(): Promise<void> {
+    if (!this.writable || this.socket.bufferedAmount() <= DRAINED_BYTES) return Promise.resolve();
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (!this.writable || this.socket.bufferedAmount() <= DRAINED_BYTES) resolve();
+        else this.socket.onDrain(check);
+      };
+      this.socket.onDrain(check);
+    });
   }
 }

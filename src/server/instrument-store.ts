@@ -24,6 +24,7 @@ const TIMED: Readonly<Record<StoreOperation, true>> = {
   read: true,
   head: true,
   saveSession: true,
+  updateSession: true,
   loadSession: true,
   deleteSession: true,
   claimMessage: true,
@@ -43,7 +44,7 @@ type AnyFunction = (...args: unknown[]) => unknown;
 
 /**
  * Wrap `store` so that every async operation of the Store contract (`append`, `read`, `head`,
- * `saveSession`, `loadSession`, `deleteSession`, `claimMessage`, `finishMessage`, `sweep`, `close`) is
+ * `saveSession`, `updateSession`, `loadSession`, `deleteSession`, `claimMessage`, `finishMessage`, `sweep`, `close`) is
  * observed in `histogram` with labels `operation` (the method name) and `result` (`ok` or `error`: a
  * rejection, or a synchronous throw, which is rethrown unchanged).
  *

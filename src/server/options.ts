@@ -6,11 +6,11 @@ import type { Connection } from './connection.js';
 import type { UpgradeInfo } from './transport.js';
 
 /** Handler for a new connection. May be async; a throw closes that connection with 1011. */
-export type ConnectionHandler = (connection: Connection, info: UpgradeInfo) => void | Promise<void>;
+export type ConnectionHandler = (connection: Connection, info: UpgradeInfo) => unknown;
 /** Handler for one message. May be async; a throw closes that connection with 1011, unless it is a `CloseError`. */
-export type MessageHandler = (connection: Connection, data: string | Uint8Array, isBinary: boolean) => void | Promise<void>;
+export type MessageHandler = (connection: Connection, data: string | Uint8Array, isBinary: boolean) => unknown;
 /** Handler for a closed connection. May be async; a throw is logged as an incident (the connection is already gone). */
-export type CloseHandler = (connection: Connection, code: number, reason: string) => void | Promise<void>;
+export type CloseHandler = (connection: Connection, code: number, reason: string) => unknown;
 
 /**
  * Decide who may open a WebSocket, before the upgrade. Return the user's id (bound into sessions, so a
@@ -79,6 +79,24 @@ export interface ServerOptions {
   maxBufferedBytes?: number;
   /** Largest accepted message in bytes; larger ones close with 1009. @default 1048576 */
   maxPayload?: number;
+  /**
+   * Most frames (fragments) one message may arrive in; more close with 1008. 0: no limit (a message is
+   * still bounded by `maxPayload`). @default 16384
+   */
+  maxFragments?: number;
+  /**
+   * Messages received on one connection but not yet handled, above which the server stops reading from
+   * that socket (TCP then pushes back on the sender) until half of them are handled. Four times this
+   * closes the connection with 1008. @default 64
+   */
+  maxQueuedMessages?: number;
+  /** The same bound in bytes of the queued messages. @default 4 * maxPayload */
+  maxQueuedBytes?: number;
+  /**
+   * Most upgrades admitted at once while `authenticate` runs (they count towards `maxConnections` too);
+   * more get HTTP 503 with `Retry-After`. @default 1000
+   */
+  maxPendingUpgrades?: number;
   /** Subprotocols offered, in order of preference. @default [] */
   subprotocols?: readonly string[];
   /** Uniform random source in [0, 1), injectable for tests. @default Math.random */
@@ -98,15 +116,31 @@ export interface ServerOptions {
   sessionTtlMs?: number;
   /** Most channels one connection may subscribe to. @default 1000 */
   maxSubscriptions?: number;
-  /** A `lifeline.v1` connection that has not sent `hello` by then is closed with 1008. @default 10000 */
+  /** A `lifeline.v1` connection that has not sent `hello` by then is closed with 1008 (any other frame does not count). @default 10000 */
   helloTimeoutMs?: number;
+  /** Most bytes of stored data one page of history replay holds (one message is always read). @default 262144 */
+  replayPageBytes?: number;
+  /**
+   * Bytes of history replay held for sending across all connections at once; replays wait for room,
+   * so many clients asking for history at once are as bounded as one. @default 67108864
+   */
+  maxReplayBytes?: number;
+  /** Most channels one connection may bring into existence by publishing (`error LIMIT` beyond). @default 100 */
+  maxChannelsCreated?: number;
+  /**
+   * How long a claim of a client message holds before its handler starts: a claim whose answer was lost
+   * in a store stall lapses after this, so the resend runs. @default 30000
+   */
+  claimLeaseMs?: number;
+  /** Who may read `$lifeline.*` channels (the server's own feeds). @default nobody */
+  authorizeReserved?: ChannelAuthorizer;
   /** Bearer key that authorises `POST /publish`; without one, HTTP publishing is off. */
   publishKey?: string;
 }
 
 /** {@link ServerOptions} with every default applied. */
-type OptionalHooks = 'authenticate' | 'allowedOrigins' | 'rateLimit' | 'onConnection' | 'onMessage' | 'onClose' | 'onSessionMessage' | 'authorizeSubscribe' | 'authorizePublish' | 'publishKey' | 'store';
-export type ResolvedServerOptions = Required<Omit<ServerOptions, OptionalHooks | 'logger'>> & Pick<ServerOptions, OptionalHooks>;
+type OptionalHooks = 'authenticate' | 'allowedOrigins' | 'rateLimit' | 'onConnection' | 'onMessage' | 'onClose' | 'onSessionMessage' | 'authorizeSubscribe' | 'authorizePublish' | 'authorizeReserved' | 'publishKey' | 'store' | 'maxQueuedBytes';
+export type ResolvedServerOptions = Required<Omit<ServerOptions, OptionalHooks | 'logger'>> & Pick<ServerOptions, Exclude<OptionalHooks, 'maxQueuedBytes'>> & { maxQueuedBytes: number };
 
 /** The defaults, spread first. */
 export const SERVER_DEFAULTS = {
@@ -125,6 +159,13 @@ export const SERVER_DEFAULTS = {
   maxSubscriptions: 1000,
   helloTimeoutMs: 10_000,
   maxConnections: 0,
+  maxFragments: 16 * 1024,
+  maxQueuedMessages: 64,
+  maxPendingUpgrades: 1000,
+  replayPageBytes: 256 * 1024,
+  maxReplayBytes: 64 * 1024 * 1024,
+  maxChannelsCreated: 100,
+  claimLeaseMs: 30_000,
 } as const satisfies Partial<ServerOptions>;
 
 function nonNegative(name: string, value: number): void {
@@ -134,8 +175,14 @@ function nonNegative(name: string, value: number): void {
 /** Apply defaults and validate; throws `RangeError`/`TypeError` synchronously on a bad option. */
 export function resolveServerOptions(options: ServerOptions): ResolvedServerOptions {
   const { logger: _logger, ...rest } = options;
-  const resolved: ResolvedServerOptions = { ...SERVER_DEFAULTS, ...stripUndefined(rest) };
-  for (const key of ['drainWindowMs', 'graceMs', 'closeTimeoutMs', 'heartbeatMs', 'sessionTtlMs', 'maxSubscriptions', 'helloTimeoutMs', 'maxBufferedBytes', 'maxConnections'] as const) nonNegative(key, resolved[key]);
+  const given = stripUndefined(rest);
+  const maxPayload = given.maxPayload ?? SERVER_DEFAULTS.maxPayload;
+  const resolved: ResolvedServerOptions = { ...SERVER_DEFAULTS, maxQueuedBytes: 4 * maxPayload, ...given };
+  for (const key of ['drainWindowMs', 'graceMs', 'closeTimeoutMs', 'heartbeatMs', 'sessionTtlMs', 'maxSubscriptions', 'helloTimeoutMs', 'maxBufferedBytes', 'maxConnections', 'maxFragments', 'maxChannelsCreated', 'claimLeaseMs'] as const) nonNegative(key, resolved[key]);
+  for (const key of ['maxQueuedMessages', 'maxQueuedBytes', 'maxPendingUpgrades', 'replayPageBytes', 'maxReplayBytes'] as const) {
+    if (!Number.isSafeInteger(resolved[key]) || resolved[key] < 1) throw new RangeError(`${key} must be an integer >= 1, got ${resolved[key]}`);
+  }
+  if (!Number.isSafeInteger(resolved.maxFragments)) throw new RangeError('maxFragments must be an integer >= 0');
   if (resolved.rateLimit !== undefined) {
     const { messagesPerSecond, burst } = resolved.rateLimit;
     if (!(messagesPerSecond > 0) || !(burst >= 1)) throw new RangeError('rateLimit needs messagesPerSecond > 0 and burst >= 1');
@@ -150,7 +197,7 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
   for (const key of ['shutdownCode', 'plainRestartCode'] as const) {
     if (resolved[key] !== 1012 && resolved[key] !== 1001) throw new RangeError(`${key} must be 1012 or 1001`);
   }
-  for (const h of ['authenticate', 'onConnection', 'onMessage', 'onClose', 'onSessionMessage', 'authorizeSubscribe', 'authorizePublish'] as const) {
+  for (const h of ['authenticate', 'onConnection', 'onMessage', 'onClose', 'onSessionMessage', 'authorizeSubscribe', 'authorizePublish', 'authorizeReserved'] as const) {
     if (resolved[h] !== undefined && typeof resolved[h] !== 'function') throw new TypeError(`${h} must be a function`);
   }
   return resolved;

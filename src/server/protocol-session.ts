@@ -2,29 +2,38 @@
  * The `lifeline.v1` side of one connection: hello/welcome and resume, subscriptions with replay,
  * acknowledged messages with at-most-once handlers, acknowledged publishes stored exactly once.
  * Runs inside the connection's serial handler chain, so frames are handled in arrival order.
+ *
+ * Everything a client can make it spend is bounded: subscriptions on every path (`sub` and resume),
+ * channels restored at once, replay (pages under a server-wide budget, paced by the peer's reading),
+ * the records it leaves in the store (claims and keys per origin, channels it creates), and it never
+ * answers "not stored" for what may have been stored.
  * @packageDocumentation
  */
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import {
   decodeClientFrame,
   ErrorCode,
   FrameError,
+  isReservedChannel,
+  isUnwrittenEpoch,
   UnknownFrameTypeError,
   type ClientFrame,
   type HelloFrame,
   type Json,
   type MsgFrame,
+  type Position,
   type PubFrame,
   type ServerFrame,
   type SubFrame,
 } from '../protocol/index.js';
-import { StoreError } from '../store/errors.js';
-import type { AppendResult, MessageOutcome, SessionRecord, Store } from '../store/types.js';
+import { IdempotencyConflictError, IdempotencyWindowError, StoreError, StoreOutcomeUnknownError } from '../store/errors.js';
+import type { AppendOptions, AppendResult, MessageOutcome, SessionPatch, SessionRecord, Store } from '../store/types.js';
 import type { Connection } from './connection.js';
 import { CloseError, HandlerFailure } from './errors.js';
 import { newIncidentId } from './ids.js';
 import { mintToken, parseToken, verifyToken } from './sessions.js';
-import { ChannelHub, Subscription, type SubscriptionSink } from './subscription.js';
+import { ChannelHub, Subscription, type ReplayLimits, type SubscriptionSink } from './subscription.js';
 
 /** Context passed to the handler of an acknowledged `msg`. */
 export interface SessionMessageContext {
@@ -40,6 +49,9 @@ export type SessionMessageHandler = (connection: Connection, data: Json, context
 /** Authorisation hook for a channel operation; resolve true to allow. */
 export type ChannelAuthorizer = (connection: Connection, channel: string) => boolean | Promise<boolean>;
 
+/** Things the protocol layer counts, for the server's stats and metrics. */
+export type ProtocolCount = 'conflicts' | 'forgottenIds' | 'outcomeUnknown' | 'subscriptionLimit' | 'channelLimit' | 'reservedRefused';
+
 /** What the protocol layer needs from the server. */
 export interface ProtocolContext {
   readonly store: Store;
@@ -48,19 +60,46 @@ export interface ProtocolContext {
   readonly sessionTtlMs: number;
   readonly heartbeatMs: number;
   readonly maxSubscriptions: number;
-  /** How long a resend waits for a claim still running elsewhere before answering OUTCOME_UNKNOWN. */
+  /** Most channels one connection may bring into existence by publishing. */
+  readonly maxChannelsCreated: number;
+  /** How long a resend waits for a claim still running elsewhere before answering. */
   readonly claimWaitMs: number;
+  /** How long a claim whose handler has not started holds (see `ClaimOptions.leaseMs`). */
+  readonly claimLeaseMs: number;
+  /** Page bounds and the server-wide budget of history replay. */
+  readonly replay: ReplayLimits;
   readonly onSessionMessage?: SessionMessageHandler | undefined;
   readonly authorizeSubscribe?: ChannelAuthorizer | undefined;
   readonly authorizePublish?: ChannelAuthorizer | undefined;
+  /** Who may read `$lifeline.*` channels (nobody, unless this says so). */
+  readonly authorizeReserved?: ChannelAuthorizer | undefined;
   /** Append and fan out. */
-  publish(channel: string, data: Json, idempotencyKey?: string): Promise<AppendResult>;
+  publish(channel: string, data: Json, options?: AppendOptions): Promise<AppendResult>;
   /** Count a store failure. */
   storeFailed(operation: string, error: unknown): void;
   /** Count messages replayed from history. */
   replayed(count: number): void;
+  /** Count one event of the protocol layer's. */
+  count(what: ProtocolCount): void;
   /** A `hello` was answered. */
   welcomed(event: { connection: Connection; session: string; resumed: boolean; recovered: boolean; lost: readonly string[] }): void;
+}
+
+/** How many channels a resumed `hello` restores at once. */
+export const RESTORE_CONCURRENCY = 4;
+
+/** A digest of a message's content: a resend carries the same, a reused id for other content does not. */
+function fingerprintOf(kind: 'msg' | 'pub', channel: string, data: Json): string {
+  return createHash('sha256').update(`${kind}\n${channel}\n`).update(JSON.stringify(data) ?? 'undefined').digest('base64url');
+}
+
+/** Run `work` over `items`, at most `limit` at a time, in order of start. */
+async function pool<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const runner = async (): Promise<void> => {
+    while (next < items.length) await work(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, runner));
 }
 
 /** The protocol state of one `lifeline.v1` connection. */
@@ -70,9 +109,11 @@ export class ProtocolSession {
   private origin = '';
   private readonly subscriptions = new Map<string, Subscription>();
   private readonly sink: SubscriptionSink;
-  /** Set when the first frame arrives (before it is handled), so a slow `hello` is not mistaken for a silent client. */
-  received = false;
+  /** Set when a `hello` arrives (before it is handled), so a slow `hello` is not mistaken for a silent client. */
+  helloArrived = false;
   private closed = false;
+  /** Channels this connection brought into existence by publishing (bounded by `maxChannelsCreated`). */
+  private channelsCreated = 0;
 
   constructor(
     private readonly connection: Connection,
@@ -82,10 +123,13 @@ export class ProtocolSession {
   ) {
     this.sink = {
       send: (frame) => this.send(frame),
-      sendText: (text) => this.connection.send(text),
-      get open() {
-        return connection.state === 'open';
+      sendText: (text) => {
+        this.connection.send(text);
       },
+      get open() {
+        return connection.writable;
+      },
+      drained: () => connection.drained(),
       storeFailed: (channel, error) => {
         ctx.storeFailed('read', error);
         this.send({ t: 'error', code: ErrorCode.UNAVAILABLE, message: 'history is unavailable; retrying', ref: channel });
@@ -99,8 +143,15 @@ export class ProtocolSession {
     return this.session?.id;
   }
 
-  private send(frame: ServerFrame): void {
-    this.connection.send(JSON.stringify(frame));
+  /** The channels subscribed on this connection. */
+  get channels(): readonly string[] {
+    return [...this.subscriptions.keys()];
+  }
+
+  /** @returns the characters sent, 0 when the frame could not go out */
+  private send(frame: ServerFrame): number {
+    const text = JSON.stringify(frame);
+    return this.connection.send(text) ? text.length : 0;
   }
 
   /** Handle one incoming WebSocket message. Throws `CloseError` for protocol violations. */
@@ -129,7 +180,10 @@ export class ProtocolSession {
       if (frame.t === 'hello') throw new CloseError(1013, 'store unavailable; retry=1000-5000ms');
       const ref = frame.t === 'msg' || frame.t === 'pub' ? frame.id : frame.t === 'sub' || frame.t === 'unsub' ? frame.ch : undefined;
       if (frame.t === 'sub') this.dropSubscription(frame.ch);
-      this.send({ t: 'error', code: ErrorCode.UNAVAILABLE, message: 'the store is unavailable; retry later', ...(ref !== undefined ? { ref } : {}) });
+      // A call that may have been applied is not "not done": the resend (same id) finds out which.
+      const message = error instanceof StoreOutcomeUnknownError ? 'the store did not confirm; resend to learn the outcome' : 'the store is unavailable; retry later';
+      if (error instanceof StoreOutcomeUnknownError) this.ctx.count('outcomeUnknown');
+      this.send({ t: 'error', code: ErrorCode.UNAVAILABLE, message, ...(ref !== undefined ? { ref } : {}) });
     }
   }
 
@@ -170,40 +224,58 @@ export class ProtocolSession {
         token = frame.token;
       }
     }
-    const listed = Object.keys(frame.channels ?? {});
-    if (resumed) {
-      this.session = { ...resumed, expiresAt: now + this.ctx.sessionTtlMs };
-    } else {
+    const listed = frame.channels ?? (Object.create(null) as Record<string, Position | null>);
+    const expiresAt = now + this.ctx.sessionTtlMs;
+    if (!resumed) {
       const minted = mintToken();
       token = minted.token;
-      this.session = {
-        id: minted.sessionId,
-        tokenHash: minted.tokenHash,
-        channels: [],
-        expiresAt: now + this.ctx.sessionTtlMs,
-        ...(this.user !== undefined ? { user: this.user } : {}),
-      };
+      this.session = { id: minted.sessionId, tokenHash: minted.tokenHash, channels: [], expiresAt, ...(this.user !== undefined ? { user: this.user } : {}) };
+      await store.saveSession(this.session);
+    } else {
+      this.session = { ...resumed, expiresAt };
     }
     // Bound to the identity too, so one user can never collide with (or learn about) another's message ids.
-    this.origin = frame.origin !== undefined ? `o:${this.user ?? ""}:${frame.origin}` : `s:${this.session.id}`;
-    await store.saveSession(this.session);
+    this.origin = frame.origin !== undefined ? `o:${this.user ?? ''}:${frame.origin}` : `s:${this.session.id}`;
 
-    // Restore the session's subscriptions, and any the client lists that the session missed (a `sub` in flight
-    // when the link dropped), each checked again: permissions may have changed since.
-    const lost: string[] = resumed ? [] : listed;
-    const restore: string[] = [];
+    // What to restore: the session's channels, then any the client lists that the session missed (a `sub`
+    // in flight when the link dropped), at most `maxSubscriptions`, each checked again (permissions may
+    // have changed). Each from the client's own position, else the one the session recorded (never ahead
+    // of what the client had: replay may repeat, never skip), else reported lost.
+    const lost: string[] = [];
+    const refused: string[] = [];
+    const restore: { channel: string; from: Position | undefined; lost: boolean }[] = [];
     if (resumed) {
-      for (const channel of new Set([...this.session.channels, ...listed])) {
-        if (await this.mayRead(channel)) restore.push(channel);
-        else lost.push(channel);
+      const candidates = [...new Set([...resumed.channels, ...Object.keys(listed)])];
+      for (const channel of candidates) {
+        if (restore.length >= this.ctx.maxSubscriptions) {
+          refused.push(channel);
+          continue;
+        }
+        if (!(await this.mayRead(channel))) {
+          lost.push(channel);
+          continue;
+        }
+        const from = listed[channel] ?? resumed.positions?.[channel];
+        restore.push({ channel, from: from ?? undefined, lost: from === undefined || from === null });
+        if (from === undefined || from === null) lost.push(channel);
       }
-      if (restore.length !== this.session.channels.length || restore.some((c, i) => c !== this.session!.channels[i])) {
-        this.session = { ...this.session, channels: restore };
-        await store.saveSession(this.session);
-      }
+    } else {
+      // Nothing to resume from: whatever the client held is not restored here (it subscribes again).
+      lost.push(...Object.keys(listed));
     }
     if (this.closed) return;
-    const starts: Promise<void>[] = [];
+
+    // Whether each restored channel's history still covers the client's position: asked before `welcome`
+    // (without reading messages), so `welcome.recovered` says the same as every `subscribed` will.
+    const complete = new Map<string, boolean>();
+    await pool(restore, RESTORE_CONCURRENCY, async ({ channel, from, lost: unknown }) => {
+      if (unknown || from === undefined) return;
+      const ok = (await store.read(channel, from, 0)).complete;
+      complete.set(channel, ok);
+      if (!ok) lost.push(channel);
+    });
+    if (this.closed) return;
+    const recovered = resumed !== undefined && lost.length === 0 && refused.length === 0;
     this.send({
       t: 'welcome',
       v: 1,
@@ -211,18 +283,40 @@ export class ProtocolSession {
       token: token!,
       expiresAt: this.session.expiresAt,
       resumed: resumed !== undefined,
-      recovered: resumed !== undefined && lost.length === 0,
-      lost,
+      recovered,
+      lost: [...new Set([...lost, ...refused])],
       heartbeatMs: this.ctx.heartbeatMs,
     });
-    this.ctx.welcomed({ connection: this.connection, session: this.session.id, resumed: resumed !== undefined, recovered: resumed !== undefined && lost.length === 0, lost });
-    for (const channel of restore) {
-      const sub = new Subscription(channel, this.sink, store);
-      this.subscriptions.set(channel, sub);
-      this.ctx.hub.add(sub);
-      starts.push(sub.start(frame.channels?.[channel]).then(() => undefined));
+    for (const channel of refused) {
+      this.ctx.count('subscriptionLimit');
+      this.send({ t: 'error', code: ErrorCode.LIMIT, message: 'too many subscriptions', ref: channel });
     }
-    await Promise.all(starts);
+    this.ctx.welcomed({ connection: this.connection, session: this.session.id, resumed: resumed !== undefined, recovered, lost });
+
+    const kept: { channel: string; position?: Position }[] = [];
+    await pool(restore, RESTORE_CONCURRENCY, async ({ channel, from, lost: unknown }) => {
+      if (this.closed) return;
+      const sub = this.addSubscription(channel);
+      const ok = complete.get(channel);
+      await sub.start(from, unknown || ok === false);
+      kept.push({ channel, position: sub.position });
+    });
+    if (resumed) {
+      const restored = new Set(restore.map((r) => r.channel));
+      const patch: SessionPatch = {
+        expiresAt,
+        subscribe: kept.filter((k) => !resumed.channels.includes(k.channel) || resumed.positions?.[k.channel] === undefined),
+        unsubscribe: resumed.channels.filter((c) => !restored.has(c)),
+      };
+      await store.updateSession(this.session.id, patch);
+    }
+  }
+
+  private addSubscription(channel: string): Subscription {
+    const sub = new Subscription(channel, this.sink, this.ctx.store, this.ctx.replay);
+    this.subscriptions.set(channel, sub);
+    this.ctx.hub.add(sub);
+    return sub;
   }
 
   private async subscribe(frame: SubFrame): Promise<void> {
@@ -232,6 +326,7 @@ export class ProtocolSession {
       return;
     }
     if (this.subscriptions.size >= this.ctx.maxSubscriptions) {
+      this.ctx.count('subscriptionLimit');
       this.send({ t: 'error', code: ErrorCode.LIMIT, message: 'too many subscriptions', ref: ch });
       return;
     }
@@ -240,14 +335,20 @@ export class ProtocolSession {
       return;
     }
     if (this.closed || this.subscriptions.has(ch)) return;
-    const sub = new Subscription(ch, this.sink, this.ctx.store);
-    this.subscriptions.set(ch, sub);
-    this.ctx.hub.add(sub);
-    await this.saveChannels();
-    await sub.start(frame.from);
+    const sub = this.addSubscription(ch);
+    // The position recorded is where delivery starts: never ahead of what the client will have had.
+    const start = sub.start(frame.from);
+    await start;
+    await this.ctx.store.updateSession(this.session!.id, { subscribe: [{ channel: ch, position: sub.position }], expiresAt: Date.now() + this.ctx.sessionTtlMs });
   }
 
   private async mayRead(channel: string): Promise<boolean> {
+    // `$lifeline.*` carries the server's own feeds: readable only where the server says so, at every instant.
+    if (isReservedChannel(channel)) {
+      const allowed = this.ctx.authorizeReserved ? (await this.ctx.authorizeReserved(this.connection, channel)) === true : false;
+      if (!allowed) this.ctx.count('reservedRefused');
+      return allowed;
+    }
     return this.ctx.authorizeSubscribe ? (await this.ctx.authorizeSubscribe(this.connection, channel)) === true : true;
   }
 
@@ -260,36 +361,38 @@ export class ProtocolSession {
   }
 
   private async unsubscribe(ch: string): Promise<void> {
-    const sub = this.subscriptions.get(ch);
-    if (sub) {
-      sub.close();
-      this.ctx.hub.remove(sub);
-      this.subscriptions.delete(ch);
-      await this.saveChannels();
+    if (this.subscriptions.has(ch)) {
+      this.dropSubscription(ch);
+      await this.ctx.store.updateSession(this.session!.id, { unsubscribe: [ch] });
     }
     this.send({ t: 'unsubscribed', ch });
-  }
-
-  private async saveChannels(): Promise<void> {
-    if (!this.session) return;
-    this.session = { ...this.session, channels: [...this.subscriptions.keys()], expiresAt: Date.now() + this.ctx.sessionTtlMs };
-    await this.ctx.store.saveSession(this.session);
   }
 
   private async message(frame: MsgFrame): Promise<void> {
     const { store } = this.ctx;
     const handler = this.ctx.onSessionMessage;
-    let claim = await store.claimMessage(this.origin, frame.id);
-    // A claim still running belongs to a handler on a connection that is closing; give it time to finish.
+    const fingerprint = fingerprintOf('msg', '', frame.data);
+    const options = { leaseMs: this.ctx.claimLeaseMs, fingerprint };
+    let claim = await store.claimMessage(this.origin, frame.id, options);
+    // A claim still held belongs to a handler on a connection that is closing; give it time to finish.
     const deadline = Date.now() + this.ctx.claimWaitMs;
-    while (!claim.claimed && claim.outcome.state === 'running' && Date.now() < deadline) {
+    while (!claim.claimed && 'outcome' in claim && !claim.conflict && (claim.outcome.state === 'running' || claim.outcome.state === 'claimed') && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 50));
-      claim = await store.claimMessage(this.origin, frame.id);
+      claim = await store.claimMessage(this.origin, frame.id, options);
     }
     if (!claim.claimed) {
-      this.answer(frame.id, claim.outcome);
+      if ('forgotten' in claim) {
+        this.ctx.count('forgottenIds');
+        this.send({ t: 'reject', id: frame.id, code: ErrorCode.OUTCOME_UNKNOWN });
+      } else if (claim.conflict) {
+        this.ctx.count('conflicts');
+        this.send({ t: 'reject', id: frame.id, code: ErrorCode.CONFLICT });
+      } else this.answer(frame.id, claim.outcome);
       return;
     }
+    // The handler starts only once "started" is durable: a claim that never gets here lapses after its
+    // lease, so a resend runs; one that does is never run twice (a crash leaves it OUTCOME_UNKNOWN).
+    await store.finishMessage(this.origin, frame.id, { state: 'running' });
     try {
       await handler?.(this.connection, frame.data, { id: frame.id, session: this.session!.id });
     } catch (error) {
@@ -312,27 +415,59 @@ export class ProtocolSession {
   }
 
   private answer(id: number, outcome: MessageOutcome): void {
-    if (outcome.state === 'done') this.send({ t: 'ack', id });
-    else if (outcome.state === 'failed') this.send({ t: 'reject', id, code: ErrorCode.HANDLER_FAILED, incident: outcome.incident });
-    else this.send({ t: 'reject', id, code: ErrorCode.OUTCOME_UNKNOWN });
+    switch (outcome.state) {
+      case 'done':
+        this.send({ t: 'ack', id });
+        return;
+      case 'failed':
+        this.send({ t: 'reject', id, code: ErrorCode.HANDLER_FAILED, incident: outcome.incident });
+        return;
+      case 'claimed':
+        // Claimed, never started (its answer was lost in a store stall): runnable once the lease lapses.
+        this.send({ t: 'error', code: ErrorCode.UNAVAILABLE, message: 'this message is still claimed; resend shortly', ref: id });
+        return;
+      case 'running':
+        this.send({ t: 'reject', id, code: ErrorCode.OUTCOME_UNKNOWN });
+    }
   }
 
   private async publish(frame: PubFrame): Promise<void> {
-    const allowed = this.ctx.authorizePublish ? await this.ctx.authorizePublish(this.connection, frame.ch) : false;
+    const allowed = !isReservedChannel(frame.ch) && (this.ctx.authorizePublish ? await this.ctx.authorizePublish(this.connection, frame.ch) : false);
     if (!allowed) {
+      if (isReservedChannel(frame.ch)) this.ctx.count('reservedRefused');
       this.send({ t: 'reject', id: frame.id, code: ErrorCode.FORBIDDEN });
+      return;
+    }
+    if (this.channelsCreated >= this.ctx.maxChannelsCreated && isUnwrittenEpoch((await this.ctx.store.head(frame.ch)).epoch)) {
+      this.ctx.count('channelLimit');
+      this.send({ t: 'reject', id: frame.id, code: ErrorCode.LIMIT });
       return;
     }
     let result: AppendResult;
     try {
-      // The key makes a resent publish a no-op: stored once, acknowledged every time.
-      result = await this.ctx.publish(frame.ch, frame.data, `c:${this.origin}:${frame.id}`);
+      // Deduplicated by the message id in the origin's claims, atomically with the append: stored once,
+      // acknowledged every time, and an id reused for other content is a conflict.
+      result = await this.ctx.publish(frame.ch, frame.data, { claim: { scope: this.origin, id: frame.id, fingerprint: fingerprintOf('pub', frame.ch, frame.data) } });
     } catch (error) {
-      this.ctx.storeFailed('append', error);
-      this.send({ t: 'error', code: ErrorCode.UNAVAILABLE, message: 'cannot store right now; resend later', ref: frame.id });
-      return;
+      if (error instanceof IdempotencyConflictError) {
+        this.ctx.count('conflicts');
+        this.send({ t: 'reject', id: frame.id, code: ErrorCode.CONFLICT });
+        return;
+      }
+      if (error instanceof IdempotencyWindowError) {
+        this.ctx.count('forgottenIds');
+        this.send({ t: 'reject', id: frame.id, code: ErrorCode.OUTCOME_UNKNOWN });
+        return;
+      }
+      // Data the store cannot represent (nested too deep, not JSON) is the client's mistake: never resend it.
+      if (error instanceof TypeError || error instanceof RangeError) {
+        this.send({ t: 'reject', id: frame.id, code: ErrorCode.BAD_REQUEST });
+        return;
+      }
+      throw error;
     }
-    this.send({ t: 'ack', id: frame.id, off: result.message.offset });
+    if (!result.duplicate && result.message.offset === 1) this.channelsCreated += 1;
+    this.send({ t: 'ack', id: frame.id, off: result.message.offset, epoch: result.message.epoch });
   }
 
   /** The connection closed: stop delivering. The session stays in the store for a resume. */
@@ -340,8 +475,9 @@ export class ProtocolSession {
     this.closed = true;
     if (this.session) {
       // The resume window counts from the session's last use, which is now.
-      const session = { ...this.session, channels: [...this.subscriptions.keys()], expiresAt: Date.now() + this.ctx.sessionTtlMs };
-      this.ctx.store.saveSession(session).catch((error: unknown) => this.ctx.storeFailed('saveSession', error));
+      this.ctx.store
+        .updateSession(this.session.id, { expiresAt: Date.now() + this.ctx.sessionTtlMs })
+        .catch((error: unknown) => this.ctx.storeFailed('updateSession', error));
     }
     for (const sub of this.subscriptions.values()) {
       sub.close();

@@ -9,6 +9,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Json } from '../protocol/index.js';
 import { MAX_CHANNEL_LENGTH } from '../protocol/index.js';
+import { IdempotencyConflictError, StoreOutcomeUnknownError } from '../store/errors.js';
 import type { AppendResult } from '../store/types.js';
 import { sendJson } from './http.js';
 
@@ -19,7 +20,10 @@ export interface PublishRoute {
   /** Largest accepted body, bytes. */
   readonly maxBytes: number;
   publish(channel: string, data: Json, idempotencyKey?: string): Promise<AppendResult>;
+  /** A store failure (unavailable, or an outcome unknown). */
   onStoreError(error: unknown): void;
+  /** A publish whose outcome is unknown was answered as such. */
+  onOutcomeUnknown(): void;
 }
 
 const CHANNEL = /^[\x21-\x7e]+$/;
@@ -76,7 +80,27 @@ export async function handlePublishRequest(req: IncomingMessage, res: ServerResp
     try {
       result = await route.publish(channel, data as Json, idempotencyKey === undefined ? undefined : `h:${idempotencyKey}`);
     } catch (error) {
+      if (error instanceof IdempotencyConflictError) {
+        const first = error.original;
+        return sendJson(res, 409, {
+          error: 'idempotency_conflict',
+          message: 'this idempotency key was used for another message; nothing was stored',
+          ...(first ? { original: { channel: first.channel, epoch: first.epoch, offset: first.offset } } : {}),
+        });
+      }
+      // Data the store cannot represent (nested too deep for JSON text) is the caller's mistake, not an outage.
+      if (error instanceof TypeError || error instanceof RangeError) {
+        return sendJson(res, 400, { error: 'bad_data', message: 'data cannot be stored as JSON (too deeply nested, or not JSON)' });
+      }
       route.onStoreError(error);
+      if (error instanceof StoreOutcomeUnknownError) {
+        route.onOutcomeUnknown();
+        // Sent, never confirmed: it may be stored. Saying "not stored" would invite a duplicate.
+        const how = idempotencyKey === undefined
+          ? 'publish with an idempotencyKey to be able to retry safely'
+          : 'retry with the same idempotencyKey: it answers with the stored message if there is one';
+        return sendJson(res, 503, { error: 'outcome_unknown', message: `the store did not confirm the write; the message may or may not be stored; ${how}` }, { 'retry-after': '1' });
+      }
       return sendJson(res, 503, { error: 'store_unavailable', message: 'the message was not stored; retry later' }, { 'retry-after': '1' });
     }
     const { message } = result;

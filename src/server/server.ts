@@ -8,9 +8,10 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pino, { type Logger } from 'pino';
-import { SUBPROTOCOL, type Json } from '../protocol/index.js';
+import { decodeClientFrame, SUBPROTOCOL, type Json } from '../protocol/index.js';
 import { createMemoryStore } from '../store/memory.js';
-import type { AppendResult, Store } from '../store/types.js';
+import type { AppendOptions, AppendResult, Store } from '../store/types.js';
+import { ByteBudget } from './byte-budget.js';
 import { Emitter } from '../util/emitter.js';
 import { createWsAdapter, type WsAdapter } from './adapters/ws.js';
 import { Connection, type ClosedBy, type OutputMeter } from './connection.js';
@@ -20,7 +21,7 @@ import { pathOf, refuseUpgrade, sendJson } from './http.js';
 import { newConnectionId, newIncidentId } from './ids.js';
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions, type ShutdownCode } from './options.js';
 import type { TransportEvents, TransportSocket, UpgradeInfo } from './transport.js';
-import { ProtocolSession, type ProtocolContext } from './protocol-session.js';
+import { ProtocolSession, type ProtocolContext, type ProtocolCount } from './protocol-session.js';
 import { handlePublishRequest } from './publish-http.js';
 import { ChannelHub } from './subscription.js';
 import { TokenBucket } from './token-bucket.js';
@@ -78,6 +79,22 @@ export interface ServerStats {
   published: number;
   /** Store operations that failed, by operation. */
   storeErrors: Record<string, number>;
+  /** Messages a handler or the server tried to send that could not go out, by why (`closing`, `slow-consumer`). */
+  unsent: Record<string, number>;
+  /** Inbound backpressure: times a socket was paused, connections paused now, and closes (1008) over the hard bound. */
+  inbound: { pauses: number; paused: number; overflows: number };
+  /** Upgrades in admission now (`authenticate` running). */
+  admitting: number;
+  /** Upgrades refused, by reason (`draining`, `origin`, `connections`, `admission`, `auth`). */
+  refusedByReason: Record<string, number>;
+  /** History replay: bytes held for sending now and at most, replays that waited for room. */
+  replay: { bytesInFlight: number; peakBytes: number; waits: number; budgetBytes: number };
+  /** The `lifeline.v1` layer's refusals and honest unknowns (see `ProtocolCount`). */
+  protocol: Record<ProtocolCount, number>;
+  /** `accept` failures of the listening socket (EMFILE/ENFILE: out of file descriptors). */
+  acceptErrors: number;
+  /** `lifeline.v1` connections closed (1008) for not sending `hello` in time. */
+  helloTimeouts: number;
 }
 
 /** Events of a {@link LifelineServer}. */
@@ -145,7 +162,17 @@ export class LifelineServer {
     rateLimited: 0,
     published: 0,
     storeErrors: {},
+    unsent: {},
+    inbound: { pauses: 0, paused: 0, overflows: 0 },
+    admitting: 0,
+    refusedByReason: {},
+    replay: { bytesInFlight: 0, peakBytes: 0, waits: 0, budgetBytes: 0 },
+    protocol: { conflicts: 0, forgottenIds: 0, outcomeUnknown: 0, subscriptionLimit: 0, channelLimit: 0, reservedRefused: 0 },
+    acceptErrors: 0,
+    helloTimeouts: 0,
   };
+  private readonly replayBudget: ByteBudget;
+  private lastAcceptErrorLog = 0;
   /** The store holding history, sessions and dedupe records. */
   readonly store: Store;
   private readonly ownsStore: boolean;
@@ -155,12 +182,15 @@ export class LifelineServer {
   private readonly meter: OutputMeter;
   private readonly routes: ((req: IncomingMessage, res: ServerResponse) => boolean)[] = [];
   private readonly offAvailability: (() => void) | undefined;
+  /** The `lifeline.v1` state of each protocol connection. */
+  private readonly sessions = new WeakMap<Connection, ProtocolSession>();
 
   /** @param options - see {@link ServerOptions} */
   constructor(options: ServerOptions = {}) {
     this.options = resolveServerOptions(options);
     this.logger = options.logger ?? pino({ level: 'info' });
-    this.adapter = createWsAdapter({ maxPayload: this.options.maxPayload, subprotocols: this.options.subprotocols });
+    this.adapter = createWsAdapter({ maxPayload: this.options.maxPayload, maxFragments: this.options.maxFragments, subprotocols: this.options.subprotocols });
+    this.replayBudget = new ByteBudget(this.options.maxReplayBytes);
     this.ownsStore = options.store === undefined;
     this.store = options.store ?? createMemoryStore();
     const server = this;
@@ -169,6 +199,24 @@ export class LifelineServer {
       hub: this.hub,
       logger: this.logger,
       claimWaitMs: 2000,
+      replay: {
+        get pageBytes() {
+          return server.options.replayPageBytes;
+        },
+        budget: this.replayBudget,
+      },
+      get maxChannelsCreated() {
+        return server.options.maxChannelsCreated;
+      },
+      get claimLeaseMs() {
+        return server.options.claimLeaseMs;
+      },
+      get authorizeReserved() {
+        return server.options.authorizeReserved;
+      },
+      count: (what) => {
+        this.counters.protocol[what] += 1;
+      },
       get sessionTtlMs() {
         return server.options.sessionTtlMs;
       },
@@ -187,7 +235,7 @@ export class LifelineServer {
       get authorizePublish() {
         return server.options.authorizePublish;
       },
-      publish: (channel, data, key) => this.publish(channel, data, key === undefined ? {} : { idempotencyKey: key }),
+      publish: (channel, data, options) => this.publish(channel, data, options),
       storeFailed: (operation, error) => this.storeFailed(operation, error),
       replayed: (count) => {
         this.counters.replayed += count;
@@ -208,6 +256,9 @@ export class LifelineServer {
       sent: () => {
         this.counters.messagesOut += 1;
       },
+      unsent: (_connection, reason) => {
+        this.counters.unsent[reason] = (this.counters.unsent[reason] ?? 0) + 1;
+      },
       slowConsumer: (connection) => {
         this.counters.slowConsumers += 1;
         this.logger.warn({ connection: connection.id, buffered: connection.bufferedAmount }, 'slow consumer; closing with 1013');
@@ -227,7 +278,7 @@ export class LifelineServer {
    * Publish to a channel: stored first (resolves once durable), then delivered to subscribers.
    * With an idempotency key already used, nothing new is stored and the first message is returned.
    */
-  async publish(channel: string, data: Json, options: { idempotencyKey?: string } = {}): Promise<AppendResult> {
+  async publish(channel: string, data: Json, options: AppendOptions = {}): Promise<AppendResult> {
     const result = await this.store.append(channel, data, options);
     if (!result.duplicate) this.counters.published += 1;
     // A duplicate is offered too: if the first attempt died before fan-out, this delivers it; subscribers skip repeats.
@@ -257,6 +308,8 @@ export class LifelineServer {
 
   /** A snapshot of the counters. */
   stats(): ServerStats {
+    const budget = this.replayBudget;
+    this.counters.replay = { bytesInFlight: budget.inUse, peakBytes: budget.peak, waits: budget.waits, budgetBytes: budget.limit };
     return structuredClone(this.counters);
   }
 
@@ -317,8 +370,20 @@ export class LifelineServer {
         resolve();
       });
     });
+    // Out of file descriptors, `accept` fails and Node reports it here: without a listener the process
+    // would die; with one, new clients wait in the backlog until descriptors return. Logged, rate-limited.
+    server.on('error', (error: NodeJS.ErrnoException) => this.acceptFailed(error));
     const address = server.address() as AddressInfo;
     return { port: address.port, host: address.address };
+  }
+
+  private acceptFailed(error: NodeJS.ErrnoException): void {
+    this.counters.acceptErrors += 1;
+    const now = Date.now();
+    if (now - this.lastAcceptErrorLog < 10_000) return;
+    this.lastAcceptErrorLog = now;
+    const hint = error.code === 'EMFILE' || error.code === 'ENFILE' ? 'out of file descriptors: raise the limit (ulimit -n) or lower maxConnections' : 'accept failed';
+    this.logger.error({ code: error.code, err: error, count: this.counters.acceptErrors }, `listening socket: ${hint}`);
   }
 
   /** Handle WebSocket upgrades of an existing `http.Server`. Health routes are available through {@link handleRequest}. */
@@ -340,6 +405,9 @@ export class LifelineServer {
         maxBytes: this.options.maxPayload,
         publish: (channel, data, key) => this.publish(channel, data, key === undefined ? {} : { idempotencyKey: key }),
         onStoreError: (error) => this.storeFailed('append', error),
+        onOutcomeUnknown: () => {
+          this.counters.protocol.outcomeUnknown += 1;
+        },
       });
       return true;
     }
@@ -363,20 +431,22 @@ export class LifelineServer {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', destroySocket);
     if (this.currentState === 'draining' || this.currentState === 'stopped') {
-      this.counters.refusedUpgrades += 1;
-      refuseUpgrade(socket, 503, { 'Retry-After': this.retryAfterSeconds() }, 'server is restarting; retry shortly\n');
+      this.refuse(socket, 'draining', 503, { 'Retry-After': this.retryAfterSeconds() }, 'server is restarting; retry shortly\n');
       return;
     }
-    const { allowedOrigins, maxConnections } = this.options;
+    const { allowedOrigins, maxConnections, maxPendingUpgrades } = this.options;
     const origin = req.headers.origin;
     if (allowedOrigins !== undefined && origin !== undefined && !allowedOrigins.includes(origin)) {
-      this.counters.refusedUpgrades += 1;
-      refuseUpgrade(socket, 403, {}, 'origin not allowed\n');
+      this.refuse(socket, 'origin', 403, {}, 'origin not allowed\n');
       return;
     }
-    if (maxConnections > 0 && this.live.size >= maxConnections) {
-      this.counters.refusedUpgrades += 1;
-      refuseUpgrade(socket, 503, { 'Retry-After': this.retryAfterSeconds() }, 'server is at its connection limit; retry shortly\n');
+    // Upgrades still in admission count: a slow `authenticate` must not let more in than the limit.
+    if (maxConnections > 0 && this.live.size + this.counters.admitting >= maxConnections) {
+      this.refuse(socket, 'connections', 503, { 'Retry-After': this.retryAfterSeconds() }, 'server is at its connection limit; retry shortly\n');
+      return;
+    }
+    if (this.counters.admitting >= maxPendingUpgrades) {
+      this.refuse(socket, 'admission', 503, { 'Retry-After': this.retryAfterSeconds() }, 'too many connections being admitted; retry shortly\n');
       return;
     }
     const { authenticate } = this.options;
@@ -385,24 +455,47 @@ export class LifelineServer {
       return;
     }
     const info: UpgradeInfo = { remoteAddress: req.socket.remoteAddress ?? '', url: req.url ?? '/', headers: req.headers };
+    this.counters.admitting += 1;
+    let admitted = true;
+    const leave = (): void => {
+      if (!admitted) return;
+      admitted = false;
+      this.counters.admitting -= 1;
+    };
+    // A peer that hangs up while its authentication runs leaves admission at once.
+    socket.once('close', leave);
     Promise.resolve()
       .then(() => authenticate(info))
       .then(
         (identity) => {
+          leave();
+          socket.off('close', leave);
+          if (socket.destroyed) return;
           if (identity === false || identity === null || identity === undefined || typeof identity === 'object') {
             const status = typeof identity === 'object' && identity !== null && identity.reject === 403 ? 403 : 401;
-            this.counters.refusedUpgrades += 1;
-            refuseUpgrade(socket, status, status === 401 ? { 'WWW-Authenticate': 'Bearer' } : {}, status === 401 ? 'authentication required\n' : 'forbidden\n');
+            this.refuse(socket, 'auth', status, status === 401 ? { 'WWW-Authenticate': 'Bearer' } : {}, status === 401 ? 'authentication required\n' : 'forbidden\n');
+            return;
+          }
+          if (this.currentState === 'draining' || this.currentState === 'stopped') {
+            this.refuse(socket, 'draining', 503, { 'Retry-After': this.retryAfterSeconds() }, 'server is restarting; retry shortly\n');
             return;
           }
           this.adapter.upgrade(req, socket, head, (transport, accepted) => this.accept(transport, accepted, identity === true ? undefined : identity));
         },
         (error: unknown) => {
+          leave();
+          socket.off('close', leave);
           // A hook that throws is our failure, not the client's: 500, logged, never the details.
           this.logger.error({ err: error }, 'authenticate hook failed');
           refuseUpgrade(socket, 500, {}, 'authentication failed\n');
         },
       );
+  }
+
+  private refuse(socket: Duplex, reason: string, status: number, headers: Record<string, string>, body: string): void {
+    this.counters.refusedUpgrades += 1;
+    this.counters.refusedByReason[reason] = (this.counters.refusedByReason[reason] ?? 0) + 1;
+    refuseUpgrade(socket, status, headers, body);
   }
 
   /**
@@ -515,10 +608,13 @@ export class LifelineServer {
     if (onConnection) this.enqueue(connection, 'connection', () => onConnection(connection, info));
     const bucket = this.options.rateLimit ? new TokenBucket(this.options.rateLimit.messagesPerSecond, this.options.rateLimit.burst, Date.now()) : undefined;
     const session = transport.protocol === SUBPROTOCOL ? new ProtocolSession(connection, this.protocolContext, user) : undefined;
-    // A protocol client that never says hello holds a socket for nothing.
+    if (session) this.sessions.set(connection, session);
+    // A protocol client that never says hello holds a socket for nothing; only a `hello` stops the clock.
     const helloTimer = session
       ? setTimeout(() => {
-          if (!session.received) connection.close(1008, 'hello expected');
+          if (session.helloArrived || connection.state !== 'open') return;
+          this.counters.helloTimeouts += 1;
+          connection.close(1008, 'hello expected');
         }, this.options.helloTimeoutMs).unref()
       : undefined;
 
@@ -533,28 +629,43 @@ export class LifelineServer {
           connection.close(1008, 'rate limit exceeded');
           return;
         }
+        const size = typeof data === 'string' ? data.length : data.byteLength;
+        if (!this.admitInbound(connection, size)) return;
         if (session) {
-          session.received = true;
-          this.enqueue(connection, 'message', () => session.handle(data));
+          if (!session.helloArrived && isHello(data)) session.helloArrived = true;
+          this.enqueue(connection, 'message', () => session.handle(data), size);
           return;
         }
         const { onMessage } = this.options;
-        if (onMessage) this.enqueue(connection, 'message', () => onMessage(connection, data, isBinary));
+        if (onMessage) this.enqueue(connection, 'message', () => onMessage(connection, data, isBinary), size);
       },
       pong: () => {
         connection.awaitingPong = false;
       },
+      peerClosing: () => {
+        connection.peerClosing();
+        // Replies to what the peer sent before its Close go out first, within the grace period.
+        const settled = connection.inbound.count === 0 ? undefined : Promise.race([connection.chain, sleep(this.options.graceMs)]);
+        if (settled === undefined) {
+          connection.peerCloseAnswered();
+          return undefined;
+        }
+        return settled.then(() => connection.peerCloseAnswered());
+      },
       protocolError: (error, closeCode) => {
         // The peer's mistake, answered by the transport with its own code; never an incident.
         connection.closedBy ??= 'server';
+        connection.protocolClosing();
         this.counters.protocolErrors[closeCode] = (this.counters.protocolErrors[closeCode] ?? 0) + 1;
         this.logger.warn({ connection: connection.id, closeCode, code: (error as { code?: string }).code, msg: error.message }, 'peer protocol error');
       },
       closed: (code, reason) => {
         const closedBy = connection.closedBy ?? (code === 1006 ? 'transport' : 'client');
         connection.closedBy = closedBy;
-        connection.state = 'closed';
+        connection.setClosed();
+        if (connection.inbound.paused) this.counters.inbound.paused -= 1;
         this.live.delete(connection);
+        this.sessions.delete(connection);
         this.counters.open -= 1;
         this.counters.closesByCode[code] = (this.counters.closesByCode[code] ?? 0) + 1;
         this.counters.closesBy[closedBy] += 1;
@@ -568,20 +679,68 @@ export class LifelineServer {
     };
   }
 
-  /** Run a handler after the connection's previous ones, inside the error boundary. */
-  private enqueue(connection: Connection, handler: Incident['handler'], run: () => void | Promise<void>): void {
-    connection.pending += 1;
-    connection.chain = connection.chain.then(async () => {
+  /**
+   * Inbound backpressure: count a message in the connection's queue; above the soft bound stop reading
+   * from its socket (TCP pushes back on the sender); far above it (only messages the transport had
+   * already read can get there) close with 1008. Returns false when the message is refused.
+   */
+  private admitInbound(connection: Connection, size: number): boolean {
+    const { maxQueuedMessages, maxQueuedBytes } = this.options;
+    const inbound = connection.inbound;
+    if (inbound.count + 1 > 4 * maxQueuedMessages || inbound.bytes + size > 4 * maxQueuedBytes) {
+      this.counters.inbound.overflows += 1;
+      this.logger.warn({ connection: connection.id, queued: inbound.count, bytes: inbound.bytes }, 'inbound queue over its hard bound; closing with 1008');
+      connection.close(1008, 'too many messages queued');
+      return false;
+    }
+    if (!inbound.paused && (inbound.count + 1 > maxQueuedMessages || inbound.bytes + size > maxQueuedBytes)) {
+      this.counters.inbound.pauses += 1;
+      this.counters.inbound.paused += 1;
+      connection.setReading(false);
+    }
+    return true;
+  }
+
+  /** A queued message was handled: resume reading once the queue is down to half its bound. */
+  private inboundDone(connection: Connection, size: number): void {
+    const inbound = connection.inbound;
+    inbound.count -= 1;
+    inbound.bytes -= size;
+    if (inbound.paused && inbound.count <= this.options.maxQueuedMessages / 2 && inbound.bytes <= this.options.maxQueuedBytes / 2) {
+      this.counters.inbound.paused -= 1;
+      if (connection.state !== 'closed') connection.setReading(true);
+      else inbound.paused = false;
+    }
+  }
+
+  /**
+   * Run a handler after the connection's previous ones, inside the error boundary. With nothing queued
+   * it starts at once, in the same turn as the message arrived: a synchronous handler's reply is then
+   * written before the transport reads on (and, say, answers a Close that followed in the same read).
+   * @param size - the bytes of the message it handles, counted in the inbound queue until it is done
+   */
+  private enqueue(connection: Connection, handler: Incident["handler"], run: () => unknown, size = 0): void {
+    const inbound = connection.inbound;
+    // Work the server itself queues (server.run, onConnection, onClose) counts too, without bytes.
+    inbound.count += 1;
+    inbound.bytes += size;
+    const step = async (): Promise<void> => {
       try {
-        // Messages queued behind a handler that closed the connection are not processed.
-        if (handler !== 'close' && connection.state !== 'open') return;
+        // Messages queued behind a handler that closed the connection are not processed; those that
+        // arrived before the peer's Close are, so their replies can go out before ours.
+        if (handler !== 'close' && !connection.writable) return;
         await run();
       } catch (error) {
         this.onHandlerError(connection, handler, error);
       } finally {
-        connection.pending -= 1;
+        this.inboundDone(connection, size);
       }
-    });
+    };
+    if (inbound.count === 1) {
+      connection.chain = step();
+      return;
+    }
+    connection.chain = connection.chain.then(step);
   }
 
   /** The error boundary: the peer's mistakes get their own code; anything else is our bug, 1011 with an incident id. */
@@ -616,6 +775,11 @@ export class LifelineServer {
   private beat(): void {
     for (const connection of this.live) {
       if (connection.state !== 'open') continue;
+      // A socket the server stopped reading cannot show its pongs: the silence is ours, not the peer's.
+      if (connection.inbound.paused) {
+        connection.awaitingPong = false;
+        continue;
+      }
       if (connection.awaitingPong) {
         this.counters.deadPeers += 1;
         this.logger.warn({ connection: connection.id }, 'peer missed a heartbeat; terminating');
@@ -626,6 +790,15 @@ export class LifelineServer {
       connection.awaitingPong = true;
       connection.ping();
     }
+  }
+}
+
+/** Whether a message of a protocol client is its `hello` (decoded only for the first frames of a connection). */
+function isHello(data: string | Uint8Array): boolean {
+  try {
+    return decodeClientFrame(data).t === 'hello';
+  } catch {
+    return false;
   }
 }
 

@@ -6,31 +6,54 @@
  * message arriving while a read is in progress) makes it read the store from its last offset until
  * it has caught up. So messages reach the client in offset order, without gaps or repeats, whatever
  * order publishes complete in.
+ *
+ * Replay is bounded: history is read in pages bounded by count and bytes; the next page is read only
+ * once the peer has drained the last one (so a client that does not read holds one page, not the
+ * history); and every page holds a grant from the server-wide {@link ByteBudget} until it drained.
  * @packageDocumentation
  */
-import type { Position, ServerFrame } from '../protocol/index.js';
-import type { Store, StoredMessage } from '../store/types.js';
+import { continuesFrom, isUnwrittenEpoch, type Position, type ServerFrame } from '../protocol/index.js';
+import type { ChannelPosition, Store, StoredMessage } from '../store/types.js';
+import type { ByteBudget, Grant } from './byte-budget.js';
 
-/** How many messages one store read returns during catch-up. */
-const READ_BATCH = 500;
+/** Most messages one store read returns during catch-up. */
+export const READ_BATCH = 500;
 
 /** The `ev` frame of a stored message. */
 function eventFrame(m: StoredMessage): ServerFrame {
   return { t: 'ev', ch: m.channel, epoch: m.epoch, off: m.offset, data: m.data };
 }
 
+/** One page of history read, its messages waiting in `pending`. */
+interface Page {
+  readonly complete: boolean;
+  readonly more: boolean;
+  readonly head: ChannelPosition;
+  readonly grant: Grant | undefined;
+}
+
 /** What a subscription needs from its connection. */
 export interface SubscriptionSink {
-  /** Send one frame to the client. */
-  send(frame: ServerFrame): void;
+  /** Send one frame to the client; returns its length in characters (0 when it could not go out). */
+  send(frame: ServerFrame): number;
   /** Send a frame already encoded as JSON text (an `ev` shared by every subscriber of a channel). */
   sendText(text: string): void;
   /** Whether the connection can still take frames. */
   readonly open: boolean;
+  /** Resolves when the connection's output has drained (or it closed): the pace of replay. */
+  drained(): Promise<void>;
   /** Report a store failure during catch-up (the subscription retries on its own). */
   storeFailed(channel: string, error: unknown): void;
   /** Count messages sent from history (replay or catch-up) rather than live. */
   replayed(count: number): void;
+}
+
+/** How a subscription reads history: the page bounds and the server-wide budget. */
+export interface ReplayLimits {
+  /** Most bytes of stored data one page holds (at least one message is always read). */
+  readonly pageBytes: number;
+  /** The server-wide budget of history bytes in flight. */
+  readonly budget: ByteBudget;
 }
 
 /** A connection's subscription to a channel. */
@@ -47,6 +70,7 @@ export class Subscription {
     readonly channel: string,
     private readonly sink: SubscriptionSink,
     private readonly store: Store,
+    private readonly limits: ReplayLimits,
   ) {}
 
   /** The position of the last message sent to the client. */
@@ -55,60 +79,98 @@ export class Subscription {
   }
 
   /**
-   * Start: send `subscribed`, then replay after `from` (when given and still in history), then go live.
-   * Resolves with whether the replay was complete (`recovered`).
+   * Start: read the first page of what the client missed after `from`, send `subscribed`, the page, and
+   * go on reading pages in the background until caught up; then live. `from` undefined: from the head
+   * (nothing missed). `lost: true`: the client had a position the server does not know (`subscribed`
+   * says `recovered: false`, delivery starts at the head). Resolves with whether replay is complete
+   * (`recovered`).
    */
-  async start(from: Position | undefined): Promise<boolean> {
+  async start(from: Position | undefined, lost = false): Promise<boolean> {
     const head = await this.store.head(this.channel);
-    this.epoch = head.epoch;
-    let recovered = true;
-    if (from === undefined) {
-      this.lastSent = head.offset;
-    } else if (from.epoch !== head.epoch || from.offset > head.offset) {
-      // Another epoch's offsets mean nothing here: start live, and say so.
-      this.lastSent = head.offset;
-      recovered = false;
-    } else {
-      this.lastSent = from.offset;
+    let recovered = !lost;
+    let readFrom: Position = head;
+    if (from !== undefined) {
+      if (from.epoch === head.epoch && from.offset <= head.offset) readFrom = from;
+      // Offset 0 of an unwritten channel's epoch: the store decides whether nothing was missed since.
+      else if (isUnwrittenEpoch(from.epoch) && from.offset === 0) readFrom = from;
+      else recovered = false; // another epoch's offsets mean nothing here: start at the head, and say so
     }
-    const startOffset = this.lastSent;
     this.catchingUp = true;
-    let first: { complete: boolean; more: boolean };
+    let first: Page;
     try {
-      first = await this.readBatch();
+      first = await this.readPage(readFrom);
+      if (readFrom.epoch !== first.head.epoch) {
+        if (first.complete) readFrom = { epoch: first.head.epoch, offset: 0 };
+        else {
+          // Not the same history after all: start at the head, and say so.
+          this.pending = [];
+          first.grant?.release();
+          readFrom = first.head;
+          first = { ...first, complete: false, more: false, grant: undefined };
+        }
+      }
     } catch (error) {
       this.catchingUp = false;
       throw error;
     }
+    this.epoch = readFrom.epoch;
+    this.lastSent = readFrom.offset;
     if (!first.complete) recovered = false;
-    this.sink.send({ t: 'subscribed', ch: this.channel, epoch: this.epoch, offset: startOffset, recovered });
-    this.flushPending();
+    if (this.closed) {
+      first.grant?.release();
+      this.pending = [];
+      this.catchingUp = false;
+      return recovered;
+    }
+    this.sink.send({ t: 'subscribed', ch: this.channel, epoch: readFrom.epoch, offset: readFrom.offset, recovered });
+    this.sentPage(first.grant);
     this.catchingUp = false;
-    if (first.more || this.again) void this.catchUp();
+    if (first.more || this.again) void this.catchUp(first.grant);
+    else first.grant?.release();
     return recovered;
   }
 
   private pending: StoredMessage[] = [];
 
-  private async readBatch(): Promise<{ complete: boolean; more: boolean }> {
+  /** Read one page after `from`, holding budget for it; the messages wait in `pending`. */
+  private async readPage(from: Position): Promise<Page> {
     this.again = false;
-    const result = await this.store.read(this.channel, { epoch: this.epoch, offset: this.lastSent }, READ_BATCH);
-    for (const m of result.messages) this.pending.push(m);
-    if (result.messages.length > 0) this.sink.replayed(result.messages.length);
-    return { complete: result.complete, more: result.more };
+    const { budget, pageBytes } = this.limits;
+    const grant = await budget.acquire(pageBytes);
+    try {
+      const result = await this.store.read(this.channel, from, READ_BATCH, { maxBytes: pageBytes });
+      for (const m of result.messages) this.pending.push(m);
+      if (result.messages.length > 0) this.sink.replayed(result.messages.length);
+      return { complete: result.complete, more: result.more, head: result.head, grant };
+    } catch (error) {
+      grant.release();
+      throw error;
+    }
   }
 
-  private flushPending(): void {
-    for (const m of this.pending) this.emit(m);
+  /** Send what the last page read, and hold exactly its size of the budget until the peer drained it. */
+  private sentPage(grant: Grant | undefined): void {
+    let chars = 0;
+    for (const m of this.pending) chars += this.emit(m);
     this.pending = [];
+    grant?.resize(Math.max(chars, 1));
   }
 
-  /** @param text - the `ev` frame of `m` already encoded, when the caller has it */
-  private emit(m: StoredMessage, text?: string): void {
-    if (this.closed || m.epoch !== this.epoch || m.offset <= this.lastSent) return;
+  /**
+   * Send `m` if it is the next message.
+   * @param text - the `ev` frame of `m` already encoded, when the caller has it
+   * @returns the characters sent (0 when it was not sent)
+   */
+  private emit(m: StoredMessage, text?: string): number {
+    if (this.closed) return 0;
+    if (m.epoch !== this.epoch) {
+      if (!continuesFrom(this.position, m.epoch, m.offset)) return 0;
+      this.epoch = m.epoch;
+    } else if (m.offset <= this.lastSent) return 0;
     this.lastSent = m.offset;
-    if (text !== undefined) this.sink.sendText(text);
-    else this.sink.send(eventFrame(m));
+    if (text === undefined) return this.sink.send(eventFrame(m));
+    this.sink.sendText(text);
+    return text.length;
   }
 
   /** A message was appended to the channel (by this process or, through fan-out, another). */
@@ -119,23 +181,37 @@ export class Subscription {
       this.again = true;
       return;
     }
-    if (message.epoch !== this.epoch || message.offset <= this.lastSent) return;
-    if (message.offset === this.lastSent + 1) {
+    if (continuesFrom(this.position, message.epoch, message.offset)) {
       this.emit(message, text);
       return;
     }
+    if (message.epoch !== this.epoch || message.offset <= this.lastSent) return;
     void this.catchUp();
   }
 
-  /** Read from the store until nothing is missing. */
-  async catchUp(): Promise<void> {
-    if (this.catchingUp || this.closed) return;
+  /**
+   * Read from the store until nothing is missing, a page at a time: each page waits for the peer to
+   * drain the previous one, and holds its budget grant until then.
+   * @param held - the grant of a page already sent, released once the peer drained it
+   */
+  async catchUp(held?: Grant): Promise<void> {
+    if (this.catchingUp || this.closed) {
+      held?.release();
+      return;
+    }
     this.catchingUp = true;
+    let grant = held;
     try {
       let more = true;
       while (!this.closed && this.sink.open && (more || this.again)) {
-        ({ more } = await this.readBatch());
-        this.flushPending();
+        await this.sink.drained();
+        grant?.release();
+        grant = undefined;
+        if (this.closed || !this.sink.open) break;
+        const page = await this.readPage(this.position);
+        grant = page.grant;
+        more = page.more;
+        this.sentPage(grant);
       }
     } catch (error) {
       this.pending = [];
@@ -145,12 +221,14 @@ export class Subscription {
       this.retryTimer.unref();
     } finally {
       this.catchingUp = false;
+      if (grant) void this.sink.drained().then(() => grant!.release());
     }
   }
 
   /** Stop delivering. */
   close(): void {
     this.closed = true;
+    this.pending = [];
     if (this.retryTimer) clearTimeout(this.retryTimer);
   }
 }
@@ -186,5 +264,10 @@ export class ChannelHub {
   /** Number of subscriptions on a channel. */
   count(channel: string): number {
     return this.byChannel.get(channel)?.size ?? 0;
+  }
+
+  /** Number of channels with a local subscriber. */
+  get channels(): number {
+    return this.byChannel.size;
   }
 }

@@ -26,7 +26,7 @@ export class StoreError extends LifelineError {
  * `instanceof StoreError` catches both; branch on `code` to tell them apart.
  */
 export class StoreUnavailableError extends StoreError {
-  override readonly code = 'LIFELINE_ERR_STORE_UNAVAILABLE';
+  override readonly code: string = 'LIFELINE_ERR_STORE_UNAVAILABLE';
 
   /**
    * @param message - human-readable explanation
@@ -34,5 +34,60 @@ export class StoreUnavailableError extends StoreError {
    */
   constructor(message = 'the store is closed or unreachable', options?: ErrorOptions) {
     super(message, options);
+  }
+}
+
+/**
+ * A store call whose outcome is unknown (`code: 'LIFELINE_ERR_STORE_OUTCOME_UNKNOWN'`): it was sent,
+ * but no answer came (a timeout, a connection lost mid-call), so it may or may not have taken effect.
+ * Never report such a write as "not stored": retry it with the same idempotency key or message id to
+ * learn its outcome. A subclass of {@link StoreUnavailableError}: the engine cannot serve right now either.
+ */
+export class StoreOutcomeUnknownError extends StoreUnavailableError {
+  override readonly code: string = 'LIFELINE_ERR_STORE_OUTCOME_UNKNOWN';
+
+  /**
+   * @param message - human-readable explanation
+   * @param options - standard `ErrorOptions`; `cause` is the engine's error, if any
+   */
+  constructor(message = 'the store did not answer; the operation may or may not have taken effect', options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
+/** Where the first message stored under an idempotency key or id went. */
+export interface OriginalMessage {
+  readonly channel: string;
+  readonly epoch: string;
+  readonly offset: number;
+}
+
+/**
+ * An idempotency key or client message id was reused for different content
+ * (`code: 'LIFELINE_ERR_IDEMPOTENCY_CONFLICT'`): nothing was stored. The caller's mistake, not a store
+ * failure: answer it as a conflict (HTTP 409, a `reject` with `CONFLICT`), never as an outage.
+ */
+export class IdempotencyConflictError extends LifelineError {
+  /** The first message stored under the key, when it was a publish. */
+  readonly original: OriginalMessage | undefined;
+
+  /**
+   * @param message - human-readable explanation
+   * @param original - the first message, when known
+   */
+  constructor(message: string, original?: OriginalMessage) {
+    super('LIFELINE_ERR_IDEMPOTENCY_CONFLICT', message);
+    this.original = original;
+  }
+}
+
+/**
+ * A client message id older than the window of ids its scope keeps (`code: 'LIFELINE_ERR_ID_FORGOTTEN'`):
+ * whether a message with that id was ever stored is unknown, so nothing was stored now.
+ */
+export class IdempotencyWindowError extends LifelineError {
+  /** @param message - human-readable explanation */
+  constructor(message = 'this message id is older than the ids the store remembers for its sender') {
+    super('LIFELINE_ERR_ID_FORGOTTEN', message);
   }
 }

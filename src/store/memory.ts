@@ -4,11 +4,15 @@
  * every other engine.
  * @packageDocumentation
  */
-import { StoreUnavailableError } from './errors.js';
+import { IdempotencyConflictError, IdempotencyWindowError, StoreUnavailableError } from './errors.js';
 import {
   AUTO_SWEEP_INTERVAL_MS,
   ageCutoff,
+  belowWindow,
   checkChannel,
+  checkClaimOptions,
+  checkReadOptions,
+  checkSessionPatch,
   checkId,
   checkLimit,
   checkMessageId,
@@ -17,21 +21,28 @@ import {
   checkSession,
   copySession,
   decodeData,
+  duplicateOfClaim,
   encodeData,
   isExpired,
+  patchSession,
   planRead,
+  randomEmptyEpoch,
   randomEpoch,
   readClock,
   resolveStoreOptions,
   type ResolvedStoreOptions,
 } from './internal.js';
 import type {
+  AppendOptions,
   AppendResult,
   ChannelPosition,
+  ClaimOptions,
   ClaimResult,
   JsonValue,
   MessageOutcome,
+  ReadOptions,
   ReadResult,
+  SessionPatch,
   SessionRecord,
   Store,
   StoredMessage,
@@ -60,15 +71,31 @@ interface KeyRecord {
   readonly epoch: string;
   readonly entry: Entry;
   readonly expiresAt: number;
+  readonly scope: string | undefined;
 }
 
 interface ClaimRecord {
-  readonly outcome: MessageOutcome;
+  /** The outcome, as JSON text: nothing is shared with callers. */
+  readonly outcome: string;
+  readonly fingerprint: string | undefined;
   readonly expiresAt: number;
 }
 
+/** One scope's claims, in insertion order, and the highest id it ever claimed (its window's top). */
+interface ClaimScope {
+  readonly records: Map<number, ClaimRecord>;
+  maxId: number;
+}
+
 function copyOutcome(outcome: MessageOutcome): MessageOutcome {
-  return outcome.state === 'failed' ? { state: 'failed', incident: outcome.incident } : { state: outcome.state };
+  switch (outcome.state) {
+    case 'failed':
+      return { state: 'failed', incident: outcome.incident };
+    case 'done':
+      return outcome.result === undefined ? { state: 'done' } : { state: 'done', result: outcome.result };
+    default:
+      return { state: outcome.state };
+  }
 }
 
 function toMessage(channel: string, epoch: string, entry: Entry): StoredMessage {
@@ -91,9 +118,13 @@ export class MemoryStore implements Store {
   readonly #options: ResolvedStoreOptions;
   readonly #channels = new Map<string, ChannelState>();
   readonly #keys = new Map<string, KeyRecord>();
+  /** The keys of each scope, oldest first, to forget the oldest beyond `maxKeysPerScope`. */
+  readonly #keyScopes = new Map<string, Set<string>>();
   readonly #sessions = new Map<string, SessionRecord>();
-  /** Claims by session, then by message id. */
-  readonly #claims = new Map<string, Map<number, ClaimRecord>>();
+  /** Claims by scope, then by message id. */
+  readonly #claims = new Map<string, ClaimScope>();
+  /** The epoch of channels never written; a new one per instance, since an instance's data dies with it. */
+  readonly #emptyEpoch = randomEmptyEpoch();
   #lastSweep = -Infinity;
   #closed = false;
 
@@ -105,55 +136,80 @@ export class MemoryStore implements Store {
     this.#options = resolveStoreOptions(options);
   }
 
-  async append(channel: string, data: JsonValue, options?: { idempotencyKey?: string }): Promise<AppendResult> {
+  async append(channel: string, data: JsonValue, options?: AppendOptions): Promise<AppendResult> {
     this.#checkOpen();
     checkChannel(channel);
     const key = options?.idempotencyKey;
     if (key !== undefined) checkId(key, 'idempotencyKey');
+    const scope = options?.idempotencyScope;
+    if (scope !== undefined) checkId(scope, 'idempotencyScope');
+    const claim = options?.claim;
+    if (claim !== undefined) {
+      checkId(claim.scope, 'claim.scope');
+      checkMessageId(claim.id);
+      if (typeof claim.fingerprint !== 'string') throw new TypeError('claim.fingerprint must be a string');
+    }
     const json = encodeData(data);
     const now = this.#beginWrite();
 
     if (key !== undefined) {
       const record = this.#keys.get(key);
       if (record && !isExpired(record.expiresAt, now)) {
+        const first = { channel: record.channel, epoch: record.epoch, offset: record.entry.offset };
+        if (record.channel !== channel || record.entry.json !== json) throw new IdempotencyConflictError(`idempotency key ${key} was used for another message`, first);
         return { message: toMessage(record.channel, record.epoch, record.entry), duplicate: true };
       }
+    }
+    if (claim !== undefined) {
+      const found = this.#claimed(claim.scope, claim.id, now);
+      if (found === 'forgotten') throw new IdempotencyWindowError();
+      if (found !== undefined) return duplicateOfClaim(JSON.parse(found.outcome) as MessageOutcome, found.fingerprint, claim.fingerprint, data);
     }
     const state = this.#channel(channel);
     const entry: Entry = { offset: state.last + 1, time: Math.max(now, state.lastTime), json };
     state.messages.push(entry);
     state.last = entry.offset;
     state.lastTime = entry.time;
-    if (key !== undefined) {
-      this.#keys.set(key, { channel, epoch: state.epoch, entry, expiresAt: now + this.#options.dedupeTtlMs });
+    if (key !== undefined) this.#remember(key, { channel, epoch: state.epoch, entry, expiresAt: now + this.#options.dedupeTtlMs, scope }, now);
+    if (claim !== undefined) {
+      const result = { channel, epoch: state.epoch, offset: entry.offset, time: entry.time };
+      this.#record(claim.scope, claim.id, { state: 'done', result }, claim.fingerprint, now + this.#options.dedupeTtlMs);
     }
     this.#trim(state, now);
     return { message: toMessage(channel, state.epoch, entry), duplicate: false };
   }
 
-  async read(channel: string, from: ChannelPosition | undefined, limit: number): Promise<ReadResult> {
+  async read(channel: string, from: ChannelPosition | undefined, limit: number, options?: ReadOptions): Promise<ReadResult> {
     this.#checkOpen();
     checkChannel(channel);
     if (from !== undefined) checkPosition(from);
     checkLimit(limit);
+    checkReadOptions(options);
     const now = readClock(this.#options.now);
-    const state = this.#channel(channel);
-    this.#trim(state, now);
-    const head: ChannelPosition = { epoch: state.epoch, offset: state.last };
+    const state = this.#channels.get(channel);
+    if (state) this.#trim(state, now);
+    const head: ChannelPosition = state ? { epoch: state.epoch, offset: state.last } : { epoch: this.#emptyEpoch, offset: 0 };
     if (from === undefined) return { messages: [], complete: true, more: false, head };
-
-    const first = state.messages[0]?.offset ?? state.last + 1;
-    const plan = planRead(head, first, from);
+    const retained = state?.messages ?? [];
+    const first = retained[0]?.offset ?? head.offset + 1;
+    const plan = planRead(head, first, from, this.#emptyEpoch);
     const start = Math.max(plan.after + 1, first) - first;
-    const messages = state.messages.slice(start, start + limit).map((entry) => toMessage(channel, state.epoch, entry));
-    return { messages, complete: plan.complete, more: start + limit < state.messages.length, head };
+    const maxBytes = options?.maxBytes ?? Infinity;
+    const messages: StoredMessage[] = [];
+    let bytes = 0;
+    for (let i = start; i < retained.length && messages.length < limit && bytes < maxBytes; i++) {
+      const entry = retained[i]!;
+      bytes += entry.json.length;
+      messages.push(toMessage(channel, head.epoch, entry));
+    }
+    return { messages, complete: plan.complete, more: start + messages.length < retained.length, head };
   }
 
   async head(channel: string): Promise<ChannelPosition> {
     this.#checkOpen();
     checkChannel(channel);
-    const state = this.#channel(channel);
-    return { epoch: state.epoch, offset: state.last };
+    const state = this.#channels.get(channel);
+    return state ? { epoch: state.epoch, offset: state.last } : { epoch: this.#emptyEpoch, offset: 0 };
   }
 
   async saveSession(session: SessionRecord): Promise<void> {
@@ -161,6 +217,17 @@ export class MemoryStore implements Store {
     checkSession(session);
     this.#beginWrite();
     this.#sessions.set(session.id, copySession(session));
+  }
+
+  async updateSession(id: string, patch: SessionPatch): Promise<boolean> {
+    this.#checkOpen();
+    checkId(id, 'session id');
+    checkSessionPatch(patch);
+    const now = this.#beginWrite();
+    const session = this.#sessions.get(id);
+    if (!session || isExpired(session.expiresAt, now)) return false;
+    this.#sessions.set(id, patchSession(session, patch));
+    return true;
   }
 
   async loadSession(id: string): Promise<SessionRecord | undefined> {
@@ -179,16 +246,20 @@ export class MemoryStore implements Store {
     this.#claims.delete(id);
   }
 
-  async claimMessage(session: string, messageId: number): Promise<ClaimResult> {
+  async claimMessage(session: string, messageId: number, options?: ClaimOptions): Promise<ClaimResult> {
     this.#checkOpen();
     checkId(session, 'session');
     checkMessageId(messageId);
+    checkClaimOptions(options);
     const now = this.#beginWrite();
-    let claims = this.#claims.get(session);
-    const record = claims?.get(messageId);
-    if (record && !isExpired(record.expiresAt, now)) return { claimed: false, outcome: copyOutcome(record.outcome) };
-    if (!claims) this.#claims.set(session, (claims = new Map()));
-    claims.set(messageId, { outcome: { state: 'running' }, expiresAt: now + this.#options.dedupeTtlMs });
+    const found = this.#claimed(session, messageId, now);
+    if (found === 'forgotten') return { claimed: false, forgotten: true };
+    if (found !== undefined) {
+      const outcome = JSON.parse(found.outcome) as MessageOutcome;
+      const conflict = options?.fingerprint !== undefined && found.fingerprint !== undefined && found.fingerprint !== options.fingerprint;
+      return conflict ? { claimed: false, outcome, conflict: true } : { claimed: false, outcome };
+    }
+    this.#record(session, messageId, { state: 'claimed' }, options?.fingerprint, now + (options?.leaseMs ?? this.#options.dedupeTtlMs));
     return { claimed: true };
   }
 
@@ -198,9 +269,8 @@ export class MemoryStore implements Store {
     checkMessageId(messageId);
     checkOutcome(outcome);
     const now = this.#beginWrite();
-    let claims = this.#claims.get(session);
-    if (!claims) this.#claims.set(session, (claims = new Map()));
-    claims.set(messageId, { outcome: copyOutcome(outcome), expiresAt: now + this.#options.dedupeTtlMs });
+    const previous = this.#claims.get(session)?.records.get(messageId);
+    this.#record(session, messageId, outcome, previous?.fingerprint, now + this.#options.dedupeTtlMs);
   }
 
   async sweep(): Promise<void> {
@@ -213,8 +283,59 @@ export class MemoryStore implements Store {
     this.#closed = true;
     this.#channels.clear();
     this.#keys.clear();
+    this.#keyScopes.clear();
     this.#sessions.clear();
     this.#claims.clear();
+  }
+
+  /** A live claim record of `(scope, id)`, `'forgotten'` when the id is below the scope's window, else undefined. */
+  #claimed(scope: string, id: number, now: number): ClaimRecord | 'forgotten' | undefined {
+    const claims = this.#claims.get(scope);
+    if (!claims) return undefined;
+    if (belowWindow(id, claims.maxId, this.#options.maxClaimsPerScope)) return 'forgotten';
+    const record = claims.records.get(id);
+    return record && !isExpired(record.expiresAt, now) ? record : undefined;
+  }
+
+  /** Write a claim record, keeping the scope within its window and its size bound. */
+  #record(scope: string, id: number, outcome: MessageOutcome, fingerprint: string | undefined, expiresAt: number): void {
+    let claims = this.#claims.get(scope);
+    if (!claims) this.#claims.set(scope, (claims = { records: new Map(), maxId: -Infinity }));
+    claims.records.delete(id); // re-inserted last: the map's order is the order records were written
+    claims.records.set(id, { outcome: JSON.stringify(copyOutcome(outcome)), fingerprint, expiresAt });
+    if (id > claims.maxId) claims.maxId = id;
+    const floor = claims.maxId - this.#options.maxClaimsPerScope;
+    // Oldest first: for a client whose ids increase this drops exactly the ids that left the window.
+    for (const [oldId] of claims.records) {
+      if (oldId > floor && claims.records.size <= this.#options.maxClaimsPerScope) break;
+      claims.records.delete(oldId);
+    }
+  }
+
+  /** Keep an idempotency key, forgetting its scope's oldest beyond `maxKeysPerScope`. */
+  #remember(key: string, record: KeyRecord, now: number): void {
+    this.#forgetKey(key);
+    this.#keys.set(key, record);
+    if (record.scope === undefined) return;
+    let keys = this.#keyScopes.get(record.scope);
+    if (!keys) this.#keyScopes.set(record.scope, (keys = new Set()));
+    keys.add(key);
+    for (const oldest of keys) {
+      if (keys.size <= this.#options.maxKeysPerScope) break;
+      const old = this.#keys.get(oldest);
+      if (old && !isExpired(old.expiresAt, now) && keys.size <= this.#options.maxKeysPerScope) break;
+      this.#forgetKey(oldest);
+    }
+  }
+
+  #forgetKey(key: string): void {
+    const record = this.#keys.get(key);
+    if (!record) return;
+    this.#keys.delete(key);
+    if (record.scope === undefined) return;
+    const keys = this.#keyScopes.get(record.scope);
+    keys?.delete(key);
+    if (keys?.size === 0) this.#keyScopes.delete(record.scope);
   }
 
   #checkOpen(): void {
@@ -250,11 +371,12 @@ export class MemoryStore implements Store {
   #sweepAt(now: number): void {
     this.#lastSweep = now;
     for (const state of this.#channels.values()) this.#trim(state, now);
-    for (const [key, record] of this.#keys) if (isExpired(record.expiresAt, now)) this.#keys.delete(key);
+    for (const [key, record] of this.#keys) if (isExpired(record.expiresAt, now)) this.#forgetKey(key);
     for (const [id, session] of this.#sessions) if (isExpired(session.expiresAt, now)) this.#sessions.delete(id);
-    for (const [session, claims] of this.#claims) {
-      for (const [messageId, record] of claims) if (isExpired(record.expiresAt, now)) claims.delete(messageId);
-      if (claims.size === 0) this.#claims.delete(session);
+    for (const [scope, claims] of this.#claims) {
+      for (const [messageId, record] of claims.records) if (isExpired(record.expiresAt, now)) claims.records.delete(messageId);
+      // An empty scope is forgotten, window and all: its ids expired, so none of them is remembered anyway.
+      if (claims.records.size === 0) this.#claims.delete(scope);
     }
   }
 }

@@ -19,15 +19,23 @@ export interface RedisKeys {
   meta(channelPart: string): string;
   /** Stream: the retained history, entry id `<offset>-0`, fields `t` (time) and `d` (JSON data). */
   history(channelPart: string): string;
-  /** Set of every channel part, so sweeps find the channels without KEYS/SCAN over the database. */
+  /** Set of every written channel's part, so sweeps find the channels without KEYS/SCAN over the database. */
   readonly channels: string;
+  /** String: the empty epoch of unwritten channels (made once; gone with the data it speaks for). */
+  readonly emptyEpoch: string;
   /** Hash: the first message stored with an idempotency key, and `until`. */
   idempotency(key: string): string;
-  /** String: a session record as JSON. */
+  /** Sorted set of one scope's idempotency keys (as key parts), scored by when they were stored. */
+  idempotencyScope(scope: string): string;
+  /** Text before the key part in {@link RedisKeys.idempotency}, for scripts that name keys from a scope's set. */
+  readonly idempotencyHead: string;
+  /** Hash: `r` a session record as JSON (without its channels and expiry), `e` its expiry. */
   session(id: string): string;
-  /** Hash: `state`, `incident`, `until` of one client message id of one session. */
+  /** Hash: one session's channels, field = the channel's key part, value = `seq|epoch|offset` (epoch and offset may be empty); field `''` holds the last seq. */
+  sessionChannels(id: string): string;
+  /** Hash: `state`, `incident`, `result`, `fp`, `until` of one client message id of one scope. */
   claim(session: string, messageId: number): string;
-  /** Sorted set of one session's claimed message ids, scored by `until` (what `deleteSession` deletes). */
+  /** Sorted set of one scope's claimed message ids, scored by the id (what windows and `deleteSession` use). */
   claims(session: string): string;
   /** Text before the message id in {@link RedisKeys.claim}, for the delete-session script. */
   readonly claimHead: string;
@@ -55,8 +63,12 @@ export function redisKeys(prefix: string): RedisKeys {
     meta: (channel) => `${prefix}ch:${channel}`,
     history: (channel) => `${prefix}hist:${channel}`,
     channels: `${prefix}channels`,
+    emptyEpoch: `${prefix}empty-epoch`,
     idempotency: (key) => `${prefix}idem:${keyPart(key)}`,
+    idempotencyScope: (scope) => `${prefix}idemscope:${keyPart(scope)}`,
+    idempotencyHead: `${prefix}idem:`,
     session: (id) => `${prefix}sess:${keyPart(id)}`,
+    sessionChannels: (id) => `${prefix}sesschan:${keyPart(id)}`,
     // The message id (an integer: no ':') comes first, so any session id parses back unambiguously.
     claim: (session, messageId) => `${prefix}claim:${messageId}:${keyPart(session)}`,
     claims: (session) => `${prefix}claims:${keyPart(session)}`,
@@ -73,18 +85,6 @@ local function fmt(n) return string.format('%d', n) end
 local function offsetOf(entry) return tonumber(string.match(entry[1], '^(%d+)')) end
 -- Entries are written as XADD ... 't' time 'd' data: field values at positions 2 and 4.
 local function timeOf(entry) return tonumber(entry[2][2]) end
-
--- The channel's epoch, creating the channel (a fresh epoch) when its meta key is missing: a new
--- channel, or one whose data Redis lost. A history left without its meta key belongs to a lost
--- epoch, so it is dropped rather than served under the new one.
-local function ensure(meta, history, channels, part, newEpoch)
-  local epoch = redis.call('HGET', meta, 'epoch')
-  if epoch then return epoch end
-  redis.call('DEL', history)
-  redis.call('HSET', meta, 'epoch', newEpoch, 'last', '0')
-  redis.call('SADD', channels, part)
-  return newEpoch
-end
 
 -- Drop the oldest entries older than cutoff (a prefix: times never decrease along the stream).
 -- Binary search on P(x) = "the first entry at or after offset x is recent", monotone in x: a few
@@ -118,25 +118,78 @@ end
 local function live(untilText, now)
   return untilText == '' or tonumber(untilText) > tonumber(now)
 end
+
+-- The empty epoch, made on first use.
+local function emptyEpoch(key, fresh)
+  redis.call('SET', key, fresh, 'NX')
+  return redis.call('GET', key)
+end
+
+-- Record a claim of one id in its scope and keep the scope to its window: ids at or below the highest
+-- minus perScope are dropped (their keys named from the index: one Redis, not Cluster).
+local function recordClaim(claim, index, id, state, incident, result, fp, untilText, px, perScope, claimHead, claimTail, indexPx)
+  redis.call('DEL', claim)
+  redis.call('HSET', claim, 'state', state, 'incident', incident, 'result', result, 'fp', fp, 'until', untilText)
+  if px ~= '' then redis.call('PEXPIRE', claim, px) end
+  redis.call('ZADD', index, id, id)
+  local top = redis.call('ZRANGE', index, -1, -1, 'WITHSCORES')[2]
+  local floor = tonumber(top) - tonumber(perScope)
+  local old = redis.call('ZRANGEBYSCORE', index, '-inf', floor)
+  for i = 1, #old do redis.call('DEL', claimHead .. old[i] .. claimTail) end
+  if #old > 0 then redis.call('ZREMRANGEBYSCORE', index, '-inf', floor) end
+  if indexPx ~= '' then redis.call('PEXPIRE', index, indexPx) else redis.call('PERSIST', index) end
+end
+
+-- Whether id is below its scope's window.
+local function forgotten(index, id, perScope)
+  local top = redis.call('ZRANGE', index, -1, -1, 'WITHSCORES')[2]
+  return top and tonumber(id) <= tonumber(top) - tonumber(perScope)
+end
 `;
 
 /**
- * Append. KEYS: meta, history, channels[, idempotency]. ARGV: newEpoch, now, channelJson, dataJson,
- * maxCount, ageCutoff, until, idempotencyPx, fanout, channelPart.
- * Returns `{'dup', channelJson, epoch, offset, time, dataJson}` for a live idempotency key, else
- * `{'new', epoch, offset, time}`.
+ * Append. KEYS: meta, history, channels[, idempotency, idempotencyScope][, claim, claims].
+ * ARGV: newEpoch, now, channelJson, dataJson, maxCount, ageCutoff, until, px, fanout, channelPart,
+ * keyMode ('' | 'key' | 'scoped-key'), keyPart, perScopeKeys, idempotencyHead,
+ * claimMode ('' | 'claim'), claimId, fingerprint, perScopeClaims, claimHead, claimTail, indexPx.
+ * Returns `{'new', epoch, offset, time}`, `{'dup', channelJson, epoch, offset, time, dataJson}` for a live
+ * idempotency key with the same content, `{'conflict', channelJson, epoch, offset}` for one with other
+ * content, `{'claim', state, result, fp}` for an id already claimed, `{'forgotten'}` below the window.
  *
- * The idempotency check, the offset, the entry, the trimming, the idempotency record and the publish
- * happen together or not at all: a message is never stored without its key, nor published unstored.
+ * The checks, the offset, the entry, the trimming, the dedupe records and the publish happen together or
+ * not at all: a message is never stored without its record, nor published unstored.
  */
 export const APPEND_LUA = `${PRELUDE}
-local meta, history, channels, idem = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local meta, history, channels = KEYS[1], KEYS[2], KEYS[3]
 local newEpoch, now, channelJson, data = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local keyMode, claimMode = ARGV[11], ARGV[15]
+local idem, idemScope, claim, claims
+local k = 4
+if keyMode ~= '' then
+  idem = KEYS[k]; k = k + 1
+  if keyMode == 'scoped-key' then idemScope = KEYS[k]; k = k + 1 end
+end
+if claimMode ~= '' then claim, claims = KEYS[k], KEYS[k + 1] end
 if idem then
   local r = redis.call('HMGET', idem, 'channel', 'epoch', 'offset', 'time', 'data', 'until')
-  if r[1] and live(r[6], now) then return {'dup', r[1], r[2], r[3], r[4], r[5]} end
+  if r[1] and live(r[6], now) then
+    if r[1] ~= channelJson or r[5] ~= data then return {'conflict', r[1], r[2], r[3]} end
+    return {'dup', r[1], r[2], r[3], r[4], r[5]}
+  end
 end
-local epoch = ensure(meta, history, channels, ARGV[10], newEpoch)
+if claim then
+  if forgotten(claims, ARGV[16], ARGV[18]) then return {'forgotten'} end
+  local r = redis.call('HMGET', claim, 'state', 'result', 'fp', 'until')
+  if r[1] and live(r[4], now) then return {'claim', r[1], r[2] or '', r[3] or ''} end
+end
+local epoch = redis.call('HGET', meta, 'epoch')
+if not epoch then
+  -- A history left without its meta key belongs to a lost epoch: dropped, never served under the new one.
+  redis.call('DEL', history)
+  epoch = newEpoch
+  redis.call('HSET', meta, 'epoch', epoch, 'last', '0')
+  redis.call('SADD', channels, ARGV[10])
+end
 local last = redis.call('HINCRBY', meta, 'last', 1)
 local offset = fmt(last)
 local time = now
@@ -150,6 +203,21 @@ if idem then
   redis.call('DEL', idem)
   redis.call('HSET', idem, 'channel', channelJson, 'epoch', epoch, 'offset', offset, 'time', time, 'data', data, 'until', ARGV[7])
   if ARGV[8] ~= '' then redis.call('PEXPIRE', idem, ARGV[8]) end
+  if idemScope then
+    redis.call('ZADD', idemScope, now, ARGV[12])
+    local over = redis.call('ZCARD', idemScope) - tonumber(ARGV[13])
+    if over > 0 then
+      local oldest = redis.call('ZPOPMIN', idemScope, over)
+      for i = 1, #oldest, 2 do
+        if oldest[i] ~= ARGV[12] then redis.call('DEL', ARGV[14] .. oldest[i]) end
+      end
+    end
+    if ARGV[8] ~= '' then redis.call('PEXPIRE', idemScope, ARGV[8]) end
+  end
+end
+if claim then
+  local result = '{"channel":' .. channelJson .. ',"epoch":"' .. epoch .. '","offset":' .. offset .. ',"time":' .. time .. '}'
+  recordClaim(claim, claims, ARGV[16], 'done', '', result, ARGV[17], ARGV[7], ARGV[8], ARGV[18], ARGV[19], ARGV[20], ARGV[21])
 end
 redis.call('PUBLISH', ARGV[9], '{"type":"append","channel":' .. channelJson .. ',"epoch":"' .. epoch ..
   '","offset":' .. offset .. ',"time":' .. time .. ',"data":' .. data .. '}')
@@ -157,16 +225,19 @@ return {'new', epoch, offset, time}
 `;
 
 /**
- * Read. KEYS: meta, history, channels. ARGV: newEpoch, ageCutoff, fromEpoch, fromOffset, limit, channelPart.
- * Returns `{epoch, last, firstRetained, offset1, time1, data1, ...}` with at most `limit + 1` messages.
+ * Read. KEYS: meta, history, emptyEpoch. ARGV: freshEmptyEpoch, ageCutoff, fromEpoch, fromOffset, limit, maxBytes.
+ * Returns `{epoch, last, firstRetained, emptyEpoch, offset1, time1, data1, ...}` with at most `limit + 1`
+ * messages, and no more once `maxBytes` of data are reached (then one more row, as `limit + 1` does, so
+ * the caller learns there is more). Creates nothing: an unwritten channel has the empty epoch.
  *
- * Where the messages start mirrors `planRead` in `internal.ts` (the reference rule): from the oldest
- * retained for another epoch or an offset beyond the head, else after `fromOffset`. The caller decides
+ * Where the messages start mirrors `planRead` in `internal.ts` (the reference rule); the caller decides
  * `complete` with `planRead` itself, on the same snapshot.
  */
 export const READ_LUA = `${PRELUDE}
 local meta, history = KEYS[1], KEYS[2]
-local epoch = ensure(meta, history, KEYS[3], ARGV[6], ARGV[1])
+local empty = emptyEpoch(KEYS[3], ARGV[1])
+local epoch = redis.call('HGET', meta, 'epoch')
+if not epoch then return {empty, '0', '1', empty} end
 trimAge(history, ARGV[2])
 local last = tonumber(redis.call('HGET', meta, 'last') or '0')
 local oldest = redis.call('XRANGE', history, '-', '+', 'COUNT', 1)[1]
@@ -175,22 +246,34 @@ if oldest then first = offsetOf(oldest) end
 local fromOffset = tonumber(ARGV[4])
 local start = first
 if ARGV[3] == epoch and fromOffset <= last and fromOffset + 1 > first then start = fromOffset + 1 end
-local out = {epoch, fmt(last), fmt(first)}
+local out = {epoch, fmt(last), fmt(first), empty}
 if start <= last then
   local rows = redis.call('XRANGE', history, fmt(start) .. '-0', '+', 'COUNT', ARGV[5])
+  local bytes, maxBytes = 0, tonumber(ARGV[6])
   for i = 1, #rows do
     local row = rows[i]
     out[#out + 1] = fmt(offsetOf(row))
     out[#out + 1] = row[2][2]
     out[#out + 1] = row[2][4]
+    bytes = bytes + #row[2][4]
+    if maxBytes and bytes >= maxBytes then
+      -- one more row, if there is one, tells the caller the page was cut
+      if rows[i + 1] then
+        out[#out + 1] = fmt(offsetOf(rows[i + 1]))
+        out[#out + 1] = rows[i + 1][2][2]
+        out[#out + 1] = ''
+      end
+      break
+    end
   end
 end
 return out
 `;
 
-/** Head. KEYS: meta, history, channels. ARGV: newEpoch, channelPart. Returns `{epoch, last}`. */
+/** Head. KEYS: meta, emptyEpoch. ARGV: freshEmptyEpoch. Returns `{epoch, last}`; creates nothing. */
 export const HEAD_LUA = `${PRELUDE}
-local epoch = ensure(KEYS[1], KEYS[2], KEYS[3], ARGV[2], ARGV[1])
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+if not epoch then return {emptyEpoch(KEYS[2], ARGV[1]), '0'} end
 return {epoch, redis.call('HGET', KEYS[1], 'last') or '0'}
 `;
 
@@ -208,42 +291,83 @@ return 1
 `;
 
 /**
- * Claim or finish a client message id. KEYS: claim, claims (the session's index).
- * ARGV: mode (`claim` | `finish`), now, until, px, messageId, state, incident, graceMs.
- * Returns `{}` when the record was written, or `{state, incident}` of a live claim (mode `claim`).
+ * Claim or finish a client message id. KEYS: claim, claims (the scope's index by id).
+ * ARGV: mode (`claim` | `finish`), now, until, px, messageId, state, incident, result, fingerprint,
+ * perScope, claimHead, claimTail, indexPx.
+ * Returns `{}` when the record was written, `{'forgotten'}` below the scope's window (mode `claim`),
+ * or `{state, incident, result, fp}` of a live claim (mode `claim`).
  */
 export const CLAIM_LUA = `${PRELUDE}
 local claim, index = KEYS[1], KEYS[2]
-local mode, now, untilText, px, member = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local mode, now, id = ARGV[1], ARGV[2], ARGV[5]
+local fp = ARGV[9]
 if mode == 'claim' then
-  local r = redis.call('HMGET', claim, 'state', 'incident', 'until')
-  if r[1] and live(r[3], now) then return {r[1], r[2] or ''} end
-end
-redis.call('DEL', claim)
-redis.call('HSET', claim, 'state', ARGV[6], 'incident', ARGV[7], 'until', untilText)
-if px ~= '' then redis.call('PEXPIRE', claim, px) end
-local score = untilText
-if score == '' then score = '+inf' end
-redis.call('ZADD', index, score, member)
--- Forget ids whose records expired (with the same grace as their keys), so the index stays small.
-local grace = tonumber(ARGV[8])
-redis.call('ZREMRANGEBYSCORE', index, '-inf', '(' .. fmt(tonumber(now) - grace))
--- The index lives as long as its longest-lived record.
-if redis.call('ZCOUNT', index, '+inf', '+inf') > 0 then
-  redis.call('PERSIST', index)
+  if forgotten(index, id, ARGV[10]) then return {'forgotten'} end
+  local r = redis.call('HMGET', claim, 'state', 'incident', 'result', 'fp', 'until')
+  if r[1] and live(r[5], now) then return {r[1], r[2] or '', r[3] or '', r[4] or ''} end
 else
-  local newest = redis.call('ZRANGE', index, -1, -1, 'WITHSCORES')[2]
-  redis.call('PEXPIRE', index, fmt(math.max(1, math.ceil(tonumber(newest) - tonumber(now))) + grace))
+  -- Finishing keeps the fingerprint the claim was taken with.
+  fp = redis.call('HGET', claim, 'fp') or ''
 end
+recordClaim(claim, index, id, ARGV[6], ARGV[7], ARGV[8], fp, ARGV[3], ARGV[4], ARGV[10], ARGV[11], ARGV[12], ARGV[13])
 return {}
 `;
 
 /**
- * Delete a session and its claims. KEYS: session, claims. ARGV: claimHead, claimTail.
+ * Change a session. KEYS: session (hash: `r` the record as JSON, `e` its expiry), sessionChannels.
+ * ARGV: now, expiresAt ('' keeps it), px ('' none), unsubscribeCount, then that many channel fields,
+ * then pairs of (channel field, position `epoch|offset` or ''). Channel fields are key parts
+ * (`keyPart`), so every name is distinct bytes. Returns 0 (unknown or expired: nothing changed) or 1.
+ */
+export const UPDATE_SESSION_LUA = `
+local expires = redis.call('HGET', KEYS[1], 'e')
+if not expires or tonumber(expires) <= tonumber(ARGV[1]) then return 0 end
+if ARGV[2] ~= '' then
+  redis.call('HSET', KEYS[1], 'e', ARGV[2])
+  if ARGV[3] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[3]) else redis.call('PERSIST', KEYS[1]) end
+end
+local removing = tonumber(ARGV[4])
+for i = 5, 4 + removing do redis.call('HDEL', KEYS[2], ARGV[i]) end
+local seq = tonumber(redis.call('HGET', KEYS[2], '') or '0')
+for i = 5 + removing, #ARGV, 2 do
+  local old = redis.call('HGET', KEYS[2], ARGV[i])
+  if old then
+    if ARGV[i + 1] ~= '' then redis.call('HSET', KEYS[2], ARGV[i], string.match(old, '^(%d+)') .. '|' .. ARGV[i + 1]) end
+  else
+    seq = seq + 1
+    redis.call('HSET', KEYS[2], ARGV[i], string.format('%d', seq) .. '|' .. ARGV[i + 1])
+  end
+end
+redis.call('HSET', KEYS[2], '', string.format('%d', seq))
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) else redis.call('PERSIST', KEYS[2]) end
+return 1
+`;
+
+/**
+ * Replace a session. KEYS: session, sessionChannels. ARGV: recordJson, expiresAt, px ('' none), then
+ * pairs of (channel field, position `epoch|offset` or '') in order.
+ */
+export const SAVE_SESSION_LUA = `
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('HSET', KEYS[1], 'r', ARGV[1], 'e', ARGV[2])
+if ARGV[3] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+local seq = 0
+for i = 4, #ARGV, 2 do
+  seq = seq + 1
+  redis.call('HSET', KEYS[2], ARGV[i], string.format('%d', seq) .. '|' .. ARGV[i + 1])
+end
+redis.call('HSET', KEYS[2], '', string.format('%d', seq))
+if ARGV[3] ~= '' then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
+return 1
+`;
+
+/**
+ * Delete a session, its channels and its claims. KEYS: session, claims, sessionChannels. ARGV: claimHead, claimTail.
  * Claim keys are named from the index (not declared in KEYS): fine on one Redis, not on Redis Cluster.
  */
 export const DELETE_SESSION_LUA = `
-redis.call('DEL', KEYS[1])
+redis.call('DEL', KEYS[1], KEYS[3])
 local ids = redis.call('ZRANGE', KEYS[2], 0, -1)
 for i = 1, #ids do redis.call('DEL', ARGV[1] .. ids[i] .. ARGV[2]) end
 redis.call('DEL', KEYS[2])

@@ -8,11 +8,15 @@
  */
 import { Redis, ReplyError, type RedisOptions } from 'ioredis';
 import { LifelineError } from '../errors.js';
-import { StoreError, StoreUnavailableError } from './errors.js';
+import { IdempotencyConflictError, IdempotencyWindowError, StoreError, StoreOutcomeUnknownError, StoreUnavailableError } from './errors.js';
 import {
   AUTO_SWEEP_INTERVAL_MS,
   ageCutoff,
+  bareRecord,
   checkChannel,
+  checkClaimOptions,
+  checkReadOptions,
+  checkSessionPatch,
   checkId,
   checkLimit,
   checkMessageId,
@@ -21,9 +25,11 @@ import {
   checkSession,
   copySession,
   decodeData,
+  duplicateOfClaim,
   encodeData,
   isExpired,
   planRead,
+  randomEmptyEpoch,
   randomEpoch,
   readClock,
   resolveStoreOptions,
@@ -36,18 +42,24 @@ import {
   DELETE_SESSION_LUA,
   HEAD_LUA,
   READ_LUA,
+  SAVE_SESSION_LUA,
   TRIM_LUA,
+  UPDATE_SESSION_LUA,
   keyPart,
   redisKeys,
   type RedisKeys,
 } from './redis-lua.js';
 import type {
+  AppendOptions,
   AppendResult,
   ChannelPosition,
+  ClaimOptions,
   ClaimResult,
   JsonValue,
   MessageOutcome,
+  ReadOptions,
   ReadResult,
+  SessionPatch,
   SessionRecord,
   Store,
   StoredMessage,
@@ -130,7 +142,7 @@ function wrapError(error: unknown, what: string, where: string): Error {
   const detail = error instanceof Error ? error.message : String(error);
   const code = replyCode(error);
   if (code === undefined) {
-    return new StoreUnavailableError(
+    return new StoreOutcomeUnknownError(
       `redis store: ${what} failed: the connection to Redis at ${where} was lost before it answered, so it may or may not have taken effect (${detail})`,
       { cause: error },
     );
@@ -172,23 +184,28 @@ function positive(value: unknown, name: string): number {
   return value;
 }
 
-/** A session as stored: `expiresAt` as text, so `Infinity` survives JSON. */
+/** A session as stored (its channels and expiry are kept beside it). */
 interface SessionJson {
   id: string;
   tokenHash: string;
   user?: string;
-  channels: string[];
-  expiresAt: string;
+}
+
+/** The channels of a session as the store's scripts take them: pairs of (key part, `epoch|offset` or ''). */
+function channelArgs(channels: readonly { channel: string; position?: ChannelPosition | undefined }[]): string[] {
+  return channels.flatMap(({ channel, position }) => [keyPart(channel), position ? `${position.epoch}|${position.offset}` : '']);
 }
 
 type ScriptCall = (...args: string[]) => Promise<unknown>;
 const SCRIPTS = {
   lifelineAppend: { lua: APPEND_LUA }, // variable key count: the first argument is the number of keys
   lifelineRead: { lua: READ_LUA, numberOfKeys: 3 },
-  lifelineHead: { lua: HEAD_LUA, numberOfKeys: 3 },
+  lifelineHead: { lua: HEAD_LUA, numberOfKeys: 2 },
   lifelineTrim: { lua: TRIM_LUA, numberOfKeys: 3 },
   lifelineClaim: { lua: CLAIM_LUA, numberOfKeys: 2 },
-  lifelineDeleteSession: { lua: DELETE_SESSION_LUA, numberOfKeys: 2 },
+  lifelineDeleteSession: { lua: DELETE_SESSION_LUA, numberOfKeys: 3 },
+  lifelineUpdateSession: { lua: UPDATE_SESSION_LUA, numberOfKeys: 2 },
+  lifelineSaveSession: { lua: SAVE_SESSION_LUA, numberOfKeys: 2 },
 } as const;
 type ScriptName = keyof typeof SCRIPTS;
 
@@ -212,6 +229,10 @@ type ScriptName = keyof typeof SCRIPTS;
  *   {@link StoreUnavailableError} (nothing is queued, nothing acknowledged unstored), `available` is
  *   false, and the store reconnects on its own with backoff. An operation that rejected that way may
  *   or may not have happened: retry appends with an idempotency key.
+ * - Reads create nothing (unwritten channels share the empty epoch); the records a client causes are
+ *   bounded per scope (claims by id window, scoped idempotency keys by count).
+ * - A call that was sent but got no answer (timeout, connection lost) rejects with
+ *   {@link StoreOutcomeUnknownError}: it may have taken effect.
  * - Not for Redis Cluster: scripts touch keys of several channels and sessions.
  */
 export class RedisStore implements Store {
@@ -359,17 +380,35 @@ export class RedisStore implements Store {
     };
   }
 
-  async append(channel: string, data: JsonValue, options?: { idempotencyKey?: string }): Promise<AppendResult> {
+  async append(channel: string, data: JsonValue, options?: AppendOptions): Promise<AppendResult> {
     this.#checkOpen();
     checkChannel(channel);
     const key = options?.idempotencyKey;
     if (key !== undefined) checkId(key, 'idempotencyKey');
+    const scope = options?.idempotencyScope;
+    if (scope !== undefined) checkId(scope, 'idempotencyScope');
+    const claim = options?.claim;
+    if (claim !== undefined) {
+      checkId(claim.scope, 'claim.scope');
+      checkMessageId(claim.id);
+      if (typeof claim.fingerprint !== 'string') throw new TypeError('claim.fingerprint must be a string');
+    }
     const json = encodeData(data);
     const now = this.#beginWrite();
     const part = keyPart(channel);
-    const { maxCount, maxAgeMs, dedupeTtlMs } = this.#options;
+    const { maxCount, maxAgeMs, dedupeTtlMs, maxKeysPerScope, maxClaimsPerScope } = this.#options;
     const keys = [this.#keys.meta(part), this.#keys.history(part), this.#keys.channels];
-    if (key !== undefined) keys.push(this.#keys.idempotency(key));
+    let keyMode = '';
+    if (key !== undefined) {
+      keys.push(this.#keys.idempotency(key));
+      keyMode = 'key';
+      if (scope !== undefined) {
+        keys.push(this.#keys.idempotencyScope(scope));
+        keyMode = 'scoped-key';
+      }
+    }
+    if (claim !== undefined) keys.push(this.#keys.claim(claim.scope, claim.id), this.#keys.claims(claim.scope));
+    const px = pxFor(dedupeTtlMs) ?? '';
     const reply = (await this.#exec('append', () =>
       this.#script('lifelineAppend')(
         String(keys.length),
@@ -381,25 +420,49 @@ export class RedisStore implements Store {
         maxCount === Infinity ? '' : String(maxCount),
         maxAgeMs === Infinity ? '' : String(ageCutoff(now, maxAgeMs)),
         dedupeTtlMs === Infinity ? '' : String(now + dedupeTtlMs),
-        pxFor(dedupeTtlMs) ?? '',
+        px,
         this.#keys.fanout,
         part,
+        keyMode,
+        key === undefined ? '' : keyPart(key),
+        String(maxKeysPerScope),
+        this.#keys.idempotencyHead,
+        claim === undefined ? '' : 'claim',
+        claim === undefined ? '' : String(claim.id),
+        claim?.fingerprint ?? '',
+        String(maxClaimsPerScope),
+        this.#keys.claimHead,
+        claim === undefined ? '' : this.#keys.claimTail(claim.scope),
+        px,
       ),
     )) as string[];
-    if (reply[0] === 'dup') {
-      const [, channelJson, epoch, offset, time, dataJson] = reply as [string, string, string, string, string, string];
-      const message = { channel: JSON.parse(channelJson) as string, epoch, offset: Number(offset), data: decodeData(dataJson), time: Number(time) };
-      return { message, duplicate: true };
+    switch (reply[0]) {
+      case 'dup': {
+        const [, channelJson, epoch, offset, time, dataJson] = reply as [string, string, string, string, string, string];
+        const message = { channel: JSON.parse(channelJson) as string, epoch, offset: Number(offset), data: decodeData(dataJson), time: Number(time) };
+        return { message, duplicate: true };
+      }
+      case 'conflict': {
+        const [, channelJson, epoch, offset] = reply as [string, string, string, string];
+        throw new IdempotencyConflictError(`idempotency key ${key} was used for another message`, { channel: JSON.parse(channelJson) as string, epoch, offset: Number(offset) });
+      }
+      case 'forgotten':
+        throw new IdempotencyWindowError();
+      case 'claim': {
+        const [, state, result, fp] = reply as [string, string, string, string];
+        return duplicateOfClaim(outcomeOf(state, '', result), fp === '' ? undefined : fp, claim!.fingerprint, data);
+      }
     }
     const [, epoch, offset, time] = reply as [string, string, string, string];
     return { message: { channel, epoch, offset: Number(offset), data: decodeData(json), time: Number(time) }, duplicate: false };
   }
 
-  async read(channel: string, from: ChannelPosition | undefined, limit: number): Promise<ReadResult> {
+  async read(channel: string, from: ChannelPosition | undefined, limit: number, options?: ReadOptions): Promise<ReadResult> {
     this.#checkOpen();
     checkChannel(channel);
     if (from !== undefined) checkPosition(from);
     checkLimit(limit);
+    checkReadOptions(options);
     const now = readClock(this.#options.now);
     if (from === undefined) return { messages: [], complete: true, more: false, head: await this.head(channel) };
     const part = keyPart(channel);
@@ -408,22 +471,25 @@ export class RedisStore implements Store {
       this.#script('lifelineRead')(
         this.#keys.meta(part),
         this.#keys.history(part),
-        this.#keys.channels,
-        randomEpoch(),
+        this.#keys.emptyEpoch,
+        randomEmptyEpoch(),
         maxAgeMs === Infinity ? '' : String(ageCutoff(now, maxAgeMs)),
         from.epoch,
         String(from.offset),
         String(limit + 1),
-        part,
+        options?.maxBytes === undefined ? '' : String(options.maxBytes),
       ),
     )) as string[];
     const head: ChannelPosition = { epoch: reply[0]!, offset: Number(reply[1]) };
-    const plan = planRead(head, Number(reply[2]), from);
+    const plan = planRead(head, Number(reply[2]), from, reply[3]!);
     const messages: StoredMessage[] = [];
-    for (let i = 3; i + 2 < reply.length && messages.length < limit; i += 3) {
+    const rows = (reply.length - 4) / 3;
+    for (let i = 4; i + 2 < reply.length && messages.length < limit; i += 3) {
+      // A row with empty data is the look-ahead past a byte bound: proof of more, not a message.
+      if (reply[i + 2] === '') break;
       messages.push({ channel, epoch: head.epoch, offset: Number(reply[i]), data: decodeData(reply[i + 2]!), time: Number(reply[i + 1]) });
     }
-    return { messages, complete: plan.complete, more: (reply.length - 3) / 3 > limit, head };
+    return { messages, complete: plan.complete, more: rows > messages.length, head };
   }
 
   async head(channel: string): Promise<ChannelPosition> {
@@ -431,7 +497,7 @@ export class RedisStore implements Store {
     checkChannel(channel);
     const part = keyPart(channel);
     const [epoch, last] = (await this.#exec('head', () =>
-      this.#script('lifelineHead')(this.#keys.meta(part), this.#keys.history(part), this.#keys.channels, randomEpoch(), part),
+      this.#script('lifelineHead')(this.#keys.meta(part), this.#keys.emptyEpoch, randomEmptyEpoch()),
     )) as [string, string];
     return { epoch, offset: Number(last) };
   }
@@ -440,35 +506,71 @@ export class RedisStore implements Store {
     this.#checkOpen();
     checkSession(session);
     const now = this.#beginWrite();
-    const record: SessionJson = {
-      id: session.id,
-      tokenHash: session.tokenHash,
-      ...(session.user === undefined ? {} : { user: session.user }),
-      channels: [...session.channels],
-      expiresAt: String(session.expiresAt),
-    };
-    const px = pxFor(session.expiresAt - now);
-    const key = this.#keys.session(session.id);
+    const record: SessionJson = { id: session.id, tokenHash: session.tokenHash, ...(session.user === undefined ? {} : { user: session.user }) };
+    const channels = session.channels.map((channel) => ({ channel, position: session.positions?.[channel] }));
     await this.#exec('saveSession', () =>
-      px === undefined ? this.#client.set(key, JSON.stringify(record)) : this.#client.set(key, JSON.stringify(record), 'PX', px),
+      this.#script('lifelineSaveSession')(
+        this.#keys.session(session.id),
+        this.#keys.sessionChannels(session.id),
+        JSON.stringify(record),
+        String(session.expiresAt),
+        pxFor(session.expiresAt - now) ?? '',
+        ...channelArgs(channels),
+      ),
     );
+  }
+
+  async updateSession(id: string, patch: SessionPatch): Promise<boolean> {
+    this.#checkOpen();
+    checkId(id, 'session id');
+    checkSessionPatch(patch);
+    const now = this.#beginWrite();
+    const expiresAt = patch.expiresAt;
+    const removing = patch.unsubscribe ?? [];
+    const changed = await this.#exec('updateSession', () =>
+      this.#script('lifelineUpdateSession')(
+        this.#keys.session(id),
+        this.#keys.sessionChannels(id),
+        String(now),
+        expiresAt === undefined ? '' : String(expiresAt),
+        expiresAt === undefined ? '' : (pxFor(expiresAt - now) ?? ''),
+        String(removing.length),
+        ...removing.map(keyPart),
+        ...channelArgs(patch.subscribe ?? []),
+      ),
+    );
+    return Number(changed) === 1;
   }
 
   async loadSession(id: string): Promise<SessionRecord | undefined> {
     this.#checkOpen();
     checkId(id, 'session id');
     const now = readClock(this.#options.now);
-    const text = await this.#exec('loadSession', () => this.#client.get(this.#keys.session(id)));
-    if (text === null) return undefined;
+    const [stored, fields] = await this.#exec('loadSession', async () => {
+      const replies = await this.#client.multi().hgetall(this.#keys.session(id)).hgetall(this.#keys.sessionChannels(id)).exec();
+      if (!replies) throw new StoreUnavailableError('redis store: loadSession was aborted');
+      for (const [error] of replies) if (error) throw error;
+      return [replies[0]![1] as Record<string, string>, replies[1]![1] as Record<string, string>];
+    });
+    if (stored.r === undefined || stored.e === undefined) return undefined;
     let record: SessionJson;
     try {
-      record = JSON.parse(text) as SessionJson;
+      record = JSON.parse(stored.r) as SessionJson;
     } catch (error) {
       throw new StoreError(`redis store: the session record ${id} is not valid JSON`, { cause: error });
     }
-    const expiresAt = Number(record.expiresAt);
+    const expiresAt = Number(stored.e);
     if (isExpired(expiresAt, now)) return undefined;
-    return copySession({ ...record, expiresAt });
+    const entries: { channel: string; seq: number; position?: ChannelPosition }[] = [];
+    for (const [field, value] of Object.entries(fields)) {
+      if (field === '') continue;
+      const [seq, epoch, offset] = value.split('|') as [string, string | undefined, string | undefined];
+      entries.push({ channel: JSON.parse(`"${field}"`) as string, seq: Number(seq), ...(epoch ? { position: { epoch, offset: Number(offset) } } : {}) });
+    }
+    entries.sort((a, b) => a.seq - b.seq);
+    const positions = bareRecord<ChannelPosition>();
+    for (const e of entries) if (e.position) positions[e.channel] = e.position;
+    return copySession({ id: record.id, tokenHash: record.tokenHash, ...(record.user === undefined ? {} : { user: record.user }), channels: entries.map((e) => e.channel), positions, expiresAt });
   }
 
   async deleteSession(id: string): Promise<void> {
@@ -478,21 +580,26 @@ export class RedisStore implements Store {
       this.#script('lifelineDeleteSession')(
         this.#keys.session(id),
         this.#keys.claims(id),
+        this.#keys.sessionChannels(id),
         this.#keys.claimHead,
         this.#keys.claimTail(id),
       ),
     );
   }
 
-  async claimMessage(session: string, messageId: number): Promise<ClaimResult> {
+  async claimMessage(session: string, messageId: number, options?: ClaimOptions): Promise<ClaimResult> {
     this.#checkOpen();
     checkId(session, 'session');
     checkMessageId(messageId);
-    const found = await this.#writeClaim('claim', session, messageId, { state: 'running' });
+    checkClaimOptions(options);
+    const lease = options?.leaseMs ?? this.#options.dedupeTtlMs;
+    const found = await this.#writeClaim('claim', session, messageId, { state: 'claimed' }, lease, options?.fingerprint ?? '');
     if (found.length === 0) return { claimed: true };
-    const [state, incident] = found as [string, string];
-    if (state === 'failed') return { claimed: false, outcome: { state: 'failed', incident } };
-    return { claimed: false, outcome: { state: state === 'done' ? 'done' : 'running' } };
+    if (found[0] === 'forgotten') return { claimed: false, forgotten: true };
+    const [state, incident, result, fp] = found as [string, string, string, string];
+    const outcome = outcomeOf(state, incident, result);
+    const conflict = options?.fingerprint !== undefined && fp !== '' && fp !== options.fingerprint;
+    return conflict ? { claimed: false, outcome, conflict: true } : { claimed: false, outcome };
   }
 
   async finishMessage(session: string, messageId: number, outcome: MessageOutcome): Promise<void> {
@@ -500,7 +607,7 @@ export class RedisStore implements Store {
     checkId(session, 'session');
     checkMessageId(messageId);
     checkOutcome(outcome);
-    await this.#writeClaim('finish', session, messageId, outcome);
+    await this.#writeClaim('finish', session, messageId, outcome, this.#options.dedupeTtlMs, '');
   }
 
   /**
@@ -597,7 +704,8 @@ export class RedisStore implements Store {
         // A connection that stopped answering without closing: replace it. If Redis is really gone,
         // reconnecting fails and `available` turns false.
         if (this.#client.status === 'ready') this.#client.disconnect(true);
-        reject(new StoreUnavailableError(`redis store: ${operation} got no answer from Redis at ${this.#where} within ${this.#commandTimeoutMs} ms`));
+        // Sent, and maybe done: say so, never "not stored".
+        reject(new StoreOutcomeUnknownError(`redis store: ${operation} got no answer from Redis at ${this.#where} within ${this.#commandTimeoutMs} ms; it may or may not have taken effect`));
       }, ms);
     });
     try {
@@ -645,23 +753,43 @@ export class RedisStore implements Store {
   }
 
   /** Write a claim record (`finish`), or write it unless a live one exists (`claim`): see CLAIM_LUA. */
-  async #writeClaim(mode: 'claim' | 'finish', session: string, messageId: number, outcome: MessageOutcome): Promise<string[]> {
+  async #writeClaim(mode: 'claim' | 'finish', session: string, messageId: number, outcome: MessageOutcome, lifeMs: number, fingerprint: string): Promise<string[]> {
     const now = this.#beginWrite();
-    const { dedupeTtlMs } = this.#options;
+    const { dedupeTtlMs, maxClaimsPerScope } = this.#options;
+    const result = outcome.state === 'done' && outcome.result !== undefined ? encodeData(outcome.result) : '';
     return (await this.#exec(mode === 'claim' ? 'claimMessage' : 'finishMessage', () =>
       this.#script('lifelineClaim')(
         this.#keys.claim(session, messageId),
         this.#keys.claims(session),
         mode,
         String(now),
-        dedupeTtlMs === Infinity ? '' : String(now + dedupeTtlMs),
-        pxFor(dedupeTtlMs) ?? '',
+        lifeMs === Infinity ? '' : String(now + lifeMs),
+        pxFor(lifeMs) ?? '',
         String(messageId),
         outcome.state,
         outcome.state === 'failed' ? outcome.incident : '',
-        String(EXPIRY_GRACE_MS),
+        result,
+        fingerprint,
+        String(maxClaimsPerScope),
+        this.#keys.claimHead,
+        this.#keys.claimTail(session),
+        pxFor(dedupeTtlMs) ?? '',
       ),
     )) as string[];
+  }
+}
+
+/** A claim's outcome from its stored fields. */
+function outcomeOf(state: string, incident: string, result: string): MessageOutcome {
+  switch (state) {
+    case 'failed':
+      return { state: 'failed', incident };
+    case 'done':
+      return result === '' ? { state: 'done' } : { state: 'done', result: decodeData(result) };
+    case 'claimed':
+      return { state: 'claimed' };
+    default:
+      return { state: 'running' };
   }
 }
 

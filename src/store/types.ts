@@ -43,6 +43,16 @@ export interface AppendResult {
   readonly duplicate: boolean;
 }
 
+/** Options of {@link Store.read}. */
+export interface ReadOptions {
+  /**
+   * Stop once the returned messages' data add up to at least this many bytes of stored JSON text
+   * (`more` is then true). At least one message is returned when any is due, however large: a page
+   * bound, not a size filter. @default no bound
+   */
+  readonly maxBytes?: number;
+}
+
 /** Result of {@link Store.read}. */
 export interface ReadResult {
   /** Messages after the given position, in offset order, at most `limit`. */
@@ -53,7 +63,7 @@ export interface ReadResult {
    * was trimmed past it: the reader missed messages that can no longer be replayed.
    */
   readonly complete: boolean;
-  /** True when `limit` cut the result short; read again from the last message's offset. */
+  /** True when `limit` or `maxBytes` cut the result short; read again from the last message's offset. */
   readonly more: boolean;
   /** The channel's current position (epoch and newest offset). */
   readonly head: ChannelPosition;
@@ -75,20 +85,96 @@ export interface SessionRecord {
   readonly tokenHash: string;
   /** Identity the session belongs to (from the authenticate hook), if any. */
   readonly user?: string;
-  /** Channels subscribed. */
+  /** Channels subscribed, in the order they were subscribed. */
   readonly channels: readonly string[];
+  /**
+   * For some of `channels`: the position the server last knew it had delivered on that channel (at
+   * subscribe time, updated when a connection closes). A resume may restore a channel from here: it is
+   * never ahead of what the client received, so replaying from it can repeat but never skip.
+   * Engines return it as an object without a prototype (a channel may be called `__proto__`).
+   */
+  readonly positions?: Readonly<Record<string, ChannelPosition>>;
   /** When the session can no longer be resumed, ms since the epoch. */
   readonly expiresAt: number;
 }
 
-/** What became of a client message id the server has seen. */
+/**
+ * A change to a stored session ({@link Store.updateSession}): a write proportional to what changed,
+ * not a rewrite of the whole record.
+ */
+export interface SessionPatch {
+  /** A new expiry, ms since the epoch. */
+  readonly expiresAt?: number;
+  /** Channels added (appended to `channels` when new), with the position to restore them from, if known. */
+  readonly subscribe?: readonly { readonly channel: string; readonly position?: ChannelPosition }[];
+  /** Channels removed, with their positions. */
+  readonly unsubscribe?: readonly string[];
+}
+
+/** Options of {@link Store.claimMessage}. */
+export interface ClaimOptions {
+  /**
+   * How long the new claim holds before another claim of the same id may win, in ms, unless
+   * {@link Store.finishMessage} records an outcome first (which then lives `dedupeTtlMs`). A short lease
+   * lets a message whose claim was taken but whose handler never started (the claim's answer was lost
+   * in a store stall) run on its resend. @default dedupeTtlMs
+   */
+  readonly leaseMs?: number;
+  /**
+   * A digest of the message's content, kept with the claim: a later claim of the same id with another
+   * fingerprint is answered `conflict: true` (the id was reused for different content).
+   */
+  readonly fingerprint?: string;
+}
+
+/**
+ * What became of a client message id the server has seen.
+ * - `claimed`: a server claimed it; whether its handler started is not recorded (the claim's lease
+ *   runs out if it never does).
+ * - `running`: its handler started; if it never finished, whether it took effect is unknown.
+ * - `done`: it succeeded; `result` is what the server recorded with it (a handler's answer, a publish's position).
+ * - `failed`: its handler failed with incident `incident`.
+ */
 export type MessageOutcome =
+  | { readonly state: 'claimed' }
   | { readonly state: 'running' }
-  | { readonly state: 'done' }
+  | { readonly state: 'done'; readonly result?: JsonValue }
   | { readonly state: 'failed'; readonly incident: string };
 
-/** Result of {@link Store.claimMessage}. */
-export type ClaimResult = { readonly claimed: true } | { readonly claimed: false; readonly outcome: MessageOutcome };
+/** Options of {@link Store.append}. */
+export interface AppendOptions {
+  /**
+   * Makes the append idempotent: with a key already used (within the dedupe TTL) nothing is stored
+   * and the first message is returned with `duplicate: true`.
+   */
+  readonly idempotencyKey?: string;
+  /**
+   * Who the key belongs to (a client's origin). The engine keeps at most `maxKeysPerScope` live keys
+   * per scope, forgetting the oldest first, so one client cannot make it keep records without bound.
+   * Keys without a scope (trusted publishers over HTTP) are bounded by their TTL only.
+   */
+  readonly idempotencyScope?: string;
+  /**
+   * Deduplicate by a client message id instead of a key: the append is recorded, atomically with the
+   * message, as the `done` outcome of the claim `(scope, id)` ({@link Store.claimMessage}), whose
+   * `result` is the message's `{channel, epoch, offset, time}`. An id already done with the same
+   * fingerprint returns the first message (`duplicate: true`, with this call's data); with another
+   * fingerprint, or any other recorded outcome, it rejects with `IdempotencyConflictError`; an id
+   * older than the scope's window rejects with `IdempotencyWindowError`. Client messages and client
+   * publishes so share one id space per scope.
+   */
+  readonly claim?: { readonly scope: string; readonly id: number; readonly fingerprint: string };
+}
+
+/**
+ * Result of {@link Store.claimMessage}. Not claimed: the recorded outcome, and `conflict: true` when the
+ * id was claimed with another fingerprint (the id was reused for different content), or `forgotten: true`
+ * when the id is older than the window its scope keeps (whether it was ever seen is unknown).
+ */
+export type ClaimResult =
+  | { readonly claimed: true }
+  | { readonly claimed: false; readonly outcome: MessageOutcome; readonly conflict?: true }
+  | { readonly claimed: false; readonly forgotten: true };
 
 /** The storage engine behind a lifeline server. */
 export interface Store {
@@ -100,15 +186,17 @@ export interface Store {
   /**
    * Append a message to a channel and return its epoch and offset. Resolves only once the message
    * is as durable as the engine makes it. With an idempotency key already used (within the dedupe
-   * TTL) nothing is stored and the first message is returned with `duplicate: true`.
+   * TTL) for the same channel and data, nothing is stored and the first message is returned with
+   * `duplicate: true`; for another channel or other data it rejects with `IdempotencyConflictError`.
    *
    * Idempotency keys are global across channels, live for `dedupeTtlMs` from the append that used
    * them, and outlive the message in history (a duplicate still gets the first message after it was
    * trimmed). Appending trims history beyond `maxCount` and older than `maxAgeMs`; trimming never
    * changes the epoch and never lets an offset be given out twice.
-   * @throws TypeError for an empty channel, an empty key, or data JSON cannot represent
+   * @throws TypeError for an empty channel, an empty key, or data JSON cannot represent (too deep,
+   *   a cycle, a BigInt): the caller's mistake, never a store outage
    */
-  append(channel: string, data: JsonValue, options?: { idempotencyKey?: string }): Promise<AppendResult>;
+  append(channel: string, data: JsonValue, options?: AppendOptions): Promise<AppendResult>;
   /**
    * Read history after `from`. Without `from`, reads nothing and reports the head (complete).
    *
@@ -119,16 +207,26 @@ export interface Store {
    * - another epoch, or an offset beyond the head (a position this history never gave out):
    *   `complete: false`, the retained history from the oldest, for the caller to deliver or not.
    *
-   * Reading or asking the head of an unknown channel creates it (empty, with its epoch).
+   * A channel that was never written has the store's *empty epoch* (it starts with `~`, see
+   * `isUnwrittenEpoch`) and offset 0, and reading it stores nothing: readers cannot make the store keep
+   * records. A reader at offset 0 of the empty epoch has missed nothing while the channel's history
+   * still starts at offset 1, whatever epoch its first append gives it. The empty epoch changes when
+   * the engine loses its data (a memory store restarts, Redis loses its keys).
    * @param limit - most messages to return, an integer >= 0
-   * @throws RangeError for a bad `limit` or `from.offset`
+   * @param options - a byte bound on the page ({@link ReadOptions.maxBytes})
+   * @throws RangeError for a bad `limit`, `from.offset` or `maxBytes`
    */
-  read(channel: string, from: ChannelPosition | undefined, limit: number): Promise<ReadResult>;
-  /** The current epoch and newest offset of a channel (offset 0 when empty). */
+  read(channel: string, from: ChannelPosition | undefined, limit: number, options?: ReadOptions): Promise<ReadResult>;
+  /** The current epoch and newest offset of a channel (the empty epoch and 0 when never written). */
   head(channel: string): Promise<ChannelPosition>;
 
   /** Create or replace a session. */
   saveSession(session: SessionRecord): Promise<void>;
+  /**
+   * Change a stored session: its expiry, channels added (with a position) and removed. Resolves
+   * `false`, changing nothing, when the session is unknown or expired.
+   */
+  updateSession(id: string, patch: SessionPatch): Promise<boolean>;
   /** Load a session; undefined when unknown or expired (expired from `expiresAt` on, by the store's clock). */
   loadSession(id: string): Promise<SessionRecord | undefined>;
   /** Forget a session and its message claims ({@link Store.claimMessage}). Idempotency keys are global and stay. */
@@ -137,11 +235,18 @@ export interface Store {
   /**
    * Claim a client message id for processing. The first claim wins (`claimed: true`, state `running`);
    * later claims return the recorded outcome. This is what makes a handler run at most once per id.
-   * Claims are per session. A record lives for `dedupeTtlMs` from the claim, or from the
-   * {@link Store.finishMessage} that recorded its outcome; after that the id can be claimed again.
+   * Claims are per scope (a client's origin, or its session). A record lives for `leaseMs` (default
+   * `dedupeTtlMs`) from the claim, or `dedupeTtlMs` from the {@link Store.finishMessage} that recorded
+   * its outcome; after that the id can be claimed again. A scope keeps the records of its highest
+   * `maxClaimsPerScope` ids only: claiming an id at or below its highest id minus that number answers
+   * `forgotten` and records nothing, so one client cannot grow the records without bound.
    */
-  claimMessage(session: string, messageId: number): Promise<ClaimResult>;
-  /** Record how a claimed message ended (also when the claim is unknown or expired: the outcome is recorded). */
+  claimMessage(session: string, messageId: number, options?: ClaimOptions): Promise<ClaimResult>;
+  /**
+   * Record how a claimed message is going or ended (`running` when its handler starts, then `done` or
+   * `failed`); also when the claim is unknown or expired: the outcome is recorded. The record then lives
+   * `dedupeTtlMs`. The fingerprint of the claim is kept.
+   */
   finishMessage(session: string, messageId: number, outcome: MessageOutcome): Promise<void>;
 
   /**
@@ -160,7 +265,11 @@ export interface Store {
   /** Be told when {@link Store.available} changes. Returns the unsubscribe function. */
   onAvailability?(listener: (available: boolean, reason?: string) => void): () => void;
 
-  /** Drop expired sessions, dedupe records and history past its limits. Engines also do this on their own. */
+  /**
+   * Drop expired sessions, dedupe records and history past its limits. Engines also do this on their
+   * own, a bounded batch at a time, so that no single sweep holds the process for long whatever the
+   * number of channels or records.
+   */
   sweep(): Promise<void>;
   /**
    * Release resources (flush, close files and connections). Idempotent; afterwards every other
@@ -175,6 +284,10 @@ export interface StoreOptions {
   history?: Partial<HistoryLimits>;
   /** How long idempotency keys and client message ids are remembered. @default 24h */
   dedupeTtlMs?: number;
+  /** Most message claims kept per scope ({@link Store.claimMessage}); the lowest ids go first. @default 10000 */
+  maxClaimsPerScope?: number;
+  /** Most idempotency keys kept per scope ({@link AppendOptions.idempotencyScope}); the oldest go first. @default 10000 */
+  maxKeysPerScope?: number;
   /** Clock, injectable for tests. @default Date.now */
   now?: () => number;
 }

@@ -14,6 +14,7 @@ import ts from 'typescript';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { StoreError, StoreUnavailableError } from '../../src/store/index.js';
 import { createSqliteStore, SQLITE_SCHEMA_VERSION, type SqliteStore } from '../../src/store/sqlite.js';
+import { isUnwrittenEpoch } from '../../src/protocol/frames.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const FIXTURE = fileURLToPath(new URL('./fixtures/sqlite-appender.mjs', import.meta.url));
@@ -66,11 +67,41 @@ describe('sqlite store on disk', () => {
     ]);
     const a3 = await second.append('a', { n: 3 });
     expect(a3.message).toMatchObject({ epoch: headA.epoch, offset: 3 });
-    expect(await second.append('a', 'retry', { idempotencyKey: 'key-1' })).toEqual({ message: a1.message, duplicate: true });
+    expect(await second.append('a', { n: 1 }, { idempotencyKey: 'key-1' })).toEqual({ message: a1.message, duplicate: true });
     expect(await second.loadSession('s')).toEqual({ id: 's', tokenHash: 'h', user: 'alice', channels: ['a', 'b'], expiresAt: T0 + 60_000 });
     expect(await second.claimMessage('s', 1)).toEqual({ claimed: false, outcome: { state: 'done' } });
-    expect(await second.claimMessage('s', 2)).toEqual({ claimed: false, outcome: { state: 'running' } });
+    expect(await second.claimMessage('s', 2)).toEqual({ claimed: false, outcome: { state: 'claimed' } });
     expect(await second.claimMessage('s', 3)).toEqual({ claimed: true });
+  });
+
+  it('upgrades a version 1 file in place: sessions keep their channels, read-only channels become unwritten', async () => {
+    const path = join(dir, 'v1.db');
+    const db = new Database(path);
+    db.pragma('journal_mode = WAL');
+    db.exec(`
+      CREATE TABLE channels (name TEXT PRIMARY KEY, epoch TEXT NOT NULL, last_offset INTEGER NOT NULL, last_time INTEGER) WITHOUT ROWID;
+      CREATE TABLE messages (channel TEXT NOT NULL, seq INTEGER NOT NULL, time INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (channel, seq));
+      CREATE INDEX messages_by_time ON messages (channel, time, seq);
+      CREATE TABLE idempotency_keys (key TEXT PRIMARY KEY, channel TEXT NOT NULL, epoch TEXT NOT NULL, seq INTEGER NOT NULL, time INTEGER NOT NULL, data TEXT NOT NULL, expires_at INTEGER NOT NULL);
+      CREATE INDEX idempotency_keys_by_expiry ON idempotency_keys (expires_at);
+      CREATE TABLE sessions (id TEXT PRIMARY KEY, token_hash TEXT NOT NULL, user TEXT, channels TEXT NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;
+      CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+      CREATE TABLE message_claims (session TEXT NOT NULL, message_id INTEGER NOT NULL, state TEXT NOT NULL, incident TEXT, expires_at INTEGER NOT NULL, PRIMARY KEY (session, message_id)) WITHOUT ROWID;
+      CREATE INDEX message_claims_by_expiry ON message_claims (expires_at);
+      INSERT INTO channels VALUES ('news', 'abcdef0123456789', 2, ${T0}), ('read-only', 'fedcba9876543210', 0, NULL);
+      INSERT INTO messages VALUES ('news', 1, ${T0}, '"one"'), ('news', 2, ${T0}, '"two"');
+      INSERT INTO sessions VALUES ('s', 'h', NULL, '["news","read-only"]', ${T0 + 60_000});
+      INSERT INTO message_claims VALUES ('s', 1, 'done', NULL, ${T0 + 60_000});
+      PRAGMA user_version = 1;
+    `);
+    db.close();
+    const store = open(path);
+    expect(await store.head('news')).toEqual({ epoch: 'abcdef0123456789', offset: 2 });
+    expect((await store.read('news', { epoch: 'abcdef0123456789', offset: 0 }, 10)).messages.map((m) => m.data)).toEqual(['one', 'two']);
+    expect(isUnwrittenEpoch((await store.head('read-only')).epoch)).toBe(true);
+    expect((await store.loadSession('s'))?.channels).toEqual(['news', 'read-only']);
+    expect(await store.claimMessage('s', 1)).toEqual({ claimed: false, outcome: { state: 'done' } });
+    expect((await store.append('news', 'three')).message).toMatchObject({ epoch: 'abcdef0123456789', offset: 3 });
   });
 
   it('trimmed offsets are not reused after a restart', async () => {
@@ -161,7 +192,7 @@ describe('sqlite store after SIGKILL', () => {
     const cache = join(ROOT, 'node_modules', '.cache');
     mkdirSync(cache, { recursive: true });
     build = mkdtempSync(join(cache, 'lifeline-store-crash-'));
-    const sources = ['errors.ts', ...readdirSync(join(ROOT, 'src/store')).filter((f) => f.endsWith('.ts')).map((f) => `store/${f}`)];
+    const sources = ['errors.ts', 'protocol/frames.ts', ...readdirSync(join(ROOT, 'src/store')).filter((f) => f.endsWith('.ts')).map((f) => `store/${f}`)];
     for (const source of sources) {
       const { outputText } = ts.transpileModule(readFileSync(join(ROOT, 'src', source), 'utf8'), {
         compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true },
@@ -197,7 +228,7 @@ describe('sqlite store after SIGKILL', () => {
     const acks: Ack[] = [];
     let ready: { epoch: string; offset: number } | undefined;
     for await (const line of lines) {
-      const r = /^ready ([0-9a-f]+) (\d+)$/.exec(line);
+      const r = /^ready (~?[0-9a-f]+) (\d+)$/.exec(line);
       if (r) ready = { epoch: r[1]!, offset: Number(r[2]) };
       // A line cut by the kill does not match: only complete acks count.
       const m = /^ack ([0-9a-f]+) (\d+) (\d+) (true|false)$/.exec(line);
@@ -247,7 +278,7 @@ describe('sqlite store after SIGKILL', () => {
       // without its message: the key after the last stored one of each round is unused.
       for (const m of messages) {
         const i = (m.data as { i: number }).i;
-        const retry = await store.append('crash', 'retry', { idempotencyKey: `k${i}` });
+        const retry = await store.append('crash', m.data, { idempotencyKey: `k${i}` });
         expect(retry).toEqual({ message: m, duplicate: true });
       }
       const lastOfRound1 = round2.ready.offset;

@@ -8,7 +8,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { LifelineError } from '../../src/errors.js';
-import { StoreError, StoreUnavailableError } from '../../src/store/errors.js';
+import { IdempotencyConflictError, IdempotencyWindowError, StoreError, StoreUnavailableError } from '../../src/store/errors.js';
+import { isUnwrittenEpoch } from '../../src/protocol/frames.js';
 import type { ChannelPosition, JsonValue, SessionRecord, Store, StoreOptions } from '../../src/store/types.js';
 
 /** What the suite passes to an engine factory: the options under test plus the test's clock. */
@@ -210,7 +211,7 @@ export function storeConformance(name: string, make: MakeStore, reopen?: ReopenS
         const store = await fresh();
         const first = await store.append('a', { n: 1 }, { idempotencyKey: 'k1' });
         clock.advance(10);
-        const second = await store.append('a', { n: 2 }, { idempotencyKey: 'k1' });
+        const second = await store.append('a', { n: 1 }, { idempotencyKey: 'k1' });
         expect(first.duplicate).toBe(false);
         expect(second.duplicate).toBe(true);
         expect(second.message).toEqual(first.message);
@@ -219,14 +220,38 @@ export function storeConformance(name: string, make: MakeStore, reopen?: ReopenS
         expect((await store.head('a')).offset).toBe(1);
       });
 
+      it('reused for other data or another channel is a conflict, storing nothing', async () => {
+        const store = await fresh();
+        const first = await store.append('a', { n: 1 }, { idempotencyKey: 'k1' });
+        const other = await store.append('a', { n: 2 }, { idempotencyKey: 'k1' }).catch((e: unknown) => e);
+        expect(other).toBeInstanceOf(IdempotencyConflictError);
+        expect((other as IdempotencyConflictError).code).toBe('LIFELINE_ERR_IDEMPOTENCY_CONFLICT');
+        expect((other as IdempotencyConflictError).original).toEqual({ channel: 'a', epoch: first.message.epoch, offset: 1 });
+        expect(other).not.toBeInstanceOf(StoreError);
+        await expect(store.append('b', { n: 1 }, { idempotencyKey: 'k1' })).rejects.toBeInstanceOf(IdempotencyConflictError);
+        expect(await offsets(store, 'a')).toEqual([1]);
+        expect((await store.head('b')).offset).toBe(0);
+      });
+
       it('are global across channels', async () => {
         const store = await fresh();
-        const first = await store.append('a', 'on a', { idempotencyKey: 'shared' });
-        const second = await store.append('b', 'on b', { idempotencyKey: 'shared' });
-        expect(second.duplicate).toBe(true);
-        expect(second.message).toEqual(first.message);
-        expect(second.message.channel).toBe('a');
-        expect((await store.head('b')).offset).toBe(0);
+        const first = await store.append('a', 'same', { idempotencyKey: 'shared' });
+        await expect(store.append('b', 'same', { idempotencyKey: 'shared' })).rejects.toBeInstanceOf(IdempotencyConflictError);
+        const again = await store.append('a', 'same', { idempotencyKey: 'shared' });
+        expect(again).toEqual({ message: first.message, duplicate: true });
+      });
+
+      it('with a scope: at most maxKeysPerScope per scope, the oldest forgotten first', async () => {
+        const store = await fresh({ maxKeysPerScope: 3 });
+        for (let i = 1; i <= 5; i++) {
+          await store.append('a', i, { idempotencyKey: `k${i}`, idempotencyScope: 'alice' });
+          clock.advance(1);
+        }
+        await store.append('a', 'b1', { idempotencyKey: 'b1', idempotencyScope: 'bob' });
+        // alice's k1 and k2 are forgotten (a resend stores again); k3..k5 and bob's key are remembered.
+        expect((await store.append('a', 1, { idempotencyKey: 'k1', idempotencyScope: 'alice' })).duplicate).toBe(false);
+        expect((await store.append('a', 5, { idempotencyKey: 'k5', idempotencyScope: 'alice' })).duplicate).toBe(true);
+        expect((await store.append('a', 'b1', { idempotencyKey: 'b1', idempotencyScope: 'bob' })).duplicate).toBe(true);
       });
 
       it('distinct keys, or no key, store every message', async () => {
@@ -249,13 +274,13 @@ export function storeConformance(name: string, make: MakeStore, reopen?: ReopenS
         const store = await fresh({ dedupeTtlMs: 1000 });
         await store.append('a', 'first', { idempotencyKey: 'k' });
         clock.advance(999);
-        expect((await store.append('a', 'retry', { idempotencyKey: 'k' })).duplicate).toBe(true);
+        expect((await store.append('a', 'first', { idempotencyKey: 'k' })).duplicate).toBe(true);
         clock.advance(1);
         const later = await store.append('a', 'after ttl', { idempotencyKey: 'k' });
         expect(later.duplicate).toBe(false);
         expect(later.message.offset).toBe(2);
         clock.advance(500);
-        const again = await store.append('a', 'again', { idempotencyKey: 'k' });
+        const again = await store.append('a', 'after ttl', { idempotencyKey: 'k' });
         expect(again.duplicate).toBe(true);
         expect(again.message.offset).toBe(2);
         expect(again.message.data).toBe('after ttl');
@@ -265,7 +290,7 @@ export function storeConformance(name: string, make: MakeStore, reopen?: ReopenS
         const store = await fresh();
         await store.append('a', 1, { idempotencyKey: 'k' });
         clock.advance(DAY - 1);
-        expect((await store.append('a', 2, { idempotencyKey: 'k' })).duplicate).toBe(true);
+        expect((await store.append('a', 1, { idempotencyKey: 'k' })).duplicate).toBe(true);
         clock.advance(1);
         expect((await store.append('a', 3, { idempotencyKey: 'k' })).duplicate).toBe(false);
       });
@@ -274,7 +299,7 @@ export function storeConformance(name: string, make: MakeStore, reopen?: ReopenS
         const store = await fresh({ history: { maxCount: 1 } });
         const first = await store.append('a', 'first', { idempotencyKey: 'k' });
         await store.append('a', 'second');
-        const retry = await store.append('a', 'retry', { idempotencyKey: 'k' });
+        const retry = await store.append('a', 'first', { idempotencyKey: 'k' });
         expect(retry.duplicate).toBe(true);
         expect(retry.message).toEqual(first.message);
         expect((await store.head('a')).offset).toBe(2);
@@ -284,7 +309,7 @@ export function storeConformance(name: string, make: MakeStore, reopen?: ReopenS
         const store = await fresh({ dedupeTtlMs: 1000 });
         await store.append('a', 1, { idempotencyKey: 'k' });
         await store.sweep();
-        expect((await store.append('a', 2, { idempotencyKey: 'k' })).duplicate).toBe(true);
+        expect((await store.append('a', 1, { idempotencyKey: 'k' })).duplicate).toBe(true);
         clock.advance(1000);
         await store.sweep();
         expect((await store.append('a', 3, { idempotencyKey: 'k' })).duplicate).toBe(false);
@@ -307,7 +332,7 @@ export function storeConformance(name: string, make: MakeStore, reopen?: ReopenS
       it('concurrent appends with one idempotency key store exactly one message', async () => {
         const store = await fresh();
         const results = await Promise.all(
-          Array.from({ length: 50 }, (_, i) => store.append('a', { i }, { idempotencyKey: 'once' })),
+          Array.from({ length: 50 }, () => store.append('a', { same: true }, { idempotencyKey: 'once' })),
         );
         expect(results.filter((r) => !r.duplicate)).toHaveLength(1);
         expect(new Set(results.map((r) => r.message.offset))).toEqual(new Set([1]));
@@ -415,27 +440,65 @@ export function storeConformance(name: string, make: MakeStore, reopen?: ReopenS
         expect(edge.messages.map((m) => m.offset)).toEqual([4, 5]);
       });
 
-      it('of an unknown channel: empty, offset 0, complete from offset 0 of its epoch', async () => {
+      it('of an unknown channel: empty, offset 0, the empty epoch, complete from offset 0 of it', async () => {
         const store = await fresh();
         const head = await store.head('nobody');
         expect(head.offset).toBe(0);
-        expect(typeof head.epoch).toBe('string');
-        expect(head.epoch.length).toBeGreaterThan(0);
+        expect(isUnwrittenEpoch(head.epoch)).toBe(true);
+        expect(head.epoch.length).toBeLessThanOrEqual(64);
         const result = await store.read('nobody', { epoch: head.epoch, offset: 0 }, 10);
         expect(result).toEqual({ messages: [], complete: true, more: false, head });
         const foreign = await store.read('nobody', { epoch: `x${head.epoch}`, offset: 0 }, 10);
         expect(foreign.complete).toBe(false);
         expect(foreign.messages).toEqual([]);
+        // Every unwritten channel shares the one empty epoch.
+        expect(await store.head('somebody else')).toEqual(head);
       });
 
-      it('a channel first touched by a read keeps that epoch when written', async () => {
+      it('a reader who saw a channel unwritten continues into its first epoch, missing nothing', async () => {
         const store = await fresh();
         const before = await store.read('later', undefined, 10);
         const { message } = await store.append('later', 'x');
-        expect(message.epoch).toBe(before.head.epoch);
+        expect(isUnwrittenEpoch(message.epoch)).toBe(false);
+        expect(message.epoch).not.toBe(before.head.epoch);
         const result = await store.read('later', before.head, 10);
         expect(result.complete).toBe(true);
         expect(result.messages.map((m) => m.data)).toEqual(['x']);
+        expect(result.head).toEqual({ epoch: message.epoch, offset: 1 });
+      });
+
+      it('from the empty epoch is not complete once the channel history no longer starts at 1', async () => {
+        const store = await fresh({ history: { maxCount: 2 } });
+        const empty = await store.head('c');
+        for (let i = 1; i <= 3; i++) await store.append('c', i);
+        const result = await store.read('c', empty, 10);
+        expect(result.complete).toBe(false);
+        expect(result.messages.map((m) => m.offset)).toEqual([2, 3]);
+      });
+
+      it('creates nothing: reading ten thousand unknown channels leaves the store as it was', async () => {
+        const store = await fresh();
+        const empty = await store.head('x');
+        for (let i = 0; i < 10_000; i++) await store.read(`ghost-${i}`, { epoch: empty.epoch, offset: 0 }, 10);
+        for (let i = 0; i < 100; i++) expect(await store.head(`ghost-${i}`)).toEqual(empty);
+      });
+
+      it('stops a page at maxBytes, always returning at least one message', async () => {
+        const store = await fresh();
+        const big = 'x'.repeat(1000);
+        for (let i = 1; i <= 10; i++) await store.append('b', `${i}${big}`);
+        const { epoch } = await store.head('b');
+        const page = await store.read('b', { epoch, offset: 0 }, 100, { maxBytes: 2500 });
+        expect(page.messages.map((m) => m.offset)).toEqual([1, 2, 3]);
+        expect(page.more).toBe(true);
+        expect(page.complete).toBe(true);
+        const one = await store.read('b', { epoch, offset: 3 }, 100, { maxBytes: 1 });
+        expect(one.messages.map((m) => m.offset)).toEqual([4]);
+        expect(one.more).toBe(true);
+        const rest = await store.read('b', { epoch, offset: 8 }, 100, { maxBytes: 1_000_000 });
+        expect(rest.messages.map((m) => m.offset)).toEqual([9, 10]);
+        expect(rest.more).toBe(false);
+        await expect(store.read('b', { epoch, offset: 0 }, 10, { maxBytes: 0 })).rejects.toBeInstanceOf(RangeError);
       });
 
       it('changes nothing: reading twice gives the same answer', async () => {
@@ -448,14 +511,15 @@ export function storeConformance(name: string, make: MakeStore, reopen?: ReopenS
     });
 
     describe('head', () => {
-      it('is offset 0 for an empty channel, with an epoch stable between calls and appends', async () => {
+      it('is offset 0 for an empty channel, with an epoch stable between calls; the first append gives the channel its own', async () => {
         const store = await fresh();
         const h1 = await store.head('a');
         const h2 = await store.head('a');
         expect(h1).toEqual({ epoch: h2.epoch, offset: 0 });
-        await store.append('a', 1);
+        const first = await store.append('a', 1);
         await store.append('a', 2);
-        expect(await store.head('a')).toEqual({ epoch: h1.epoch, offset: 2 });
+        expect(await store.head('a')).toEqual({ epoch: first.message.epoch, offset: 2 });
+        expect(first.message.epoch).not.toBe(h1.epoch);
       });
     });
 
@@ -609,17 +673,91 @@ export function storeConformance(name: string, make: MakeStore, reopen?: ReopenS
         expect(await store.claimMessage('s', 1)).toEqual({ claimed: true });
         expect(await store.claimMessage('s', 2)).toEqual({ claimed: true });
         expect(await store.loadSession('other')).toBeDefined();
-        expect(await store.claimMessage('other', 1)).toEqual({ claimed: false, outcome: { state: 'running' } });
+        expect(await store.claimMessage('other', 1)).toEqual({ claimed: false, outcome: { state: 'claimed' } });
         await expect(store.deleteSession('never-existed')).resolves.toBeUndefined();
       });
     });
 
+    describe('session updates', () => {
+      it('add and remove channels with positions, one change at a time, and touch the expiry', async () => {
+        const store = await fresh();
+        await store.saveSession(session('s', T0 + HOUR, { channels: ['a'], positions: { a: { epoch: 'e', offset: 3 } } }));
+        expect(await store.updateSession('s', { subscribe: [{ channel: 'b', position: { epoch: 'f', offset: 0 } }, { channel: '__proto__' }] })).toBe(true);
+        expect(await store.updateSession('s', { unsubscribe: ['a'], expiresAt: T0 + 2 * HOUR })).toBe(true);
+        expect(await store.updateSession('s', { subscribe: [{ channel: 'a', position: { epoch: 'e', offset: 9 } }] })).toBe(true);
+        const loaded = await store.loadSession('s');
+        expect(loaded?.channels).toEqual(['b', '__proto__', 'a']);
+        expect(loaded?.expiresAt).toBe(T0 + 2 * HOUR);
+        expect({ ...loaded?.positions }).toEqual({ b: { epoch: 'f', offset: 0 }, a: { epoch: 'e', offset: 9 } });
+        expect(Object.getPrototypeOf(loaded?.positions ?? {})).toBe(null);
+        clock.advance(HOUR + 1);
+        expect(await store.loadSession('s')).toBeDefined();
+      });
+
+      it('answer false for an unknown or expired session, changing nothing', async () => {
+        const store = await fresh();
+        expect(await store.updateSession('nobody', { subscribe: [{ channel: 'x' }] })).toBe(false);
+        expect(await store.loadSession('nobody')).toBeUndefined();
+        await store.saveSession(session('s', T0 + 1000));
+        clock.advance(1000);
+        expect(await store.updateSession('s', { expiresAt: T0 + HOUR })).toBe(false);
+        expect(await store.loadSession('s')).toBeUndefined();
+      });
+    });
+
     describe('message claims', () => {
-      it('the first claim wins; later ones see running', async () => {
+      it('the first claim wins; later ones see it claimed, then running once started', async () => {
         const store = await fresh();
         expect(await store.claimMessage('s', 7)).toEqual({ claimed: true });
+        expect(await store.claimMessage('s', 7)).toEqual({ claimed: false, outcome: { state: 'claimed' } });
+        await store.finishMessage('s', 7, { state: 'running' });
         expect(await store.claimMessage('s', 7)).toEqual({ claimed: false, outcome: { state: 'running' } });
         expect(await store.claimMessage('s', 8)).toEqual({ claimed: true });
+      });
+
+      it('a claim lapses after its lease unless started; a started one lives dedupeTtlMs', async () => {
+        const store = await fresh({ dedupeTtlMs: HOUR });
+        await store.claimMessage('s', 1, { leaseMs: 1000 });
+        await store.claimMessage('s', 2, { leaseMs: 1000 });
+        await store.finishMessage('s', 2, { state: 'running' });
+        clock.advance(1000);
+        expect(await store.claimMessage('s', 1, { leaseMs: 1000 })).toEqual({ claimed: true });
+        expect(await store.claimMessage('s', 2, { leaseMs: 1000 })).toEqual({ claimed: false, outcome: { state: 'running' } });
+      });
+
+      it('carry a fingerprint: a claim with another one is a conflict', async () => {
+        const store = await fresh();
+        await store.claimMessage('s', 1, { fingerprint: 'A' });
+        await store.finishMessage('s', 1, { state: 'done', result: { answer: 42 } });
+        expect(await store.claimMessage('s', 1, { fingerprint: 'A' })).toEqual({ claimed: false, outcome: { state: 'done', result: { answer: 42 } } });
+        expect(await store.claimMessage('s', 1, { fingerprint: 'B' })).toEqual({ claimed: false, outcome: { state: 'done', result: { answer: 42 } }, conflict: true });
+      });
+
+      it('keep a window of maxClaimsPerScope ids per scope: older ids are forgotten, and said to be', async () => {
+        const store = await fresh({ maxClaimsPerScope: 100 });
+        for (let id = 1; id <= 251; id += 2) await store.claimMessage('s', id);
+        expect(await store.claimMessage('s', 202)).toEqual({ claimed: true }); // in the window (151..251): new to the store
+        expect(await store.claimMessage('s', 201)).toEqual({ claimed: false, outcome: { state: 'claimed' } });
+        expect(await store.claimMessage('s', 100)).toEqual({ claimed: false, forgotten: true });
+        expect(await store.claimMessage('s', 1)).toEqual({ claimed: false, forgotten: true });
+        expect(await store.claimMessage('other', 1)).toEqual({ claimed: true });
+      });
+
+      it('dedupe appends by (scope, id), atomically, sharing the id space with messages', async () => {
+        const store = await fresh({ maxClaimsPerScope: 10 });
+        const claim = { scope: 'o', id: 5, fingerprint: 'pub-a' };
+        const first = await store.append('ch', { x: 1 }, { claim });
+        const again = await store.append('ch', { x: 1 }, { claim });
+        expect(again.duplicate).toBe(true);
+        expect(again.message).toMatchObject({ channel: 'ch', epoch: first.message.epoch, offset: 1, data: { x: 1 } });
+        await expect(store.append('ch', { x: 2 }, { claim: { ...claim, fingerprint: 'pub-b' } })).rejects.toBeInstanceOf(IdempotencyConflictError);
+        const asMessage = await store.claimMessage('o', 5, { fingerprint: 'msg' });
+        expect(asMessage).toMatchObject({ claimed: false, conflict: true, outcome: { state: 'done' } });
+        await store.claimMessage('o', 6);
+        await expect(store.append('ch', 1, { claim: { scope: 'o', id: 6, fingerprint: 'p' } })).rejects.toBeInstanceOf(IdempotencyConflictError);
+        await store.append('ch', 'far', { claim: { scope: 'o', id: 100, fingerprint: 'p' } });
+        await expect(store.append('ch', 'old', { claim: { scope: 'o', id: 50, fingerprint: 'p' } })).rejects.toBeInstanceOf(IdempotencyWindowError);
+        expect(await offsets(store, 'ch')).toEqual([1, 2]);
       });
 
       it('later claims see done or failed, with the incident', async () => {
@@ -637,7 +775,7 @@ export function storeConformance(name: string, make: MakeStore, reopen?: ReopenS
         expect(await store.claimMessage('s1', 1)).toEqual({ claimed: true });
         expect(await store.claimMessage('s2', 1)).toEqual({ claimed: true });
         await store.finishMessage('s1', 1, { state: 'done' });
-        expect(await store.claimMessage('s2', 1)).toEqual({ claimed: false, outcome: { state: 'running' } });
+        expect(await store.claimMessage('s2', 1)).toEqual({ claimed: false, outcome: { state: 'claimed' } });
       });
 
       it('only one of many concurrent claims wins', async () => {
@@ -685,7 +823,7 @@ export function storeConformance(name: string, make: MakeStore, reopen?: ReopenS
         expect(await offsets(store, 'a')).toEqual([1]);
         expect(await store.loadSession('s')).toBeDefined();
         expect((await store.claimMessage('s', 1)).claimed).toBe(false);
-        expect((await store.append('a', 2, { idempotencyKey: 'k' })).duplicate).toBe(true);
+        expect((await store.append('a', 1, { idempotencyKey: 'k' })).duplicate).toBe(true);
       });
     });
 
@@ -738,17 +876,17 @@ export function storeConformance(name: string, make: MakeStore, reopen?: ReopenS
             expect(await offsets(next, 'a')).toEqual([1, 2]);
             const again = await next.append('a', { n: 3 });
             expect(again.message).toMatchObject({ epoch: position.epoch, offset: 3 });
-            const dup = await next.append('a', { n: 'retry' }, { idempotencyKey: 'k' });
+            const dup = await next.append('a', { n: 1 }, { idempotencyKey: 'k' });
             expect(dup).toEqual({ message: m1.message, duplicate: true });
             expect(await next.loadSession('s')).toEqual(session('s', T0 + HOUR, { user: 'u' }));
-            expect(await next.claimMessage('s', 1)).toEqual({ claimed: false, outcome: { state: 'running' } });
+            expect(await next.claimMessage('s', 1)).toEqual({ claimed: false, outcome: { state: 'claimed' } });
             expect(await next.claimMessage('s', 2)).toEqual({ claimed: false, outcome: { state: 'failed', incident: 'inc' } });
           } else {
             const head = await next.head('a');
             expect(head.epoch).not.toBe(position.epoch);
             expect(head.offset).toBe(0);
             expect(result.complete).toBe(false);
-            expect((await next.append('a', { n: 'retry' }, { idempotencyKey: 'k' })).duplicate).toBe(false);
+            expect((await next.append('a', { n: 1 }, { idempotencyKey: 'k' })).duplicate).toBe(false);
             expect(await next.loadSession('s')).toBeUndefined();
           }
         });

@@ -355,6 +355,7 @@ describe('instrumentStore', () => {
       read: (...args) => inner.read(...args),
       head: (...args) => inner.head(...args),
       saveSession: (...args) => inner.saveSession(...args),
+      updateSession: (...args) => inner.updateSession(...args),
       loadSession: (...args) => inner.loadSession(...args),
       deleteSession: (...args) => inner.deleteSession(...args),
       claimMessage: (...args) => inner.claimMessage(...args),
@@ -409,6 +410,7 @@ describe('instrumentStore', () => {
     await store.read('news', { epoch: message.epoch, offset: 0 }, 10);
     await store.head('news');
     await store.saveSession({ id: 's1', tokenHash: 'h', channels: [], expiresAt: Date.now() + 60_000 });
+    await store.updateSession('s1', { subscribe: [{ channel: 'news' }] });
     await store.loadSession('s1');
     await store.claimMessage('s1', 1);
     await store.finishMessage('s1', 1, { state: 'done' });
@@ -426,6 +428,7 @@ describe('instrumentStore', () => {
       'head:ok': 1,
       'head:error': 1,
       'saveSession:ok': 1,
+      'updateSession:ok': 1,
       'loadSession:ok': 1,
       'claimMessage:ok': 1,
       'finishMessage:ok': 1,

@@ -65,9 +65,13 @@ export function installHooks(server: LifelineServer, access: DashboardAccess): D
     return hook;
   };
 
+  // The server core keeps `$lifeline.*` unreadable unless this says otherwise, and unwritable by clients always.
+  const reserved = wrapSubscribe(undefined);
+
   const ensure = (): void => {
     const s = server.settings;
-    const patch: { authenticate?: Authenticate; authorizeSubscribe?: ChannelAuthorizer; authorizePublish?: ChannelAuthorizer } = {};
+    const patch: { authenticate?: Authenticate; authorizeSubscribe?: ChannelAuthorizer; authorizePublish?: ChannelAuthorizer; authorizeReserved?: ChannelAuthorizer } = {};
+    if (!(s.authorizeReserved && mine.has(s.authorizeReserved))) patch.authorizeReserved = reserved;
     // Only token mode needs an identity; without it, admission stays exactly as the application set it.
     if (access.mode === 'token' && !(s.authenticate && mine.has(s.authenticate))) patch.authenticate = wrapAuthenticate(s.authenticate);
     if (!(s.authorizeSubscribe && mine.has(s.authorizeSubscribe))) patch.authorizeSubscribe = wrapSubscribe(s.authorizeSubscribe);

@@ -5,13 +5,15 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 import type { TransportEvents, TransportSocket, UpgradeInfo } from '../transport.js';
 
 /** Options of the `ws` adapter. */
 export interface WsAdapterOptions {
   /** Largest accepted message in bytes; larger ones close with 1009 (by `ws`). */
   readonly maxPayload: number;
+  /** Most frames one message may arrive in; more close with 1008 (by `ws`). 0: no limit. */
+  readonly maxFragments: number;
   /** Subprotocols this server speaks, in order of preference. */
   readonly subprotocols: readonly string[];
 }
@@ -31,18 +33,18 @@ export interface WsAdapter {
   close(): void;
 }
 
-/** `ws` reports the close code a protocol error caused on the error object. */
-function closeCodeOf(error: Error): number {
-  const code = (error as { code?: string }).code;
-  switch (code) {
-    case 'WS_ERR_INVALID_UTF8':
-      return 1007;
-    case 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH':
-      return 1009;
-    default:
-      // Other WS_ERR_* codes (bad opcode, RSV bits, masking, control frame rules) are all 1002.
-      return 1002;
+/**
+ * The close code `ws` sent for a protocol error. `ws` attaches it to the error under its own
+ * `status-code` symbol; reading it (rather than keeping a table of our own) makes the logged and
+ * counted code the one on the wire, whatever `ws` version decides.
+ */
+export function closeCodeOf(error: Error): number {
+  for (const symbol of Object.getOwnPropertySymbols(error)) {
+    if (symbol.description !== 'status-code') continue;
+    const code = (error as unknown as Record<symbol, unknown>)[symbol];
+    if (typeof code === 'number') return code;
   }
+  return 1002;
 }
 
 /**
@@ -57,9 +59,11 @@ function uncorkAll(): void {
   for (const s of sockets) s.uncork();
 }
 
+const closeSocket = WebSocket.prototype.close;
+
 class WsSocket implements TransportSocket {
   private corked = false;
-  /** @param raw - the TCP socket under `ws`, to cork and uncork (Node's public stream API; `ws` writes to it) */
+  /** @param raw - the TCP socket under `ws`, to cork, uncork and watch for 'drain' (Node's public stream API) */
   constructor(
     private readonly ws: WebSocket,
     private readonly raw: Duplex,
@@ -70,28 +74,51 @@ class WsSocket implements TransportSocket {
   bufferedAmount(): number {
     return this.ws.bufferedAmount;
   }
-  send(data: string | Uint8Array): void {
-    if (this.ws.readyState !== this.ws.OPEN) return;
+  send(data: string | Uint8Array): boolean {
+    if (this.ws.readyState !== WebSocket.OPEN) return false;
     if (!this.corked) {
       this.corked = true;
       this.raw.cork();
       if (corked.push(this) === 1) setImmediate(uncorkAll);
     }
     this.ws.send(data);
+    return true;
   }
   uncork(): void {
     this.corked = false;
     this.raw.uncork();
   }
   close(code: number, reason: string): void {
-    if (this.ws.readyState === this.ws.CLOSED) return;
-    this.ws.close(code, reason);
+    if (this.ws.readyState === WebSocket.CLOSED) return;
+    closeSocket.call(this.ws, code, reason);
   }
   terminate(): void {
     this.ws.terminate();
   }
   ping(): void {
-    if (this.ws.readyState === this.ws.OPEN) this.ws.ping();
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.ping();
+  }
+  pause(): void {
+    this.ws.pause();
+  }
+  resume(): void {
+    this.ws.resume();
+  }
+  onDrain(listener: () => void): void {
+    if (this.raw.destroyed || this.ws.readyState === WebSocket.CLOSED) {
+      queueMicrotask(listener);
+      return;
+    }
+    let done = false;
+    const once = (): void => {
+      if (done) return;
+      done = true;
+      this.raw.off('drain', once);
+      this.raw.off('close', once);
+      listener();
+    };
+    this.raw.on('drain', once);
+    this.raw.on('close', once);
   }
 }
 
@@ -114,6 +141,29 @@ function wire(ws: WebSocket, events: TransportEvents): void {
     closed = true;
     events.closed(code, reason.toString('utf8'));
   });
+  // `ws` answers a peer's Close at once, from inside its receiver, by calling `close` on the socket. This
+  // instance's `close` lets the core finish what the peer sent before its Close, so the replies go out
+  // before our Close does (RFC 6455 §5.5.1 allows it: an endpoint may delay its Close). Every other
+  // close (ours, a protocol error's) goes straight through.
+  const answer = closeSocket.bind(ws);
+  let answering = false;
+  ws.close = (code?: number, reason?: string | Buffer) => {
+    const peerClose = (ws as unknown as { _closeFrameReceived?: boolean })._closeFrameReceived === true && ws.readyState === WebSocket.OPEN;
+    if (!peerClose || answering) return answer(code, reason);
+    answering = true;
+    const text = reason === undefined ? '' : reason.toString();
+    let wait: Promise<void> | void;
+    try {
+      wait = events.peerClosing(code ?? 1005, text);
+    } catch {
+      wait = undefined;
+    }
+    const finish = (): void => {
+      if (ws.readyState === WebSocket.OPEN) answer(code, reason);
+    };
+    if (wait === undefined) finish();
+    else wait.then(finish, finish);
+  };
 }
 
 /** Create the `ws`-backed adapter. */
@@ -121,6 +171,8 @@ export function createWsAdapter(options: WsAdapterOptions): WsAdapter {
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: options.maxPayload,
+    // 0 would mean "no limit" to the server and to us alike; ws's default is 16384.
+    maxFragments: options.maxFragments,
     // Compression costs CPU and memory per connection and opens CRIME-style questions; off by default.
     perMessageDeflate: false,
     clientTracking: false,
