@@ -11,8 +11,11 @@ type AsyncMethodsOf<T> = {
   [K in keyof T]-?: NonNullable<T[K]> extends (...args: never[]) => Promise<unknown> ? K : never;
 }[keyof T];
 
-/** A store operation, as it appears in the `operation` label: the method's name in the Store contract. */
-export type StoreOperation = AsyncMethodsOf<Store>;
+/**
+ * A store operation, as it appears in the `operation` label: the method's name in the Store contract
+ * (`stats`, a count for metrics scrapes, is not timed).
+ */
+export type StoreOperation = Exclude<AsyncMethodsOf<Store>, 'stats'>;
 
 /** Labels of the store latency histogram. */
 export type StoreLatencyLabel = 'operation' | 'result';

@@ -31,6 +31,11 @@ export type {
   Store,
   StoredMessage,
   StoreOptions,
+  StoreStats,
+  AppendOptions,
+  ClaimOptions,
+  ReadOptions,
+  SessionPatch,
 } from './types.js';
-export { StoreError, StoreUnavailableError } from './errors.js';
+export { IdempotencyConflictError, IdempotencyWindowError, StoreError, StoreOutcomeUnknownError, StoreUnavailableError } from './errors.js';
 export { MemoryStore, createMemoryStore } from './memory.js';

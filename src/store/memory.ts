@@ -47,6 +47,7 @@ import type {
   Store,
   StoredMessage,
   StoreOptions,
+  StoreStats,
 } from './types.js';
 
 /** One message as kept: data as JSON text, so nothing is shared with callers. */
@@ -271,6 +272,18 @@ export class MemoryStore implements Store {
     const now = this.#beginWrite();
     const previous = this.#claims.get(session)?.records.get(messageId);
     this.#record(session, messageId, outcome, previous?.fingerprint, now + this.#options.dedupeTtlMs);
+  }
+
+  /** Count the records held. */
+  async stats(): Promise<StoreStats> {
+    this.#checkOpen();
+    let messages = 0;
+    for (const c of this.#channels.values()) messages += c.messages.length;
+    let claims = 0;
+    for (const c of this.#claims.values()) claims += c.records.size;
+    let sessionChannels = 0;
+    for (const s of this.#sessions.values()) sessionChannels += s.channels.length;
+    return { channels: this.#channels.size, messages, sessions: this.#sessions.size, sessionChannels, claims, keys: this.#keys.size };
   }
 
   async sweep(): Promise<void> {

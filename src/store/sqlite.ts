@@ -52,6 +52,7 @@ import type {
   Store,
   StoredMessage,
   StoreOptions,
+  StoreStats,
 } from './types.js';
 
 /** Options of {@link createSqliteStore}. */
@@ -541,6 +542,22 @@ export class SqliteStore implements Store {
     checkOutcome(outcome);
     const now = this.#beginWrite();
     this.#write('finishMessage', () => this.#finishTx(session, messageId, outcome, now));
+  }
+
+  /** Count the records held (a full count of each table: for metrics scrapes and tests, not hot paths). */
+  async stats(): Promise<StoreStats> {
+    this.#checkOpen();
+    return this.#run('stats', () => {
+      const count = (table: string): number => this.#db.prepare<[], number>(`SELECT COUNT(*) FROM ${table}`).pluck().get()!;
+      return {
+        channels: count('channels'),
+        messages: count('messages'),
+        sessions: count('sessions'),
+        sessionChannels: count('session_channels'),
+        claims: count('message_claims'),
+        keys: count('idempotency_keys'),
+      };
+    });
   }
 
   async sweep(): Promise<void> {

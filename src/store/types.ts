@@ -176,6 +176,25 @@ export type ClaimResult =
   | { readonly claimed: false; readonly outcome: MessageOutcome; readonly conflict?: true }
   | { readonly claimed: false; readonly forgotten: true };
 
+/**
+ * How many records an engine holds, for metrics and for proving bounds. Each count is exact or absent
+ * (an engine that cannot count something cheaply leaves it out rather than guess).
+ */
+export interface StoreStats {
+  /** Channels that were written (unwritten channels are not records). */
+  readonly channels?: number;
+  /** Messages retained in history, all channels. */
+  readonly messages?: number;
+  /** Sessions stored (expired ones not yet swept included). */
+  readonly sessions?: number;
+  /** Subscriptions recorded in sessions. */
+  readonly sessionChannels?: number;
+  /** Message claims (dedupe records of client message ids). */
+  readonly claims?: number;
+  /** Idempotency keys. */
+  readonly keys?: number;
+}
+
 /** The storage engine behind a lifeline server. */
 export interface Store {
   /** Engine name, e.g. `memory`, `sqlite`, `redis`. */
@@ -264,6 +283,9 @@ export interface Store {
 
   /** Be told when {@link Store.available} changes. Returns the unsubscribe function. */
   onAvailability?(listener: (available: boolean, reason?: string) => void): () => void;
+
+  /** Count the records held (see {@link StoreStats}); optional. */
+  stats?(): Promise<StoreStats>;
 
   /**
    * Drop expired sessions, dedupe records and history past its limits. Engines also do this on their
