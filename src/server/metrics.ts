@@ -39,6 +39,11 @@ export interface MetricsOptions {
   path?: string;
   /** Told when a scrape fails (the route answers 500). @default ignore */
   onError?: (error: unknown) => void;
+  /**
+   * Who may scrape through {@link LifelineMetrics.route}: return false to answer 401. Counts and
+   * incident totals are operators' business, not every client's. @default everyone
+   */
+  authorize?: (req: IncomingMessage) => boolean;
 }
 
 /** What {@link createMetrics} returns. */
@@ -141,7 +146,12 @@ class TotalMirror {
  * - `messages_received_total`, `messages_sent_total`, `replayed_messages_total`, `published_messages_total`
  * - `outbound_buffered_bytes`, `outbound_buffered_max_bytes` (gauges over open connections, at scrape time)
  * - `store_operation_duration_seconds{operation, result}` (histogram), `store_errors_total{operation}`, `store_available` (gauge)
- * - `slow_consumers_total`, `dead_peers_total`, `protocol_errors_total{code}`, `refused_upgrades_total`
+ * - `slow_consumers_total`, `dead_peers_total`, `protocol_errors_total{code}`, `refused_upgrades_total`,
+ *   `refused_upgrades_by_reason_total{reason}`
+ * - bounds: `unsent_messages_total{reason}`, `inbound_paused_connections`, `inbound_pauses_total`,
+ *   `inbound_overflows_total`, `admitting_upgrades`, `replay_bytes_in_flight`, `replay_budget_bytes`,
+ *   `replay_waits_total`, `protocol_refusals_total{reason}`, `accept_errors_total`, `hello_timeouts_total`,
+ *   `store_records{kind}` (when the store counts them)
  *
  * @example
  * ```ts
@@ -240,6 +250,51 @@ export function createMetrics(server: LifelineServer, options: MetricsOptions = 
     },
   });
 
+  // Every bound the server keeps, with what it refused or held because of it.
+  const labelled = (suffix: string, help: string, label: string, read: () => Record<string, number>, known: readonly string[] = []) => {
+    const counter = new Counter({
+      name: name(suffix),
+      help,
+      labelNames: [label],
+      registers,
+      collect() {
+        for (const [value, total] of Object.entries(read())) totals.advance(this, total, { [label]: operationLabel(value) });
+      },
+    });
+    for (const value of known) counter.inc({ [label]: value }, 0);
+  };
+  labelled('unsent_messages_total', 'Messages a handler or the server tried to send that could not go out, by reason: closing (the close handshake had started) or slow-consumer.', 'reason', () => server.stats().unsent, ['closing', 'slow-consumer']);
+  labelled('refused_upgrades_by_reason_total', 'WebSocket upgrades refused, by reason: draining, origin, connections (maxConnections), admission (maxPendingUpgrades), auth.', 'reason', () => server.stats().refusedByReason, ['draining', 'origin', 'connections', 'admission', 'auth']);
+  labelled('protocol_refusals_total', 'lifeline.v1 requests refused by a bound or answered as unknown, by reason (conflicts, forgottenIds, outcomeUnknown, subscriptionLimit, channelLimit, reservedRefused).', 'reason', () => server.stats().protocol);
+  mirrored('inbound_pauses_total', 'Times the server stopped reading a socket because its queue of unhandled messages was full (inbound backpressure).', () => server.stats().inbound.pauses);
+  mirrored('inbound_overflows_total', 'Connections closed (1008) because their queue of unhandled messages passed its hard bound.', () => server.stats().inbound.overflows);
+  mirrored('replay_waits_total', 'History replays that waited for room in the server-wide replay budget.', () => server.stats().replay.waits);
+  mirrored('accept_errors_total', 'Failed accepts of the listening socket (EMFILE/ENFILE: out of file descriptors).', () => server.stats().acceptErrors);
+  mirrored('hello_timeouts_total', 'lifeline.v1 connections closed (1008) for not sending hello in time.', () => server.stats().helloTimeouts);
+  const gauge = (suffix: string, help: string, read: () => number) =>
+    new Gauge({
+      name: name(suffix),
+      help,
+      registers,
+      collect() {
+        this.set(read());
+      },
+    });
+  gauge('inbound_paused_connections', 'Connections whose socket the server is not reading now (inbound backpressure).', () => server.stats().inbound.paused);
+  gauge('admitting_upgrades', 'Upgrades being admitted now (authenticate running); bounded by maxPendingUpgrades.', () => server.stats().admitting);
+  gauge('replay_bytes_in_flight', 'Bytes of history replay held for sending now, across all connections.', () => server.stats().replay.bytesInFlight);
+  gauge('replay_budget_bytes', 'The server-wide bound on replay_bytes_in_flight (maxReplayBytes).', () => server.stats().replay.budgetBytes);
+  new Gauge({
+    name: name('store_records'),
+    help: 'Records the store holds, by kind (channels, messages, sessions, sessionChannels, claims, keys), where the engine counts them.',
+    labelNames: ['kind'],
+    registers,
+    async collect() {
+      const stats = await server.store.stats?.().catch(() => undefined);
+      for (const [kind, count] of Object.entries(stats ?? {})) if (typeof count === 'number') this.set({ kind }, count);
+    },
+  });
+
   // Computed at scrape time: the queue is a property of the open connections, not a stream of events.
   const buffered = (): number[] => [...server.connections].map((connection) => connection.bufferedAmount);
   new Gauge({
@@ -310,6 +365,11 @@ export function createMetrics(server: LifelineServer, options: MetricsOptions = 
     metrics: () => registry.metrics(),
     route(req, res) {
       if (pathOf(req) !== path || (req.method !== 'GET' && req.method !== 'HEAD')) return false;
+      if (options.authorize && !options.authorize(req)) {
+        res.writeHead(401, { 'content-type': 'text/plain; charset=utf-8', 'www-authenticate': 'Bearer', 'cache-control': 'no-store' });
+        res.end('metrics need the admin token (Authorization: Bearer <token>)\n');
+        return true;
+      }
       registry.metrics().then(
         (text) => {
           res.writeHead(200, { 'content-type': registry.contentType, 'cache-control': 'no-store' });

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 /**
  * Shared pieces of the browser tests: Debian's Chromium (never a downloaded browser), screenshots in
  * artifacts/, and a `lifeline serve --demo` process with sqlite in a temp dir, a short drain window and
@@ -51,9 +52,10 @@ export async function startDemoServer(extra: string[] = []): Promise<DemoServer>
   const dir = tempDataDir();
   const config = join(dir, 'serve.json');
   writeFileSync(config, JSON.stringify({ retryHint: RETRY_HINT, graceMs: 500, heartbeatMs: 5000 }));
-  const serve = await startServe(['--demo', '--store', 'sqlite', '--data-dir', dir, '--drain-window', '400ms', '--config', config, ...extra]);
-  const keyLine = await serve.waitForLog((e: LogEntry) => typeof e.msg === 'string' && e.msg.startsWith('demo publish key'));
-  return { serve, http: `http://127.0.0.1:${serve.port}`, publishKey: String(keyLine.publishKey) };
+  // A key of the test's own: the server never logs one (it prints a generated demo key for people, on stderr).
+  const publishKey = randomBytes(18).toString('base64url');
+  const serve = await startServe(['--demo', '--store', 'sqlite', '--data-dir', dir, '--drain-window', '400ms', '--config', config, '--publish-key', publishKey, ...extra]);
+  return { serve, http: `http://127.0.0.1:${serve.port}`, publishKey };
 }
 
 /** `POST /publish` one message; resolves with its offset. */

@@ -123,7 +123,8 @@ function stuckPeer(port: number): Promise<Socket> {
 
 describe('GET /metrics on a real `lifeline serve` process', () => {
   it('counts a scripted sequence exactly: 1011, 1008, then SIGHUP cycles the last connection with 1012', async () => {
-    const server = await startServe(['--demo', '--store', 'memory', '--drain-window', '300ms']);
+    const key = 'metrics-test-publish-key-0001';
+    const server = await startServe(['--demo', '--store', 'memory', '--drain-window', '300ms', '--publish-key', key]);
 
     // The store is instrumented by serve: an HTTP publish is a timed append. (Other features of serve, such
     // as the dashboard's stats feed, may publish too, so this compares before and after.)
@@ -132,7 +133,6 @@ describe('GET /metrics on a real `lifeline serve` process', () => {
       published: value(x, 'lifeline_published_messages_total'),
     });
     const before = appendsAndPublishes((await scrape(server.port)).samples);
-    const key = (await server.waitForLog((e) => typeof e.publishKey === 'string')).publishKey as string;
     const published = await fetch(`http://127.0.0.1:${server.port}/publish`, {
       method: 'POST',
       headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },

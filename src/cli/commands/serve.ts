@@ -57,6 +57,16 @@ const CONFIG_KEYS = new Set<keyof ServeConfig>([
   'store', 'dataDir', 'publishKey', 'clientPublish', 'history', 'sessionTtlMs', 'workers', 'redisPrefix', 'adminToken', 'chaosCrashEveryMs',
 ]);
 
+/**
+ * Log fields that hold secrets: pino replaces them with `[redacted]` wherever a log line carries them,
+ * so no publish key, admin token or credential ever reaches a log.
+ */
+export const SECRET_LOG_PATHS = [
+  'publishKey', 'adminToken', '*.publishKey', '*.adminToken', 'config.*.publishKey', 'config.*.adminToken',
+  'authorization', '*.authorization', 'headers.authorization', 'headers.cookie', '*.headers.authorization', '*.headers.cookie',
+  'password', '*.password', 'token', '*.token',
+];
+
 /** Read and check a JSON config file. */
 export function readConfigFile(path: string): ServeConfig {
   let parsed: unknown;
@@ -149,7 +159,7 @@ export async function runServe(args: string[], _io: CliIo): Promise<number> {
   const load = (): ServeConfig => ({ ...(configPath ? readConfigFile(configPath) : {}), ...flags });
   const config = load();
 
-  const logger = pino({ level: config.logLevel ?? 'info', base: { pid: process.pid } });
+  const logger = pino({ level: config.logLevel ?? 'info', base: { pid: process.pid }, redact: { paths: SECRET_LOG_PATHS, censor: '[redacted]' } });
   const workers = config.workers ?? 1;
   if (workers > 1) {
     // Each worker would have its own history and fan-out: clients on one would never see publishes on another.
@@ -185,7 +195,8 @@ export async function runServe(args: string[], _io: CliIo): Promise<number> {
       const next = { ...load(), ...(generatedKey !== undefined ? { publishKey: generatedKey } : {}) };
       server.reconfigure(serverOptionsOf(next));
       applyChaos(next.chaosCrashEveryMs);
-      logger.info({ config: serverOptionsOf(next) }, 'configuration reloaded');
+      // Which settings, never their secret values (the logger also redacts them wherever they appear).
+      logger.info({ settings: Object.keys(next).sort() }, 'configuration reloaded');
     },
   });
   let stopChaos: (() => void) | undefined;
@@ -216,7 +227,8 @@ export async function runServe(args: string[], _io: CliIo): Promise<number> {
     { port: address.port, host: address.host, url: `ws://${address.host}:${address.port}/`, demo: Boolean(config.demo), store: store.kind, httpPublish: config.publishKey !== undefined },
     'listening',
   );
-  if (generatedKey !== undefined) logger.info({ publishKey: generatedKey }, 'demo publish key (POST /publish with Authorization: Bearer <key>)');
+  // For the person at the terminal, not for the log: the logger never carries a secret.
+  if (generatedKey !== undefined) _io.err(`demo publish key (POST /publish with Authorization: Bearer <key>): ${generatedKey}`);
   // The process lives until a signal drains it; the signal handler exits.
   return new Promise<number>(() => {});
 }

@@ -105,6 +105,28 @@ function isTls(req: IncomingMessage): boolean {
 }
 
 /**
+ * Whether a request comes from a page of another origin: an `Origin` header (browsers send one with
+ * every WebSocket handshake and every cross-origin fetch) that is not this server's own host, or the
+ * opaque `null`. Another port of the same host is another origin, even though the browser sends it the
+ * SameSite cookie (same *site*).
+ */
+export function isCrossOrigin(headers: Headers): boolean {
+  const origin = headers.origin;
+  if (origin === undefined) return false;
+  if (origin === 'null' || typeof origin !== 'string') return true;
+  let host: string | undefined;
+  try {
+    host = new URL(origin).host;
+  } catch {
+    return true;
+  }
+  // Behind a proxy that rewrites Host, the browser's host is in X-Forwarded-Host.
+  const forwarded = headers['x-forwarded-host'];
+  const own = [headers.host, ...(typeof forwarded === 'string' ? forwarded.split(',').map((h) => h.trim()) : [])];
+  return !own.includes(host);
+}
+
+/**
  * Why an admin POST is refused, or undefined when it may proceed. Cross-site request forgery is
  * stopped twice: the request must carry the {@link ADMIN_HEADER} header (a cross-site form or a
  * "simple" fetch cannot set it, and the server never answers a CORS preflight), and an `Origin`, when
@@ -113,21 +135,7 @@ function isTls(req: IncomingMessage): boolean {
 export function refuseAdminPost(req: IncomingMessage, access: DashboardAccess): { status: number; error: string; message: string } | undefined {
   if (req.method !== 'POST') return { status: 405, error: 'method_not_allowed', message: 'use POST' };
   if (req.headers[ADMIN_HEADER] !== '1') return { status: 403, error: 'csrf', message: `admin actions need the ${ADMIN_HEADER}: 1 header` };
-  const origin = req.headers.origin;
-  if (origin !== undefined && origin !== 'null') {
-    let host: string | undefined;
-    try {
-      host = new URL(origin).host;
-    } catch {
-      host = undefined;
-    }
-    // Behind a proxy that rewrites Host, the browser's host is in X-Forwarded-Host.
-    const forwarded = req.headers['x-forwarded-host'];
-    const own = [req.headers.host, ...(typeof forwarded === 'string' ? forwarded.split(',').map((h) => h.trim()) : [])];
-    if (host === undefined || !own.includes(host)) return { status: 403, error: 'csrf', message: 'cross-origin admin requests are refused' };
-  } else if (origin === 'null') {
-    return { status: 403, error: 'csrf', message: 'cross-origin admin requests are refused' };
-  }
+  if (isCrossOrigin(req.headers)) return { status: 403, error: 'csrf', message: 'cross-origin admin requests are refused' };
   if (!access.isAdmin(req.headers)) return { status: 401, error: 'unauthorized', message: 'the admin token is required (open /?token=… first, or send Authorization: Bearer <token>)' };
   return undefined;
 }

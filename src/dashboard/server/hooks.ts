@@ -10,7 +10,7 @@
  */
 import type { Authenticate, ChannelAuthorizer, Connection, LifelineServer } from '../../server/index.js';
 import { DASHBOARD_MARK, RESERVED_PREFIX } from '../snapshot.js';
-import { ADMIN_USER, type DashboardAccess } from './access.js';
+import { ADMIN_USER, isCrossOrigin, type DashboardAccess } from './access.js';
 
 /** Installed hooks, and which connections belong to dashboards. */
 export interface DashboardHooks {
@@ -37,8 +37,9 @@ export function installHooks(server: LifelineServer, access: DashboardAccess): D
 
   const wrapAuthenticate = (previous: Authenticate | undefined): Authenticate => {
     const hook: Authenticate = (info) => {
-      // The browser sends the HttpOnly cookie with the page's WebSocket handshake: that is the admin credential.
-      if (access.mode === 'token' && access.isAdmin(info.headers)) return ADMIN_USER;
+      // The browser sends the HttpOnly cookie with the page's WebSocket handshake: that is the admin credential,
+      // but only from the dashboard's own origin: a page on another port of the same host gets the SameSite cookie too.
+      if (access.mode === 'token' && !isCrossOrigin(info.headers) && access.isAdmin(info.headers)) return ADMIN_USER;
       if (!previous) return true;
       // Nobody else may take the admin identity, whatever the application's own hook returns.
       return Promise.resolve(previous(info)).then((result) => (result === ADMIN_USER ? { reject: 403 as const } : result));
