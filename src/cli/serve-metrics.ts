@@ -3,12 +3,14 @@
  * by {@link instrumentStore} (called before the server exists) and {@link mountMetrics} (after it).
  * @packageDocumentation
  */
+import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import { Registry, type Histogram } from 'prom-client';
 import {
   createMetrics,
   createStoreLatencyHistogram,
   instrumentStore as instrumentWith,
+  keyMatches,
   type LifelineServer,
   type StoreLatencyLabel,
 } from '../server/index.js';
@@ -38,15 +40,26 @@ export function instrumentStore(store: Store): Store {
 
 /**
  * Mount `GET /metrics` (Prometheus text format) on a `lifeline serve` server: lifeline's metrics plus the
- * default process metrics, which belong here because `serve` owns the process.
+ * default process metrics, which belong here because `serve` owns the process. With an admin token the
+ * route answers 401 unless the scrape carries `Authorization: Bearer <admin token>`.
  */
-export function mountMetrics(server: LifelineServer, logger: Logger): void {
+export function mountMetrics(server: LifelineServer, logger: Logger, options: { adminToken?: string | undefined } = {}): void {
   const { registry, storeLatency } = processMetrics();
+  const { adminToken } = options;
   const metrics = createMetrics(server, {
     registry,
     storeLatency,
     collectDefault: true,
     onError: (error) => logger.error({ err: error }, 'metrics scrape failed'),
+    // With an admin token, scraping needs it too (Prometheus: `authorization: {credentials: <token>}`).
+    ...(adminToken !== undefined
+      ? {
+          authorize: (req: IncomingMessage) => {
+            const auth = req.headers.authorization;
+            return typeof auth === 'string' && auth.startsWith('Bearer ') && keyMatches(auth.slice(7), adminToken);
+          },
+        }
+      : {}),
   });
   server.addRoute(metrics.route);
 }

@@ -125,6 +125,11 @@ export interface ServerOptions {
    * so many clients asking for history at once are as bounded as one. @default 67108864
    */
   maxReplayBytes?: number;
+  /**
+   * Bytes of history replay one connection may hold for sending at once (its share of `maxReplayBytes`),
+   * so one connection that does not read cannot hold the whole server-wide budget. @default 4194304
+   */
+  maxReplayBytesPerConnection?: number;
   /** Most channels one connection may bring into existence by publishing (`error LIMIT` beyond). @default 100 */
   maxChannelsCreated?: number;
   /**
@@ -164,6 +169,7 @@ export const SERVER_DEFAULTS = {
   maxPendingUpgrades: 1000,
   replayPageBytes: 256 * 1024,
   maxReplayBytes: 64 * 1024 * 1024,
+  maxReplayBytesPerConnection: 4 * 1024 * 1024,
   maxChannelsCreated: 100,
   claimLeaseMs: 30_000,
 } as const satisfies Partial<ServerOptions>;
@@ -179,7 +185,7 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
   const maxPayload = given.maxPayload ?? SERVER_DEFAULTS.maxPayload;
   const resolved: ResolvedServerOptions = { ...SERVER_DEFAULTS, maxQueuedBytes: 4 * maxPayload, ...given };
   for (const key of ['drainWindowMs', 'graceMs', 'closeTimeoutMs', 'heartbeatMs', 'sessionTtlMs', 'maxSubscriptions', 'helloTimeoutMs', 'maxBufferedBytes', 'maxConnections', 'maxFragments', 'maxChannelsCreated', 'claimLeaseMs'] as const) nonNegative(key, resolved[key]);
-  for (const key of ['maxQueuedMessages', 'maxQueuedBytes', 'maxPendingUpgrades', 'replayPageBytes', 'maxReplayBytes'] as const) {
+  for (const key of ['maxQueuedMessages', 'maxQueuedBytes', 'maxPendingUpgrades', 'replayPageBytes', 'maxReplayBytes', 'maxReplayBytesPerConnection'] as const) {
     if (!Number.isSafeInteger(resolved[key]) || resolved[key] < 1) throw new RangeError(`${key} must be an integer >= 1, got ${resolved[key]}`);
   }
   if (!Number.isSafeInteger(resolved.maxFragments)) throw new RangeError('maxFragments must be an integer >= 0');

@@ -33,6 +33,7 @@ import type { Connection } from './connection.js';
 import { CloseError, HandlerFailure } from './errors.js';
 import { newIncidentId } from './ids.js';
 import { mintToken, parseToken, verifyToken } from './sessions.js';
+import { ByteBudget } from './byte-budget.js';
 import { ChannelHub, Subscription, type ReplayLimits, type SubscriptionSink } from './subscription.js';
 
 /** Context passed to the handler of an acknowledged `msg`. */
@@ -67,7 +68,9 @@ export interface ProtocolContext {
   /** How long a claim whose handler has not started holds (see `ClaimOptions.leaseMs`). */
   readonly claimLeaseMs: number;
   /** Page bounds and the server-wide budget of history replay. */
-  readonly replay: ReplayLimits;
+  readonly replay: Omit<ReplayLimits, 'connectionBudget'>;
+  /** Bytes of history replay one connection may hold for sending at once. */
+  readonly maxReplayBytesPerConnection: number;
   readonly onSessionMessage?: SessionMessageHandler | undefined;
   readonly authorizeSubscribe?: ChannelAuthorizer | undefined;
   readonly authorizePublish?: ChannelAuthorizer | undefined;
@@ -88,9 +91,18 @@ export interface ProtocolContext {
 /** How many channels a resumed `hello` restores at once. */
 export const RESTORE_CONCURRENCY = 4;
 
-/** A digest of a message's content: a resend carries the same, a reused id for other content does not. */
-function fingerprintOf(kind: 'msg' | 'pub', channel: string, data: Json): string {
-  return createHash('sha256').update(`${kind}\n${channel}\n`).update(JSON.stringify(data) ?? 'undefined').digest('base64url');
+/**
+ * A digest of a message's content: a resend carries the same, a reused id for other content does not.
+ * Undefined for data JSON text cannot hold (nested deeper than the encoder goes): the client's mistake.
+ */
+function fingerprintOf(kind: 'msg' | 'pub', channel: string, data: Json): string | undefined {
+  let text: string;
+  try {
+    text = JSON.stringify(data);
+  } catch {
+    return undefined;
+  }
+  return createHash('sha256').update(`${kind}\n${channel}\n`).update(text).digest('base64url');
 }
 
 /** Run `work` over `items`, at most `limit` at a time, in order of start. */
@@ -109,6 +121,7 @@ export class ProtocolSession {
   private origin = '';
   private readonly subscriptions = new Map<string, Subscription>();
   private readonly sink: SubscriptionSink;
+  private readonly replay: ReplayLimits;
   /** Set when a `hello` arrives (before it is handled), so a slow `hello` is not mistaken for a silent client. */
   helloArrived = false;
   private closed = false;
@@ -121,6 +134,15 @@ export class ProtocolSession {
     /** Identity from authentication, bound into the session. */
     private readonly user: string | undefined,
   ) {
+    const { budget } = ctx.replay;
+    const connectionBudget = new ByteBudget(ctx.maxReplayBytesPerConnection);
+    this.replay = {
+      get pageBytes() {
+        return ctx.replay.pageBytes;
+      },
+      budget,
+      connectionBudget,
+    };
     this.sink = {
       send: (frame) => this.send(frame),
       sendText: (text) => {
@@ -313,7 +335,7 @@ export class ProtocolSession {
   }
 
   private addSubscription(channel: string): Subscription {
-    const sub = new Subscription(channel, this.sink, this.ctx.store, this.ctx.replay);
+    const sub = new Subscription(channel, this.sink, this.ctx.store, this.replay);
     this.subscriptions.set(channel, sub);
     this.ctx.hub.add(sub);
     return sub;
@@ -372,6 +394,10 @@ export class ProtocolSession {
     const { store } = this.ctx;
     const handler = this.ctx.onSessionMessage;
     const fingerprint = fingerprintOf('msg', '', frame.data);
+    if (fingerprint === undefined) {
+      this.send({ t: 'reject', id: frame.id, code: ErrorCode.BAD_REQUEST });
+      return;
+    }
     const options = { leaseMs: this.ctx.claimLeaseMs, fingerprint };
     let claim = await store.claimMessage(this.origin, frame.id, options);
     // A claim still held belongs to a handler on a connection that is closing; give it time to finish.
@@ -443,11 +469,16 @@ export class ProtocolSession {
       this.send({ t: 'reject', id: frame.id, code: ErrorCode.LIMIT });
       return;
     }
+    const fingerprint = fingerprintOf('pub', frame.ch, frame.data);
+    if (fingerprint === undefined) {
+      this.send({ t: 'reject', id: frame.id, code: ErrorCode.BAD_REQUEST });
+      return;
+    }
     let result: AppendResult;
     try {
       // Deduplicated by the message id in the origin's claims, atomically with the append: stored once,
       // acknowledged every time, and an id reused for other content is a conflict.
-      result = await this.ctx.publish(frame.ch, frame.data, { claim: { scope: this.origin, id: frame.id, fingerprint: fingerprintOf('pub', frame.ch, frame.data) } });
+      result = await this.ctx.publish(frame.ch, frame.data, { claim: { scope: this.origin, id: frame.id, fingerprint } });
     } catch (error) {
       if (error instanceof IdempotencyConflictError) {
         this.ctx.count('conflicts');

@@ -208,6 +208,9 @@ export class LifelineServer {
       get maxChannelsCreated() {
         return server.options.maxChannelsCreated;
       },
+      get maxReplayBytesPerConnection() {
+        return server.options.maxReplayBytesPerConnection;
+      },
       get claimLeaseMs() {
         return server.options.claimLeaseMs;
       },

@@ -48,12 +48,34 @@ export interface SubscriptionSink {
   replayed(count: number): void;
 }
 
-/** How a subscription reads history: the page bounds and the server-wide budget. */
+/** How a subscription reads history: the page bounds and the budgets it draws from. */
 export interface ReplayLimits {
   /** Most bytes of stored data one page holds (at least one message is always read). */
   readonly pageBytes: number;
   /** The server-wide budget of history bytes in flight. */
   readonly budget: ByteBudget;
+  /** This connection's share: one connection cannot hold the whole server-wide budget. */
+  readonly connectionBudget: ByteBudget;
+}
+
+/** A grant from the connection's budget and one from the server's, held and given back together. */
+async function acquireBoth(limits: ReplayLimits, bytes: number): Promise<Grant> {
+  // The connection's first, so a connection that already holds its share waits without holding server bytes.
+  const own = await limits.connectionBudget.acquire(bytes);
+  const shared = await limits.budget.acquire(bytes);
+  return {
+    get bytes() {
+      return shared.bytes;
+    },
+    resize(n) {
+      own.resize(n);
+      shared.resize(n);
+    },
+    release() {
+      shared.release();
+      own.release();
+    },
+  };
 }
 
 /** A connection's subscription to a channel. */
@@ -135,10 +157,9 @@ export class Subscription {
   /** Read one page after `from`, holding budget for it; the messages wait in `pending`. */
   private async readPage(from: Position): Promise<Page> {
     this.again = false;
-    const { budget, pageBytes } = this.limits;
-    const grant = await budget.acquire(pageBytes);
+    const grant = await acquireBoth(this.limits, this.limits.pageBytes);
     try {
-      const result = await this.store.read(this.channel, from, READ_BATCH, { maxBytes: pageBytes });
+      const result = await this.store.read(this.channel, from, READ_BATCH, { maxBytes: this.limits.pageBytes });
       for (const m of result.messages) this.pending.push(m);
       if (result.messages.length > 0) this.sink.replayed(result.messages.length);
       return { complete: result.complete, more: result.more, head: result.head, grant };

@@ -205,7 +205,7 @@ export async function runServe(args: string[], _io: CliIo): Promise<number> {
     stopChaos = everyMs !== undefined && everyMs > 0 ? startChaos(server, everyMs, logger) : undefined;
   };
   applyChaos(config.chaosCrashEveryMs);
-  mountMetrics(server, logger);
+  mountMetrics(server, logger, { adminToken: config.adminToken });
   mountDashboard({ server, logger, demo: Boolean(config.demo), adminToken: config.adminToken });
   if (cluster.isWorker) {
     // The primary's rolling restart: stop taking connections (the others get them), drain with 1012, exit.
