@@ -86,11 +86,14 @@ export interface ServerOptions {
   maxFragments?: number;
   /**
    * Messages received on one connection but not yet handled, above which the server stops reading from
-   * that socket (TCP then pushes back on the sender) until half of them are handled. Four times this
-   * closes the connection with 1008. @default 64
+   * that socket (TCP then pushes back on the sender) until half of them are handled. @default 64
    */
   maxQueuedMessages?: number;
-  /** The same bound in bytes of the queued messages. @default 4 * maxPayload */
+  /**
+   * The same bound in bytes of the queued messages (each counted with 256 bytes of overhead). Four times
+   * this closes the connection with 1008: only data the transport had already read when reading stopped
+   * can get there. @default 4 * maxPayload
+   */
   maxQueuedBytes?: number;
   /**
    * Most upgrades admitted at once while `authenticate` runs (they count towards `maxConnections` too);

@@ -124,6 +124,8 @@ export interface ShutdownOptions {
 }
 
 const RECENT_INCIDENTS = 50;
+/** Bytes a queued message costs beside its payload (the closure and promise that hold it), for the inbound bounds. */
+const QUEUED_MESSAGE_OVERHEAD = 256;
 
 /** The 'error' listener of every upgrading socket; shared, since a closure would keep each request alive. */
 function destroySocket(this: Duplex): void {
@@ -684,13 +686,15 @@ export class LifelineServer {
 
   /**
    * Inbound backpressure: count a message in the connection's queue; above the soft bound stop reading
-   * from its socket (TCP pushes back on the sender); far above it (only messages the transport had
-   * already read can get there) close with 1008. Returns false when the message is refused.
+   * from its socket (TCP pushes back on the sender). The transport still delivers what it had already
+   * read (up to one socket read, however many small frames that holds), so the hard bound is in bytes,
+   * each message counted with its overhead: far above the soft bound, only a peer the transport could
+   * not stop gets there, and it is closed with 1008. Returns false when the message is refused.
    */
   private admitInbound(connection: Connection, size: number): boolean {
     const { maxQueuedMessages, maxQueuedBytes } = this.options;
     const inbound = connection.inbound;
-    if (inbound.count + 1 > 4 * maxQueuedMessages || inbound.bytes + size > 4 * maxQueuedBytes) {
+    if (inbound.bytes + size + QUEUED_MESSAGE_OVERHEAD > 4 * maxQueuedBytes) {
       this.counters.inbound.overflows += 1;
       this.logger.warn({ connection: connection.id, queued: inbound.count, bytes: inbound.bytes }, 'inbound queue over its hard bound; closing with 1008');
       connection.close(1008, 'too many messages queued');
@@ -708,7 +712,7 @@ export class LifelineServer {
   private inboundDone(connection: Connection, size: number): void {
     const inbound = connection.inbound;
     inbound.count -= 1;
-    inbound.bytes -= size;
+    inbound.bytes -= size + QUEUED_MESSAGE_OVERHEAD;
     if (inbound.paused && inbound.count <= this.options.maxQueuedMessages / 2 && inbound.bytes <= this.options.maxQueuedBytes / 2) {
       this.counters.inbound.paused -= 1;
       if (connection.state !== 'closed') connection.setReading(true);
@@ -726,7 +730,7 @@ export class LifelineServer {
     const inbound = connection.inbound;
     // Work the server itself queues (server.run, onConnection, onClose) counts too, without bytes.
     inbound.count += 1;
-    inbound.bytes += size;
+    inbound.bytes += size + QUEUED_MESSAGE_OVERHEAD;
     const step = async (): Promise<void> => {
       try {
         // Messages queued behind a handler that closed the connection are not processed; those that
