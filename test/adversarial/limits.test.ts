@@ -122,7 +122,8 @@ describe('limits hold on every path', () => {
 
   it('$lifeline.* is reserved at every instant: client publishes there are refused before, during and after two reloads', async () => {
     // --demo lets clients publish everywhere ('*'): the reservation must hold against that too.
-    const serve = await startServe(['--demo', '--store', 'memory', '--drain-window', '200ms']);
+    // A drain window long enough that the second reload lands while the first one's drain still runs.
+    const serve = await startServe(['--demo', '--store', 'memory', '--drain-window', '2s']);
     const peer = await connectV1(serve.url);
     peers.push(peer);
     peer.send({ t: 'hello', v: 1, origin: 'reserved-channel-attacker-01' });
@@ -130,7 +131,7 @@ describe('limits hold on every path', () => {
     let id = 0;
     const answers: ServerFrame[] = [];
     const attack = (async () => {
-      for (let i = 0; i < 400 && peer.ws.readyState === peer.ws.OPEN; i++) {
+      for (let i = 0; i < 600 && peer.ws.readyState === peer.ws.OPEN; i++) {
         peer.send({ t: 'pub', id: ++id, ch: '$lifeline.stats', data: { forged: true } });
         answers.push(await peer.next((f) => (f.t === 'ack' || f.t === 'reject') && f.id === id, 10_000));
         await new Promise((r) => setTimeout(r, 5));
@@ -138,7 +139,7 @@ describe('limits hold on every path', () => {
     })();
     await new Promise((r) => setTimeout(r, 300));
     serve.kill('SIGHUP');
-    await new Promise((r) => setTimeout(r, 600));
+    await new Promise((r) => setTimeout(r, 300));
     serve.kill('SIGHUP');
     await attack.catch(() => undefined);
     expect(answers.length).toBeGreaterThan(20);
