@@ -16,6 +16,7 @@ import { Emitter } from '../util/emitter.js';
 import { createWsAdapter, type WsAdapter } from './adapters/ws.js';
 import { Connection, type ClosedBy, type OutputMeter } from './connection.js';
 import { drainOffsets } from './drain-schedule.js';
+import { watchDescriptors } from './fd-watch.js';
 import { CloseError, HandlerFailure } from './errors.js';
 import { pathOf, refuseUpgrade, sendJson } from './http.js';
 import { newConnectionId, newIncidentId } from './ids.js';
@@ -91,7 +92,10 @@ export interface ServerStats {
   replay: { bytesInFlight: number; peakBytes: number; waits: number; budgetBytes: number };
   /** The `lifeline.v1` layer's refusals and honest unknowns (see `ProtocolCount`). */
   protocol: Record<ProtocolCount, number>;
-  /** `accept` failures of the listening socket (EMFILE/ENFILE: out of file descriptors). */
+  /**
+   * Times the process was found out of file descriptors (new connections dropped: EMFILE/ENFILE), by
+   * the listener's `error` or by the once-a-second look at the descriptor limit.
+   */
   acceptErrors: number;
   /** `lifeline.v1` connections closed (1008) for not sending `hello` in time. */
   helloTimeouts: number;
@@ -175,6 +179,7 @@ export class LifelineServer {
   };
   private readonly replayBudget: ByteBudget;
   private lastAcceptErrorLog = 0;
+  private stopFdWatch: (() => void) | undefined;
   /** The store holding history, sessions and dedupe records. */
   readonly store: Store;
   private readonly ownsStore: boolean;
@@ -378,6 +383,11 @@ export class LifelineServer {
     // Out of file descriptors, `accept` fails and Node reports it here: without a listener the process
     // would die; with one, new clients wait in the backlog until descriptors return. Logged, rate-limited.
     server.on('error', (error: NodeJS.ErrnoException) => this.acceptFailed(error));
+    // Most EMFILE drops never reach that listener (libuv closes the waiting connections itself): look.
+    this.stopFdWatch = watchDescriptors({
+      connections: () => this.live.size + this.counters.admitting,
+      exhausted: (open, limit) => this.acceptFailed(Object.assign(new Error(`${open} of ${limit} file descriptors in use`), { code: 'EMFILE' })),
+    });
     const address = server.address() as AddressInfo;
     return { port: address.port, host: address.address };
   }
@@ -533,6 +543,7 @@ export class LifelineServer {
       await this.drain('shutdown', [...this.live], code, options.stopListening === true);
       this.unwatch?.();
       this.offAvailability?.();
+      this.stopFdWatch?.();
       if (this.heartbeat) clearInterval(this.heartbeat);
       this.adapter.close();
       if (this.ownsHttpServer && this.httpServer) {

@@ -36,12 +36,14 @@ export interface ServeProcess {
 const running = new Set<ChildProcess>();
 
 /** Start `lifeline serve` with `args` (port 0 unless given) and wait until it listens. */
-export async function startServe(args: string[] = [], options: { env?: NodeJS.ProcessEnv } = {}): Promise<ServeProcess> {
+export async function startServe(args: string[] = [], options: { env?: NodeJS.ProcessEnv; wrap?: string[] } = {}): Promise<ServeProcess> {
   const hasPort = args.includes('--port') || args.includes('-p');
   // Never the default ./lifeline-data: tests must not share (or leave behind) state.
   const hasData = args.includes('--data-dir') || args.includes('--store');
   const extra = [...(hasPort ? [] : ['--port', '0']), ...(hasData ? [] : ['--data-dir', tempDataDir()])];
-  const child = spawn(process.execPath, [BIN, 'serve', ...extra, ...args], {
+  // `wrap`: a command to run it under (e.g. prlimit); signals then go to that wrapper, which execs node.
+  const [command, ...prefix] = [...(options.wrap ?? []), process.execPath];
+  const child = spawn(command!, [...prefix, BIN, 'serve', ...extra, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...options.env },
   });
