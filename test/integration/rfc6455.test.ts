@@ -145,3 +145,39 @@ describe('maxFragments', () => {
     expect(echoed.equals(message)).toBe(true);
   });
 });
+
+describe('beside a plain ws echo server, measured the same way', () => {
+  /** What one case does to a server: the close code on the wire, and whether the reply came first. */
+  async function grade(port: number, bytes: Buffer): Promise<{ code: number | undefined; replied: boolean }> {
+    const peer = await rawConnect(port);
+    peer.write([textFrame('before'), bytes]);
+    const close = await peer.close;
+    const textAt = peer.frames.findIndex((f) => f.opcode === OP.text);
+    const closeAt = peer.frames.findIndex((f) => f.opcode === OP.close);
+    return { code: close?.code, replied: textAt !== -1 && textAt < closeAt };
+  }
+
+  it('every case above closes with the same code as ws, and both reply first', async () => {
+    const { WebSocketServer } = await import('ws');
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', maxPayload: 65_536, maxFragments: 32 } as ConstructorParameters<typeof WebSocketServer>[0]);
+    await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
+    wss.on('connection', (ws) => {
+      ws.on('error', () => {});
+      ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+    });
+    try {
+      const wsPort = (wss.address() as { port: number }).port;
+      const { port } = await echo({ maxPayload: 65_536, maxFragments: 32 });
+      const rows = [];
+      for (const c of cases) {
+        const bytes = c.bytes();
+        rows.push({ case: c.name, ws: await grade(wsPort, bytes), lifeline: await grade(port, bytes) });
+      }
+      console.table(rows.map((r) => ({ case: r.case, ws: `${r.ws.code}${r.ws.replied ? ' +reply' : ''}`, lifeline: `${r.lifeline.code}${r.lifeline.replied ? ' +reply' : ''}` })));
+      for (const r of rows) expect(r.lifeline, r.case).toEqual(r.ws);
+      expect(rows.every((r) => r.lifeline.replied)).toBe(true);
+    } finally {
+      await new Promise((r) => wss.close(r));
+    }
+  });
+});
