@@ -195,8 +195,8 @@ export async function runServe(args: string[], _io: CliIo): Promise<number> {
       const next = { ...load(), ...(generatedKey !== undefined ? { publishKey: generatedKey } : {}) };
       server.reconfigure(serverOptionsOf(next));
       applyChaos(next.chaosCrashEveryMs);
-      // Which settings, never their secret values (the logger also redacts them wherever they appear).
-      logger.info({ settings: Object.keys(next).sort() }, 'configuration reloaded');
+      // The settings in force; the logger redacts the secret ones (publishKey, adminToken) wherever they appear.
+      logger.info({ config: serverOptionsOf(next) }, 'configuration reloaded');
     },
   });
   let stopChaos: (() => void) | undefined;
