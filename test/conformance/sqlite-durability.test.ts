@@ -104,6 +104,22 @@ describe('sqlite store on disk', () => {
     expect((await store.append('news', 'three')).message).toMatchObject({ epoch: 'abcdef0123456789', offset: 3 });
   });
 
+  it('an automatic sweep goes a bounded batch at a time, whatever the number of channels, and finishes in the background', async () => {
+    let t = T0;
+    const store = createSqliteStore({ path: join(dir, 'sweep.db'), now: () => t, history: { maxAgeMs: 1000 } });
+    stores.add(store);
+    for (let c = 0; c < 5000; c++) await store.append(`ch.${c}`, c);
+    await store.sweep();
+    t += 61_000; // past the age limit and the automatic sweep interval
+    await store.append('trigger', 'x');
+    // One step ran inside that write: at most one batch (2000) of the 5000 aged-out messages is gone.
+    const after = (await store.stats()).messages!;
+    expect(after).toBeGreaterThanOrEqual(5001 - 2000);
+    expect(after).toBeLessThan(5001);
+    // The rest goes in further steps, without another write.
+    await expect.poll(async () => (await store.stats()).messages, { timeout: 10_000 }).toBe(1);
+  });
+
   it('trimmed offsets are not reused after a restart', async () => {
     const path = join(dir, 'store.db');
     let t = T0;
