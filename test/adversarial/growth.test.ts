@@ -16,33 +16,11 @@ import { createRedisStore } from '../../src/store/redis.js';
 import type { ServerFrame } from '../../src/protocol/index.js';
 import { connectV1, type V1Peer } from '../support/v1-peer.js';
 import { deletePrefix, REDIS_URL, uniquePrefix } from '../support/redis.js';
-import { killAll, startServe } from '../support/serve-process.js';
+import { startServe } from '../support/serve-process.js';
+import { useKit } from '../support/kit.js';
 import { bytesWritten } from './support.js';
 
-const servers: LifelineServer[] = [];
-const peers: V1Peer[] = [];
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const p of peers.splice(0)) p.ws.terminate();
-  await Promise.all(servers.splice(0).map((s) => s.shutdown()));
-  for (const c of cleanups.splice(0)) await c();
-  await killAll();
-});
-
-async function start(options: ServerOptions): Promise<{ server: LifelineServer; url: string }> {
-  const server = createServer({ logger: pino({ level: 'silent' }), drainWindowMs: 0, graceMs: 0, ...options });
-  servers.push(server);
-  const { port } = await server.listen(0);
-  return { server, url: `ws://127.0.0.1:${port}/` };
-}
-
-async function hello(url: string, origin?: string): Promise<V1Peer> {
-  const peer = await connectV1(url);
-  peers.push(peer);
-  peer.send({ t: 'hello', v: 1, ...(origin ? { origin } : {}) });
-  await peer.next((f) => f.t === 'welcome');
-  return peer;
-}
+const { start, hello, defer } = useKit();
 
 /** Count frames matching `predicate` until `count` arrived. */
 async function count(peer: V1Peer, predicate: (f: ServerFrame) => boolean, n: number, timeoutMs = 60_000): Promise<void> {
@@ -72,7 +50,7 @@ describe('store growth from one anonymous client', () => {
 
   it('20,000 subscriptions to fresh channel names on sqlite leave no channel behind', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lifeline-growth-'));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    defer(() => rmSync(dir, { recursive: true, force: true }));
     const store = createSqliteStore({ path: join(dir, 'lifeline.db') });
     const { url } = await start({ store });
     const peer = await hello(url);
@@ -90,7 +68,7 @@ describe('store growth from one anonymous client', () => {
 
   it('subscriptions to fresh channel names on Redis leave no key behind', async () => {
     const prefix = uniquePrefix('growth');
-    cleanups.push(() => deletePrefix(REDIS_URL, prefix));
+    defer(() => deletePrefix(REDIS_URL, prefix));
     const store = createRedisStore({ url: REDIS_URL, prefix });
     const { url } = await start({ store });
     const peer = await hello(url);
@@ -101,7 +79,7 @@ describe('store growth from one anonymous client', () => {
     }
     await count(peer, (f) => f.t === 'unsubscribed', total);
     const admin = new Redis(REDIS_URL);
-    cleanups.push(() => void admin.disconnect());
+    defer(() => void admin.disconnect());
     let keys = 0;
     let cursor = '0';
     do {

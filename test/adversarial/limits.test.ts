@@ -10,29 +10,11 @@ import pino from 'pino';
 import { WebSocket } from 'ws';
 import { connectV1, type V1Peer } from '../support/v1-peer.js';
 import { tryUpgrade } from '../support/ws-peer.js';
-import { killAll, startServe } from '../support/serve-process.js';
+import { startServe } from '../support/serve-process.js';
+import { useKit } from '../support/kit.js';
 import type { ServerFrame, WelcomeFrame } from '../../src/protocol/index.js';
 
-const servers: LifelineServer[] = [];
-const peers: V1Peer[] = [];
-afterEach(async () => {
-  for (const p of peers.splice(0)) p.ws.terminate();
-  await Promise.all(servers.splice(0).map((s) => s.shutdown()));
-  await killAll();
-});
-
-async function start(options: ServerOptions): Promise<{ server: LifelineServer; url: string }> {
-  const server = createServer({ logger: pino({ level: 'silent' }), drainWindowMs: 0, graceMs: 0, ...options });
-  servers.push(server);
-  const { port } = await server.listen(0);
-  return { server, url: `ws://127.0.0.1:${port}/` };
-}
-
-async function v1(url: string): Promise<V1Peer> {
-  const peer = await connectV1(url);
-  peers.push(peer);
-  return peer;
-}
+const { start, v1 } = useKit();
 
 describe('limits hold on every path', () => {
   it('maxSubscriptions holds through resumed hellos that each list a hundred more channels', async () => {
@@ -96,13 +78,17 @@ describe('limits hold on every path', () => {
   });
 
   it('maxPendingUpgrades bounds the upgrades in admission even without maxConnections', async () => {
-    const { server, url } = await start({
-      maxPendingUpgrades: 5,
-      authenticate: () => new Promise((resolve) => setTimeout(() => resolve(true), 100)),
-    });
-    const results = await Promise.all(Array.from({ length: 40 }, () => tryUpgrade(url)));
-    expect(results.filter((r) => !r.opened && r.status === 503).length).toBeGreaterThanOrEqual(30);
-    expect(server.stats().refusedByReason.admission).toBeGreaterThanOrEqual(30);
+    // Authentication that waits until the test says so: exactly what is in admission is held there.
+    let release!: () => void;
+    const gate = new Promise<boolean>((resolve) => (release = () => resolve(true)));
+    const { server, url } = await start({ maxPendingUpgrades: 5, authenticate: () => gate });
+    const attempts = Array.from({ length: 40 }, () => tryUpgrade(url));
+    await expect.poll(() => server.stats().refusedByReason.admission ?? 0, { timeout: 20_000 }).toBe(35);
+    expect(server.stats().admitting).toBe(5);
+    release();
+    const results = await Promise.all(attempts);
+    expect(results.filter((r) => r.opened)).toHaveLength(5);
+    expect(results.filter((r) => !r.opened && r.status === 503)).toHaveLength(35);
     expect(server.stats().admitting).toBe(0);
   });
 
@@ -124,8 +110,7 @@ describe('limits hold on every path', () => {
     // --demo lets clients publish everywhere ('*'): the reservation must hold against that too.
     // A drain window long enough that the second reload lands while the first one's drain still runs.
     const serve = await startServe(['--demo', '--store', 'memory', '--drain-window', '2s']);
-    const peer = await connectV1(serve.url);
-    peers.push(peer);
+    const peer = await v1(serve.url);
     peer.send({ t: 'hello', v: 1, origin: 'reserved-channel-attacker-01' });
     await peer.next((f) => f.t === 'welcome');
     let id = 0;
