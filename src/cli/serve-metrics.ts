@@ -4,7 +4,8 @@
  * @packageDocumentation
  */
 import type { Logger } from 'pino';
-import { Registry, type Histogram } from 'prom-client';
+import type { Histogram, Registry } from 'prom-client';
+import { requireOptional } from '../optional-dependency.js';
 import {
   createMetrics,
   createStoreLatencyHistogram,
@@ -25,6 +26,7 @@ let shared: ProcessMetrics | undefined;
 
 function processMetrics(): ProcessMetrics {
   if (!shared) {
+    const { Registry } = requireOptional<typeof import('prom-client')>('prom-client', 'GET /metrics');
     const registry = new Registry();
     shared = { registry, storeLatency: createStoreLatencyHistogram({ registry }) };
   }

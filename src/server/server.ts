@@ -7,7 +7,8 @@ import { createServer as createHttpServer, type IncomingMessage, type Server as 
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { requireOptional } from '../optional-dependency.js';
 import { SUBPROTOCOL, type Json } from '../protocol/index.js';
 import { createMemoryStore } from '../store/memory.js';
 import type { AppendResult, Store } from '../store/types.js';
@@ -159,7 +160,7 @@ export class LifelineServer {
   /** @param options - see {@link ServerOptions} */
   constructor(options: ServerOptions = {}) {
     this.options = resolveServerOptions(options);
-    this.logger = options.logger ?? pino({ level: 'info' });
+    this.logger = options.logger ?? requireOptional<typeof import('pino')>('pino', 'createServer (its default logger; or pass the logger option)').default({ level: 'info' });
     this.adapter = createWsAdapter({ maxPayload: this.options.maxPayload, subprotocols: this.options.subprotocols });
     this.ownsStore = options.store === undefined;
     this.store = options.store ?? createMemoryStore();

@@ -9,7 +9,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { WebSocket } from 'ws';
+import { requireOptional } from '../../optional-dependency.js';
 import { codeLabels, explainCode, type Lang, type ReconnectClass } from '../../codes/index.js';
 import { decodeServerFrame, encodeFrame, parseReason, SUBPROTOCOL, type RetryHint, type ServerFrame } from '../../protocol/index.js';
 import { parseDuration } from '../args.js';
@@ -283,6 +283,7 @@ export function probe(options: ProbeOptions, lang: Lang = 'en', onOpen?: (report
     close: null,
     exit: ProbeExit.BACKOFF,
   };
+  const { WebSocket } = requireOptional<typeof import('ws')>('ws', 'lifeline probe');
   const ws = new WebSocket(options.url, options.subprotocol ? [SUBPROTOCOL] : [], { perMessageDeflate: false, followRedirects: false });
   let openedAt: number | undefined;
   let timedOut = false;

@@ -5,7 +5,8 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
+import type { WebSocket } from 'ws';
+import { requireOptional } from '../../optional-dependency.js';
 import type { TransportEvents, TransportSocket, UpgradeInfo } from '../transport.js';
 
 /** Options of the `ws` adapter. */
@@ -118,6 +119,7 @@ function wire(ws: WebSocket, events: TransportEvents): void {
 
 /** Create the `ws`-backed adapter. */
 export function createWsAdapter(options: WsAdapterOptions): WsAdapter {
+  const { WebSocketServer } = requireOptional<typeof import('ws')>('ws', 'createServer');
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: options.maxPayload,
