@@ -110,6 +110,21 @@ async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
   }
 }
 
+/**
+ * `fetch` with a 5 s budget for the whole exchange, body included. Not `AbortSignal.timeout`: its timer
+ * would outlive every publish by 5 s, and nothing the drill starts may outlive the drill.
+ */
+async function post(url: string, init: RequestInit): Promise<{ ok: boolean; status: number; text: string }> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), 5000);
+  try {
+    const res = await fetch(url, { ...init, signal: controller.signal });
+    return { ok: res.ok, status: res.status, text: await res.text() };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Run a drill to the end (or until `signal` aborts) and report. */
 export async function runDrill(options: DrillOptions): Promise<DrillReport> {
   const prefix = options.prefix ?? `drill.${randomBytes(4).toString('hex')}`;
@@ -198,18 +213,17 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
       let delay = 100;
       for (;;) {
         try {
-          const res = await fetch(publishUrl, {
+          const res = await post(publishUrl, {
             method: 'POST',
             headers: { authorization: `Bearer ${options.publishKey}`, 'content-type': 'application/json' },
             body: JSON.stringify({ channel, data: payload, idempotencyKey: `${channel}:http:${seq}` }),
-            signal: AbortSignal.timeout(5000),
           });
           if (res.ok) {
             logs.get(channel)!.ack('http', seq);
             break;
           }
           if (res.status === 401 || res.status === 403 || res.status === 400) {
-            throw new Error(`publish refused with HTTP ${res.status}: ${await res.text()}`);
+            throw new Error(`publish refused with HTTP ${res.status}: ${res.text}`);
           }
         } catch (error) {
           if ((error as Error).message.startsWith('publish refused')) throw error;
