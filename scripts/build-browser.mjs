@@ -31,7 +31,8 @@ const common = {
   platform: 'browser',
   target: ['es2022', 'chrome110', 'firefox110', 'safari16'],
   minify: true,
-  sourcemap: 'linked',
+  // No maps: the package would ship them without the sources they point to (dist/ has the readable tsc output).
+  sourcemap: false,
   legalComments: 'none',
   // Error classes name themselves from `new.target.name`: minified names would turn RejectedError into "N".
   // (The client's own error classes set `name` literally, so the client builds below turn this off.)
@@ -66,7 +67,6 @@ async function bundleOf(names, from, options = client) {
     ...options,
     entryPoints: undefined,
     outfile: undefined,
-    sourcemap: false,
     write: false,
     stdin: { contents: `export { ${names} } from '${from}';`, resolveDir: root, loader: 'ts' },
   });
