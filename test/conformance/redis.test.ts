@@ -11,7 +11,8 @@ import { createMemoryStore } from '../../src/store/memory.js';
 import type { Store, StoredMessage, StoreOptions } from '../../src/store/types.js';
 import { storeConformance } from './store-suite.js';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+// Importing the shared helper checks that Redis answers: without it, these tests fail at once, in one line.
+import { REDIS_URL } from '../support/redis.js';
 
 /** A prefix no other test or process uses. */
 function uniquePrefix(): string {

@@ -47,9 +47,9 @@ beforeAll(async () => {
   const packed = await run('npm', ['pack', '--json', '--pack-destination', work], repo);
   expect(packed.code, packed.stderr.slice(-2000)).toBe(0);
   // Valid JSON on stdout: the build's figures went to stderr.
-  [pack] = JSON.parse(packed.stdout) as PackEntry[];
-  tarball = join(work, pack!.filename);
-  console.log(`tarball: ${pack!.size} bytes, ${pack!.unpackedSize} unpacked, ${pack!.files.length} files`);
+  pack = (JSON.parse(packed.stdout) as PackEntry[])[0]!;
+  tarball = join(work, pack.filename);
+  console.log(`tarball: ${pack.size} bytes, ${pack.unpackedSize} unpacked, ${pack.files.length} files`);
 }, 180_000);
 
 describe('the tarball', () => {

@@ -5,7 +5,8 @@
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { startDrill } from '../support/drill-process.js';
-import { freePort, PrivateRedis } from '../support/redis.js';
+import { freePort } from '../support/ports.js';
+import { PrivateRedis } from '../support/private-redis.js';
 import { killAll, startServe } from '../support/serve-process.js';
 
 const KEY = 'outage-test-key-0123456789';
