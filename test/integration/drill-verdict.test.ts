@@ -4,6 +4,7 @@
  */
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { runDrillCommand } from '../../src/cli/commands/drill.js';
 import { runDrill, type DrillOptions } from '../../src/cli/drill/run-drill.js';
 import { createServer, type LifelineServer } from '../../src/server/index.js';
 
@@ -84,5 +85,18 @@ describe('the drill verdict', () => {
     while (server!.connections.size > 0) await new Promise((r) => setTimeout(r, 20));
     await new Promise((r) => setTimeout(r, 50));
     expect(timers()).toBeLessThanOrEqual(before);
+  });
+
+  it('on a terminal: live progress on stderr, rewritten in place, and the report as a table', async () => {
+    const url = await start({ clientPublish: true });
+    const out: string[] = [];
+    const status: string[] = [];
+    const io = { stdoutIsTTY: true, stderrIsTTY: true, env: { LIFELINE_PUBLISH_KEY: KEY, NO_COLOR: '1' }, out: (t: string) => out.push(t), err: () => {}, status: (t: string) => status.push(t) };
+    const code = await runDrillCommand([url, '--clients', '4', '--channels', '2', '--duration', '2500ms', '--settle', '3s', '--expect-restarts', '0'], io);
+    expect(code).toBe(0);
+    expect(status.filter((l) => /^drill \d+s (subscribing|publishing|settling)/.test(l)).length).toBeGreaterThanOrEqual(2);
+    expect(status.at(-1)).toBe(''); // cleared before the report
+    expect(out.join('\n')).toMatch(/^channel\s+subs\s+published/);
+    expect(out.join('\n')).toContain('result: OK');
   });
 });
