@@ -1,12 +1,21 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
+
+/**
+ * The drills that load the machine hardest (hundreds of clients across restarts of real processes):
+ * they run after everything else, one at a time, so that no two of them (nor the rest of the suite)
+ * starve each other of the two cores, which would turn a client's backoff into a false failure.
+ */
+const LOAD = ['test/integration/no-loss-restarts.test.ts', 'test/integration/chaos.test.ts', 'test/integration/redis-scale-out.test.ts'];
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
-    // Integration tests spawn real server processes; two cores, so keep parallelism modest.
-    maxWorkers: 2,
     reporters: ['default'],
+    projects: [
+      // Integration tests spawn real server processes; two cores, so keep parallelism modest.
+      { extends: true, test: { name: 'suite', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, ...LOAD], maxWorkers: 2 } },
+      { extends: true, test: { name: 'load', include: LOAD, maxWorkers: 1, fileParallelism: false, sequence: { groupOrder: 1 } } },
+    ],
   },
 });
