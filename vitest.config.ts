@@ -1,11 +1,18 @@
 import { configDefaults, defineConfig } from 'vitest/config';
 
 /**
- * The drills that load the machine hardest (hundreds of clients across restarts of real processes):
- * they run after everything else, one at a time, so that no two of them (nor the rest of the suite)
- * starve each other of the two cores, which would turn a client's backoff into a false failure.
+ * The drills: many clients across restarts of real processes, timed against those restarts. They run
+ * after everything else, one at a time, so that no two of them (nor the rest of the suite) starve each
+ * other of the two cores, which would turn a client's backoff or a late connection into a false failure.
  */
-const LOAD = ['test/integration/no-loss-restarts.test.ts', 'test/integration/chaos.test.ts', 'test/integration/redis-scale-out.test.ts'];
+const LOAD = [
+  'test/integration/no-loss-restarts.test.ts',
+  'test/integration/chaos.test.ts',
+  'test/integration/redis-scale-out.test.ts',
+  'test/integration/workers.test.ts',
+  'test/integration/redis-outage.test.ts',
+  'test/integration/readme.test.ts',
+];
 
 export default defineConfig({
   test: {
