@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 // Browser builds, after `tsc`:
 // - dist/browser/lifeline-client.js: the isomorphic client (src/client/index.ts) as one minified ES
-//   module for browsers, with its size (minified and gzip) printed and written to dist/browser/size.json;
+//   module for browsers;
+// - the size of what an application's bundle gets for `createSession` and for `createClient` (minified
+//   and gzip), printed beside other clients' and written to dist/browser/size.json; the build fails
+//   when either exceeds its budget;
 // - dist/dashboard/: the dashboard and demo pages (HTML, CSS, app.js, demo.js). Their scripts import
 //   the client from ./lifeline-client.js, so the pages run on exactly the build above.
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -13,15 +16,26 @@ import { build } from 'esbuild';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const at = (...parts) => join(root, ...parts);
 
+/** Budgets, gzip bytes (issue 12): a session client within 12 KB, the plain client within 8 KB. */
+const BUDGETS = { createSession: 12_000, createClient: 8_000 };
+/** Other clients' published gzip sizes, for comparison (socket.io-client is also measured below). */
+const OTHERS = [
+  ['socket.io-client', 13_500],
+  ['centrifuge', 23_700],
+  ['partysocket', 2_900],
+];
+
 const common = {
   bundle: true,
   format: 'esm',
   platform: 'browser',
   target: ['es2022', 'chrome110', 'firefox110', 'safari16'],
   minify: true,
-  sourcemap: 'linked',
+  // No maps: the package would ship them without the sources they point to (dist/ has the readable tsc output).
+  sourcemap: false,
   legalComments: 'none',
   // Error classes name themselves from `new.target.name`: minified names would turn RejectedError into "N".
+  // (The client's own error classes set `name` literally, so the client builds below turn this off.)
   keepNames: true,
   // Nothing Node-specific may slip in: no shims for process/Buffer/global, and a Node built-in is an error.
   define: {},
@@ -32,7 +46,8 @@ const common = {
 // 1. The client. Its one dynamic import (`ws`, for Node 20 without a global WebSocket) has a variable
 //    specifier, so esbuild leaves it alone and browsers never fetch it (they have WebSocket).
 const clientOut = at('dist/browser/lifeline-client.js');
-await build({ ...common, entryPoints: [at('src/client/index.ts')], outfile: clientOut });
+const client = { ...common, keepNames: false };
+await build({ ...client, entryPoints: [at('src/client/index.ts')], outfile: clientOut });
 
 const code = await readFile(clientOut);
 const text = code.toString('utf8');
@@ -44,15 +59,35 @@ if (hits.length > 0) {
   console.error(`build-browser: ${clientOut} references Node/bundler globals: ${hits.map(String).join(', ')}`);
   process.exit(1);
 }
+const gzip = (bytes) => gzipSync(bytes, { level: 9 }).byteLength;
+
+/** What a bundler puts in an application that imports `names` from `from`: minified bytes and gzip bytes. */
+async function bundleOf(names, from, options = client) {
+  const result = await build({
+    ...options,
+    entryPoints: undefined,
+    outfile: undefined,
+    write: false,
+    stdin: { contents: `export { ${names} } from '${from}';`, resolveDir: root, loader: 'ts' },
+  });
+  const bytes = result.outputFiles[0].contents;
+  return { bytes: bytes.byteLength, gzipBytes: gzip(bytes) };
+}
+
 const size = {
   file: 'dist/browser/lifeline-client.js',
   entry: 'src/client/index.ts',
   bytes: code.byteLength,
-  gzipBytes: gzipSync(code, { level: 9 }).byteLength,
+  gzipBytes: gzip(code),
   format: 'esm',
   esbuild: (await import('esbuild')).version,
+  createSession: await bundleOf('createSession', './src/client/index.ts'),
+  createClient: await bundleOf('createClient', './src/client/index.ts'),
+  budgets: BUDGETS,
 };
-await writeFile(at('dist/browser/size.json'), `${JSON.stringify(size, null, 2)}\n`);
+// socket.io-client is a devDependency (the benchmarks compare against it): measured the same way.
+const socketIo = await bundleOf('io', 'socket.io-client', { ...common, keepNames: false }).catch(() => undefined);
+await writeFile(at('dist/browser/size.json'), `${JSON.stringify({ ...size, socketIoClient: socketIo }, null, 2)}\n`);
 
 // 2. The dashboard. `../../client/index.js` becomes the external ./lifeline-client.js (served next to app.js).
 const clientAsExternal = {
@@ -70,9 +105,21 @@ await build({
 });
 for (const file of ['index.html', 'demo.html', 'app.css']) await copyFile(at('src/dashboard/browser', file), at('dist/dashboard', file));
 
-const kb = (n) => `${(n / 1024).toFixed(1)} KiB`;
-console.log(`browser client: ${size.file} ${size.bytes} bytes minified (${kb(size.bytes)}), ${size.gzipBytes} bytes gzip (${kb(size.gzipBytes)})`);
+// Everything the build says goes to stderr: stdout belongs to the command that ran it (`npm pack --json`).
+const kb = (n) => `${(n / 1000).toFixed(1)} KB`;
+const row = (name, s, note = '') => `  ${name.padEnd(48)} ${kb(s.bytes).padStart(9)} min ${kb(s.gzipBytes).padStart(8)} gz${note}`;
+console.error('browser bundles (esbuild, minified; gzip -9):');
+console.error(row('lifeline createSession', size.createSession, `   budget ${kb(BUDGETS.createSession)}`));
+console.error(row('lifeline createClient', size.createClient, `   budget ${kb(BUDGETS.createClient)}`));
+console.error(row(`whole client (${size.file})`, size));
+if (socketIo) console.error(row('socket.io-client io (measured here)', socketIo));
+for (const [name, gz] of OTHERS) console.error(`  ${`${name} (published figure)`.padEnd(48)} ${''.padStart(13)} ${kb(gz).padStart(8)} gz`);
 for (const f of ['app.js', 'demo.js']) {
   const b = await readFile(at('dist/dashboard', f));
-  console.log(`dashboard: dist/dashboard/${f} ${b.byteLength} bytes minified, ${gzipSync(b, { level: 9 }).byteLength} bytes gzip`);
+  console.error(`dashboard: dist/dashboard/${f} ${b.byteLength} bytes minified, ${gzip(b)} bytes gzip`);
+}
+const over = Object.entries(BUDGETS).filter(([name, budget]) => size[name].gzipBytes > budget);
+if (over.length > 0) {
+  console.error(`build-browser: over budget: ${over.map(([name, budget]) => `${name} ${size[name].gzipBytes} > ${budget} bytes gzip`).join(', ')} (keep the registry's texts out of the client: import from codes/facts, codes/brief, codes/types, never codes/index)`);
+  process.exit(1);
 }

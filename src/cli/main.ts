@@ -1,27 +1,18 @@
 /**
- * The `lifeline` command: explain and compare close codes, serve.
+ * The `lifeline` command: serve, drill, probe, explain and compare close codes.
  * @packageDocumentation
  */
+import { readFileSync } from 'node:fs';
 import { LifelineError } from '../errors.js';
+import { renderHelp, renderOverview } from './help.js';
 import { processIo, UsageError, type CliIo } from './io.js';
-
-const USAGE = `usage: lifeline <command> [options]
-
-commands:
-  explain <code> [--lang en|zh] [--json]        what a close code means and what to do about it
-  compare <a> <b> [--lang en|zh] [--json]       two close codes side by side
-  serve [--port N] [--host H] [--demo] [--drain-window 5s] [--config FILE]
-        [--store sqlite|memory] [--data-dir DIR] [--publish-key KEY] [--client-publish PATTERN]
-                                                run a server (SIGTERM drains with 1012, SIGHUP reloads)
-  drill <url> [--clients 50] [--channels 5] [--duration 30s] [--rate 10] [--client-rate 1]
-        [--publish-key KEY] [--json]            count every message across restarts; exit 1 on any loss
-  probe <url> [--subprotocol] [--json] [--timeout 10s] [--send TEXT]
-                                                connect once, report the handshake, messages and the close
-  help                                          this text`;
+import type { CommandSpec } from './spec.js';
+import { COMMAND_SPECS } from './specs/index.js';
+import { suggestion } from './suggest.js';
 
 type Command = (args: string[], io: CliIo) => number | Promise<number>;
 
-// Loaded on demand, so `serve` does not pay for the registry texts' formatting code and vice versa.
+// Loaded on demand, so `explain` does not load the server and `serve` not the registry's formatting.
 const COMMANDS: Record<string, () => Promise<Command>> = {
   explain: async () => (await import('./commands/explain.js')).runExplain,
   compare: async () => (await import('./commands/explain.js')).runCompare,
@@ -30,29 +21,63 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   probe: async () => (await import('./commands/probe.js')).runProbe,
 };
 
+/** The package's version, from its package.json (two levels above dist/cli/ and src/cli/ alike). */
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+  return pkg.version ?? 'unknown';
+}
+
+function specOf(name: string): CommandSpec | undefined {
+  return COMMAND_SPECS.find((c) => c.name === name);
+}
+
+function unknownCommand(name: string): UsageError {
+  const names = [...COMMAND_SPECS.map((c) => c.name), 'help', 'version'];
+  return new UsageError(`unknown command "${name}"${suggestion(name, names)} (see lifeline --help)`);
+}
+
+async function dispatch(argv: string[], io: CliIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined) {
+    // Not a request for help: still a usage error, but the list of commands is what the person needs.
+    io.out(renderOverview(COMMAND_SPECS, version()));
+    throw new UsageError('no command given');
+  }
+  if (name === '--help' || name === '-h') {
+    io.out(renderOverview(COMMAND_SPECS, version()));
+    return 0;
+  }
+  if (name === 'help') {
+    if (rest.length > 1) throw new UsageError(`help takes at most one command, got: ${rest.join(' ')}`);
+    if (rest[0] === undefined) io.out(renderOverview(COMMAND_SPECS, version()));
+    else {
+      const spec = specOf(rest[0]);
+      if (!spec) throw unknownCommand(rest[0]);
+      io.out(renderHelp(spec));
+    }
+    return 0;
+  }
+  if (name === '--version' || name === '-V' || name === 'version') {
+    if (rest.length > 0) throw new UsageError(`${name} takes no arguments, got: ${rest.join(' ')}`);
+    io.out(version());
+    return 0;
+  }
+  if (name.startsWith('-')) throw new UsageError(`unknown option ${name}${suggestion(name, ['--help', '--version'])}: options come after the command (see lifeline --help)`);
+  const load = COMMANDS[name];
+  if (!load) throw unknownCommand(name);
+  return (await load())(rest, io);
+}
+
 /**
  * Run the CLI with `argv` (without node and script). Returns the exit status; a bad argument is one
  * line on stderr and status 2, never a stack trace.
  */
 export async function main(argv: string[], io: CliIo = processIo): Promise<number> {
-  const [name, ...rest] = argv;
-  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
-    io.out(USAGE);
-    return name === undefined ? 2 : 0;
-  }
-  const load = COMMANDS[name];
-  if (!load) {
-    io.err(`lifeline: unknown command "${name}" (try: lifeline help)`);
-    return 2;
-  }
   try {
-    const command = await load();
-    return await command(rest, io);
+    return await dispatch(argv, io);
   } catch (error) {
-    // parseArgs reports unknown or malformed options with a TypeError carrying an ERR_PARSE_ARGS_* code.
-    const code = (error as { code?: unknown }).code;
-    if (error instanceof UsageError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'))) {
-      io.err(`lifeline: ${(error as Error).message}`);
+    if (error instanceof UsageError) {
+      io.err(`lifeline: ${error.message}`);
       return 2;
     }
     if (error instanceof LifelineError) {
@@ -62,3 +87,4 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
     throw error;
   }
 }
+

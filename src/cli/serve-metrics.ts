@@ -3,9 +3,11 @@
  * by {@link instrumentStore} (called before the server exists) and {@link mountMetrics} (after it).
  * @packageDocumentation
  */
-import type { IncomingMessage } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { Registry, type Histogram } from 'prom-client';
+import type { Histogram, Registry } from 'prom-client';
+import { requireOptional } from '../optional-dependency.js';
 import {
   createMetrics,
   createStoreLatencyHistogram,
@@ -27,6 +29,7 @@ let shared: ProcessMetrics | undefined;
 
 function processMetrics(): ProcessMetrics {
   if (!shared) {
+    const { Registry } = requireOptional<typeof import('prom-client')>('prom-client', 'GET /metrics');
     const registry = new Registry();
     shared = { registry, storeLatency: createStoreLatencyHistogram({ registry }) };
   }
@@ -43,23 +46,46 @@ export function instrumentStore(store: Store): Store {
  * default process metrics, which belong here because `serve` owns the process. With an admin token the
  * route answers 401 unless the scrape carries `Authorization: Bearer <admin token>`.
  */
-export function mountMetrics(server: LifelineServer, logger: Logger, options: { adminToken?: string | undefined } = {}): void {
+export async function mountMetrics(
+  server: LifelineServer,
+  logger: Logger,
+  options: { adminToken?: string | undefined; port?: number | undefined; host?: string | undefined } = {},
+): Promise<void> {
   const { registry, storeLatency } = processMetrics();
-  const { adminToken } = options;
+  const { adminToken, port } = options;
   const metrics = createMetrics(server, {
     registry,
     storeLatency,
     collectDefault: true,
     onError: (error) => logger.error({ err: error }, 'metrics scrape failed'),
     // With an admin token, scraping needs it too (Prometheus: `authorization: {credentials: <token>}`).
-    ...(adminToken !== undefined
+    // A private listener (--metrics-port) is protected by where it listens, as Prometheus scrapes it.
+    ...(adminToken !== undefined && port === undefined
       ? {
-          authorize: (req: IncomingMessage) => {
+          authorize: (req: IncomingMessage): boolean => {
             const auth = req.headers.authorization;
             return typeof auth === 'string' && auth.startsWith('Bearer ') && keyMatches(auth.slice(7), adminToken);
           },
         }
       : {}),
   });
-  server.addRoute(metrics.route);
+  if (port === undefined) {
+    server.addRoute(metrics.route);
+    return;
+  }
+  // Its own listener, e.g. on a private interface: the public port then has no /metrics at all.
+  const host = options.host ?? '127.0.0.1';
+  const listener = createHttpServer((req, res) => {
+    if (!metrics.route(req, res)) {
+      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
+      res.end('only GET /metrics here\n');
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    listener.once('error', reject);
+    listener.listen(port, host, () => resolve());
+  });
+  listener.unref();
+  const bound = listener.address() as AddressInfo;
+  logger.info({ host: bound.address, port: bound.port, url: `http://${bound.address}:${bound.port}/metrics` }, 'metrics listening');
 }

@@ -38,8 +38,11 @@ function exited(worker: Worker): Promise<void> {
   return new Promise((resolve) => worker.once('exit', () => resolve()));
 }
 
-/** Run the primary until SIGTERM/SIGINT has drained every worker; never resolves (it exits). */
-export async function runPrimary(count: number, logger: Logger): Promise<never> {
+/**
+ * Run the primary until SIGTERM/SIGINT has drained every worker; never resolves (it exits).
+ * @param onListening - called once every first worker listens
+ */
+export async function runPrimary(count: number, logger: Logger, onListening: () => void = () => {}): Promise<never> {
   const current = new Set<Worker>();
   const retiring = new Set<Worker>();
   let stopping = false;
@@ -65,6 +68,7 @@ export async function runPrimary(count: number, logger: Logger): Promise<never> 
   const ready = first.map(listening);
   const [address] = await Promise.all(ready);
   logger.info({ port: address!.port, host: address!.address, workers: count, url: `ws://${address!.address}:${address!.port}/` }, 'listening');
+  onListening();
 
   const roll = async () => {
     const old = [...current];

@@ -11,7 +11,7 @@
  * listener has moved the client on, so a stale transition never overwrites a newer one.
  * @packageDocumentation
  */
-import type { ReconnectClass } from '../codes/index.js';
+import type { ReconnectClass } from '../codes/types.js';
 import type { LifelineError } from '../errors.js';
 import { MAX_CLOSE_REASON_BYTES, utf8Length } from '../protocol/close-reason.js';
 import type { RetryHint } from '../protocol/close-reason.js';
@@ -146,6 +146,7 @@ export class LifelineClient {
       backoff: o.backoff,
       hintLimits: o.hintLimits,
       lang: o.lang,
+      ...(o.explain ? { explain: o.explain } : {}),
       ...(o.applicationCodes ? { applicationCodes: o.applicationCodes } : {}),
       ...(o.policy ? { policy: o.policy } : {}),
       onError: (error: PolicyError) => this.#reportBug(error, error),

@@ -8,6 +8,7 @@ import type { ErrorCode } from '../protocol/frames.js';
 
 /** `send()` was called while the connection is not open. Thrown synchronously to the caller. */
 export class NotOpenError extends LifelineError {
+  override name = 'NotOpenError';
   /** The client's state at the time of the call. */
   readonly state: string;
 
@@ -20,6 +21,7 @@ export class NotOpenError extends LifelineError {
 
 /** `connect()`/`reconnect()` was called after `close()`: a closed client is final; create a new one. */
 export class ClientClosedError extends LifelineError {
+  override name = 'ClientClosedError';
   constructor(options?: ErrorOptions) {
     super('LIFELINE_ERR_CLIENT_CLOSED', 'the client was closed with close(); create a new client to connect again', options);
   }
@@ -31,6 +33,7 @@ export class ClientClosedError extends LifelineError {
  * WebSocket implementation gave, when it gave anything (browsers give no detail by design).
  */
 export class SocketError extends LifelineError {
+  override name = 'SocketError';
   constructor(message: string, options?: ErrorOptions) {
     super('LIFELINE_ERR_SOCKET', message, options);
   }
@@ -38,6 +41,7 @@ export class SocketError extends LifelineError {
 
 /** No message arrived within `deadLinkMs`; the client gave up on the socket and reconnects as for 1006. */
 export class DeadLinkError extends LifelineError {
+  override name = 'DeadLinkError';
   /** How long the link had been silent, in milliseconds, when it was declared dead. */
   readonly silentMs: number;
 
@@ -50,6 +54,7 @@ export class DeadLinkError extends LifelineError {
 
 /** The `url` option's function threw, rejected, or produced something that is not a non-empty string. */
 export class UrlError extends LifelineError {
+  override name = 'UrlError';
   constructor(message: string, options?: ErrorOptions) {
     super('LIFELINE_ERR_URL', message, options);
   }
@@ -57,6 +62,7 @@ export class UrlError extends LifelineError {
 
 /** No WebSocket implementation: none injected, no `globalThis.WebSocket`, and `ws` could not be loaded. */
 export class WebSocketUnavailableError extends LifelineError {
+  override name = 'WebSocketUnavailableError';
   constructor(options?: ErrorOptions) {
     super(
       'LIFELINE_ERR_NO_WEBSOCKET',
@@ -68,6 +74,7 @@ export class WebSocketUnavailableError extends LifelineError {
 
 /** Creating the socket failed synchronously (for example an invalid URL): retrying the same call cannot help. */
 export class ConnectError extends LifelineError {
+  override name = 'ConnectError';
   constructor(message: string, options?: ErrorOptions) {
     super('LIFELINE_ERR_CONNECT', message, options);
   }
@@ -75,6 +82,7 @@ export class ConnectError extends LifelineError {
 
 /** The `policy` or `applicationCodes` option threw or returned something invalid; the default was used instead. */
 export class PolicyError extends LifelineError {
+  override name = 'PolicyError';
   constructor(message: string, options?: ErrorOptions) {
     super('LIFELINE_ERR_POLICY', message, options);
   }
@@ -82,6 +90,7 @@ export class PolicyError extends LifelineError {
 
 /** An event listener threw. The client carries on; the thrown value is the `cause`. */
 export class ListenerError extends LifelineError {
+  override name = 'ListenerError';
   /** The event whose listener threw. */
   readonly event: string;
 
@@ -100,6 +109,7 @@ export class ListenerError extends LifelineError {
  * is never silent.
  */
 export class QueueFullError extends LifelineError {
+  override name = 'QueueFullError';
   /** The `maxQueue` limit that was reached. */
   readonly limit: number;
 
@@ -117,6 +127,7 @@ export class QueueFullError extends LifelineError {
  * may not have taken effect), `FORBIDDEN` (a publish the server does not allow) ...
  */
 export class RejectedError extends LifelineError {
+  override name = 'RejectedError';
   /** The protocol error code from the `reject` frame. */
   readonly reason: ErrorCode;
   /** The server's incident id, for `HANDLER_FAILED`. */
@@ -130,7 +141,9 @@ export class RejectedError extends LifelineError {
    * @param incident - the `reject` frame's incident id, if any
    */
   constructor(id: number, reason: ErrorCode, incident?: string, options?: ErrorOptions) {
-    super('LIFELINE_ERR_REJECTED', `message ${id} was rejected by the server: ${reason}${incident ? ` (incident ${incident})` : ''}`, options);
+    // A FORBIDDEN reject answers a publish: say where that is decided, since by default nothing is allowed.
+    const hint = incident ? ` (incident ${incident})` : reason === 'FORBIDDEN' ? ": the server's authorizePublish did not allow it (by default no client may publish)" : '';
+    super('LIFELINE_ERR_REJECTED', `message ${id} was rejected by the server: ${reason}${hint}`, options);
     this.reason = reason;
     this.incident = incident;
     this.id = id;
@@ -139,6 +152,7 @@ export class RejectedError extends LifelineError {
 
 /** The server sent an `error` frame: a problem that did not close the connection. Emitted on `error`. */
 export class ServerError extends LifelineError {
+  override name = 'ServerError';
   /** The protocol error code (`UNAVAILABLE`, `FORBIDDEN`, `LIMIT`, `BAD_REQUEST`, `UNKNOWN_TYPE` ...). */
   readonly reason: ErrorCode;
   /** What it is about: a message id (number) or a channel or frame type (string). */
@@ -158,6 +172,7 @@ export class ServerError extends LifelineError {
 
 /** The server sent something that is not a `lifeline.v1` frame (binary, not JSON, a malformed frame). Ignored; emitted on `error`. */
 export class ServerFrameError extends LifelineError {
+  override name = 'ServerFrameError';
   constructor(message: string, options?: ErrorOptions) {
     super('LIFELINE_ERR_SERVER_FRAME', message, options);
   }
@@ -168,6 +183,7 @@ export class ServerFrameError extends LifelineError {
  * Emitted on `error`; the session then closes for good (retrying the same server cannot help).
  */
 export class SubprotocolError extends LifelineError {
+  override name = 'SubprotocolError';
   /** The subprotocol the server selected (`''` for none). */
   readonly protocol: string;
 

@@ -42,6 +42,7 @@ export type {
   ApplicationCodes,
   CloseFacts,
   Decision,
+  Explainer,
   PolicyConfig,
   PolicyDecision,
   PolicyFunction,

@@ -3,13 +3,14 @@
  * defaults spread first, validated on entry (TypeError for a wrong type, RangeError for a bad value).
  * @packageDocumentation
  */
-import { LANGS } from '../codes/index.js';
-import type { Lang } from '../codes/index.js';
+// The types module only: the codes' index would bring the registry's texts into the client bundle.
+import { LANGS } from '../codes/types.js';
+import type { Lang } from '../codes/types.js';
 import { DEFAULT_BACKOFF, DEFAULT_HINT_LIMITS, DEFAULT_SOON } from './backoff.js';
 import type { BackoffOptions, DelayWindow, RandomSource } from './backoff.js';
 import { defaultClock, defaultEnvironment } from './environment.js';
 import type { ClientEnvironment, Clock, WebSocketConstructor } from './environment.js';
-import type { ApplicationCodes, PolicyFunction } from './policy.js';
+import type { ApplicationCodes, Explainer, PolicyFunction } from './policy.js';
 
 /** What the `url` option's function is told. */
 export interface UrlContext {
@@ -29,8 +30,18 @@ export interface ClientOptions {
   readonly protocols?: string | readonly string[];
   /** Connect as soon as the client is created (on the next microtask, so listeners can be added first). @default true */
   readonly autoConnect?: boolean;
-  /** Language of close names, explanations and diagnoses. @default 'en' */
+  /**
+   * Language of close names, explanations and diagnoses. Other than `en` needs the registry's texts:
+   * pass `explain: explainCode` (from `lifeline/codes`). @default 'en'
+   */
   readonly lang?: Lang;
+  /**
+   * Where close names, explanations (`CloseInfo.explanation`) and the advice in diagnoses come from.
+   * By default the client knows the codes' English names only, so a browser bundle carries no prose;
+   * `explainCode` from `lifeline/codes` gives the registry's full texts in English and Chinese.
+   * @default English names only; empty explanations
+   */
+  readonly explain?: Explainer;
   /** Delay window for "reconnect soon" codes (1001, 1012) without a server hint, in milliseconds. @default { minMs: 1000, maxMs: 5000 } */
   readonly soon?: Partial<DelayWindow>;
   /**
@@ -89,6 +100,7 @@ export interface ResolvedOptions {
   readonly protocols: string | string[] | undefined;
   readonly autoConnect: boolean;
   readonly lang: Lang;
+  readonly explain: Explainer | undefined;
   readonly soon: DelayWindow;
   readonly backoff: BackoffOptions;
   readonly hintLimits: DelayWindow;
@@ -163,6 +175,8 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
 
   const lang = o.lang;
   if (!LANGS.includes(lang as Lang)) throw new RangeError(`lang must be one of ${LANGS.join(', ')}, got ${String(lang)}`);
+  const explain = fn<Explainer>('explain', o.explain);
+  if (lang !== 'en' && !explain) throw new RangeError(`lang ${String(lang)} needs explain: explainCode from lifeline/codes`);
 
   const soon = delayWindow('soon', o.soon, DEFAULT_SOON);
   const hintLimits = delayWindow('hintLimits', o.hintLimits, DEFAULT_HINT_LIMITS);
@@ -200,6 +214,7 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
     protocols,
     autoConnect,
     lang: lang as Lang,
+    explain,
     soon,
     backoff,
     hintLimits,

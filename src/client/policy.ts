@@ -4,8 +4,10 @@
  * No state and no clock: the client passes the attempt number and the random source in.
  * @packageDocumentation
  */
-import { classifyCode, explainCode } from '../codes/index.js';
-import type { Explanation, Lang, ReconnectClass } from '../codes/index.js';
+// Never '../codes/index.js': that would bring the registry's English and Chinese texts into every bundle.
+import { briefExplanation } from '../codes/brief.js';
+import { classifyCode } from '../codes/policy.js';
+import type { Explanation, Lang, ReconnectClass } from '../codes/types.js';
 import { parseReason } from '../protocol/close-reason.js';
 import type { RetryHint } from '../protocol/close-reason.js';
 import {
@@ -27,6 +29,13 @@ export type ActionClass = Exclude<ReconnectClass, 'application'>;
  * Return `'stop'` for codes that mean "do not come back" (the default for every application code).
  */
 export type ApplicationCodes = (code: number) => ActionClass;
+
+/**
+ * Explains a close code for people: names, descriptions, advice. The client's default knows the English
+ * names only (no prose in the bundle); pass `explainCode` from `lifeline/codes` for the registry's full
+ * texts, in English or Chinese. May throw for a code it does not know (the client falls back to 1006's).
+ */
+export type Explainer = (code: number, lang: Lang) => Explanation;
 
 /** A decision returned by a user's {@link PolicyFunction}. */
 export type PolicyDecision =
@@ -68,8 +77,10 @@ export interface PolicyConfig {
   readonly backoff?: BackoffOptions;
   /** Bounds a server's `retry=` hint is clamped into, in milliseconds. @default { minMs: 0, maxMs: 60000 } */
   readonly hintLimits?: DelayWindow;
-  /** Language of names and diagnoses. @default 'en' */
+  /** Language of names and diagnoses (other than `en` needs `explain`). @default 'en' */
   readonly lang?: Lang;
+  /** The texts of names, descriptions and diagnoses. @default English names only, no descriptions or advice */
+  readonly explain?: Explainer;
   /** What to do for application codes (3000-4999). @default () => 'stop' */
   readonly applicationCodes?: ApplicationCodes;
   /** User override, consulted first. */
@@ -109,11 +120,18 @@ function isExpectedCode(code: number): boolean {
   return Number.isInteger(code) && ((code >= 1000 && code <= 1015) || (code >= 3000 && code <= 4999));
 }
 
-function explain(code: number, lang: Lang): Explanation {
+function explain(code: number, lang: Lang, explainer: Explainer | undefined): Explanation {
+  if (explainer) {
+    try {
+      return explainer(code, lang);
+    } catch {
+      // A code the registry rejects (or an explainer that failed): explained as what the client does, 1006.
+    }
+  }
   try {
-    return explainCode(code, lang);
+    return briefExplanation(code);
   } catch {
-    return explainCode(1006, lang);
+    return briefExplanation(1006);
   }
 }
 
@@ -126,7 +144,7 @@ function explain(code: number, lang: Lang): Explanation {
 export function analyzeClose(
   code: number,
   reason: string,
-  config: Pick<PolicyConfig, 'lang' | 'applicationCodes' | 'onError'> = {},
+  config: Pick<PolicyConfig, 'lang' | 'explain' | 'applicationCodes' | 'onError'> = {},
 ): CloseFacts {
   const lang = config.lang ?? 'en';
   const fields = parseReason(typeof reason === 'string' ? reason : '');
@@ -159,7 +177,7 @@ export function analyzeClose(
     registryClass,
     actionClass,
     unexpected,
-    explanation: explain(code, lang),
+    explanation: explain(code, lang, config.explain),
     text: fields.text,
     ...(fields.incident !== undefined ? { incident: fields.incident } : {}),
     ...(fields.retry !== undefined ? { retry: fields.retry } : {}),

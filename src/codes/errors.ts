@@ -17,6 +17,7 @@ function show(value: unknown): string {
  * Branch on `error.code === 'LIFELINE_ERR_INVALID_CLOSE_CODE'`, never on the message.
  */
 export class InvalidCloseCodeError extends LifelineError {
+  override name = 'InvalidCloseCodeError';
   /** The value that was rejected, as it was passed in. */
   readonly value: unknown;
 

@@ -17,6 +17,9 @@ export { InvalidCloseCodeError, assertCloseCode, isCloseCodeValue } from './erro
 export { lookupEntry, registeredCodes, registryEntries, type EntryFacts } from './registry.js';
 export { classifyCode, isSendableCode } from './policy.js';
 export { explainCode } from './explain.js';
+export { briefExplanation } from './brief.js';
+export { lookupFacts, type CodeFacts } from './facts.js';
+export { CODE_NAMES_EN, RANGE_NAMES_EN } from './names-en.js';
 export { compareCodes } from './compare.js';
 export { codeLabels } from './labels.js';
 export type { Labels, RangeKind } from './locale.js';

@@ -3,7 +3,7 @@
  * @packageDocumentation
  */
 import { isCloseCodeValue } from './errors.js';
-import { lookupEntry } from './registry.js';
+import { lookupFacts } from './facts.js';
 import type { ReconnectClass } from './types.js';
 
 /**
@@ -11,7 +11,7 @@ import type { ReconnectClass } from './types.js';
  * @throws InvalidCloseCodeError when `code` is not an integer in 0..4999
  */
 export function classifyCode(code: number): ReconnectClass {
-  return lookupEntry(code).reconnect;
+  return lookupFacts(code).reconnect;
 }
 
 /**
@@ -19,5 +19,5 @@ export function classifyCode(code: number): ReconnectClass {
  * 1000-1003, 1007-1014 and 3000-4999. Never throws; anything that is not a close code is `false`.
  */
 export function isSendableCode(code: number): boolean {
-  return isCloseCodeValue(code) && lookupEntry(code).onWire;
+  return isCloseCodeValue(code) && lookupFacts(code).onWire;
 }

@@ -1,59 +1,17 @@
 /**
- * The registry as data: who sends each code, whether it may travel on the wire, the client's
- * default reaction and where it is defined, for every registered code and every range of 0-4999.
- * Texts come from the language modules; this file holds no prose.
+ * The registry: the facts of every registered code and every range of 0-4999 (`facts.ts`) joined
+ * with their texts in every language (`texts-*.ts`). This file holds no prose.
  * @packageDocumentation
  */
 import { CloseCode, type CloseCodeKey } from './close-code.js';
+import { RANGE_FACTS, REGISTERED_FACTS } from './facts.js';
 import { assertCloseCode } from './errors.js';
-import type { Locale, RangeKind } from './locale.js';
+import type { Locale } from './locale.js';
 import { en } from './texts-en.js';
 import { zh } from './texts-zh.js';
-import type { CodeText, Lang, ReconnectClass, RegistryEntry, Sender } from './types.js';
+import type { CodeText, Lang, RegistryEntry } from './types.js';
 
-/** The data of one entry, without its texts. */
-export interface EntryFacts {
-  /** Who may send it. */
-  readonly sender: Sender;
-  /** Whether it may appear in a Close frame. */
-  readonly onWire: boolean;
-  /** The client's default reaction. */
-  readonly reconnect: ReconnectClass;
-  /** Where it is defined. */
-  readonly source: string;
-}
-
-const RFC_741 = 'RFC 6455 §7.4.1';
-const RFC_742 = 'RFC 6455 §7.4.2';
-const IANA = 'IANA WebSocket Close Code Number Registry';
-
-/** Facts of each registered code, by key. `satisfies` makes the compiler demand every key. */
-export const REGISTERED_FACTS = {
-  NORMAL_CLOSURE: { sender: 'either', onWire: true, reconnect: 'stop', source: RFC_741 },
-  GOING_AWAY: { sender: 'either', onWire: true, reconnect: 'reconnect-soon', source: RFC_741 },
-  PROTOCOL_ERROR: { sender: 'either', onWire: true, reconnect: 'stop', source: RFC_741 },
-  UNSUPPORTED_DATA: { sender: 'either', onWire: true, reconnect: 'stop', source: RFC_741 },
-  RESERVED: { sender: 'none', onWire: false, reconnect: 'stop', source: RFC_741 },
-  NO_STATUS_RECEIVED: { sender: 'none', onWire: false, reconnect: 'stop', source: RFC_741 },
-  ABNORMAL_CLOSURE: { sender: 'none', onWire: false, reconnect: 'backoff', source: RFC_741 },
-  INVALID_PAYLOAD: { sender: 'either', onWire: true, reconnect: 'stop', source: RFC_741 },
-  POLICY_VIOLATION: { sender: 'either', onWire: true, reconnect: 'stop', source: RFC_741 },
-  MESSAGE_TOO_BIG: { sender: 'either', onWire: true, reconnect: 'stop', source: RFC_741 },
-  MANDATORY_EXTENSION: { sender: 'client', onWire: true, reconnect: 'stop', source: RFC_741 },
-  INTERNAL_ERROR: { sender: 'server', onWire: true, reconnect: 'backoff', source: RFC_741 },
-  SERVICE_RESTART: { sender: 'server', onWire: true, reconnect: 'reconnect-soon', source: IANA },
-  TRY_AGAIN_LATER: { sender: 'server', onWire: true, reconnect: 'backoff', source: IANA },
-  BAD_GATEWAY: { sender: 'gateway', onWire: true, reconnect: 'backoff', source: IANA },
-  TLS_HANDSHAKE: { sender: 'none', onWire: false, reconnect: 'stop', source: RFC_741 },
-} as const satisfies Record<CloseCodeKey, EntryFacts>;
-
-/** The ranges that cover every code outside 1000-1015, in order. */
-export const RANGE_FACTS = [
-  { kind: 'unused', from: 0, to: 999, sender: 'none', onWire: false, reconnect: 'stop', source: RFC_742 },
-  { kind: 'reserved', from: 1016, to: 2999, sender: 'none', onWire: false, reconnect: 'stop', source: RFC_742 },
-  { kind: 'library', from: 3000, to: 3999, sender: 'either', onWire: true, reconnect: 'application', source: `${RFC_742}; ${IANA}` },
-  { kind: 'application', from: 4000, to: 4999, sender: 'either', onWire: true, reconnect: 'application', source: RFC_742 },
-] as const satisfies readonly (EntryFacts & { readonly kind: RangeKind; readonly from: number; readonly to: number })[];
+export { RANGE_FACTS, REGISTERED_FACTS, type EntryFacts } from './facts.js';
 
 const LOCALES: Readonly<Record<Lang, Locale>> = { en, zh };
 

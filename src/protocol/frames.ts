@@ -212,6 +212,7 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 /** A frame that breaks the protocol. `closeCode` is what the receiver closes with (never 1011). */
 export class FrameError extends LifelineError {
+  override name = 'FrameError';
   /** 1002 (malformed frame), 1003 (binary in a text protocol) or 1007 (not JSON). */
   readonly closeCode: 1002 | 1003 | 1007;
   /** A short, safe text for the close reason. */
@@ -225,6 +226,7 @@ export class FrameError extends LifelineError {
 
 /** Thrown by {@link decodeClientFrame} for a well-formed frame of a type this version does not know. */
 export class UnknownFrameTypeError extends LifelineError {
+  override name = 'UnknownFrameTypeError';
   /** The unknown type, cut to 32 characters. */
   readonly type: string;
   constructor(type: string) {

@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 export { createServer, LifelineServer } from './server.js';
-export type { Incident, ServerEvents, ServerState, ServerStats, ShutdownOptions } from './server.js';
+export type { AttachOptions, Incident, ServerEvents, ServerState, ServerStats, ShutdownOptions } from './server.js';
 export { Connection } from './connection.js';
 export type { ClosedBy, ConnectionState } from './connection.js';
 export { CloseError, HandlerFailure, InvalidPayloadError, PolicyViolationError, ServerClosedError, UnsupportedDataError } from './errors.js';

@@ -8,10 +8,14 @@
  * @packageDocumentation
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Counter, Histogram, Registry } from 'prom-client';
+import { requireOptional } from '../optional-dependency.js';
 import { pathOf } from './http.js';
 import type { StoreLatencyLabel } from './instrument-store.js';
 import type { LifelineServer } from './server.js';
+
+/** prom-client, loaded on first use (an optional dependency of lifeline). */
+const promClient = (): typeof import('prom-client') => requireOptional('prom-client', 'lifeline metrics');
 
 /** Options of {@link createMetrics}. */
 export interface MetricsOptions {
@@ -103,6 +107,7 @@ function operationLabel(operation: string): string {
  * {@link createMetrics} as `storeLatency`.
  */
 export function createStoreLatencyHistogram(options: StoreLatencyOptions = {}): Histogram<StoreLatencyLabel> {
+  const { Histogram, Registry } = promClient();
   return new Histogram({
     name: `${options.prefix ?? DEFAULT_PREFIX}store_operation_duration_seconds`,
     help: 'Time store operations took, in seconds, by operation (the Store method) and result (ok or error).',
@@ -160,6 +165,7 @@ class TotalMirror {
  * ```
  */
 export function createMetrics(server: LifelineServer, options: MetricsOptions = {}): LifelineMetrics {
+  const { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } = promClient();
   const prefix = options.prefix ?? DEFAULT_PREFIX;
   const ownsRegistry = options.registry === undefined;
   const registry = options.registry ?? new Registry();

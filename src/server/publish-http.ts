@@ -46,6 +46,24 @@ async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer 
   return Buffer.concat(chunks);
 }
 
+/**
+ * The body a framework's parser already read (`express.json()`, `express.text()`, `express.raw()`), if
+ * any: the stream is then used up, so the parsed value is all there is. Undefined when the body is
+ * still to be read.
+ */
+function preParsed(req: IncomingMessage): { value: unknown } | 'unreadable' | undefined {
+  const body = (req as { body?: unknown }).body;
+  if (body === undefined || !req.readableEnded) return undefined;
+  if (typeof body === 'string' || Buffer.isBuffer(body)) {
+    try {
+      return { value: JSON.parse(body.toString()) };
+    } catch {
+      return 'unreadable';
+    }
+  }
+  return { value: body };
+}
+
 /** Handle one `POST /publish`. Never throws; every outcome is an HTTP status with a JSON body. */
 export async function handlePublishRequest(req: IncomingMessage, res: ServerResponse, route: PublishRoute): Promise<void> {
   try {
@@ -55,13 +73,18 @@ export async function handlePublishRequest(req: IncomingMessage, res: ServerResp
     if (!keyMatches(presented, route.key)) {
       return sendJson(res, 401, { error: 'unauthorized', message: 'a valid bearer key is required' }, { 'www-authenticate': 'Bearer' });
     }
-    const body = await readBody(req, route.maxBytes);
-    if (body === 'too-large') return sendJson(res, 413, { error: 'too_large', message: `body exceeds ${route.maxBytes} bytes` }, { connection: 'close' });
     let parsed: unknown;
-    try {
-      parsed = JSON.parse(body.toString('utf8'));
-    } catch {
-      return sendJson(res, 400, { error: 'bad_json', message: 'body is not valid JSON' });
+    const already = preParsed(req);
+    if (already === 'unreadable') return sendJson(res, 400, { error: 'bad_json', message: 'body is not valid JSON' });
+    if (already !== undefined) parsed = already.value;
+    else {
+      const body = await readBody(req, route.maxBytes);
+      if (body === 'too-large') return sendJson(res, 413, { error: 'too_large', message: `body exceeds ${route.maxBytes} bytes` }, { connection: 'close' });
+      try {
+        parsed = JSON.parse(body.toString('utf8'));
+      } catch {
+        return sendJson(res, 400, { error: 'bad_json', message: 'body is not valid JSON' });
+      }
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return sendJson(res, 400, { error: 'bad_request', message: 'body must be a JSON object' });
     const { channel, data } = parsed as Record<string, unknown>;

@@ -7,7 +7,8 @@ import { createServer as createHttpServer, type IncomingMessage, type Server as 
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { requireOptional } from '../optional-dependency.js';
 import { decodeClientFrame, SUBPROTOCOL, type Json } from '../protocol/index.js';
 import { createMemoryStore } from '../store/memory.js';
 import type { AppendOptions, AppendResult, Store } from '../store/types.js';
@@ -116,6 +117,16 @@ export interface ServerEvents extends Record<string, unknown> {
   state: ServerState;
 }
 
+/** Options of {@link LifelineServer.attach}. */
+export interface AttachOptions {
+  /**
+   * Take only the upgrades to this path (`/live`; the query does not count) and leave every other
+   * upgrade to the server's other `upgrade` listeners, such as graphql-ws or Vite's HMR. The dashboard's
+   * own connection uses `/`. @default every upgrade
+   */
+  path?: string;
+}
+
 /** Options of {@link LifelineServer.shutdown}. */
 export interface ShutdownOptions {
   /** Overrides `shutdownCode`: 1012 (restart follows) or 1001 (going away for good). */
@@ -195,7 +206,7 @@ export class LifelineServer {
   /** @param options - see {@link ServerOptions} */
   constructor(options: ServerOptions = {}) {
     this.options = resolveServerOptions(options);
-    this.logger = options.logger ?? pino({ level: 'info' });
+    this.logger = options.logger ?? requireOptional<typeof import('pino')>('pino', 'createServer (its default logger; or pass the logger option)').default({ level: 'info' });
     this.adapter = createWsAdapter({ maxPayload: this.options.maxPayload, maxFragments: this.options.maxFragments, subprotocols: this.options.subprotocols });
     this.replayBudget = new ByteBudget(this.options.maxReplayBytes);
     this.ownsStore = options.store === undefined;
@@ -349,8 +360,9 @@ export class LifelineServer {
   }
 
   /**
-   * Add an HTTP route to the server `listen()` creates (metrics, a dashboard, ...). Routes are tried in
-   * the order added, after the built-in ones; a route returns true when it answered the request.
+   * Add an HTTP route (metrics, a dashboard, ...) to {@link handleRequest}, and so to the server
+   * `listen()` creates. Routes are tried in the order added, after the built-in ones; a route returns
+   * true when it answered the request.
    */
   addRoute(route: (req: IncomingMessage, res: ServerResponse) => boolean): void {
     this.routes.push(route);
@@ -367,9 +379,7 @@ export class LifelineServer {
   /** Create an HTTP server with the health routes, attach to it and listen. Resolves with the bound address. */
   async listen(port = 0, host = '127.0.0.1'): Promise<{ port: number; host: string }> {
     const server = createHttpServer((req, res) => {
-      if (this.handleRequest(req, res)) return;
-      for (const route of this.routes) if (route(req, res)) return;
-      sendJson(res, 404, { error: 'not found' });
+      if (!this.handleRequest(req, res)) sendJson(res, 404, { error: 'not found' });
     });
     this.ownsHttpServer = true;
     this.attach(server);
@@ -401,18 +411,36 @@ export class LifelineServer {
     this.logger.error({ code: error.code, err: error, count: this.counters.acceptErrors }, `listening socket: ${hint}`);
   }
 
-  /** Handle WebSocket upgrades of an existing `http.Server`. Health routes are available through {@link handleRequest}. */
-  attach(server: HttpServer): void {
+  /**
+   * Handle WebSocket upgrades of an existing `http.Server` (all of them, or those to `options.path`).
+   * Its HTTP routes are served by {@link handleRequest}, which the application calls from its own
+   * request handler or framework.
+   */
+  attach(server: HttpServer, options: AttachOptions = {}): void {
     if (this.httpServer) throw new Error('already attached to an HTTP server');
     this.httpServer = server;
-    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.handleUpgrade(req, socket, head));
+    const { path } = options;
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      // Someone else's endpoint: not ours to answer, refuse or destroy.
+      if (path !== undefined && pathOf(req) !== path) return;
+      this.handleUpgrade(req, socket, head);
+    });
   }
 
   /**
-   * Serve `GET /healthz` (200 while the process is alive) and `GET /readyz` (200 when accepting
-   * connections, 503 while draining). Returns false for other requests so the caller can route them.
+   * Serve lifeline's HTTP routes: `GET /healthz` (200 while the process is alive), `GET /readyz` (200
+   * when accepting connections, 503 while draining), `POST /publish`, then every route added with
+   * {@link addRoute} (metrics, the dashboard). Returns false for any other request, so the caller can
+   * route it: `(req, res, next) => server.handleRequest(req, res) || next()` in Express or Connect.
+   * Paths are read from `req.url`, so a framework that strips a mount prefix mounts these under it.
    */
   handleRequest(req: IncomingMessage, res: ServerResponse): boolean {
+    if (this.handleBuiltInRequest(req, res)) return true;
+    for (const route of this.routes) if (route(req, res)) return true;
+    return false;
+  }
+
+  private handleBuiltInRequest(req: IncomingMessage, res: ServerResponse): boolean {
     const path = pathOf(req);
     if (path === '/publish' && req.method === 'POST') {
       void handlePublishRequest(req, res, {

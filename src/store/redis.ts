@@ -6,7 +6,8 @@
  * Import it from `lifeline/store/redis`, so users of the other engines never load ioredis.
  * @packageDocumentation
  */
-import { Redis, ReplyError, type RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
+import { requireOptional } from '../optional-dependency.js';
 import { LifelineError } from '../errors.js';
 import { IdempotencyConflictError, IdempotencyWindowError, StoreError, StoreOutcomeUnknownError, StoreUnavailableError } from './errors.js';
 import {
@@ -124,11 +125,14 @@ export interface RedisStoreOptions extends StoreOptions {
   redisOptions?: RedisOptions;
 }
 
+/** The ioredis package, loaded on first use: it is an optional peer dependency of lifeline. */
+const ioredis = (): typeof import('ioredis') => requireOptional('ioredis', 'the redis store');
+
 /** Redis error replies (their first word, a code of the Redis protocol) meaning "cannot serve now". */
 const UNAVAILABLE_REPLIES = new Set(['LOADING', 'READONLY', 'MASTERDOWN', 'BUSY', 'OOM', 'NOREPLICAS', 'CLUSTERDOWN', 'TRYAGAIN', 'MISCONF']);
 
 function replyCode(error: unknown): string | undefined {
-  if (!(error instanceof ReplyError)) return undefined;
+  if (!(error instanceof ioredis().ReplyError)) return undefined;
   return String((error as Error).message).split(' ', 1)[0];
 }
 
@@ -311,7 +315,7 @@ export class RedisStore implements Store {
       this.#attempted = true;
       settle();
     };
-    this.#client = new Redis(url, this.#connectionOptions);
+    this.#client = new (ioredis().Redis)(url, this.#connectionOptions);
     for (const [name, script] of Object.entries(SCRIPTS)) this.#client.defineCommand(name, script);
     this.#client.on('ready', () => {
       this.#lastError = undefined;
@@ -360,7 +364,7 @@ export class RedisStore implements Store {
     this.#checkOpen();
     if (typeof listener !== 'function') throw new TypeError('listener must be a function');
     const fanout = (this.#fanout ??= new Fanout({
-      subscriber: new Redis(this.#subscriberUrl, { ...this.#connectionOptions, autoResubscribe: false }),
+      subscriber: new (ioredis().Redis)(this.#subscriberUrl, { ...this.#connectionOptions, autoResubscribe: false }),
       channel: this.#keys.fanout,
       publish: (payload) => this.#client.publish(this.#keys.fanout, payload),
       commandReady: () => this.available,

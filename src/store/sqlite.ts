@@ -6,7 +6,8 @@
  */
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { requireOptional } from '../optional-dependency.js';
 import { LifelineError } from '../errors.js';
 import { IdempotencyConflictError, IdempotencyWindowError, StoreError, StoreUnavailableError } from './errors.js';
 import {
@@ -394,10 +395,12 @@ export class SqliteStore implements Store {
     this.path = path;
     this.durable = !inMemory;
 
+    // Outside the try: a missing package is not an unavailable store, and its error names what to install.
+    const Sqlite = requireOptional<typeof Database>('better-sqlite3', 'the sqlite store');
     let db: Database.Database;
     try {
       if (!inMemory) mkdirSync(dirname(resolve(path)), { recursive: true });
-      db = new Database(path, { timeout: busyTimeoutMs });
+      db = new Sqlite(path, { timeout: busyTimeoutMs });
     } catch (error) {
       throw new StoreUnavailableError(`sqlite store: cannot open ${path}: ${(error as Error).message}`, { cause: error });
     }

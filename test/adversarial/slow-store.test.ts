@@ -9,7 +9,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type LifelineServer } from '../../src/server/index.js';
 import { createRedisStore } from '../../src/store/redis.js';
 import { connectV1, type V1Peer } from '../support/v1-peer.js';
-import { freePort, PrivateRedis } from '../support/redis.js';
+import { freePort } from '../support/ports.js';
+import { PrivateRedis } from '../support/private-redis.js';
 import { killAll, startServe } from '../support/serve-process.js';
 
 const KEY = 'slow-store-test-publish-key';

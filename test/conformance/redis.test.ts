@@ -12,7 +12,8 @@ import type { Store, StoredMessage, StoreOptions } from '../../src/store/types.j
 import { storeConformance } from './store-suite.js';
 import { isUnwrittenEpoch } from '../../src/protocol/frames.js';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+// Importing the shared helper checks that Redis answers: without it, these tests fail at once, in one line.
+import { REDIS_URL } from '../support/redis.js';
 
 /** A prefix no other test or process uses. */
 function uniquePrefix(): string {

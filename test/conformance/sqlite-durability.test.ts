@@ -197,7 +197,7 @@ describe('sqlite store on disk', () => {
   });
 });
 
-// The child runs plain node on JavaScript compiled from src/store (and src/errors.ts), transpiled
+// The child runs plain node on JavaScript compiled from src/store (and src/errors.ts, src/optional-dependency.ts), transpiled
 // here so the test does not depend on the rest of the tree building. The output sits under
 // node_modules/.cache so the child resolves better-sqlite3 from this package.
 describe('sqlite store after SIGKILL', () => {
@@ -208,7 +208,7 @@ describe('sqlite store after SIGKILL', () => {
     const cache = join(ROOT, 'node_modules', '.cache');
     mkdirSync(cache, { recursive: true });
     build = mkdtempSync(join(cache, 'lifeline-store-crash-'));
-    const sources = ['errors.ts', 'protocol/frames.ts', ...readdirSync(join(ROOT, 'src/store')).filter((f) => f.endsWith('.ts')).map((f) => `store/${f}`)];
+    const sources = ['errors.ts', 'optional-dependency.ts', 'protocol/frames.ts', ...readdirSync(join(ROOT, 'src/store')).filter((f) => f.endsWith('.ts')).map((f) => `store/${f}`)];
     for (const source of sources) {
       const { outputText } = ts.transpileModule(readFileSync(join(ROOT, 'src', source), 'utf8'), {
         compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true },

@@ -86,7 +86,7 @@ describe('the browser build', () => {
       }));
       client.close();
       // Error classes keep their names through minification (callers may check \`error.name\`).
-      const names = [new lifeline.ClientClosedError().name, lifeline.RejectedError.name];
+      const names = [new lifeline.ClientClosedError().name, new lifeline.RejectedError(1, 'FORBIDDEN').name];
       return { reason, echoed, closed, names, delay: lifeline.backoffDelay(3, lifeline.DEFAULT_BACKOFF, () => 0.5) };
     }, `ws://127.0.0.1:${serve.port}/`);
     expect(outcome.reason).toMatchObject({ retry: { minMs: 1000, maxMs: 5000 } });

@@ -8,7 +8,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { startDrill } from '../support/drill-process.js';
-import { freePort, PrivateRedis } from '../support/redis.js';
+import { freePort } from '../support/ports.js';
+import { PrivateRedis } from '../support/private-redis.js';
 import { killAll, startServe, tempDataDir, type ServeProcess } from '../support/serve-process.js';
 
 const KEY = 'chaos-test-key-0123456789';

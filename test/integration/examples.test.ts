@@ -3,7 +3,7 @@ import { execFile, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tempDataDir } from '../support/serve-process.js';
-import { freePort } from '../support/redis.js';
+import { freePort } from '../support/ports.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const children: ReturnType<typeof spawn>[] = [];

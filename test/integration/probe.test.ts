@@ -30,10 +30,15 @@ afterEach(async () => {
   await killAll();
 });
 
+/** The text report unless JSON is asked for: off a terminal the probe prints JSON by default. */
+function withMode(args: string[]): string[] {
+  return args.includes('--json') || args.includes('--help') ? args : [...args, '--text'];
+}
+
 /** Run `lifeline probe ...` to completion. */
 function probe(args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, [BIN, 'probe', ...args], { timeout: 30_000 }, (error, stdout, stderr) =>
+    const child = execFile(process.execPath, [BIN, 'probe', ...withMode(args)], { timeout: 30_000 }, (error, stdout, stderr) =>
       resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
     children.add(child);
@@ -43,7 +48,7 @@ function probe(args: string[]): Promise<Run> {
 
 /** Start `lifeline probe ...`, resolve once it printed `text`, and return how it ends. */
 async function probeUntil(args: string[], text: string): Promise<{ ended: Promise<Run> }> {
-  const child = spawn(process.execPath, [BIN, 'probe', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, 'probe', ...withMode(args)], { stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   let stdout = '';
   let stderr = '';

@@ -5,7 +5,8 @@
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { startDrill } from '../support/drill-process.js';
-import { freePort, PrivateRedis } from '../support/redis.js';
+import { freePort } from '../support/ports.js';
+import { PrivateRedis } from '../support/private-redis.js';
 import { killAll, startServe } from '../support/serve-process.js';
 
 const KEY = 'outage-test-key-0123456789';
@@ -32,7 +33,7 @@ describe('a Redis outage during traffic', () => {
     await redis.start();
     const server = await startServe(['--store', redis.url, '--publish-key', KEY, '--client-publish', 'drill.*']);
     const base = `http://127.0.0.1:${server.port}`;
-    const drill = startDrill([server.url], ['--clients', '20', '--channels', '2', '--duration', '14s', '--rate', '10', '--client-rate', '1', '--settle', '20s', '--publish-key', KEY]);
+    const drill = startDrill([server.url], ['--clients', '20', '--channels', '2', '--duration', '14s', '--rate', '10', '--client-rate', '1', '--settle', '20s', '--publish-key', KEY, '--expect-restarts', '0']);
 
     await new Promise((r) => setTimeout(r, 3000));
     await redis.kill();

@@ -1,14 +1,31 @@
-/** Redis for tests: the shared one at REDIS_URL with a unique key prefix, or a private redis-server to kill. */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+/**
+ * The shared Redis for tests, at REDIS_URL, with a unique key prefix per test. Importing this module
+ * checks once that it answers: without it, every Redis test fails at once with one line saying what
+ * is missing, instead of a client retrying ECONNREFUSED until the test times out.
+ */
 import { Redis } from 'ioredis';
 
 /** The shared Redis every test may use (with its own prefix). */
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** Fail with one line unless the Redis at `url` answers a PING within 2 s. */
+async function assertReachable(url: string): Promise<void> {
+  const redis = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, connectTimeout: 2000, enableOfflineQueue: false });
+  let last: NodeJS.ErrnoException | undefined;
+  redis.on('error', (error: NodeJS.ErrnoException) => (last = error));
+  try {
+    await redis.connect();
+    await redis.ping();
+  } catch (error) {
+    // ioredis reports "Connection is closed."; the socket's own error (ECONNREFUSED ...) says more.
+    const why = last?.code ?? last?.message ?? (error as Error).message;
+    throw new Error(`no Redis at ${url} (${why}): the Redis tests need one; start redis-server (apt-get install redis-server), or set REDIS_URL`);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+await assertReachable(REDIS_URL);
 
 /** A key prefix no other test run uses. */
 export function uniquePrefix(label: string): string {
@@ -28,52 +45,5 @@ export async function deletePrefix(url: string, prefix: string): Promise<void> {
     } while (cursor !== '0');
   } finally {
     redis.disconnect();
-  }
-}
-
-/** A free TCP port on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
-/** A private redis-server with append-only persistence, to kill and restart. */
-export class PrivateRedis {
-  private child: ChildProcess | undefined;
-  readonly dir = mkdtempSync(join(tmpdir(), 'lifeline-redis-'));
-  constructor(readonly port: number) {}
-
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-
-  /** Start (or restart) it and wait until it answers. */
-  async start(): Promise<void> {
-    this.child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', this.dir], { stdio: 'ignore' });
-    const probe = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    probe.on('error', () => {});
-    for (let i = 0; i < 100; i++) {
-      try {
-        await probe.connect();
-        await probe.ping();
-        probe.disconnect();
-        return;
-      } catch {
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-    throw new Error('redis-server did not start');
-  }
-
-  /** SIGKILL it. */
-  async kill(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null) return;
-    child.kill('SIGKILL');
-    await once(child, 'exit');
   }
 }

@@ -8,7 +8,9 @@ const CJK = /[\u4e00-\u9fff]/;
 function capture(): CliIo & { stdout: () => string; stderr: () => string } {
   const out: string[] = [];
   const err: string[] = [];
+  // A terminal: text for people (off a terminal the commands print JSON lines).
   return {
+    stdoutIsTTY: true,
     out: (text) => out.push(text),
     err: (text) => err.push(text),
     stdout: () => out.join('\n'),
@@ -94,8 +96,8 @@ describe('lifeline explain', () => {
   });
 
   it('rejects a missing code, extra codes, unknown options and unknown languages', () => {
-    expect(usageErrorOf(() => runExplain([], capture())).message).toMatch(/missing close code/);
-    expect(usageErrorOf(() => runExplain(['1000', '1001'], capture())).message).toMatch(/too many arguments/);
+    expect(usageErrorOf(() => runExplain([], capture())).message).toMatch(/missing <code>/);
+    expect(usageErrorOf(() => runExplain(['1000', '1001'], capture())).message).toMatch(/unexpected argument: 1001/);
     expect(usageErrorOf(() => runExplain(['1000', '--bogus'], capture())).message).toMatch(/--bogus/);
     expect(usageErrorOf(() => runExplain(['1000', '--lang', 'fr'], capture())).message).toMatch(/--lang/);
     expect(usageErrorOf(() => runExplain(['1000', '--lang'], capture())).message).toMatch(/lang/);

@@ -143,18 +143,25 @@ describe('client policy: backoff (1006, 1011, 1013, 1014, unexpected codes)', ()
 });
 
 describe('client policy: stop', () => {
-  it.each([1000, 1002, 1003, 1004, 1005, 1007, 1008, 1009, 1010, 1015])('%i stops with a diagnosis from the registry', (code) => {
-    const diagnosis = stop(decide(at(code, 'the server text'), { random: script(0.5) }));
+  it.each([1000, 1002, 1003, 1004, 1005, 1007, 1008, 1009, 1010, 1015])('%i stops with a diagnosis: the name, the code and the server text; the advice with explain: explainCode', (code) => {
     const explanation = explainCode(code, 'en');
-    expect(diagnosis).toContain(explanation.name);
-    expect(diagnosis).toContain(String(code));
-    expect(diagnosis).toContain('the server text');
-    if (explanation.fix) expect(diagnosis).toContain(explanation.fix);
+    const brief = stop(decide(at(code, 'the server text'), { random: script(0.5) }));
+    expect(brief).toBe(`${explanation.name} (${code}): "the server text"`);
+    const full = stop(decide(at(code, 'the server text'), { random: script(0.5), explain: explainCode }));
+    expect(full).toContain(explanation.name);
+    expect(full).toContain(String(code));
+    expect(full).toContain('the server text');
+    if (explanation.fix) expect(full).toContain(explanation.fix);
   });
 
-  it('writes the diagnosis in the requested language', () => {
-    const diagnosis = stop(decide(at(1008), { random: script(0.5), lang: 'zh' }));
+  it('writes the diagnosis in the requested language, from the texts it is given', () => {
+    const diagnosis = stop(decide(at(1008), { random: script(0.5), lang: 'zh', explain: explainCode }));
     expect(diagnosis).toContain(explainCode(1008, 'zh').name);
+  });
+
+  it('knows every English name without the texts, and names a code it does not know as 1006', () => {
+    for (let code = 0; code <= 4999; code += 1) expect(analyzeClose(code, '').explanation.name).toBe(explainCode(code, 'en').name);
+    expect(analyzeClose(70_000, '').explanation.name).toBe('Abnormal Closure');
   });
 });
 

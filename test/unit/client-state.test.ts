@@ -695,6 +695,7 @@ describe('client options', () => {
     ['backoff baseMs string', { backoff: { baseMs: '500' } }, TypeError],
     ['backoff not an object', { backoff: 5 }, TypeError],
     ['lang unknown', { lang: 'fr' }, RangeError],
+    ['lang zh without the texts (explain)', { lang: 'zh' }, RangeError],
     ['autoConnect string', { autoConnect: 'yes' }, TypeError],
     ['protocols number', { protocols: 1 }, TypeError],
     ['random not a function', { random: 0.5 }, TypeError],

@@ -2,12 +2,10 @@
  * `lifeline explain <code>` and `lifeline compare <a> <b>`: the close-code registry for people.
  * @packageDocumentation
  */
-import { parseArgs } from 'node:util';
 import { codeLabels, compareCodes, explainCode, MAX_CLOSE_CODE, type Comparison, type Explanation, type Lang } from '../../codes/index.js';
-import { UsageError, type CliIo } from '../io.js';
-
-const EXPLAIN_USAGE = 'lifeline explain <code> [--lang en|zh] [--json]';
-const COMPARE_USAGE = 'lifeline compare <a> <b> [--lang en|zh] [--json]';
+import { outputMode, UsageError, type CliIo, type OutputMode } from '../io.js';
+import { readCommandLine } from '../parse.js';
+import { COMPARE, EXPLAIN } from '../specs/codes.js';
 
 /** Section headings of the text output, per language. */
 const HEADINGS = {
@@ -58,39 +56,13 @@ export function parseCodeArg(text: string): number {
 interface Parsed {
   readonly codes: number[];
   readonly lang: Lang;
-  readonly json: boolean;
+  readonly mode: OutputMode;
 }
 
-function parse(args: string[], count: 1 | 2, usage: string): Parsed {
-  // parseArgs would read "-3" as an unknown short option; report it as the bad code it is.
-  for (const [i, arg] of args.entries()) {
-    const previous = args[i - 1];
-    const isOptionValue = previous === '--lang' || previous === '-l';
-    if (!isOptionValue && /^-[\d.]/.test(arg)) parseCodeArg(arg);
-  }
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      options: { lang: { type: 'string', short: 'l' }, json: { type: 'boolean' } },
-      allowPositionals: true,
-      strict: true,
-    });
-  } catch (error) {
-    // Keep parseArgs' first sentence ("Unknown option '--x'"); its advice about '--' does not apply here.
-    const message = error instanceof Error ? (error.message.split(/\.\s|\n/)[0] ?? '') : String(error);
-    throw new UsageError(`${message} (usage: ${usage})`, { cause: error });
-  }
-  const { values, positionals } = parsed;
-  const lang = values.lang ?? 'en';
-  if (lang !== 'en' && lang !== 'zh') throw new UsageError(`--lang: expected en or zh, got ${JSON.stringify(lang)}`);
-  if (positionals.length < count) {
-    throw new UsageError(`${count === 1 ? 'missing close code' : 'expected two close codes'} (usage: ${usage})`);
-  }
-  if (positionals.length > count) {
-    throw new UsageError(`too many arguments: ${positionals.slice(count).join(' ')} (usage: ${usage})`);
-  }
-  return { codes: positionals.map(parseCodeArg), lang, json: values.json === true };
+function parse(spec: typeof EXPLAIN, args: string[], io: CliIo): Parsed | undefined {
+  const parsed = readCommandLine(spec, args, io);
+  if (!parsed) return undefined;
+  return { codes: parsed.positionals.map(parseCodeArg), lang: parsed.values.lang ?? 'en', mode: outputMode(io, parsed.values) };
 }
 
 /** Columns a string takes in a terminal: East Asian wide characters count two. */
@@ -180,25 +152,27 @@ export function formatComparison(c: Comparison): string {
 }
 
 /**
- * `lifeline explain <code> [--lang en|zh] [--json]`: what a close code means and what to do about it.
+ * `lifeline explain <code> [--lang en|zh] [--json|--text]`: what a close code means and what to do about it.
  * @returns the exit status (0)
  * @throws UsageError on a bad command line (the dispatcher prints it and exits 2)
  */
 export function runExplain(args: string[], io: CliIo): number {
-  const { codes, lang, json } = parse(args, 1, EXPLAIN_USAGE);
-  const explanation = explainCode(codes[0], lang);
-  io.out(json ? JSON.stringify(explanation, null, 2) : formatExplanation(explanation));
+  const parsed = parse(EXPLAIN, args, io);
+  if (!parsed) return 0;
+  const explanation = explainCode(parsed.codes[0], parsed.lang);
+  io.out(parsed.mode === 'json' ? JSON.stringify(explanation) : formatExplanation(explanation));
   return 0;
 }
 
 /**
- * `lifeline compare <a> <b> [--lang en|zh] [--json]`: two close codes side by side.
+ * `lifeline compare <a> <b> [--lang en|zh] [--json|--text]`: two close codes side by side.
  * @returns the exit status (0)
  * @throws UsageError on a bad command line (the dispatcher prints it and exits 2)
  */
 export function runCompare(args: string[], io: CliIo): number {
-  const { codes, lang, json } = parse(args, 2, COMPARE_USAGE);
-  const comparison = compareCodes(codes[0], codes[1], lang);
-  io.out(json ? JSON.stringify(comparison, null, 2) : formatComparison(comparison));
+  const parsed = parse(COMPARE, args, io);
+  if (!parsed) return 0;
+  const comparison = compareCodes(parsed.codes[0], parsed.codes[1], parsed.lang);
+  io.out(parsed.mode === 'json' ? JSON.stringify(comparison) : formatComparison(comparison));
   return 0;
 }

@@ -8,12 +8,13 @@
  * @packageDocumentation
  */
 import { performance } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
-import { WebSocket } from 'ws';
+import { requireOptional } from '../../optional-dependency.js';
 import { codeLabels, explainCode, type Lang, type ReconnectClass } from '../../codes/index.js';
 import { decodeServerFrame, encodeFrame, parseReason, SUBPROTOCOL, type RetryHint, type ServerFrame } from '../../protocol/index.js';
-import { parseDuration } from '../args.js';
-import { UsageError, type CliIo } from '../io.js';
+import { outputMode, UsageError, type CliIo, type OutputMode } from '../io.js';
+import { readCommandLine } from '../parse.js';
+import { PROBE } from '../specs/probe.js';
+import { webSocketUrl } from '../values.js';
 
 /**
  * Exit statuses of `lifeline probe`, one per reconnect class, so a script can tell a deploy (3) from a
@@ -33,29 +34,6 @@ export const ProbeExit = {
   /** An application code, 3000-4999. */
   APPLICATION: 6,
 } as const;
-
-const USAGE_LINE = 'lifeline probe <url> [--subprotocol] [--json] [--timeout 10s] [--send TEXT]... [--lang en|zh]';
-
-/** `lifeline probe --help`. */
-export const PROBE_HELP = `usage: ${USAGE_LINE}
-
-Connect to a WebSocket server once and report the handshake, the messages and the close.
-
-options:
-  --subprotocol   speak lifeline.v1: send hello, report the welcome (the resume token is never printed)
-  --send TEXT     send TEXT as a text message once open (repeatable, in order; after hello with
-                  --subprotocol, so write lifeline.v1 frames as JSON)
-  --timeout 10s   how long the whole probe may take; still open then: close with 1000 (default 10s)
-  --json          print one JSON object instead of text
-  --lang en|zh    language of the explanations (default en)
-
-exit status:
-  0  open until the timeout, or closed with 1000
-  2  usage error
-  3  reconnect soon: 1001, 1012 (a planned restart; clients come back within the retry= window)
-  4  back off: 1006, 1011, 1013, 1014, or the handshake was refused (e.g. 503 during a drain) or failed
-  5  stop: 1002, 1003, 1007-1010, 1015, ... (retrying unchanged cannot help)
-  6  an application code, 3000-4999`;
 
 /** What `lifeline probe` was asked to do. */
 export interface ProbeOptions {
@@ -166,47 +144,16 @@ function clip(text: string, chars = MESSAGE_CHARS): string {
 }
 
 /**
- * Parse the command line.
+ * Parse the command line; undefined after printing `--help`.
  * @throws UsageError for anything malformed
  */
-export function parseProbeArgs(args: string[]): (ProbeOptions & { json: boolean; lang: Lang }) | 'help' {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      options: {
-        subprotocol: { type: 'boolean' },
-        json: { type: 'boolean' },
-        timeout: { type: 'string', short: 't' },
-        send: { type: 'string', multiple: true },
-        lang: { type: 'string', short: 'l' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      allowPositionals: true,
-      strict: true,
-    });
-  } catch (error) {
-    // Keep parseArgs' first sentence; its advice about '--' does not apply here.
-    const message = error instanceof Error ? (error.message.split(/\.\s|\n/)[0] ?? '') : String(error);
-    throw new UsageError(`${message} (usage: ${USAGE_LINE})`, { cause: error });
-  }
+export function parseProbeArgs(args: string[], io: CliIo): (ProbeOptions & { mode: OutputMode; lang: Lang }) | undefined {
+  const parsed = readCommandLine(PROBE, args, io);
+  if (!parsed) return undefined;
   const { values, positionals } = parsed;
-  if (values.help) return 'help';
-  if (positionals.length === 0) throw new UsageError(`missing URL (usage: ${USAGE_LINE})`);
-  if (positionals.length > 1) throw new UsageError(`too many arguments: ${positionals.slice(1).join(' ')} (usage: ${USAGE_LINE})`);
-  const url = positionals[0]!;
-  let parsedUrl: URL | undefined;
-  try {
-    parsedUrl = new URL(url);
-  } catch {
-    parsedUrl = undefined;
-  }
-  if (!parsedUrl || (parsedUrl.protocol !== 'ws:' && parsedUrl.protocol !== 'wss:')) throw new UsageError(`not a WebSocket URL: "${url}" (expected ws://host:port/ or wss://...)`);
-  const lang = values.lang ?? 'en';
-  if (lang !== 'en' && lang !== 'zh') throw new UsageError(`--lang: expected en or zh, got ${JSON.stringify(lang)}`);
-  const timeoutMs = values.timeout === undefined ? 10_000 : parseDuration('--timeout', values.timeout);
+  const timeoutMs = values.timeout ?? PROBE.options.timeout.default!;
   if (timeoutMs <= 0) throw new UsageError('--timeout: must be more than 0');
-  return { url, subprotocol: values.subprotocol === true, send: values.send ?? [], timeoutMs, json: values.json === true, lang };
+  return { url: webSocketUrl(positionals[0]!), subprotocol: values.subprotocol === true, send: values.send ?? [], timeoutMs, mode: outputMode(io, values), lang: values.lang ?? 'en' };
 }
 
 /** A `lifeline.v1` frame, or undefined for any other text (plain servers send what they like). */
@@ -283,6 +230,7 @@ export function probe(options: ProbeOptions, lang: Lang = 'en', onOpen?: (report
     close: null,
     exit: ProbeExit.BACKOFF,
   };
+  const { WebSocket } = requireOptional<typeof import('ws')>('ws', 'lifeline probe');
   const ws = new WebSocket(options.url, options.subprotocol ? [SUBPROTOCOL] : [], { perMessageDeflate: false, followRedirects: false });
   let openedAt: number | undefined;
   let timedOut = false;
@@ -501,14 +449,12 @@ export function formatProbeEnd(report: ProbeReport, lang: Lang, timeoutMs: numbe
  * @throws UsageError on a bad command line (the dispatcher prints it and exits 2)
  */
 export async function runProbe(args: string[], io: CliIo): Promise<number> {
-  const parsed = parseProbeArgs(args);
-  if (parsed === 'help') {
-    io.out(PROBE_HELP);
-    return ProbeExit.OK;
-  }
-  const { json, lang, ...options } = parsed;
+  const parsed = parseProbeArgs(args, io);
+  if (!parsed) return ProbeExit.OK;
+  const { mode, lang, ...options } = parsed;
+  const json = mode === 'json';
   const report = await probe(options, lang, json ? undefined : (r) => io.out(formatProbeStart(r, lang).join('\n')));
-  if (json) io.out(JSON.stringify(report, null, 2));
+  if (json) io.out(JSON.stringify(report));
   else {
     // Never opened: nothing was printed yet.
     const head = report.handshake.openMs === undefined ? formatProbeStart(report, lang) : [];

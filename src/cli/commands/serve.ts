@@ -1,61 +1,31 @@
+/**
+ * `lifeline serve`: a server with the health, publish, metrics and dashboard routes, a store that
+ * survives restarts, signal handling (SIGTERM drains with 1012, SIGHUP reloads), and `--workers`.
+ * @packageDocumentation
+ */
 import cluster from 'node:cluster';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import pino from 'pino';
+import type { Logger } from 'pino';
+import { requireOptional } from '../../optional-dependency.js';
 import { createServer, handleSignals, type ServerOptions } from '../../server/index.js';
-import type { HistoryLimits, Store } from '../../store/index.js';
-import { parseDuration, parsePort } from '../args.js';
+import type { Store } from '../../store/index.js';
 import { demoMessageHandler, demoSessionHandler, startChaos } from '../demo.js';
-import { UsageError, type CliIo } from '../io.js';
+import { colourFor, outputMode, styles, UsageError, type CliIo } from '../io.js';
+import { textLogDestination } from '../log-format.js';
+import { readCommandLine } from '../parse.js';
 import { mountDashboard } from '../serve-dashboard.js';
 import { instrumentStore, mountMetrics } from '../serve-metrics.js';
+import { SERVE, SERVE_PROTECTIONS, type ServeConfig } from '../specs/serve.js';
+import { suggestion } from '../suggest.js';
 import { isDrainMessage, runPrimary } from '../workers.js';
 
-/** The settings `lifeline serve` reads from `--config FILE` (JSON); flags override them. */
-export interface ServeConfig {
-  port?: number;
-  host?: string;
-  demo?: boolean;
-  logLevel?: string;
-  drainWindowMs?: number;
-  graceMs?: number;
-  closeTimeoutMs?: number;
-  heartbeatMs?: number;
-  maxPayload?: number;
-  retryHint?: { minMs: number; maxMs: number };
-  shutdownCode?: 1012 | 1001;
-  plainRestartCode?: 1012 | 1001;
-  /** `sqlite` (default; history, sessions and dedupe survive a restart) or `memory`. */
-  store?: string;
-  /** Directory of the sqlite database. @default ./lifeline-data */
-  dataDir?: string;
-  /** Bearer key for `POST /publish`; also from LIFELINE_PUBLISH_KEY. */
-  publishKey?: string;
-  /** Channels clients may publish to: `*` for all, `prefix.*` for a prefix; none by default (all in --demo). */
-  clientPublish?: string[];
-  /** History bounds per channel. */
-  history?: Partial<HistoryLimits>;
-  /** Resume token lifetime, ms. */
-  sessionTtlMs?: number;
-  /** Worker processes behind one port (needs a shared store: redis). @default 1 */
-  workers?: number;
-  /** Key prefix in Redis. @default lifeline: */
-  redisPrefix?: string;
-  /** Token for the dashboard and admin actions; also from LIFELINE_ADMIN_TOKEN. */
-  adminToken?: string;
-  /**
-   * Fault injection for drills: every this many ms, one random connection's handler throws (a real 1011
-   * with an incident, through the error boundary). Never set it in production. @default off
-   */
-  chaosCrashEveryMs?: number;
-}
+export type { ServeConfig } from '../specs/serve.js';
 
-const CONFIG_KEYS = new Set<keyof ServeConfig>([
-  'port', 'host', 'demo', 'logLevel', 'drainWindowMs', 'graceMs', 'closeTimeoutMs', 'heartbeatMs', 'maxPayload', 'retryHint', 'shutdownCode', 'plainRestartCode',
-  'store', 'dataDir', 'publishKey', 'clientPublish', 'history', 'sessionTtlMs', 'workers', 'redisPrefix', 'adminToken', 'chaosCrashEveryMs',
-]);
+const CONFIG_KEYS = Object.entries(SERVE.options)
+  .filter(([, row]) => row.config)
+  .map(([key]) => key);
 
 /**
  * Log fields that hold secrets: pino replaces them with `[redacted]` wherever a log line carries them,
@@ -67,7 +37,7 @@ export const SECRET_LOG_PATHS = [
   'password', '*.password', 'token', '*.token',
 ];
 
-/** Read and check a JSON config file. */
+/** Read and check a JSON config file against the table: unknown keys and bad values are usage errors. */
 export function readConfigFile(path: string): ServeConfig {
   let parsed: unknown;
   try {
@@ -76,17 +46,25 @@ export function readConfigFile(path: string): ServeConfig {
     throw new UsageError(`--config: cannot read ${path}: ${(error as Error).message.split('\n')[0]}`, { cause: error });
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError(`--config: ${path} must hold a JSON object`);
-  for (const key of Object.keys(parsed)) {
-    if (!CONFIG_KEYS.has(key as keyof ServeConfig)) throw new UsageError(`--config: unknown setting "${key}" in ${path}`);
+  const config: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(parsed)) {
+    const row = CONFIG_KEYS.includes(key) ? SERVE.options[key as keyof typeof SERVE.options] : undefined;
+    if (!row) throw new UsageError(`--config: unknown setting "${key}" in ${path}${suggestion(key, CONFIG_KEYS)} (see lifeline serve --help)`);
+    config[key] = row.type.fromJson(value, `${path}: ${key}`);
   }
-  return parsed as ServeConfig;
+  return config as ServeConfig;
 }
 
-/** The server options a config sets that may change on a SIGHUP reload. */
+/** The keys `serve` itself uses; every other config key is a server option of the same name. */
+const CLI_KEYS = ['port', 'host', 'demo', 'logLevel', 'store', 'dataDir', 'clientPublish', 'history', 'workers', 'redisPrefix', 'adminToken', 'chaosCrashEveryMs', 'pidFile', 'sqliteSynchronous', 'metricsHost', 'metricsPort'] as const;
+
+/** The server options a config sets (what a SIGHUP reload may change). */
 function serverOptionsOf(config: ServeConfig): Partial<ServerOptions> {
-  const { port: _p, host: _h, demo: _d, logLevel: _l, store: _s, dataDir: _dd, clientPublish, history: _hi, workers: _w, redisPrefix: _rp, adminToken: _at, chaosCrashEveryMs: _c, ...rest } = config;
-  const patterns = clientPublish ?? (config.demo ? ['*'] : []);
-  return { ...rest, authorizePublish: (_connection, channel) => patterns.some((p) => channelMatches(p, channel)) };
+  const options: Record<string, unknown> = { ...config };
+  for (const key of CLI_KEYS) delete options[key];
+  const patterns = config.clientPublish ?? (config.demo ? ['*'] : []);
+  // serve's own defaults for the bounds the library leaves open; a config or flag overrides them.
+  return { ...SERVE_PROTECTIONS, ...(options as Partial<ServerOptions>), authorizePublish: (_connection, channel) => patterns.some((p) => channelMatches(p, channel)) };
 }
 
 /** `*` matches everything; `a.*` matches channels starting with `a.`; anything else matches itself. */
@@ -96,8 +74,19 @@ export function channelMatches(pattern: string, channel: string): boolean {
   return pattern === channel;
 }
 
+/** A Redis URL without its password, for logs. */
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== '') u.password = '***';
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+
 async function openStore(config: ServeConfig): Promise<Store> {
-  const kind = config.store ?? 'sqlite';
+  const kind = config.store ?? SERVE.options.store.default!;
   const history = config.history ?? {};
   if (kind === 'memory') {
     const { createMemoryStore } = await import('../../store/memory.js');
@@ -105,66 +94,82 @@ async function openStore(config: ServeConfig): Promise<Store> {
   }
   if (kind === 'sqlite') {
     const { createSqliteStore } = await import('../../store/sqlite.js');
-    const dir = resolve(config.dataDir ?? 'lifeline-data');
-    return createSqliteStore({ path: join(dir, 'lifeline.db'), history });
+    const dir = resolve(config.dataDir ?? SERVE.options.dataDir.default!);
+    return createSqliteStore({ path: join(dir, 'lifeline.db'), history, synchronous: config.sqliteSynchronous ?? 'normal' });
   }
   if (kind.startsWith('redis://') || kind.startsWith('rediss://')) {
     const { createRedisStore } = await import('../../store/redis.js');
     return createRedisStore({ url: kind, history, ...(config.redisPrefix !== undefined ? { prefix: config.redisPrefix } : {}) });
   }
-  throw new UsageError(`--store: unknown store "${kind}" (memory, sqlite, redis://host:port)`);
+  throw new UsageError(`--store: unknown store "${kind}"${suggestion(kind, ['sqlite', 'memory', 'redis://'])} (sqlite, memory, or redis://host:port)`);
 }
 
-/** `lifeline serve [--port] [--host] [--demo] [--drain-window] [--config FILE]`: run a server until SIGTERM/SIGINT. */
-export async function runServe(args: string[], _io: CliIo): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      port: { type: 'string', short: 'p' },
-      host: { type: 'string' },
-      demo: { type: 'boolean' },
-      'drain-window': { type: 'string' },
-      config: { type: 'string', short: 'c' },
-      'log-level': { type: 'string' },
-      store: { type: 'string' },
-      'data-dir': { type: 'string' },
-      'publish-key': { type: 'string' },
-      'client-publish': { type: 'string', multiple: true },
-      workers: { type: 'string' },
-      'redis-prefix': { type: 'string' },
-      'admin-token': { type: 'string' },
-    },
-    strict: true,
-    allowPositionals: false,
+/**
+ * A shared store that cannot be reached at start is worth a warning of its own: the server comes up
+ * (connections, then resumes, work once it is back) but is not ready, and a 503 on /readyz alone is
+ * easy to miss.
+ */
+function warnWhileUnreachable(store: Store, logger: Logger, url: string, waitMs = 3000): void {
+  if (store.available !== false || !store.onAvailability) return;
+  const timer = setTimeout(() => {
+    off();
+    if (store.available === false) {
+      logger.warn({ store: store.kind, url: redactUrl(url) }, `cannot reach Redis at ${redactUrl(url)}: serving anyway, but /readyz answers 503 and publishes are refused until it is reachable (retrying)`);
+    }
+  }, waitMs);
+  timer.unref();
+  const off = store.onAvailability((available) => {
+    if (!available) return;
+    clearTimeout(timer);
+    off();
   });
-  const flags: ServeConfig = {};
-  if (values.port !== undefined) flags.port = parsePort(values.port);
-  if (values.host !== undefined) flags.host = values.host;
-  if (values.demo) flags.demo = true;
-  if (values['drain-window'] !== undefined) flags.drainWindowMs = parseDuration('--drain-window', values['drain-window']);
-  if (values['log-level'] !== undefined) flags.logLevel = values['log-level'];
-  if (values.store !== undefined) flags.store = values.store;
-  if (values['data-dir'] !== undefined) flags.dataDir = values['data-dir'];
-  if (values['publish-key'] !== undefined) flags.publishKey = values['publish-key'];
-  else if (process.env.LIFELINE_PUBLISH_KEY) flags.publishKey = process.env.LIFELINE_PUBLISH_KEY;
-  if (values['client-publish'] !== undefined) flags.clientPublish = values['client-publish'];
-  if (values['redis-prefix'] !== undefined) flags.redisPrefix = values['redis-prefix'];
-  if (values['admin-token'] !== undefined) flags.adminToken = values['admin-token'];
-  else if (process.env.LIFELINE_ADMIN_TOKEN) flags.adminToken = process.env.LIFELINE_ADMIN_TOKEN;
-  if (values.workers !== undefined) {
-    if (!/^\d{1,3}$/.test(values.workers) || Number(values.workers) < 1) throw new UsageError(`--workers: expected a number of processes, got "${values.workers}"`);
-    flags.workers = Number(values.workers);
-  }
+}
+
+/** The pages and endpoints to open, for the `listening` log entry. */
+function urlsOf(host: string, port: number, config: ServeConfig): Record<string, string> {
+  // 0.0.0.0 and :: are where the server listens, not addresses to open.
+  const shown = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+  const base = `http://${shown}:${port}`;
+  return {
+    websocket: `ws://${shown}:${port}/`,
+    ...(config.demo ? { dashboard: `${base}/`, demo: `${base}/demo` } : config.adminToken !== undefined ? { dashboard: `${base}/?token=<admin token>` } : {}),
+    metrics: `${base}/metrics`,
+    ready: `${base}/readyz`,
+  };
+}
+
+/** The flags given, as config keys. */
+function flagsOf(values: Record<string, unknown>): ServeConfig {
+  const flags: Record<string, unknown> = {};
+  for (const key of CONFIG_KEYS) if (values[key] !== undefined) flags[key] = values[key];
+  return flags as ServeConfig;
+}
+
+/**
+ * `lifeline serve [options]`: run a server until SIGTERM/SIGINT.
+ * @throws UsageError on a bad command line or config (the dispatcher prints it and exits 2)
+ */
+export async function runServe(args: string[], io: CliIo): Promise<number> {
+  const parsed = readCommandLine(SERVE, args, io);
+  if (!parsed) return 0;
+  const { values } = parsed;
+  const flags = flagsOf(values);
   const configPath = values.config;
   const load = (): ServeConfig => ({ ...(configPath ? readConfigFile(configPath) : {}), ...flags });
   const config = load();
+  const mode = outputMode(io, values);
 
-  const logger = pino({ level: config.logLevel ?? 'info', base: { pid: process.pid }, redact: { paths: SECRET_LOG_PATHS, censor: '[redacted]' } });
+  const pino = requireOptional<typeof import('pino')>('pino', 'lifeline serve').default;
+  const options = { level: config.logLevel ?? SERVE.options.logLevel.default!, base: { pid: process.pid }, redact: { paths: SECRET_LOG_PATHS, censor: '[redacted]' } };
+  const logger = mode === 'text' ? pino(options, textLogDestination((t) => process.stdout.write(t), styles(colourFor(io, 'stdout')))) : pino(options);
+  const pidFile = config.pidFile !== undefined ? resolve(config.pidFile) : undefined;
+  // On exit, however it comes (a drain, the primary of --workers): a stale pid file would name another process.
+  if (pidFile !== undefined) process.on('exit', () => removePidFile(pidFile));
   const workers = config.workers ?? 1;
   if (workers > 1) {
     // Each worker would have its own history and fan-out: clients on one would never see publishes on another.
     if (!/^rediss?:\/\//.test(config.store ?? '')) throw new UsageError(`--workers ${workers} needs a shared store (--store redis://host:port); with ${config.store ?? 'sqlite'} the workers would split the service`);
-    if (cluster.isPrimary) return runPrimary(workers, logger);
+    if (cluster.isPrimary) return runPrimary(workers, logger, () => pidFile !== undefined && writeFileSync(pidFile, `${process.pid}\n`));
   }
   // A demo should be usable at once: it gets a fresh publish key, printed below, unless one was given.
   let generatedKey: string | undefined;
@@ -173,7 +178,7 @@ export async function runServe(args: string[], _io: CliIo): Promise<number> {
   try {
     store = instrumentStore(await openStore(config));
   } catch (error) {
-    if (error instanceof UsageError) throw error;
+    if (error instanceof UsageError || (error as { code?: unknown }).code === 'LIFELINE_ERR_MISSING_DEPENDENCY') throw error;
     throw new UsageError(`cannot open the ${config.store ?? 'sqlite'} store: ${(error as Error).message.split('\n')[0]}`, { cause: error });
   }
   let server;
@@ -205,7 +210,11 @@ export async function runServe(args: string[], _io: CliIo): Promise<number> {
     stopChaos = everyMs !== undefined && everyMs > 0 ? startChaos(server, everyMs, logger) : undefined;
   };
   applyChaos(config.chaosCrashEveryMs);
-  mountMetrics(server, logger, { adminToken: config.adminToken });
+  try {
+    await mountMetrics(server, logger, { adminToken: config.adminToken, port: config.metricsPort, host: config.metricsHost ?? config.host });
+  } catch (error) {
+    throw new UsageError(`cannot listen for metrics on ${config.metricsHost ?? config.host ?? '127.0.0.1'}:${config.metricsPort}: ${(error as Error).message}`, { cause: error });
+  }
   mountDashboard({ server, logger, demo: Boolean(config.demo), adminToken: config.adminToken });
   if (cluster.isWorker) {
     // The primary's rolling restart: stop taking connections (the others get them), drain with 1012, exit.
@@ -217,18 +226,32 @@ export async function runServe(args: string[], _io: CliIo): Promise<number> {
       });
     });
   }
+  const port = config.port ?? SERVE.options.port.default!;
+  const host = config.host ?? SERVE.options.host.default!;
   let address;
   try {
-    address = await server.listen(config.port ?? 8080, config.host ?? '127.0.0.1');
+    address = await server.listen(port, host);
   } catch (error) {
-    throw new UsageError(`cannot listen on ${config.host ?? '127.0.0.1'}:${config.port ?? 8080}: ${(error as Error).message}`, { cause: error });
+    throw new UsageError(`cannot listen on ${host}:${port}: ${(error as Error).message}`, { cause: error });
   }
+  if (pidFile !== undefined && !cluster.isWorker) writeFileSync(pidFile, `${process.pid}\n`);
   logger.info(
-    { port: address.port, host: address.host, url: `ws://${address.host}:${address.port}/`, demo: Boolean(config.demo), store: store.kind, httpPublish: config.publishKey !== undefined },
+    { port: address.port, host: address.host, url: `ws://${address.host}:${address.port}/`, urls: urlsOf(address.host, address.port, config), demo: Boolean(config.demo), store: store.kind, httpPublish: config.publishKey !== undefined },
     'listening',
   );
   // For the person at the terminal, not for the log: the logger never carries a secret.
-  if (generatedKey !== undefined) _io.err(`demo publish key (POST /publish with Authorization: Bearer <key>): ${generatedKey}`);
+  if (generatedKey !== undefined) io.err(`demo publish key (POST /publish with Authorization: Bearer <key>): ${generatedKey}`);
+  if (store.kind === 'redis') warnWhileUnreachable(store, logger, config.store!);
   // The process lives until a signal drains it; the signal handler exits.
   return new Promise<number>(() => {});
+}
+
+/** Remove the pid file if it is still ours (a successor may have written its own by now). */
+function removePidFile(path: string | undefined): void {
+  if (path === undefined) return;
+  try {
+    if (readFileSync(path, 'utf8').trim() === String(process.pid)) rmSync(path);
+  } catch {
+    // Already gone: nothing to do.
+  }
 }

@@ -5,8 +5,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createSession, type LifelineSession } from '../../client/index.js';
+import { createSession, RejectedError, type LifelineSession } from '../../client/index.js';
 import { channelReport, PublishedLog, SubscriberTally, type ChannelReport, type DrillPayload } from './tally.js';
+import { drillChecks, type DrillCheck } from './verdict.js';
 
 /** Options of a drill. Durations in ms. */
 export interface DrillOptions {
@@ -31,10 +32,31 @@ export interface DrillOptions {
   settleMs: number;
   /** Channel name prefix; random by default so drills never see each other's messages. */
   prefix?: string;
+  /**
+   * Restarts the drill must see: it fails unless some client reconnected at least this often (each
+   * restart makes every client of that server reconnect once). 0 allows a drill without restarts. @default 1
+   */
+  expectRestarts?: number;
   /** Stop early (e.g. on SIGINT). */
   signal?: AbortSignal;
-  /** Progress lines, for people. */
-  onProgress?: (line: string) => void;
+  /** Told every second how far the drill is. */
+  onProgress?: (progress: DrillProgress) => void;
+}
+
+/** Where a running drill is, every second. */
+export interface DrillProgress {
+  readonly phase: 'subscribing' | 'publishing' | 'settling';
+  readonly elapsedMs: number;
+  /** Clients subscribed to their channel (at least once), of `clients`. */
+  readonly subscribed: number;
+  readonly clients: number;
+  /** Acknowledged publishes so far, and deliveries. */
+  readonly published: number;
+  readonly delivered: number;
+  /** Reconnections so far, all clients together. */
+  readonly reconnects: number;
+  readonly publishRetries: number;
+  readonly clientRejects: number;
 }
 
 /** A drill's outcome. */
@@ -49,12 +71,20 @@ export interface DrillReport {
   publishAbandoned: number;
   /** Client publishes rejected by the server (never retried). */
   clientRejects: number;
+  /** The rejections by the server's code (`FORBIDDEN`: clients may not publish to the drill's channels). */
+  rejectReasons: Record<string, number>;
+  /** The most reconnections one client made: the restarts it saw. */
+  restartsSeen: number;
+  /** The restarts the drill had to see (see {@link DrillOptions.expectRestarts}). */
+  expectRestarts: number;
+  /** Every condition of the verdict, passed or not; `ok` is true when all passed. */
+  checks: DrillCheck[];
   /** Client publishes neither acknowledged nor rejected by the end (the client still holds them). */
   unacknowledged: number;
   /** Clients connected (welcomed) when the drill ended, of `clients`. */
   connectedAtEnd: number;
   clients: number;
-  /** True when nothing acknowledged was lost, duplicated or reordered. */
+  /** True when nothing acknowledged was lost, duplicated or reordered, and something was tested in every direction asked for. */
   ok: boolean;
 }
 
@@ -64,6 +94,35 @@ function publishUrlOf(url: string): string {
   u.pathname = '/publish';
   u.search = '';
   return u.toString();
+}
+
+/**
+ * `promise`, or false after `ms`. The timer is cleared as soon as `promise` settles: a drill must end
+ * when its work does, not when its longest timeout would have fired.
+ */
+async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<false>((resolve) => (timer = setTimeout(resolve, ms, false)));
+  try {
+    return await Promise.race([promise.then(() => true as const), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * `fetch` with a 5 s budget for the whole exchange, body included. Not `AbortSignal.timeout`: its timer
+ * would outlive every publish by 5 s, and nothing the drill starts may outlive the drill.
+ */
+async function post(url: string, init: RequestInit): Promise<{ ok: boolean; status: number; text: string }> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), 5000);
+  try {
+    const res = await fetch(url, { ...init, signal: controller.signal });
+    return { ok: res.ok, status: res.status, text: await res.text() };
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Run a drill to the end (or until `signal` aborts) and report. */
@@ -79,6 +138,9 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
   const sessions: LifelineSession[] = [];
   let publishRetries = 0;
   let clientRejects = 0;
+  const rejectReasons: Record<string, number> = {};
+  let subscribedCount = 0;
+  let phase: DrillProgress['phase'] = 'subscribing';
   let unacknowledged = 0;
   let connectedAtEnd = 0;
   let publishAbandoned = 0;
@@ -111,14 +173,30 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
       const off = session.on('subscribed', (s) => {
         if (s.channel === channel) {
           off();
+          subscribedCount += 1;
           resolve();
         }
       });
     }));
     session.subscribe(channel);
   }
-  await Promise.race([Promise.all(subscribed), sleep(30_000)]);
-  progress(`${options.clients} clients subscribed to ${options.channels} channels (${prefix}.*)`);
+  const snapshot = (): DrillProgress => ({
+    phase,
+    elapsedMs: Date.now() - started,
+    subscribed: subscribedCount,
+    clients: options.clients,
+    published: [...logs.values()].reduce((n, l) => n + l.count, 0),
+    delivered: tallies.reduce((n, t) => n + t.delivered, 0),
+    reconnects: tallies.reduce((n, t) => n + t.reconnects, 0),
+    publishRetries,
+    clientRejects,
+  });
+  const progressTimer = setInterval(() => progress(snapshot()), 1000);
+  progressTimer.unref();
+  // Clients of a server that is not up yet keep retrying; the drill starts publishing after 30 s at most.
+  await within(Promise.all(subscribed), 30_000);
+  phase = 'publishing';
+  progress(snapshot());
 
   const stopAt = Date.now() + options.durationMs;
   const running = () => Date.now() < stopAt && !options.signal?.aborted;
@@ -135,18 +213,17 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
       let delay = 100;
       for (;;) {
         try {
-          const res = await fetch(publishUrl, {
+          const res = await post(publishUrl, {
             method: 'POST',
             headers: { authorization: `Bearer ${options.publishKey}`, 'content-type': 'application/json' },
             body: JSON.stringify({ channel, data: payload, idempotencyKey: `${channel}:http:${seq}` }),
-            signal: AbortSignal.timeout(5000),
           });
           if (res.ok) {
             logs.get(channel)!.ack('http', seq);
             break;
           }
           if (res.status === 401 || res.status === 403 || res.status === 400) {
-            throw new Error(`publish refused with HTTP ${res.status}: ${await res.text()}`);
+            throw new Error(`publish refused with HTTP ${res.status}: ${res.text}`);
           }
         } catch (error) {
           if ((error as Error).message.startsWith('publish refused')) throw error;
@@ -185,26 +262,25 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
       inflight.push(
         session.publish(channel, { src, seq: mine, at: Date.now() }).then(
           () => logs.get(channel)!.ack(src, mine),
-          () => {
+          (error: unknown) => {
             clientRejects += 1;
+            const reason = error instanceof RejectedError ? error.reason : 'ERROR';
+            rejectReasons[reason] = (rejectReasons[reason] ?? 0) + 1;
           },
         ),
       );
-      await sleep(interval);
+      await sleep(Math.min(interval, Math.max(0, stopAt - Date.now())));
     }
     // Every publish must end in an ack or a rejection; one still pending after the settle time is reported.
-    const settled = await Promise.race([Promise.all(inflight).then(() => true), sleep(options.settleMs).then(() => false)]);
-    if (!settled) unacknowledged += session.pending;
+    if (!(await within(Promise.all(inflight), options.settleMs))) unacknowledged += session.pending;
   };
 
-  const progressTimer = setInterval(() => {
-    const delivered = tallies.reduce((n, t) => n + t.delivered, 0);
-    const published = [...logs.values()].reduce((n, l) => n + l.count, 0);
-    progress(`t=${Math.round((Date.now() - started) / 1000)}s published=${published} delivered=${delivered} retries=${publishRetries}`);
-  }, 5000);
-  progressTimer.unref();
   try {
-    await Promise.all([...channelNames.map(httpPublisher), ...sessions.map((_, i) => clientPublisher(i))]);
+    const publishing = Promise.all([...channelNames.map(httpPublisher), ...sessions.map((_, i) => clientPublisher(i))]);
+    // Publishing ends at the duration; what follows (waiting for acks and stragglers) is settling.
+    const settling = setTimeout(() => (phase = 'settling'), Math.max(0, stopAt - Date.now()));
+    await publishing.finally(() => clearTimeout(settling));
+    phase = 'settling';
 
     // Settle: wait until every subscriber has everything acknowledged on its channel, or time runs out.
     const settleEnd = Date.now() + options.settleMs;
@@ -232,6 +308,9 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     },
     { subscribers: 0, published: 0, publishedHttp: 0, publishedByClients: 0, delivered: 0, lost: 0, duplicated: 0, outOfOrder: 0, reconnects: 0, resumed: 0, notRecovered: 0, worstGapMs: 0 },
   );
+  const expectRestarts = options.expectRestarts ?? 1;
+  const restartsSeen = Math.max(0, ...tallies.map((t) => t.reconnects));
+  const checks = drillChecks({ totals, unacknowledged, publishAbandoned, clientRejects, rejectReasons, restartsSeen, expectRestarts, rate: options.rate, clientRate: options.clientRate, prefix });
   return {
     prefix,
     durationMs: Date.now() - started,
@@ -240,9 +319,13 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     publishRetries,
     publishAbandoned,
     clientRejects,
+    rejectReasons,
     unacknowledged,
     connectedAtEnd,
     clients: options.clients,
-    ok: totals.lost === 0 && totals.duplicated === 0 && totals.outOfOrder === 0 && unacknowledged === 0 && publishAbandoned === 0,
+    restartsSeen,
+    expectRestarts,
+    checks,
+    ok: checks.every((c) => c.ok),
   };
 }

@@ -5,7 +5,8 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocket, WebSocketServer } from 'ws';
+import type { WebSocket } from 'ws';
+import { requireOptional } from '../../optional-dependency.js';
 import type { TransportEvents, TransportSocket, UpgradeInfo } from '../transport.js';
 
 /** Options of the `ws` adapter. */
@@ -59,7 +60,11 @@ function uncorkAll(): void {
   for (const s of sockets) s.uncork();
 }
 
-const closeSocket = WebSocket.prototype.close;
+/** `ws`'s own `WebSocket#close`, taken once `ws` is loaded: the instance's `close` is replaced (see {@link wire}). */
+let closeSocket!: WebSocket["close"];
+/** `OPEN` and `CLOSED` (RFC 6455 ready states, as `ws` numbers them). */
+const OPEN = 1;
+const CLOSED = 3;
 
 class WsSocket implements TransportSocket {
   private corked = false;
@@ -75,7 +80,7 @@ class WsSocket implements TransportSocket {
     return this.ws.bufferedAmount;
   }
   send(data: string | Uint8Array): boolean {
-    if (this.ws.readyState !== WebSocket.OPEN) return false;
+    if (this.ws.readyState !== OPEN) return false;
     if (!this.corked) {
       this.corked = true;
       this.raw.cork();
@@ -89,14 +94,14 @@ class WsSocket implements TransportSocket {
     this.raw.uncork();
   }
   close(code: number, reason: string): void {
-    if (this.ws.readyState === WebSocket.CLOSED) return;
+    if (this.ws.readyState === CLOSED) return;
     closeSocket.call(this.ws, code, reason);
   }
   terminate(): void {
     this.ws.terminate();
   }
   ping(): void {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.ping();
+    if (this.ws.readyState === OPEN) this.ws.ping();
   }
   pause(): void {
     this.ws.pause();
@@ -105,7 +110,7 @@ class WsSocket implements TransportSocket {
     this.ws.resume();
   }
   onDrain(listener: () => void): void {
-    if (this.raw.destroyed || this.ws.readyState === WebSocket.CLOSED) {
+    if (this.raw.destroyed || this.ws.readyState === CLOSED) {
       queueMicrotask(listener);
       return;
     }
@@ -148,7 +153,7 @@ function wire(ws: WebSocket, events: TransportEvents): void {
   const answer = closeSocket.bind(ws);
   let answering = false;
   ws.close = (code?: number, reason?: string | Buffer) => {
-    const peerClose = (ws as unknown as { _closeFrameReceived?: boolean })._closeFrameReceived === true && ws.readyState === WebSocket.OPEN;
+    const peerClose = (ws as unknown as { _closeFrameReceived?: boolean })._closeFrameReceived === true && ws.readyState === OPEN;
     if (!peerClose || answering) return answer(code, reason);
     answering = true;
     const text = reason === undefined ? '' : reason.toString();
@@ -159,7 +164,7 @@ function wire(ws: WebSocket, events: TransportEvents): void {
       wait = undefined;
     }
     const finish = (): void => {
-      if (ws.readyState === WebSocket.OPEN) answer(code, reason);
+      if (ws.readyState === OPEN) answer(code, reason);
     };
     if (wait === undefined) finish();
     else wait.then(finish, finish);
@@ -168,6 +173,7 @@ function wire(ws: WebSocket, events: TransportEvents): void {
 
 /** Create the `ws`-backed adapter. */
 export function createWsAdapter(options: WsAdapterOptions): WsAdapter {
+  const { WebSocketServer } = requireOptional<typeof import('ws')>('ws', 'createServer');
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: options.maxPayload,
