@@ -31,6 +31,7 @@ export const SERVE = defineCommand({
   description: [
     'Serves WebSocket connections (plain and lifeline.v1) on one port, with GET /healthz, GET /readyz, POST /publish (with a publish key), GET /metrics, and the dashboard at / (with an admin token or --demo). History, sessions and dedupe records live in SQLite in --data-dir by default, so a restarted process loses nothing; --store redis://... shares them between processes.',
     'On a terminal the log is text for people; otherwise (or with --json) one JSON object per line.',
+    'Protections are on by default (--max-connections 10000, --rate-limit 200/400, and every bound of the library); each limit below is a flag or a config key. What each one holds against, with figures: README "Limits and access", docs/reliability.md "Bounded under attack"; a deployment with them: docs/deploy.md "Protections for a server on the internet".',
   ],
   positionals: [],
   options: {

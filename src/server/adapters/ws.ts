@@ -173,7 +173,8 @@ function wire(ws: WebSocket, events: TransportEvents): void {
 
 /** Create the `ws`-backed adapter. */
 export function createWsAdapter(options: WsAdapterOptions): WsAdapter {
-  const { WebSocketServer } = requireOptional<typeof import('ws')>('ws', 'createServer');
+  const { WebSocket: WebSocketClass, WebSocketServer } = requireOptional<typeof import('ws')>('ws', 'createServer');
+  closeSocket = WebSocketClass.prototype.close;
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: options.maxPayload,
