@@ -103,7 +103,8 @@ describe('store growth from one anonymous client', () => {
   });
 
   it('subscription churn writes one row per change: 1,000 subscriptions then 2,000 unsub/sub pairs on a real serve process', async () => {
-    const serve = await startServe([]);
+    // The churn is the test, not the rate: serve's default rate limit would cut it short.
+    const serve = await startServe(['--rate-limit', '100000/100000']);
     const peer = await hello(serve.url);
     for (let i = 0; i < 1000; i++) peer.send({ t: 'sub', ch: `churn.channel.number.${i}` });
     await count(peer, (f) => f.t === 'subscribed', 1000);

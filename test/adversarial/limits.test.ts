@@ -109,7 +109,7 @@ describe('limits hold on every path', () => {
   it('$lifeline.* is reserved at every instant: client publishes there are refused before, during and after two reloads', async () => {
     // --demo lets clients publish everywhere ('*'): the reservation must hold against that too.
     // A drain window long enough that the second reload lands while the first one's drain still runs.
-    const serve = await startServe(['--demo', '--store', 'memory', '--drain-window', '2s']);
+    const serve = await startServe(['--demo', '--store', 'memory', '--drain-window', '2s', '--rate-limit', '100000/100000']);
     const peer = await v1(serve.url);
     peer.send({ t: 'hello', v: 1, origin: 'reserved-channel-attacker-01' });
     await peer.next((f) => f.t === 'welcome');
