@@ -4,7 +4,7 @@
  * Texts come from the language modules; this file holds no prose.
  * @packageDocumentation
  */
-import { CloseCode, type CloseCodeKey } from './close-code.js';
+import { CloseCode, LifelineCloseCode, type CloseCodeKey, type LifelineCloseCodeKey } from './close-code.js';
 import { assertCloseCode } from './errors.js';
 import type { Locale, RangeKind } from './locale.js';
 import { en } from './texts-en.js';
@@ -26,6 +26,7 @@ export interface EntryFacts {
 const RFC_741 = 'RFC 6455 §7.4.1';
 const RFC_742 = 'RFC 6455 §7.4.2';
 const IANA = 'IANA WebSocket Close Code Number Registry';
+const LIFELINE_V1 = 'lifeline.v1 (docs/protocol.md)';
 
 /** Facts of each registered code, by key. `satisfies` makes the compiler demand every key. */
 export const REGISTERED_FACTS = {
@@ -47,7 +48,13 @@ export const REGISTERED_FACTS = {
   TLS_HANDSHAKE: { sender: 'none', onWire: false, reconnect: 'stop', source: RFC_741 },
 } as const satisfies Record<CloseCodeKey, EntryFacts>;
 
-/** The ranges that cover every code outside 1000-1015, in order. */
+/** Facts of lifeline's own codes: sent by lifeline.v1 servers only; the session client decides what follows. */
+export const LIFELINE_FACTS = {
+  SESSION_TAKEN_OVER: { sender: 'server', onWire: true, reconnect: 'stop', source: LIFELINE_V1 },
+  CREDENTIALS_EXPIRED: { sender: 'server', onWire: true, reconnect: 'stop', source: LIFELINE_V1 },
+} as const satisfies Record<LifelineCloseCodeKey, EntryFacts>;
+
+/** The ranges that cover every code outside 1000-1015, in order (lifeline's own codes are cut out of theirs). */
 export const RANGE_FACTS = [
   { kind: 'unused', from: 0, to: 999, sender: 'none', onWire: false, reconnect: 'stop', source: RFC_742 },
   { kind: 'reserved', from: 1016, to: 2999, sender: 'none', onWire: false, reconnect: 'stop', source: RFC_742 },
@@ -70,20 +77,41 @@ const REGISTERED: readonly RegistryEntry[] = Object.freeze(
     .sort((a, b) => a.from - b.from),
 );
 
-const RANGES: readonly RegistryEntry[] = Object.freeze(
-  RANGE_FACTS.map((r): RegistryEntry => Object.freeze({ ...r, texts: textsOf((l) => l.ranges[r.kind]) })),
+const LIFELINE: readonly RegistryEntry[] = Object.freeze(
+  (Object.keys(LifelineCloseCode) as LifelineCloseCodeKey[])
+    .map((key): RegistryEntry => {
+      const code = LifelineCloseCode[key];
+      return Object.freeze({ kind: 'lifeline', from: code, to: code, key, ...LIFELINE_FACTS[key], texts: textsOf((l) => l.codes[key]) });
+    })
+    .sort((a, b) => a.from - b.from),
 );
 
-const BY_REGISTERED_CODE = new Map<number, RegistryEntry>(REGISTERED.map((e) => [e.from, e]));
+/** Each range, split around the single codes inside it, so the entries cover 0..4999 exactly once. */
+const RANGES: readonly RegistryEntry[] = Object.freeze(
+  RANGE_FACTS.flatMap((r): RegistryEntry[] => {
+    const texts = textsOf((l) => l.ranges[r.kind]);
+    const pieces: RegistryEntry[] = [];
+    let from: number = r.from;
+    for (const own of LIFELINE) {
+      if (own.from < from || own.from > r.to) continue;
+      if (own.from > from) pieces.push(Object.freeze({ ...r, from, to: own.from - 1, texts }));
+      from = own.to + 1;
+    }
+    if (from <= r.to) pieces.push(Object.freeze({ ...r, from, to: r.to, texts }));
+    return pieces;
+  }),
+);
+
+const BY_CODE = new Map<number, RegistryEntry>([...REGISTERED, ...LIFELINE].map((e) => [e.from, e]));
 
 /**
- * The registry entry covering `code`: its own entry for 1000-1015, otherwise its range.
+ * The registry entry covering `code`: its own entry for 1000-1015 and lifeline's codes, otherwise its range.
  * Entries are frozen and shared; two codes of one range return the same object.
  * @throws InvalidCloseCodeError when `code` is not an integer in 0..4999
  */
 export function lookupEntry(code: number): RegistryEntry {
   const c = assertCloseCode(code);
-  const own = BY_REGISTERED_CODE.get(c);
+  const own = BY_CODE.get(c);
   if (own) return own;
   const range = RANGES.find((r) => c >= r.from && c <= r.to);
   // The ranges and the registered codes cover 0..4999 without gaps; a test checks every code.
@@ -96,9 +124,14 @@ export function registeredCodes(): readonly RegistryEntry[] {
   return REGISTERED;
 }
 
-/** Every entry: the registered codes and the ranges, in code order. Together they cover 0..4999 exactly once. */
+/** lifeline.v1's own codes ({@link LifelineCloseCode}), in code order. */
+export function lifelineCodes(): readonly RegistryEntry[] {
+  return LIFELINE;
+}
+
+/** Every entry: the single codes and the ranges, in code order. Together they cover 0..4999 exactly once. */
 export function registryEntries(): readonly RegistryEntry[] {
-  return [...RANGES, ...REGISTERED].sort((a, b) => a.from - b.from);
+  return [...RANGES, ...REGISTERED, ...LIFELINE].sort((a, b) => a.from - b.from);
 }
 
 /**
