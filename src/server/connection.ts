@@ -1,4 +1,4 @@
-import { formatReason, truncateUtf8 } from '../protocol/index.js';
+import { formatReason } from '../protocol/index.js';
 import type { TransportSocket, UpgradeInfo } from './transport.js';
 
 /** Which side started the close of a connection. */
@@ -119,20 +119,27 @@ export class Connection {
   }
 
   /**
-   * Close with a code and a reason. The reason is cut to 123 bytes of UTF-8 on a character boundary.
+   * Close with a code and a reason. The reason is human text only: semicolons become commas, so no text
+   * can make a field (`; incident=…`, `; retry=…`) a client would trust; it is cut to 123 bytes of UTF-8
+   * on a character boundary.
    * @param code - @default 1000
    */
   close(code = 1000, reason = ''): void {
+    this.#close(code, formatReason({ text: String(reason) }));
+  }
+
+  /** @internal close with lifeline's own structured reason fields (incident, retry hint) */
+  closeWith(code: number, fields: Parameters<typeof formatReason>[0]): void {
+    this.#close(code, formatReason(fields));
+  }
+
+  /** @param reason - a reason already in the grammar of docs/protocol.md §3, within 123 bytes */
+  #close(code: number, reason: string): void {
     if (this.#state === 'closed' || (this.#state === 'closing' && !this.#answeringPeerClose)) return;
     this.#state = 'closing';
     this.#answeringPeerClose = false;
     this.closedBy ??= 'server';
-    this.socket.close(code, truncateUtf8(reason));
-  }
-
-  /** @internal close with structured reason fields (incident, retry hint) */
-  closeWith(code: number, fields: Parameters<typeof formatReason>[0]): void {
-    this.close(code, formatReason(fields));
+    this.socket.close(code, reason);
   }
 
   /** @internal the peer's Close arrived; replies owed until ours goes out */

@@ -1,5 +1,6 @@
 import { isSendableCode } from '../codes/index.js';
 import { LifelineError } from '../errors.js';
+import type { RetryHint } from '../protocol/index.js';
 
 /**
  * Throw this from a handler when the *client* did something wrong: the connection is closed
@@ -12,15 +13,21 @@ export class CloseError extends LifelineError {
   /** The close reason sent to the peer (cut to 123 bytes on the way out). */
   readonly reason: string;
 
+  /** A reconnect window for the reason's `retry=` field (lifeline's own 1013s carry one). */
+  readonly retry: RetryHint | undefined;
+
   /**
    * @param closeCode - a code an endpoint may send (see `isSendableCode`)
-   * @param reason - short text for the peer; never put internal details here
+   * @param reason - short text for the peer; never put internal details here. Text only: a `;` in it
+   *   becomes a comma on the wire, so it can never forge a reason field
+   * @param options - `cause`, and `retry` for a `retry=` field
    */
-  constructor(closeCode: number, reason: string, options?: ErrorOptions) {
+  constructor(closeCode: number, reason: string, options?: ErrorOptions & { readonly retry?: RetryHint }) {
     if (!isSendableCode(closeCode)) throw new RangeError(`close code ${closeCode} cannot be sent on the wire`);
     super('LIFELINE_ERR_CLOSE', `closing with ${closeCode}: ${reason}`, options);
     this.closeCode = closeCode;
     this.reason = reason;
+    this.retry = options?.retry;
   }
 }
 

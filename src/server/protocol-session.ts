@@ -199,7 +199,7 @@ export class ProtocolSession {
       if (!(error instanceof StoreError)) throw error;
       // The store failing is neither the client's fault nor a bug in a handler: say "not now", never 1011.
       this.ctx.storeFailed(frame.t, error);
-      if (frame.t === 'hello') throw new CloseError(1013, 'store unavailable; retry=1000-5000ms');
+      if (frame.t === 'hello') throw new CloseError(1013, 'store unavailable', { retry: { minMs: 1000, maxMs: 5000 } });
       const ref = frame.t === 'msg' || frame.t === 'pub' ? frame.id : frame.t === 'sub' || frame.t === 'unsub' ? frame.ch : undefined;
       if (frame.t === 'sub') this.dropSubscription(frame.ch);
       // A call that may have been applied is not "not done": the resend (same id) finds out which.

@@ -593,8 +593,9 @@ export class LifelineServer {
         // other processes at once: neither shifts.)
         const shift = kind === 'shutdown' && !stopListening ? Math.max(0, drainWindowMs - (Date.now() - windowStart)) : 0;
         const retry = { minMs: retryHint.minMs + shift, maxMs: retryHint.maxMs + shift };
-        // Both carry the hint: 1001 here still means "come back", just in words old clients accept.
-        connection.closeWith(sent, { text: sent === 1012 ? 'service restart' : 'server going away', ...(code === 1012 ? { retry } : {}) });
+        // The text says what happened, whichever code carries it: a restart sent as 1001 (for clients that
+        // reject 1012) still reads "service restart" and has the hint; 1001 itself still means "come back".
+        connection.closeWith(sent, { text: code === 1012 ? 'service restart' : 'server going away', ...(code === 1012 ? { retry } : {}) });
       }),
     );
     // Peers that do not complete the closing handshake are cut off at the deadline.
@@ -765,7 +766,7 @@ export class LifelineServer {
   private onHandlerError(connection: Connection, handler: Incident['handler'], error: unknown): void {
     if (error instanceof CloseError) {
       this.logger.info({ connection: connection.id, closeCode: error.closeCode, reason: error.reason }, 'closing on client error');
-      connection.close(error.closeCode, error.reason);
+      connection.closeWith(error.closeCode, { text: error.reason, ...(error.retry ? { retry: error.retry } : {}) });
       return;
     }
     const preassigned = error instanceof HandlerFailure;
