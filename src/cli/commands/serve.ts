@@ -133,6 +133,7 @@ export async function runServe(args: string[], _io: CliIo): Promise<number> {
       workers: { type: 'string' },
       'redis-prefix': { type: 'string' },
       'admin-token': { type: 'string' },
+      'plain-restart-code': { type: 'string' },
     },
     strict: true,
     allowPositionals: false,
@@ -151,6 +152,11 @@ export async function runServe(args: string[], _io: CliIo): Promise<number> {
   if (values['redis-prefix'] !== undefined) flags.redisPrefix = values['redis-prefix'];
   if (values['admin-token'] !== undefined) flags.adminToken = values['admin-token'];
   else if (process.env.LIFELINE_ADMIN_TOKEN) flags.adminToken = process.env.LIFELINE_ADMIN_TOKEN;
+  if (values['plain-restart-code'] !== undefined) {
+    // 1001 for plain clients written to the original RFC 6455 list, which reject 1012 (the reason still says "service restart").
+    if (values['plain-restart-code'] !== '1012' && values['plain-restart-code'] !== '1001') throw new UsageError(`--plain-restart-code: expected 1012 or 1001, got "${values['plain-restart-code']}"`);
+    flags.plainRestartCode = Number(values['plain-restart-code']) as 1012 | 1001;
+  }
   if (values.workers !== undefined) {
     if (!/^\d{1,3}$/.test(values.workers) || Number(values.workers) < 1) throw new UsageError(`--workers: expected a number of processes, got "${values.workers}"`);
     flags.workers = Number(values.workers);
