@@ -55,21 +55,36 @@ export class Connection {
   /** @internal resolves once the transport reports the close */ readonly closed: Promise<void>;
   /** @internal */ markClosed!: () => void;
 
+  #user: string | undefined;
+
   /** @internal created by the server core */
   constructor(
     id: string,
     info: UpgradeInfo,
     private readonly socket: TransportSocket,
-    /** The identity the `authenticate` hook returned, if any. */
-    readonly user?: string,
+    user?: string,
     private readonly meter?: OutputMeter,
   ) {
     this.id = id;
     this.info = info;
+    this.#user = user;
     this.openedAt = Date.now();
     this.closed = new Promise((resolve) => {
       this.markClosed = resolve;
     });
+  }
+
+  /**
+   * The identity the `authenticate` hook returned, if any: for the upgrade, or, on a `lifeline.v1`
+   * connection whose `hello` carried credentials, for those (a refresh never changes it).
+   */
+  get user(): string | undefined {
+    return this.#user;
+  }
+
+  /** @internal the credentials in `hello` named this user */
+  authenticated(user: string | undefined): void {
+    this.#user = user;
   }
 
   /** `open`, `closing` (a closing handshake is under way: sends no longer go out, except replies owed before the peer's Close) or `closed`. */

@@ -71,3 +71,29 @@ export class HandlerFailure extends LifelineError {
     this.incident = incident;
   }
 }
+
+const APP_CODE = /^[A-Za-z0-9_.:-]{1,64}$/;
+/** Longest `message` of a {@link DeclinedError} sent to the client, in characters. */
+export const MAX_DECLINED_MESSAGE = 500;
+
+/**
+ * Throw this from `onSessionMessage` to decline a message on purpose, with an error code of the
+ * application's: the client's `send()` rejects with that code and message (`reject` code `DECLINED`),
+ * never with a stack. The message is recorded as handled: a resend gets the same answer and the handler
+ * does not run again. Anything else a handler throws is a bug (1011 with an incident).
+ */
+export class DeclinedError extends LifelineError {
+  /** The application's error code, e.g. `out_of_stock` (1-64 characters of `[A-Za-z0-9_.:-]`). */
+  readonly error: string;
+
+  /**
+   * @param error - the application's error code, for programs (1-64 characters of `[A-Za-z0-9_.:-]`)
+   * @param message - text for people, sent to the client (cut to 500 characters); never internal details
+   * @throws RangeError for a code outside that alphabet
+   */
+  constructor(error: string, message = '', options?: ErrorOptions) {
+    if (typeof error !== 'string' || !APP_CODE.test(error)) throw new RangeError('a DeclinedError code must be 1-64 characters of [A-Za-z0-9_.:-]');
+    super('LIFELINE_ERR_DECLINED', String(message).slice(0, MAX_DECLINED_MESSAGE), options);
+    this.error = error;
+  }
+}
