@@ -307,7 +307,7 @@ describe('session client: acknowledged messages', () => {
     });
     const { session, seen } = openSession(url);
     await until(() => session.ready, 'welcome');
-    const sends: Promise<void>[] = [];
+    const sends: Promise<unknown>[] = [];
     let restarted: Promise<void> | undefined;
     for (let n = 1; n <= 20; n++) {
       sends.push(session.send({ n }));
