@@ -127,7 +127,7 @@ function tableRows(heading: string): string[][] {
   const end = rest.search(/\n#{2,3} /);
   return (end < 0 ? rest : rest.slice(0, end))
     .split('\n')
-    .filter((line) => /^\| `[a-z]+` \|/.test(line))
+    .filter((line) => /^\| `[a-z]+` \|/.test(line) && !line.startsWith('| `t` |'))
     .map((line) => line.split(/(?<!\\)\|/).slice(1, -1).map((cell) => cell.trim()));
 }
 
