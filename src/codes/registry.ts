@@ -68,23 +68,22 @@ function textsOf(pick: (locale: Locale) => CodeText): Readonly<Record<Lang, Code
   return Object.freeze({ en: Object.freeze(pick(en)), zh: Object.freeze(pick(zh)) });
 }
 
-const REGISTERED: readonly RegistryEntry[] = Object.freeze(
-  (Object.keys(CloseCode) as CloseCodeKey[])
-    .map((key): RegistryEntry => {
-      const code = CloseCode[key];
-      return Object.freeze({ kind: 'registered', from: code, to: code, key, ...REGISTERED_FACTS[key], texts: textsOf((l) => l.codes[key]) });
-    })
-    .sort((a, b) => a.from - b.from),
-);
+/** One frozen entry per code of `codes`, in code order, with its facts and texts. */
+function singleEntries<K extends CloseCodeKey | LifelineCloseCodeKey>(
+  kind: 'registered' | 'lifeline',
+  codes: Readonly<Record<K, number>>,
+  facts: Readonly<Record<K, EntryFacts>>,
+): readonly RegistryEntry[] {
+  const keys = Object.keys(codes) as K[];
+  const entries = keys.map((key): RegistryEntry => {
+    const code = codes[key];
+    return Object.freeze({ kind, from: code, to: code, key, ...facts[key], texts: textsOf((l) => l.codes[key]) });
+  });
+  return Object.freeze(entries.sort((a, b) => a.from - b.from));
+}
 
-const LIFELINE: readonly RegistryEntry[] = Object.freeze(
-  (Object.keys(LifelineCloseCode) as LifelineCloseCodeKey[])
-    .map((key): RegistryEntry => {
-      const code = LifelineCloseCode[key];
-      return Object.freeze({ kind: 'lifeline', from: code, to: code, key, ...LIFELINE_FACTS[key], texts: textsOf((l) => l.codes[key]) });
-    })
-    .sort((a, b) => a.from - b.from),
-);
+const REGISTERED = singleEntries('registered', CloseCode, REGISTERED_FACTS);
+const LIFELINE = singleEntries('lifeline', LifelineCloseCode, LIFELINE_FACTS);
 
 /** Each range, split around the single codes inside it, so the entries cover 0..4999 exactly once. */
 const RANGES: readonly RegistryEntry[] = Object.freeze(

@@ -10,15 +10,18 @@ import { CloseError, createServer, PolicyViolationError, type LifelineServer, ty
 import { connectV1 } from '../support/v1-peer.js';
 import { closeAllPeers, connectPeer } from '../support/ws-peer.js';
 
+const servers: LifelineServer[] = [];
 let server: LifelineServer | undefined;
 afterEach(async () => {
   closeAllPeers();
-  await server?.shutdown();
+  await Promise.all(servers.splice(0).map((s) => s.shutdown()));
   server = undefined;
 });
 
+/** Start a server (the latest is `server`); all are shut down after the test. */
 async function start(options: ServerOptions): Promise<string> {
   server = createServer({ logger: pino({ level: 'silent' }), drainWindowMs: 0, graceMs: 0, closeTimeoutMs: 200, ...options });
+  servers.push(server);
   const { port } = await server.listen(0);
   return `ws://127.0.0.1:${port}/`;
 }
@@ -65,9 +68,11 @@ describe('reason fields cannot be forged by application text', () => {
     const seen = await peer.closed;
     expect([seen.code, seen.reason]).toEqual([1008, 'nope, incident=inc_forged, retry=0ms']);
 
-    const plain = await start2({ onMessage: () => {
-      throw new PolicyViolationError('x; incident=inc_forged');
-    } });
+    const plain = await start({
+      onMessage: () => {
+        throw new PolicyViolationError('x; incident=inc_forged');
+      },
+    });
     const client = createClient({ url: plain, maxAttempts: 0 });
     const close = await new Promise<CloseInfo>((resolve) => {
       client.on('open', () => client.send('hi'));
@@ -105,15 +110,3 @@ describe('reason fields cannot be forged by application text', () => {
     expect(parseReason(session.reason)).toEqual({ text: 'service restart', retry: { minMs: 1000, maxMs: 5000 } });
   });
 });
-
-/** A second server beside the first (both shut down after the test). */
-let second: LifelineServer | undefined;
-afterEach(async () => {
-  await second?.shutdown();
-  second = undefined;
-});
-async function start2(options: ServerOptions): Promise<string> {
-  second = createServer({ logger: pino({ level: 'silent' }), drainWindowMs: 0, graceMs: 0, closeTimeoutMs: 200, ...options });
-  const { port } = await second.listen(0);
-  return `ws://127.0.0.1:${port}/`;
-}

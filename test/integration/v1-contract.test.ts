@@ -6,7 +6,7 @@
 import pino from 'pino';
 import { WebSocket } from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createSession, DeclinedError, RejectedError, type LifelineSession } from '../../src/client/index.js';
+import { createSession, DeclinedError, RejectedError, type LifelineSession, type WebSocketConstructor } from '../../src/client/index.js';
 import type { EventFrame, Json, SubscribedFrame, WelcomeFrame } from '../../src/protocol/index.js';
 import { createServer, DeclinedError as ServerDeclined, type LifelineServer, type ServerOptions } from '../../src/server/index.js';
 import { createRedisStore } from '../../src/store/redis.js';
@@ -126,13 +126,14 @@ describe('message ids: one space for msg and pub per origin, conflicts answered 
 });
 
 /** A `ws` WebSocket that also keeps every frame the server sent, for reading a session's token. */
-function spyingWebSocket(seen: string[]): typeof WebSocket {
-  return class extends WebSocket {
+function spyingWebSocket(seen: string[]): WebSocketConstructor {
+  const Spy = class extends WebSocket {
     constructor(address: string, protocols?: string | string[]) {
       super(address, protocols);
       this.on('message', (data) => seen.push(String(data)));
     }
   };
+  return Spy as unknown as WebSocketConstructor;
 }
 
 describe('one live connection per session', () => {
@@ -157,7 +158,7 @@ describe('one live connection per session', () => {
   it("lifeline's session stops with a diagnosis after 4801: two holders of one token do not ping-pong", async () => {
     const { url } = await start();
     const seen: string[] = [];
-    const session = createSession({ url, WebSocket: spyingWebSocket(seen) as never });
+    const session = createSession({ url, WebSocket: spyingWebSocket(seen) });
     sessions.push(session);
     const stopped = new Promise<{ diagnosis: string }>((resolve) => session.on('stopped', resolve));
     await until(() => session.ready, 'welcome');
