@@ -95,9 +95,11 @@ const ALLOWED_LABEL_VALUES: Record<string, RegExp> = {
   closed_by: /^(server|client|transport)$/,
   handler: /^(connection|message|close)$/,
   outcome: /^(created|resumed|not_recovered)$/,
-  kind: /^(restart|shutdown)$/,
+  kind: /^(restart|shutdown|channels|messages|sessions|sessionChannels|claims|keys)$/,
   operation: new RegExp(`^(${STORE_OPERATIONS.join('|')}|[a-z][A-Za-z]{0,31}|other)$`),
   result: /^(ok|error)$/,
+  // unsent_messages_total, refused_upgrades_by_reason_total, protocol_refusals_total: fixed sets of names.
+  reason: /^[a-z][A-Za-z-]{0,31}$/,
   le: /^(\+Inf|\d+(\.\d+)?(e[-+]?\d+)?)$/,
 };
 
