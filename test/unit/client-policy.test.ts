@@ -152,6 +152,15 @@ describe('client policy: stop', () => {
     if (explanation.fix) expect(diagnosis).toContain(explanation.fix);
   });
 
+  it("lifeline.v1's 4801 and 4802 stop by default, whatever applicationCodes says (the session refreshes on 4802 itself)", () => {
+    const applicationCodes = vi.fn((): ActionClass => 'reconnect-soon');
+    for (const code of [4801, 4802]) {
+      const diagnosis = stop(decide(at(code, 'session continued on another connection'), { random: script(0.5), applicationCodes }));
+      expect(diagnosis).toContain(`${explainCode(code).name} (${code})`);
+    }
+    expect(applicationCodes).not.toHaveBeenCalled();
+  });
+
   it('writes the diagnosis in the requested language', () => {
     const diagnosis = stop(decide(at(1008), { random: script(0.5), lang: 'zh' }));
     expect(diagnosis).toContain(explainCode(1008, 'zh').name);
