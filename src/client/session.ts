@@ -795,11 +795,11 @@ export class LifelineSession {
     };
   }
 
-  /** Refresh the credentials shortly before they expire: at most a minute early, and never before 80% of their time. */
+  /** Refresh the credentials a minute before they expire, or half-way through when they last less than two. */
   #scheduleRefresh(ttlMs: number | undefined): void {
     this.#cancelRefresh();
     if (!this.#auth || typeof ttlMs !== 'number' || !Number.isFinite(ttlMs)) return;
-    const delay = Math.max(0, ttlMs - Math.min(ttlMs * 0.2, 60_000));
+    const delay = Math.max(ttlMs / 2, ttlMs - 60_000);
     this.#refreshTimer = this.#setTimer(delay, () => {
       this.#refreshTimer = undefined;
       void this.#refresh(ttlMs - delay);

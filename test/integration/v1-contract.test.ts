@@ -216,7 +216,8 @@ describe('request/response: send() resolves to what the handler returned', () =>
 });
 
 describe('credentials inside the protocol', () => {
-  const TTL = 800;
+  // Long enough that a refresh half-way through beats the expiry even on a loaded machine.
+  const TTL = 2000;
   /** `good:<user>` is valid for TTL ms; anything else is refused. */
   const authenticate: ServerOptions['authenticate'] = (_request, credentials) => {
     if (credentials === undefined) return true; // the upgrade: credentials come in hello
@@ -266,7 +267,7 @@ describe('credentials inside the protocol', () => {
     sessions.push(counting);
     const stopping = new Promise<{ diagnosis: string }>((resolve) => counting.on('stopped', resolve));
     await until(() => session.ready && counting.ready, 'welcome');
-    // Three refreshes of an 800 ms credential: the connection outlives several expiries.
+    // Three refreshes of a 2 s credential (one a second): the connection outlives its first credentials' expiry.
     const refreshed = new Promise<void>((resolve) => {
       let n = 0;
       session.transport.on('message', ({ data }) => {
