@@ -15,8 +15,8 @@ import type { ReconnectClass } from '../codes/types.js';
 import type { LifelineError } from '../errors.js';
 import { MAX_CLOSE_REASON_BYTES, utf8Length } from '../protocol/close-reason.js';
 import type { RetryHint } from '../protocol/close-reason.js';
-import { ReadyState, globalWebSocket, loadWsWebSocket } from './environment.js';
-import type { CloseEventLike, WebSocketConstructor, WebSocketLike } from './environment.js';
+import { ReadyState, globalWebSocket, loadWsWebSocket, watchHandshake } from './environment.js';
+import type { CloseEventLike, HandshakeRefusal, WebSocketConstructor, WebSocketLike } from './environment.js';
 import {
   ClientClosedError,
   ConnectError,
@@ -74,6 +74,11 @@ export interface CloseInfo {
   readonly delayMs?: number;
   /** When stopping or exhausted: why, for people (name, the server's text, what to do). */
   readonly diagnosis?: string;
+  /**
+   * For a refused handshake, where the platform shows it (Node with `ws`; never browsers): the HTTP status
+   * and its `Retry-After` in ms, which the reconnect delay then is at least (clamped by `hintLimits`).
+   */
+  readonly handshake?: HandshakeRefusal;
 }
 
 /** Event names and payloads of {@link LifelineClient.on}. */
@@ -128,6 +133,8 @@ export class LifelineClient {
   #openedAt: number | undefined;
   #lastTrafficAt = 0;
   #lastClose: CloseInfo | undefined;
+  /** The HTTP answer of the current attempt's refused handshake, when the platform shows it. */
+  #refusal: HandshakeRefusal | undefined;
 
   #reconnectTimer: Timer | undefined;
   #reconnectDueAt = 0;
@@ -345,6 +352,10 @@ export class LifelineClient {
       return;
     }
     this.#socket = socket;
+    this.#refusal = undefined;
+    watchHandshake(socket, () => Date.now(), (refusal) => {
+      if (socket === this.#socket) this.#refusal = refusal;
+    });
     try {
       socket.binaryType = 'arraybuffer';
     } catch {
@@ -380,7 +391,12 @@ export class LifelineClient {
   #onError(socket: WebSocketLike, event: { message?: unknown; error?: unknown } | undefined): void {
     if (socket !== this.#socket || this.#state === 'closed') return;
     // Browsers give no detail (by design); `ws` gives a message and the underlying Error.
-    const message = typeof event?.message === 'string' && event.message !== '' ? event.message : 'WebSocket error';
+    const refusal = this.#refusal;
+    const message = refusal
+      ? `the server refused the upgrade with HTTP ${refusal.status}${refusal.retryAfterMs !== undefined ? ` (Retry-After ${Math.round(refusal.retryAfterMs / 1000)} s)` : ''}`
+      : typeof event?.message === 'string' && event.message !== ''
+        ? event.message
+        : 'WebSocket error';
     this.#emitError(new SocketError(message, { cause: event?.error ?? event }));
   }
 
@@ -400,6 +416,8 @@ export class LifelineClient {
     this.#cancelDeadLink();
     const openedAt = this.#openedAt;
     this.#openedAt = undefined;
+    const refusal = this.#refusal;
+    this.#refusal = undefined;
     const facts = analyzeClose(code, reason, this.#policy);
 
     if (this.#state === 'closed') {
@@ -417,11 +435,17 @@ export class LifelineClient {
     // streak: start counting afresh, or a few deploys in a row would push the backoff towards its cap.
     if (openedAt !== undefined && facts.actionClass === 'reconnect-soon') this.#failures = 0;
     const attempt = ++this.#failures;
-    const decision: Decision =
+    let decision: Decision =
       forcedStop !== undefined ? { action: 'stop', diagnosis: forcedStop } : decide({ code, reason, attempt }, this.#policy, facts);
+    // The server said when to come back: never sooner (within the limits a server hint is clamped to).
+    if (decision.action === 'reconnect' && refusal?.retryAfterMs !== undefined) {
+      const floor = Math.min(refusal.retryAfterMs, this.#options.hintLimits.maxMs);
+      if (decision.delayMs < floor) decision = { ...decision, delayMs: floor };
+    }
+    const extra = refusal ? { handshake: refusal } : {};
 
     if (decision.action === 'stop') {
-      const info = closeInfo(facts, reason, wasClean, { willReconnect: false, diagnosis: decision.diagnosis });
+      const info = closeInfo(facts, reason, wasClean, { willReconnect: false, diagnosis: decision.diagnosis, ...extra });
       this.#lastClose = info;
       if (!this.#emitIn(epoch, 'close', info)) return;
       if (!this.#setState('stopped', epoch)) return;
@@ -431,8 +455,8 @@ export class LifelineClient {
 
     if (attempt > this.#options.maxAttempts) {
       const attempts = attempt - 1;
-      const diagnosis = diagnose(facts, `Gave up after ${attempts} consecutive reconnect attempt${attempts === 1 ? '' : 's'} (maxAttempts).`);
-      const info = closeInfo(facts, reason, wasClean, { willReconnect: false, diagnosis });
+      const diagnosis = diagnose(facts, `gave up after ${attempts} attempts (maxAttempts)`);
+      const info = closeInfo(facts, reason, wasClean, { willReconnect: false, diagnosis, ...extra });
       this.#lastClose = info;
       if (!this.#emitIn(epoch, 'close', info)) return;
       if (!this.#setState('exhausted', epoch)) return;
@@ -440,7 +464,7 @@ export class LifelineClient {
       return;
     }
 
-    const info = closeInfo(facts, reason, wasClean, { willReconnect: true, delayMs: decision.delayMs });
+    const info = closeInfo(facts, reason, wasClean, { willReconnect: true, delayMs: decision.delayMs, ...extra });
     this.#lastClose = info;
     if (!this.#emitIn(epoch, 'close', info)) return;
     if (!this.#setState('reconnecting', epoch)) return;
@@ -611,7 +635,7 @@ function closeInfo(
   facts: CloseFacts,
   reason: string,
   wasClean: boolean,
-  outcome: { willReconnect: boolean; delayMs?: number; diagnosis?: string },
+  outcome: { willReconnect: boolean; delayMs?: number; diagnosis?: string; handshake?: HandshakeRefusal },
 ): CloseInfo {
   return {
     code: facts.code,
@@ -625,6 +649,7 @@ function closeInfo(
     willReconnect: outcome.willReconnect,
     ...(outcome.delayMs !== undefined ? { delayMs: outcome.delayMs } : {}),
     ...(outcome.diagnosis !== undefined ? { diagnosis: outcome.diagnosis } : {}),
+    ...(outcome.handshake !== undefined ? { handshake: outcome.handshake } : {}),
   };
 }
 

@@ -120,3 +120,43 @@ export async function loadWsWebSocket(): Promise<WebSocketConstructor> {
   if (typeof ctor !== 'function') throw new TypeError('the "ws" module does not export a WebSocket class');
   return ctor as WebSocketConstructor;
 }
+
+/** What a refused handshake answered, where the platform lets the client see it. */
+export interface HandshakeRefusal {
+  /** The HTTP status instead of 101 (e.g. 503 while the server drains). */
+  readonly status: number;
+  /** `Retry-After`, in milliseconds from now, when the answer had one. */
+  readonly retryAfterMs?: number;
+}
+
+/**
+ * Read `Retry-After`: delay-seconds or an HTTP date (RFC 9110 §10.2.3); undefined when absent or unreadable.
+ * @param now - the current time, ms since the epoch (for a date)
+ */
+export function parseRetryAfter(value: unknown, now: number): number | undefined {
+  const text = Array.isArray(value) ? value[0] : value;
+  if (typeof text !== 'string') return undefined;
+  const trimmed = text.trim();
+  if (/^\d{1,9}$/.test(trimmed)) return Number(trimmed) * 1000;
+  // Every HTTP-date form starts with the day's name ("Sun, 06 Nov 1994 08:49:37 GMT").
+  const at = /^[A-Za-z]{3}/.test(trimmed) ? Date.parse(trimmed) : Number.NaN;
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/**
+ * Be told the HTTP answer of a refused handshake. Only `ws` (Node) exposes it, through its
+ * `unexpected-response` event; browsers and Node's built-in WebSocket show a failed handshake as a bare
+ * error and 1006, so there this does nothing. Listening makes `ws` leave the refused request to us: it is
+ * ended here, and the socket then reports its error and 1006 close as usual.
+ */
+export function watchHandshake(socket: WebSocketLike, now: () => number, refused: (refusal: HandshakeRefusal) => void): void {
+  const emitter = socket as unknown as { once?: (event: string, listener: (request: unknown, response: unknown) => void) => unknown; terminate?: () => void };
+  if (typeof emitter.once !== 'function' || typeof emitter.terminate !== 'function') return;
+  emitter.once.call(socket, 'unexpected-response', (_request, response) => {
+    const res = response as { statusCode?: unknown; headers?: Record<string, unknown> } | undefined;
+    const status = typeof res?.statusCode === 'number' ? res.statusCode : 0;
+    const retryAfterMs = parseRetryAfter(res?.headers?.['retry-after'], now());
+    refused(retryAfterMs === undefined ? { status } : { status, retryAfterMs });
+    emitter.terminate!.call(socket);
+  });
+}

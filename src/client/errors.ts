@@ -150,6 +150,36 @@ export class RejectedError extends LifelineError {
   }
 }
 
+/**
+ * The server's handler declined the message on purpose (`reject` code `DECLINED`): `error` is the
+ * application's own code (e.g. `out_of_stock`), `detail` its text for people. Never resent.
+ */
+export class DeclinedError extends RejectedError {
+  /** The application's error code. */
+  readonly error: string;
+  /** The application's text for people (may be empty). */
+  readonly detail: string;
+
+  /**
+   * @param id - the message id
+   * @param error - the `reject` frame's `error`
+   * @param detail - the `reject` frame's `message`
+   */
+  constructor(id: number, error: string, detail: string, options?: ErrorOptions) {
+    super(id, 'DECLINED', undefined, options);
+    this.message = `message ${id} was declined by the server: ${error}${detail ? ` (${detail})` : ''}`;
+    this.error = error;
+    this.detail = detail;
+  }
+}
+
+/** The session's `auth` function threw or rejected while refreshing credentials on a live connection. Emitted on `error`. */
+export class CredentialsError extends LifelineError {
+  constructor(options?: ErrorOptions) {
+    super('LIFELINE_ERR_CREDENTIALS', 'the auth function failed to provide credentials', options);
+  }
+}
+
 /** The server sent an `error` frame: a problem that did not close the connection. Emitted on `error`. */
 export class ServerError extends LifelineError {
   override name = 'ServerError';

@@ -23,7 +23,8 @@ export type { Json, Position } from '../protocol/frames.js';
 export { ErrorCode } from '../protocol/frames.js';
 export { CLIENT_DEFAULTS } from './options.js';
 export type { ClientOptions, UrlContext } from './options.js';
-export type { ClientEnvironment, Clock, CloseEventLike, MessageEventLike, WebSocketConstructor, WebSocketLike } from './environment.js';
+export type { ClientEnvironment, Clock, CloseEventLike, HandshakeRefusal, MessageEventLike, WebSocketConstructor, WebSocketLike } from './environment.js';
+export { parseRetryAfter } from './environment.js';
 export { ReadyState } from './environment.js';
 export type { Listener, Unsubscribe } from './events.js';
 export {
@@ -51,6 +52,8 @@ export type {
 export {
   ClientClosedError,
   ConnectError,
+  CredentialsError,
+  DeclinedError,
   DeadLinkError,
   ListenerError,
   NotOpenError,

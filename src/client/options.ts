@@ -120,8 +120,8 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 function milliseconds(name: string, value: unknown): number {
-  if (typeof value !== 'number') throw new TypeError(`${name} must be a number of milliseconds, got ${typeof value}`);
-  if (!Number.isFinite(value) || value < 0) throw new RangeError(`${name} must be a finite number >= 0, got ${value}`);
+  if (typeof value !== 'number') throw new TypeError(`${name}: not ms: ${typeof value}`);
+  if (!Number.isFinite(value) || value < 0) throw new RangeError(`${name}: ${value} < 0`);
   return value;
 }
 
@@ -146,7 +146,7 @@ function delayWindow(name: string, value: unknown, defaults: DelayWindow): Delay
   const merged = { ...defaults, ...part(name, value) };
   const minMs = milliseconds(`${name}.minMs`, merged.minMs);
   const maxMs = milliseconds(`${name}.maxMs`, merged.maxMs);
-  if (minMs > maxMs) throw new RangeError(`${name}.minMs (${minMs}) must not exceed ${name}.maxMs (${maxMs})`);
+  if (minMs > maxMs) throw new RangeError(`${name}: minMs > maxMs`);
   return { minMs, maxMs };
 }
 
@@ -162,13 +162,13 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
   if (typeof url === 'string') {
     if (url === '') throw new TypeError('url must not be empty');
   } else if (typeof url !== 'function') {
-    throw new TypeError('url must be a string or a function returning one');
+    throw new TypeError('url: a string or a function');
   }
 
   let protocols: string | string[] | undefined;
   if (typeof o.protocols === 'string') protocols = o.protocols;
   else if (Array.isArray(o.protocols) && o.protocols.every((p) => typeof p === 'string')) protocols = [...(o.protocols as string[])];
-  else if (o.protocols !== undefined) throw new TypeError('protocols must be a string or an array of strings');
+  else if (o.protocols !== undefined) throw new TypeError('protocols: strings');
 
   const autoConnect = o.autoConnect;
   if (typeof autoConnect !== 'boolean') throw new TypeError('autoConnect must be a boolean');
@@ -185,13 +185,13 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
   const baseMs = milliseconds('backoff.baseMs', b.baseMs);
   const capMs = milliseconds('backoff.capMs', b.capMs);
   if (typeof b.factor !== 'number') throw new TypeError('backoff.factor must be a number');
-  if (!Number.isFinite(b.factor) || b.factor < 1) throw new RangeError(`backoff.factor must be a finite number >= 1, got ${b.factor}`);
+  if (!Number.isFinite(b.factor) || b.factor < 1) throw new RangeError(`backoff.factor: ${b.factor} < 1`);
   const backoff: BackoffOptions = { baseMs, factor: b.factor, capMs };
 
   const maxAttempts = o.maxAttempts;
   if (typeof maxAttempts !== 'number') throw new TypeError('maxAttempts must be a number');
   if (maxAttempts !== Infinity && !(Number.isInteger(maxAttempts) && maxAttempts >= 0)) {
-    throw new RangeError(`maxAttempts must be an integer >= 0 or Infinity, got ${maxAttempts}`);
+    throw new RangeError(`maxAttempts: ${maxAttempts}`);
   }
 
   const stableAfterMs = milliseconds('stableAfterMs', o.stableAfterMs);
@@ -199,7 +199,7 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
 
   const clock = o.clock ?? defaultClock();
   if (!isObject(clock) || typeof clock.now !== 'function' || typeof clock.setTimeout !== 'function' || typeof clock.clearTimeout !== 'function') {
-    throw new TypeError('clock must have now(), setTimeout() and clearTimeout()');
+    throw new TypeError('clock: needs now, setTimeout, clearTimeout');
   }
 
   let environment: ClientEnvironment | undefined;
@@ -207,7 +207,7 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
   else if (o.environment === undefined) environment = defaultEnvironment();
   else if (isObject(o.environment) && typeof o.environment.addEventListener === 'function' && typeof o.environment.removeEventListener === 'function') {
     environment = o.environment as unknown as ClientEnvironment;
-  } else throw new TypeError('environment must have addEventListener() and removeEventListener(), or be null');
+  } else throw new TypeError('environment: needs addEventListener, removeEventListener');
 
   return {
     url: url as ClientOptions['url'],

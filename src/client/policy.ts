@@ -166,7 +166,7 @@ export function analyzeClose(
       try {
         const chosen: unknown = config.applicationCodes(code);
         if (typeof chosen === 'string' && ACTION_CLASSES.includes(chosen)) actionClass = chosen as ActionClass;
-        else config.onError?.(new PolicyError(`applicationCodes(${code}) returned ${String(chosen)}; expected 'reconnect-soon', 'backoff' or 'stop'`));
+        else config.onError?.(new PolicyError(`applicationCodes(${code}): not a class: ${String(chosen)}`));
       } catch (error) {
         config.onError?.(new PolicyError(`applicationCodes(${code}) threw`, { cause: error }));
       }
@@ -235,7 +235,7 @@ export function decide(
     try {
       override = config.policy(input.code, input.reason, input.attempt);
     } catch (error) {
-      config.onError?.(new PolicyError(`policy(${input.code}) threw; using the default policy`, { cause: error }));
+      config.onError?.(new PolicyError(`policy(${input.code}) threw`, { cause: error }));
     }
     if (override !== undefined) {
       if (validOverride(override)) {
@@ -243,7 +243,7 @@ export function decide(
         return { action: 'stop', diagnosis: override.diagnosis || diagnose(facts, 'Stopped by the policy option.') };
       }
       config.onError?.(
-        new PolicyError(`policy(${input.code}) returned an invalid decision; expected { action: 'reconnect', delayMs >= 0 }, { action: 'stop' } or undefined`),
+        new PolicyError(`policy(${input.code}): not a decision`),
       );
     }
   }

@@ -4,7 +4,7 @@
  * repeat, or reveals a gap. Pure: no I/O, no timers; the session acts on the verdicts.
  * @packageDocumentation
  */
-import type { EventFrame, Position, SubscribedFrame } from '../protocol/frames.js';
+import { continuesFrom, isUnwrittenEpoch, type EventFrame, type Position, type SubscribedFrame } from '../protocol/frames.js';
 
 /** What to do with one `ev` frame. */
 export type EventVerdict =
@@ -68,7 +68,9 @@ export class ChannelCursor {
     const previous = this.#position;
     if (previous === undefined || previous.epoch !== frame.epoch) {
       this.#position = { epoch: frame.epoch, offset: frame.offset };
-      return { lost: !frame.recovered, epochChanged: previous !== undefined };
+      // Nothing delivered yet from a channel that was unwritten: its first epoch is no change of history.
+      const fromNothing = previous === undefined || (previous.offset === 0 && isUnwrittenEpoch(previous.epoch));
+      return { lost: !frame.recovered, epochChanged: !fromNothing };
     }
     if (frame.offset > previous.offset) {
       // Delivery resumes after messages this cursor never saw, whatever `recovered` says: a loss.
@@ -87,7 +89,13 @@ export class ChannelCursor {
       this.#position = { epoch: frame.epoch, offset: frame.off };
       return 'deliver';
     }
-    if (frame.epoch !== position.epoch) return 'gap';
+    if (frame.epoch !== position.epoch) {
+      // The first message of a channel that was unwritten when subscribed comes under its own epoch.
+      if (!continuesFrom(position, frame.epoch, frame.off)) return 'gap';
+      this.#allowJump = false;
+      this.#position = { epoch: frame.epoch, offset: frame.off };
+      return 'deliver';
+    }
     if (frame.off <= position.offset) return 'duplicate';
     if (frame.off !== position.offset + 1 && !this.#allowJump) return 'gap';
     this.#allowJump = false;

@@ -17,6 +17,7 @@
  * @packageDocumentation
  */
 import type { LifelineError } from '../errors.js';
+import { LifelineCloseCode } from '../codes/close-code.js';
 import {
   ErrorCode,
   MAX_HELLO_CHANNELS,
@@ -34,7 +35,7 @@ import {
   type SubscribedFrame,
   type WelcomeFrame,
 } from '../protocol/frames.js';
-import { backoffCeiling, draw } from './backoff.js';
+import { DEFAULT_BACKOFF, backoffCeiling, backoffDelay, draw } from './backoff.js';
 import type { BackoffOptions, RandomSource } from './backoff.js';
 import { LifelineClient } from './client.js';
 import type { ClientEvents, ClientState, MessageData } from './client.js';
@@ -42,6 +43,8 @@ import { defaultClock } from './environment.js';
 import type { Clock } from './environment.js';
 import {
   ClientClosedError,
+  CredentialsError,
+  DeclinedError,
   ListenerError,
   NotOpenError,
   PolicyError,
@@ -53,7 +56,9 @@ import {
 } from './errors.js';
 import { TypedEmitter } from './events.js';
 import type { Listener, Unsubscribe } from './events.js';
-import type { ClientOptions } from './options.js';
+import type { ClientOptions, UrlContext } from './options.js';
+import { analyzeClose, diagnose } from './policy.js';
+import type { PolicyDecision, PolicyFunction } from './policy.js';
 import { Outbox } from './outbox.js';
 import type { OutboxEntry } from './outbox.js';
 import { ChannelCursor } from './positions.js';
@@ -84,6 +89,14 @@ export interface SessionOptions extends Omit<ClientOptions, 'protocols'> {
    * 0 turns it off. @default 2.5 times `heartbeatMs`
    */
   readonly deadLinkMs?: number;
+  /**
+   * Credentials for the server's `authenticate` hook, sent inside the protocol (`hello.auth`) rather than
+   * in the URL. Called before every connection attempt (a throw or rejection counts as a failed attempt,
+   * with backoff) and again to refresh them on a live connection before the server's `authTtlMs` runs
+   * out. After a 4802 (credentials expired or refused) the session calls it and reconnects at once,
+   * backing off after that and stopping after three 4802s in a row. @default none
+   */
+  readonly auth?: () => Json | PromiseLike<Json>;
 }
 
 /** Defaults of the session's own options. */
@@ -121,6 +134,8 @@ export interface WelcomeInfo {
   readonly heartbeatMs: number;
   /** When the resume token expires, ms since the epoch (server clock). */
   readonly expiresAt: number;
+  /** When the connection's credentials expire, in ms from the welcome (absent: they do not); the session refreshes them before. */
+  readonly authTtlMs?: number;
 }
 
 /**
@@ -193,7 +208,12 @@ export interface SubscribeOptions {
 export interface PublishResult {
   /** Where the message was stored in the channel. */
   readonly offset: number;
+  /** The channel's epoch that offset belongs to. */
+  readonly epoch: string;
 }
+
+/** Consecutive 4802 closes after which the session stops instead of fetching credentials again. */
+const MAX_CREDENTIAL_RETRIES = 3;
 
 const CHANNEL = /^[\x21-\x7e]{1,200}$/;
 
@@ -251,22 +271,33 @@ export class LifelineSession {
   #holdRetries = 0;
   /** The `n` of the ping sent right after a resumed welcome; its pong means the restore is complete. */
   #syncPing: number | undefined;
+  readonly #auth: (() => Json | PromiseLike<Json>) | undefined;
+  /** Credentials fetched for the attempt under way, sent in its `hello`. */
+  #credentials: { readonly value: Json } | undefined;
+  #refreshTimer: Timer | undefined;
 
   /** Prefer {@link createSession}. Throws `TypeError`/`RangeError` for invalid options. */
   constructor(options: SessionOptions) {
     if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object with at least a url');
-    const { maxQueue = SESSION_DEFAULTS.maxQueue, heartbeatMs = SESSION_DEFAULTS.heartbeatMs, resendBackoff, ...rest } = options;
+    const { maxQueue = SESSION_DEFAULTS.maxQueue, heartbeatMs = SESSION_DEFAULTS.heartbeatMs, resendBackoff, auth, ...rest } = options;
+    if (auth !== undefined && typeof auth !== 'function') throw new TypeError('auth must be a function returning the credentials');
+    this.#auth = auth;
     if (typeof maxQueue !== 'number' || !Number.isInteger(maxQueue) || maxQueue < 1) {
       throw new RangeError(`maxQueue must be an integer >= 1, got ${String(maxQueue)}`);
     }
     if (typeof heartbeatMs !== 'number' || !Number.isFinite(heartbeatMs) || heartbeatMs <= 0) {
-      throw new RangeError(`heartbeatMs must be a finite number > 0, got ${String(heartbeatMs)}`);
+      throw new RangeError(`heartbeatMs: ${String(heartbeatMs)}`);
     }
     this.#resendBackoff = resolveBackoff(resendBackoff);
     this.#heartbeatMs = heartbeatMs;
     const deadLinkMs = rest.deadLinkMs ?? SESSION_DEFAULTS.deadLinkFactor * heartbeatMs;
     // The client validates and resolves everything else; a `protocols` smuggled in untyped is overridden.
-    this.#client = new LifelineClient({ ...rest, deadLinkMs, protocols: [SUBPROTOCOL] });
+    this.#client = new LifelineClient({
+      ...rest,
+      deadLinkMs,
+      protocols: [SUBPROTOCOL],
+      ...(auth ? { url: this.#withCredentials(rest.url), policy: this.#credentialPolicy(rest.policy, rest.backoff) } : {}),
+    });
     this.#deadLinkMs = deadLinkMs;
     this.#clock = rest.clock ?? defaultClock();
     this.#random = rest.random ?? (() => Math.random());
@@ -384,18 +415,20 @@ export class LifelineSession {
   /**
    * Send an acknowledged message to the server's handler (a `msg` frame). Queued while disconnected
    * and resent until answered; the server runs its handler at most once per message.
-   * @returns resolves once the handler has run; rejects with {@link RejectedError} (never resent),
+   * @returns resolves once the handler has run, with what it returned (`undefined` when it returned
+   *   nothing); rejects with {@link DeclinedError} (the handler declined it: `error` is the application's
+   *   code), {@link RejectedError} (never resent: `HANDLER_FAILED`, `OUTCOME_UNKNOWN`, `CONFLICT` ...),
    *   {@link QueueFullError} (not accepted) or {@link ClientClosedError} (`close()` before an answer)
    * @throws TypeError synchronously when `data` is not JSON-serialisable
    */
-  send(data: Json): Promise<void> {
+  send(data: Json): Promise<Json | undefined> {
     const json = jsonText(data);
-    return this.#enqueue('msg', (id) => `{"t":"msg","id":${id},"data":${json}}`).then(() => undefined);
+    return this.#enqueue('msg', (id) => `{"t":"msg","id":${id},"data":${json}}`).then((ack) => ack.result);
   }
 
   /**
    * Publish to a channel (a `pub` frame), if the server authorises it. Stored once however often it
-   * is resent. Resolves with the stored message's offset.
+   * is resent. Resolves with the stored message's offset and epoch.
    * @throws TypeError synchronously for a bad channel name or data that is not JSON-serialisable
    */
   publish(channel: string, data: Json): Promise<PublishResult> {
@@ -403,8 +436,8 @@ export class LifelineSession {
     const json = jsonText(data);
     const ch = JSON.stringify(channel);
     return this.#enqueue('pub', (id) => `{"t":"pub","id":${id},"ch":${ch},"data":${json}}`).then((ack) => {
-      if (typeof ack.off !== 'number') this.#emitError(new ServerFrameError(`ack of publish ${ack.id} has no offset`));
-      return { offset: typeof ack.off === 'number' ? ack.off : Number.NaN };
+      if (typeof ack.off !== 'number' || typeof ack.epoch !== 'string') this.#emitError(new ServerFrameError(`ack of publish ${ack.id} has no offset and epoch`));
+      return { offset: typeof ack.off === 'number' ? ack.off : Number.NaN, epoch: typeof ack.epoch === 'string' ? ack.epoch : '' };
     });
   }
 
@@ -475,12 +508,15 @@ export class LifelineSession {
       listed += 1;
     }
     this.#presentedToken = this.#token !== undefined;
+    const credentials = this.#credentials;
+    this.#credentials = undefined;
     const hello: HelloFrame = {
       t: 'hello',
       v: 1,
       origin: this.#origin,
       ...(this.#token !== undefined ? { token: this.#token } : {}),
       ...(listed > 0 ? { channels } : {}),
+      ...(credentials !== undefined ? { auth: credentials.value } : {}),
     };
     this.#sendFrame(hello);
   }
@@ -491,6 +527,7 @@ export class LifelineSession {
     this.#ready = false;
     this.#syncPing = undefined;
     this.#cancelPing();
+    this.#cancelRefresh();
     this.#outbox.disconnected();
     for (const cursor of this.#channels.values()) cursor.suspend();
     this.#subscribing.clear();
@@ -501,7 +538,7 @@ export class LifelineSession {
     if (this.#closed || !this.#connected) return;
     this.#quietSince = this.#clock.now();
     if (typeof data !== 'string') {
-      this.#emitError(new ServerFrameError('the server sent binary data; lifeline.v1 frames are JSON text'));
+      this.#emitError(new ServerFrameError('binary from the server'));
       return;
     }
     let frame;
@@ -516,6 +553,9 @@ export class LifelineSession {
     switch (frame.t) {
       case 'welcome':
         this.#onWelcome(frame);
+        return;
+      case 'authed':
+        this.#scheduleRefresh(frame.authTtlMs);
         return;
       case 'subscribed':
         this.#onSubscribed(frame);
@@ -572,6 +612,7 @@ export class LifelineSession {
 
     this.#pingAfterMs = pingInterval(w.heartbeatMs, this.#deadLinkMs, this.#heartbeatMs);
     this.#armPing();
+    this.#scheduleRefresh(w.authTtlMs);
 
     const lost = Array.isArray(w.lost) ? w.lost.filter((c): c is string => typeof c === 'string') : [];
     this.#emitter.emit('welcome', {
@@ -581,6 +622,7 @@ export class LifelineSession {
       lost,
       heartbeatMs: w.heartbeatMs,
       expiresAt: w.expiresAt,
+      ...(w.authTtlMs !== undefined ? { authTtlMs: w.authTtlMs } : {}),
     });
     // A listener may have closed the session; then there is nothing left to report.
     if (!this.#ready) return;
@@ -721,7 +763,65 @@ export class LifelineSession {
     if (!entry) return;
     this.#cancelTimer(entry);
     // The poison rule: a rejected message is final, never resent.
-    entry.reject(new RejectedError(f.id, f.code, typeof f.incident === 'string' ? f.incident : undefined));
+    if (f.code === ErrorCode.DECLINED) entry.reject(new DeclinedError(f.id, f.error ?? '', f.message ?? ''));
+    else entry.reject(new RejectedError(f.id, f.code, typeof f.incident === 'string' ? f.incident : undefined));
+  }
+
+  // ---- credentials ----------------------------------------------------------------------------
+
+  /** The `url` option, with the credentials fetched first: a failure is a failed attempt, like the url's own. */
+  #withCredentials(url: SessionOptions['url']): (context: UrlContext) => Promise<string> {
+    return async (context) => {
+      const value = await this.#auth!();
+      const target = typeof url === 'function' ? await url(context) : url;
+      this.#credentials = { value };
+      return target;
+    };
+  }
+
+  /**
+   * After a 4802 the credentials are fetched again (by the url wrapper) and the session reconnects: at
+   * once the first time, with backoff the next, and stops after {@link MAX_CREDENTIAL_RETRIES} in a row
+   * (credentials that keep being refused need a person). The user's own policy is asked first.
+   */
+  #credentialPolicy(policy: PolicyFunction | undefined, backoff: SessionOptions['backoff']): PolicyFunction {
+    return (code, reason, attempt): PolicyDecision | undefined => {
+      const chosen = policy?.(code, reason, attempt);
+      if (chosen !== undefined || code !== LifelineCloseCode.CREDENTIALS_EXPIRED) return chosen;
+      if (attempt > MAX_CREDENTIAL_RETRIES) {
+        return { action: 'stop', diagnosis: diagnose(analyzeClose(code, reason), `${attempt} closes with 4802 in a row: get new credentials (sign in again), then call reconnect().`) };
+      }
+      return { action: 'reconnect', delayMs: attempt <= 1 ? 0 : backoffDelay(attempt - 1, { ...DEFAULT_BACKOFF, ...backoff }, this.#random) };
+    };
+  }
+
+  /** Refresh the credentials a minute before they expire, or half-way through when they last less than two. */
+  #scheduleRefresh(ttlMs: number | undefined): void {
+    this.#cancelRefresh();
+    if (!this.#auth || typeof ttlMs !== 'number' || !Number.isFinite(ttlMs)) return;
+    const delay = Math.max(ttlMs / 2, ttlMs - 60_000);
+    this.#refreshTimer = this.#setTimer(delay, () => {
+      this.#refreshTimer = undefined;
+      void this.#refresh(ttlMs - delay);
+    });
+  }
+
+  async #refresh(leftMs: number): Promise<void> {
+    let value: Json;
+    try {
+      value = await this.#auth!();
+    } catch (error) {
+      this.#emitError(new CredentialsError({ cause: error }));
+      // Try again while time is left; if it runs out, the server's 4802 reconnects with fresh credentials.
+      if (this.#ready && leftMs > 2000) this.#scheduleRefresh(leftMs);
+      return;
+    }
+    if (this.#ready) this.#sendFrame({ t: 'auth', auth: value });
+  }
+
+  #cancelRefresh(): void {
+    if (this.#refreshTimer) this.#clock.clearTimeout(this.#refreshTimer.handle);
+    this.#refreshTimer = undefined;
   }
 
   /**
@@ -865,24 +965,24 @@ function resolveBackoff(value: Partial<BackoffOptions> | undefined): BackoffOpti
   const merged = { ...SESSION_DEFAULTS.resendBackoff, ...Object.fromEntries(Object.entries(value ?? {}).filter(([, v]) => v !== undefined)) };
   for (const key of ['baseMs', 'capMs'] as const) {
     const v = merged[key];
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new RangeError(`resendBackoff.${key} must be a finite number >= 0, got ${String(v)}`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new RangeError(`resendBackoff.${key}: ${String(v)}`);
   }
   if (typeof merged.factor !== 'number' || !Number.isFinite(merged.factor) || merged.factor < 1) {
-    throw new RangeError(`resendBackoff.factor must be a finite number >= 1, got ${String(merged.factor)}`);
+    throw new RangeError(`resendBackoff.factor: ${String(merged.factor)} < 1`);
   }
   return { baseMs: merged.baseMs, factor: merged.factor, capMs: merged.capMs };
 }
 
 function checkChannel(channel: unknown): asserts channel is string {
   if (typeof channel !== 'string' || !CHANNEL.test(channel)) {
-    throw new TypeError('channel must be a string of 1-200 printable ASCII characters (0x21-0x7e)');
+    throw new TypeError('channel: 1-200 printable ASCII characters');
   }
 }
 
 function checkPosition(p: unknown): asserts p is Position {
   const v = p as { epoch?: unknown; offset?: unknown } | null;
   if (typeof v !== 'object' || v === null || typeof v.epoch !== 'string' || v.epoch.length > 64) {
-    throw new TypeError('from must be a position { epoch: string (at most 64 characters), offset: integer >= 0 }');
+    throw new TypeError('from: not a position');
   }
   if (typeof v.offset !== 'number' || !Number.isSafeInteger(v.offset) || v.offset < 0) {
     throw new TypeError('from.offset must be an integer >= 0');

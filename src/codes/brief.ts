@@ -16,6 +16,6 @@ import type { Explanation } from './types.js';
 export function briefExplanation(code: number): Explanation {
   const facts = lookupFacts(code);
   const { kind, from, to, key, sender, onWire, reconnect, source } = facts;
-  const name = key !== undefined ? CODE_NAMES_EN[key] : RANGE_NAMES_EN[kind as Exclude<typeof kind, 'registered'>];
+  const name = key !== undefined ? CODE_NAMES_EN[key] : RANGE_NAMES_EN[kind as Exclude<typeof kind, 'registered' | 'lifeline'>];
   return { code, lang: 'en', kind, range: [from, to], ...(key !== undefined ? { key } : {}), sender, onWire, reconnect, source, name, summary: '', description: '', when: '', fix: '' };
 }

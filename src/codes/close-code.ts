@@ -38,3 +38,18 @@ export const LAST_REGISTERED_CODE = 1015;
 
 /** Largest value the registry explains; anything above is not a close code. */
 export const MAX_CLOSE_CODE = 4999;
+
+/**
+ * The close codes of lifeline's own protocol (`lifeline.v1`), in the private-use range 4000-4999:
+ * endpoints that speak `lifeline.v1` agree on them through its document (docs/protocol.md). A server
+ * sends them only on `lifeline.v1` connections; applications should not give them other meanings.
+ */
+export const LifelineCloseCode = {
+  /** The session was resumed on another connection; this one is closed (one live connection per session). */
+  SESSION_TAKEN_OVER: 4801,
+  /** The connection's credentials expired, or those in `hello` were refused: get fresh ones and reconnect. */
+  CREDENTIALS_EXPIRED: 4802,
+} as const;
+
+/** Constant-style key of a {@link LifelineCloseCode}, e.g. `'SESSION_TAKEN_OVER'`. */
+export type LifelineCloseCodeKey = keyof typeof LifelineCloseCode;

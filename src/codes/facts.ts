@@ -4,7 +4,7 @@
  * 0-4999. Small on purpose: the client decides from these alone, so its bundle carries no texts.
  * @packageDocumentation
  */
-import { CloseCode, type CloseCodeKey } from './close-code.js';
+import { CloseCode, LifelineCloseCode, type CloseCodeKey, type LifelineCloseCodeKey } from './close-code.js';
 import { assertCloseCode } from './errors.js';
 import type { RangeKind } from './locale.js';
 import type { EntryKind, ReconnectClass, Sender } from './types.js';
@@ -24,6 +24,7 @@ export interface EntryFacts {
 const RFC_741 = 'RFC 6455 §7.4.1';
 const RFC_742 = 'RFC 6455 §7.4.2';
 const IANA = 'IANA WebSocket Close Code Number Registry';
+const LIFELINE_V1 = 'lifeline.v1 (docs/protocol.md)';
 
 /** Facts of each registered code, by key. `satisfies` makes the compiler demand every key. */
 export const REGISTERED_FACTS = {
@@ -45,7 +46,13 @@ export const REGISTERED_FACTS = {
   TLS_HANDSHAKE: { sender: 'none', onWire: false, reconnect: 'stop', source: RFC_741 },
 } as const satisfies Record<CloseCodeKey, EntryFacts>;
 
-/** The ranges that cover every code outside 1000-1015, in order. */
+/** Facts of lifeline's own codes: sent by lifeline.v1 servers only; the session client decides what follows. */
+export const LIFELINE_FACTS = {
+  SESSION_TAKEN_OVER: { sender: 'server', onWire: true, reconnect: 'stop', source: LIFELINE_V1 },
+  CREDENTIALS_EXPIRED: { sender: 'server', onWire: true, reconnect: 'stop', source: LIFELINE_V1 },
+} as const satisfies Record<LifelineCloseCodeKey, EntryFacts>;
+
+/** The ranges that cover every code outside 1000-1015, in order (lifeline's own codes are cut out of theirs by the registry). */
 export const RANGE_FACTS = [
   { kind: 'unused', from: 0, to: 999, sender: 'none', onWire: false, reconnect: 'stop', source: RFC_742 },
   { kind: 'reserved', from: 1016, to: 2999, sender: 'none', onWire: false, reconnect: 'stop', source: RFC_742 },
@@ -60,11 +67,12 @@ export interface CodeFacts extends EntryFacts {
   /** The codes the entry covers, inclusive. */
   readonly from: number;
   readonly to: number;
-  /** Constant-style key of a registered code. */
-  readonly key?: CloseCodeKey;
+  /** Constant-style key of a registered code or of one of lifeline's own. */
+  readonly key?: CloseCodeKey | LifelineCloseCodeKey;
 }
 
 const KEY_OF = new Map<number, CloseCodeKey>((Object.keys(CloseCode) as CloseCodeKey[]).map((key) => [CloseCode[key], key]));
+const LIFELINE_KEY_OF = new Map<number, LifelineCloseCodeKey>((Object.keys(LifelineCloseCode) as LifelineCloseCodeKey[]).map((key) => [LifelineCloseCode[key], key]));
 
 /**
  * The facts of the entry covering `code`.
@@ -74,6 +82,8 @@ export function lookupFacts(code: number): CodeFacts {
   const c = assertCloseCode(code);
   const key = KEY_OF.get(c);
   if (key !== undefined) return { kind: 'registered', from: c, to: c, key, ...REGISTERED_FACTS[key] };
+  const own = LIFELINE_KEY_OF.get(c);
+  if (own !== undefined) return { kind: 'lifeline', from: c, to: c, key: own, ...LIFELINE_FACTS[own] };
   const range = RANGE_FACTS.find((r) => c >= r.from && c <= r.to);
   // The ranges and the registered codes cover 0..4999 without gaps; a test checks every code.
   if (!range) throw new Error(`registry has no entry for ${c}`);

@@ -12,9 +12,18 @@
  * @packageDocumentation
  */
 export * from './types.js';
-export { CloseCode, FIRST_REGISTERED_CODE, LAST_REGISTERED_CODE, MAX_CLOSE_CODE, type CloseCodeKey, type RegisteredCloseCode } from './close-code.js';
+export {
+  CloseCode,
+  FIRST_REGISTERED_CODE,
+  LAST_REGISTERED_CODE,
+  LifelineCloseCode,
+  MAX_CLOSE_CODE,
+  type CloseCodeKey,
+  type LifelineCloseCodeKey,
+  type RegisteredCloseCode,
+} from './close-code.js';
 export { InvalidCloseCodeError, assertCloseCode, isCloseCodeValue } from './errors.js';
-export { lookupEntry, registeredCodes, registryEntries, type EntryFacts } from './registry.js';
+export { lifelineCodes, lookupEntry, registeredCodes, registryEntries, type EntryFacts } from './registry.js';
 export { classifyCode, isSendableCode } from './policy.js';
 export { explainCode } from './explain.js';
 export { briefExplanation } from './brief.js';

@@ -5,11 +5,11 @@
  * refuses a language that misses a code.
  * @packageDocumentation
  */
-import type { CloseCodeKey } from './close-code.js';
+import type { CloseCodeKey, LifelineCloseCodeKey } from './close-code.js';
 import type { CodeText, EntryKind, Lang, ReconnectClass, Sender } from './types.js';
 
-/** The kind of a range entry: every {@link EntryKind} but `registered`. */
-export type RangeKind = Exclude<EntryKind, 'registered'>;
+/** The kind of a range entry: every {@link EntryKind} but the single codes (`registered`, `lifeline`). */
+export type RangeKind = Exclude<EntryKind, 'registered' | 'lifeline'>;
 
 /** Short labels for the data fields of an entry, in one language. */
 export interface Labels {
@@ -61,8 +61,8 @@ export interface ComparePhrases {
 export interface Locale {
   /** The language. */
   readonly lang: Lang;
-  /** Texts of each registered code. */
-  readonly codes: Readonly<Record<CloseCodeKey, CodeText>>;
+  /** Texts of each registered code and of each of lifeline's own. */
+  readonly codes: Readonly<Record<CloseCodeKey | LifelineCloseCodeKey, CodeText>>;
   /** Texts of each range. */
   readonly ranges: Readonly<Record<RangeKind, CodeText>>;
   /** Field labels. */

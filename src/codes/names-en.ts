@@ -3,11 +3,11 @@
  * the `name` of the English texts, from this one place.
  * @packageDocumentation
  */
-import type { CloseCodeKey } from './close-code.js';
+import type { CloseCodeKey, LifelineCloseCodeKey } from './close-code.js';
 import type { RangeKind } from './locale.js';
 
-/** English name of each registered code. */
-export const CODE_NAMES_EN: Readonly<Record<CloseCodeKey, string>> = {
+/** English name of each registered code, and of lifeline.v1's own. */
+export const CODE_NAMES_EN: Readonly<Record<CloseCodeKey | LifelineCloseCodeKey, string>> = {
   NORMAL_CLOSURE: 'Normal Closure',
   GOING_AWAY: 'Going Away',
   PROTOCOL_ERROR: 'Protocol Error',
@@ -24,6 +24,8 @@ export const CODE_NAMES_EN: Readonly<Record<CloseCodeKey, string>> = {
   TRY_AGAIN_LATER: 'Try Again Later',
   BAD_GATEWAY: 'Bad Gateway',
   TLS_HANDSHAKE: 'TLS Handshake',
+  SESSION_TAKEN_OVER: 'Session Taken Over',
+  CREDENTIALS_EXPIRED: 'Credentials Expired',
 };
 
 /** English name of each range. */

@@ -121,6 +121,20 @@ export const en: Locale = {
       when: 'An expired, self-signed or mismatched certificate, an unknown certificate authority, or no protocol version or cipher both sides support.',
       fix: 'Fix the certificate or the client\'s trust store. Until then a retry cannot succeed.',
     },
+    SESSION_TAKEN_OVER: {
+      name: CODE_NAMES_EN.SESSION_TAKEN_OVER,
+      summary: 'a session that continued on another connection',
+      description: 'A lifeline.v1 code: the session this connection held was resumed on another connection, and a session has at most one live connection, so the older one is closed.',
+      when: 'Two tabs or processes share one resume token, a client resumed from a new network while its old socket was still open on the server, or a token was copied to another device.',
+      fix: 'Client: do not reconnect on your own (two holders of one token would take the session from each other forever); tell the user the session is open elsewhere and reconnect only when they ask. Sharing a token between tabs? Give each its own session.',
+    },
+    CREDENTIALS_EXPIRED: {
+      name: CODE_NAMES_EN.CREDENTIALS_EXPIRED,
+      summary: 'credentials that expired or were refused',
+      description: 'A lifeline.v1 code: the credentials this connection was admitted with expired and were not refreshed in time, or the credentials in hello were not accepted.',
+      when: 'An access token passed its expiry without an auth refresh on the connection, or a client presented an expired or invalid token in hello.',
+      fix: 'Client: get fresh credentials and reconnect (lifeline\'s session does this by itself when it has an auth function, and stops after three refusals in a row). Without a way to get new credentials, stop and ask the user to sign in again.',
+    },
   },
   ranges: {
     unused: {
@@ -173,6 +187,7 @@ export const en: Locale = {
       reserved: 'reserved for future standards',
       library: 'registered by a library or framework (IANA)',
       application: 'private use',
+      lifeline: 'lifeline.v1 code (private-use range)',
     },
   },
   phrases: {

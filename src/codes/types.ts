@@ -44,18 +44,21 @@ export interface CodeText {
   readonly fix: string;
 }
 
-/** The kind of entry an explanation comes from. */
-export type EntryKind = 'unused' | 'registered' | 'reserved' | 'library' | 'application';
+/**
+ * The kind of entry an explanation comes from: a code registered with IANA (`registered`), one of
+ * `lifeline.v1`'s own codes in the private-use range (`lifeline`), or the range a code falls in.
+ */
+export type EntryKind = 'unused' | 'registered' | 'reserved' | 'library' | 'application' | 'lifeline';
 
-/** One registry entry: a single registered code (1000-1015) or a range of codes. */
+/** One registry entry: a single code (1000-1015, or one of lifeline's own) or a range of codes. */
 export interface RegistryEntry {
-  /** `registered` for 1000-1015; otherwise the range's kind. */
+  /** `registered` for 1000-1015, `lifeline` for lifeline's own codes; otherwise the range's kind. */
   readonly kind: EntryKind;
   /** First code covered (inclusive). Equal to `to` for a registered code. */
   readonly from: number;
   /** Last code covered (inclusive). */
   readonly to: number;
-  /** Constant-style key for registered codes (`SERVICE_RESTART`), absent for ranges. */
+  /** Constant-style key for a single code (`SERVICE_RESTART`, `SESSION_TAKEN_OVER`), absent for ranges. */
   readonly key?: string;
   /** Who may send it. */
   readonly sender: Sender;

@@ -67,6 +67,17 @@ export interface HelloFrame {
    * none). An object without a prototype when decoded, so any channel name is an ordinary key.
    */
   readonly channels?: Readonly<Record<string, Position | null>>;
+  /**
+   * Credentials for the server's `authenticate` hook (a token, for example), so a browser need not put
+   * them in the URL. Any JSON; what it holds is between the application's client and server.
+   */
+  readonly auth?: Json;
+}
+/** Fresh credentials on a live connection, before the ones it was admitted with expire. Answered `authed`. */
+export interface AuthFrame {
+  readonly t: 'auth';
+  /** The new credentials, as in `hello.auth`. */
+  readonly auth: Json;
 }
 /** Subscribe to a channel, optionally replaying from a position. */
 export interface SubFrame {
@@ -79,7 +90,7 @@ export interface UnsubFrame {
   readonly t: 'unsub';
   readonly ch: string;
 }
-/** An acknowledged message to the server's handler. `id` increases per session. */
+/** An acknowledged message to the server's handler. `id` increases per origin, shared with `pub`. */
 export interface MsgFrame {
   readonly t: 'msg';
   readonly id: number;
@@ -98,7 +109,7 @@ export interface PingFrame {
   readonly n?: number;
 }
 /** Any frame a client may send. */
-export type ClientFrame = HelloFrame | SubFrame | UnsubFrame | MsgFrame | PubFrame | PingFrame;
+export type ClientFrame = HelloFrame | AuthFrame | SubFrame | UnsubFrame | MsgFrame | PubFrame | PingFrame;
 
 // ---- server to client ----
 
@@ -120,6 +131,17 @@ export interface WelcomeFrame {
   readonly lost: readonly string[];
   /** Interval at which the server expects traffic or pings, ms. */
   readonly heartbeatMs: number;
+  /**
+   * When the connection's credentials expire, in ms from now (relative, so clocks need not agree): refresh
+   * them with an `auth` frame before then, or the connection is closed with 4802. Absent: they do not expire.
+   */
+  readonly authTtlMs?: number;
+}
+/** Answer to `auth`: the new credentials are in force. */
+export interface AuthedFrame {
+  readonly t: 'authed';
+  /** As `welcome.authTtlMs`, for the new credentials. */
+  readonly authTtlMs?: number;
 }
 /** A channel subscription is active; live messages after `offset` follow, after any replay. */
 export interface SubscribedFrame {
@@ -149,6 +171,8 @@ export interface EventFrame {
 export interface AckFrame {
   readonly t: 'ack';
   readonly id: number;
+  /** For `msg`: what the handler returned, when it returned a value (JSON; absent for `undefined`). */
+  readonly result?: Json;
   /** For `pub`: where the message was stored (its offset). */
   readonly off?: number;
   /** For `pub`: the epoch of the channel the offset belongs to. */
@@ -162,6 +186,10 @@ export interface RejectFrame {
   readonly code: ErrorCode;
   /** For `HANDLER_FAILED`: the incident id operators can look up. */
   readonly incident?: string;
+  /** For `DECLINED`: the application's own error code (1-64 of `[A-Za-z0-9_.:-]`). */
+  readonly error?: string;
+  /** For `DECLINED`: the application's text for people (at most 500 characters). */
+  readonly message?: string;
 }
 /** A problem that does not close the connection. */
 export interface ErrorFrame {
@@ -180,6 +208,7 @@ export interface PongFrame {
 /** Any frame a server may send. */
 export type ServerFrame =
   | WelcomeFrame
+  | AuthedFrame
   | SubscribedFrame
   | UnsubscribedFrame
   | EventFrame
@@ -206,6 +235,10 @@ export const ErrorCode = {
   CONFLICT: 'CONFLICT',
   /** A request that makes no sense in the current state (e.g. unsubscribing what is not subscribed). */
   BAD_REQUEST: 'BAD_REQUEST',
+  /** The handler declined the message on purpose, with an error code of the application's (`reject.error`). */
+  DECLINED: 'DECLINED',
+  /** Credentials were refused (an `auth` refresh): the ones in force stay until they expire. */
+  UNAUTHORIZED: 'UNAUTHORIZED',
 } as const;
 /** Union of {@link ErrorCode} values. */
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -247,26 +280,38 @@ function isObject(v: unknown): v is Record<string, unknown> {
 function bad(reason: string): never {
   throw new FrameError(1002, reason);
 }
+/** Length in code points: what JSON Schema's `maxLength` counts, so the decoder and the schema agree. */
+function codePoints(text: string): number {
+  let n = 0;
+  for (const _ of text) n++;
+  return n;
+}
+/** A finite number (`JSON.parse` turns `1e999` into Infinity). */
+function isNumber(v: unknown): v is number {
+  return typeof v === 'number' && Number.isFinite(v);
+}
+function isCount(v: unknown, min: number): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= min && v <= MAX_ID;
+}
 function channel(v: unknown): string {
   if (typeof v !== 'string' || !CHANNEL.test(v)) bad('bad channel name');
   return v;
 }
 function id(v: unknown): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > MAX_ID) bad('bad message id');
+  if (!isCount(v, 1)) bad('bad message id');
   return v;
 }
 function position(v: unknown): Position {
-  if (!isObject(v) || typeof v.epoch !== 'string' || v.epoch.length > 64) bad('bad position');
-  const offset = v.offset;
-  if (typeof offset !== 'number' || !Number.isInteger(offset) || offset < 0 || offset > MAX_ID) bad('bad position');
-  return { epoch: v.epoch, offset };
+  if (!isObject(v) || typeof v.epoch !== 'string' || codePoints(v.epoch) > 64 || !isCount(v.offset, 0)) bad('bad position');
+  return { epoch: v.epoch, offset: v.offset };
 }
 
 /** Largest number of channels a `hello` may list. */
 export const MAX_HELLO_CHANNELS = 1000;
 
 /**
- * Decode and validate one client message.
+ * Decode and validate one client message. Accepts exactly the client frames of
+ * `lifeline.v1.schema.json` (a test holds the two together); unknown members are dropped.
  * @throws FrameError for binary data (1003), text that is not JSON (1007), or a malformed frame (1002)
  * @throws UnknownFrameTypeError for a valid frame of an unknown type (answered with an error frame)
  */
@@ -282,7 +327,7 @@ export function decodeClientFrame(data: string | Uint8Array): ClientFrame {
   switch (value.t) {
     case 'hello': {
       if (value.v !== 1) bad('unsupported protocol version');
-      if (value.token !== undefined && (typeof value.token !== 'string' || value.token.length > 512)) bad('bad token');
+      if (value.token !== undefined && (typeof value.token !== 'string' || codePoints(value.token) > 512)) bad('bad token');
       if (value.origin !== undefined && (typeof value.origin !== 'string' || !ORIGIN.test(value.origin))) bad('bad origin');
       let channels: Record<string, Position | null> | undefined;
       if (value.channels !== undefined) {
@@ -298,8 +343,12 @@ export function decodeClientFrame(data: string | Uint8Array): ClientFrame {
         ...(value.token !== undefined ? { token: value.token as string } : {}),
         ...(value.origin !== undefined ? { origin: value.origin as string } : {}),
         ...(channels ? { channels } : {}),
+        ...('auth' in value ? { auth: value.auth as Json } : {}),
       };
     }
+    case 'auth':
+      if (!('auth' in value)) bad('auth without credentials');
+      return { t: 'auth', auth: value.auth as Json };
     case 'sub':
       return { t: 'sub', ch: channel(value.ch), ...(value.from !== undefined ? { from: position(value.from) } : {}) };
     case 'unsub':
@@ -311,7 +360,7 @@ export function decodeClientFrame(data: string | Uint8Array): ClientFrame {
       if (!('data' in value)) bad('pub without data');
       return { t: 'pub', id: id(value.id), ch: channel(value.ch), data: value.data as Json };
     case 'ping':
-      if (value.n !== undefined && (typeof value.n !== 'number' || !Number.isFinite(value.n))) bad('bad ping');
+      if (value.n !== undefined && !isNumber(value.n)) bad('bad ping');
       return value.n === undefined ? { t: 'ping' } : { t: 'ping', n: value.n as number };
     default:
       throw new UnknownFrameTypeError(value.t.slice(0, 32));
@@ -323,10 +372,48 @@ export function encodeFrame(frame: ServerFrame | ClientFrame): string {
   return JSON.stringify(frame);
 }
 
+const isString = (v: unknown): v is string => typeof v === 'string';
+const isBoolean = (v: unknown): v is boolean => typeof v === 'boolean';
+const optional = (v: unknown, check: (v: unknown) => boolean): boolean => v === undefined || check(v);
+const isDuration = (v: unknown): boolean => isNumber(v) && v >= 0;
+
+/** Whether a server frame of a known type has every member it must have, each of its type. */
+function validServerFrame(f: Record<string, unknown>): boolean {
+  switch (f.t) {
+    case 'welcome':
+      return (
+        f.v === 1 && isString(f.session) && isString(f.token) && isNumber(f.expiresAt) && isBoolean(f.resumed) && isBoolean(f.recovered) &&
+        Array.isArray(f.lost) && f.lost.every(isString) && isDuration(f.heartbeatMs) && optional(f.authTtlMs, isDuration)
+      );
+    case 'authed':
+      return optional(f.authTtlMs, isDuration);
+    case 'subscribed':
+      return isString(f.ch) && isString(f.epoch) && isCount(f.offset, 0) && isBoolean(f.recovered);
+    case 'unsubscribed':
+      return isString(f.ch);
+    case 'ev':
+      return isString(f.ch) && isString(f.epoch) && isCount(f.off, 1) && 'data' in f;
+    case 'ack':
+      return isCount(f.id, 1) && optional(f.off, (v) => isCount(v, 1)) && optional(f.epoch, isString);
+    case 'reject':
+      return isCount(f.id, 1) && isString(f.code) && optional(f.incident, isString) && optional(f.error, isString) && optional(f.message, isString);
+    case 'error':
+      return isString(f.code) && isString(f.message) && optional(f.ref, (v) => isString(v) || isNumber(v));
+    case 'pong':
+      return optional(f.n, isNumber);
+    default:
+      return true;
+  }
+}
+
+/** The server frame types this version knows. */
+const SERVER_TYPES = new Set(['welcome', 'authed', 'subscribed', 'unsubscribed', 'ev', 'ack', 'reject', 'error', 'pong']);
+
 /**
  * Decode one server message on the client. Lenient about unknown types (returns undefined, so newer
- * servers can add frames) but strict about the shape of known ones.
- * @throws FrameError when the text is not a JSON object with a type
+ * servers can add frames) but strict about the shape of known ones: exactly the server frames of
+ * `lifeline.v1.schema.json`.
+ * @throws FrameError when the text is not a JSON object with a type, or a known frame is malformed
  */
 export function decodeServerFrame(data: string): ServerFrame | undefined {
   let value: unknown;
@@ -336,27 +423,7 @@ export function decodeServerFrame(data: string): ServerFrame | undefined {
     throw new FrameError(1007, 'frame is not valid JSON');
   }
   if (!isObject(value) || typeof value.t !== 'string') bad('frame must be an object with a type');
-  switch (value.t) {
-    case 'welcome':
-      if (typeof value.session !== 'string' || typeof value.token !== 'string' || !Array.isArray(value.lost)) bad('bad welcome');
-      return value as unknown as WelcomeFrame;
-    case 'ev':
-      if (typeof value.ch !== 'string' || typeof value.epoch !== 'string' || typeof value.off !== 'number') bad('bad ev');
-      return value as unknown as EventFrame;
-    case 'ack':
-    case 'reject':
-      if (typeof value.id !== 'number') bad(`bad ${value.t}`);
-      return value as unknown as AckFrame | RejectFrame;
-    case 'subscribed':
-    case 'unsubscribed':
-      if (typeof value.ch !== 'string') bad(`bad ${value.t}`);
-      return value as unknown as SubscribedFrame | UnsubscribedFrame;
-    case 'error':
-      if (typeof value.code !== 'string') bad('bad error');
-      return value as unknown as ErrorFrame;
-    case 'pong':
-      return value as unknown as PongFrame;
-    default:
-      return undefined;
-  }
+  if (!SERVER_TYPES.has(value.t)) return undefined;
+  if (!validServerFrame(value)) bad(`bad ${value.t}`);
+  return value as unknown as ServerFrame;
 }

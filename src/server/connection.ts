@@ -1,4 +1,4 @@
-import { formatReason, truncateUtf8 } from '../protocol/index.js';
+import { formatReason } from '../protocol/index.js';
 import type { TransportSocket, UpgradeInfo } from './transport.js';
 
 /** Which side started the close of a connection. */
@@ -55,21 +55,36 @@ export class Connection {
   /** @internal resolves once the transport reports the close */ readonly closed: Promise<void>;
   /** @internal */ markClosed!: () => void;
 
+  #user: string | undefined;
+
   /** @internal created by the server core */
   constructor(
     id: string,
     info: UpgradeInfo,
     private readonly socket: TransportSocket,
-    /** The identity the `authenticate` hook returned, if any. */
-    readonly user?: string,
+    user?: string,
     private readonly meter?: OutputMeter,
   ) {
     this.id = id;
     this.info = info;
+    this.#user = user;
     this.openedAt = Date.now();
     this.closed = new Promise((resolve) => {
       this.markClosed = resolve;
     });
+  }
+
+  /**
+   * The identity the `authenticate` hook returned, if any: for the upgrade, or, on a `lifeline.v1`
+   * connection whose `hello` carried credentials, for those (a refresh never changes it).
+   */
+  get user(): string | undefined {
+    return this.#user;
+  }
+
+  /** @internal the credentials in `hello` named this user */
+  authenticated(user: string | undefined): void {
+    this.#user = user;
   }
 
   /** `open`, `closing` (a closing handshake is under way: sends no longer go out, except replies owed before the peer's Close) or `closed`. */
@@ -119,20 +134,27 @@ export class Connection {
   }
 
   /**
-   * Close with a code and a reason. The reason is cut to 123 bytes of UTF-8 on a character boundary.
+   * Close with a code and a reason. The reason is human text only: semicolons become commas, so no text
+   * can make a field (`; incident=…`, `; retry=…`) a client would trust; it is cut to 123 bytes of UTF-8
+   * on a character boundary.
    * @param code - @default 1000
    */
   close(code = 1000, reason = ''): void {
+    this.#close(code, formatReason({ text: String(reason) }));
+  }
+
+  /** @internal close with lifeline's own structured reason fields (incident, retry hint) */
+  closeWith(code: number, fields: Parameters<typeof formatReason>[0]): void {
+    this.#close(code, formatReason(fields));
+  }
+
+  /** @param reason - a reason already in the grammar of docs/protocol.md §3, within 123 bytes */
+  #close(code: number, reason: string): void {
     if (this.#state === 'closed' || (this.#state === 'closing' && !this.#answeringPeerClose)) return;
     this.#state = 'closing';
     this.#answeringPeerClose = false;
     this.closedBy ??= 'server';
-    this.socket.close(code, truncateUtf8(reason));
-  }
-
-  /** @internal close with structured reason fields (incident, retry hint) */
-  closeWith(code: number, fields: Parameters<typeof formatReason>[0]): void {
-    this.close(code, formatReason(fields));
+    this.socket.close(code, reason);
   }
 
   /** @internal the peer's Close arrived; replies owed until ours goes out */

@@ -1,5 +1,6 @@
 import { isSendableCode } from '../codes/index.js';
 import { LifelineError } from '../errors.js';
+import type { RetryHint } from '../protocol/index.js';
 
 /**
  * Throw this from a handler when the *client* did something wrong: the connection is closed
@@ -12,15 +13,21 @@ export class CloseError extends LifelineError {
   /** The close reason sent to the peer (cut to 123 bytes on the way out). */
   readonly reason: string;
 
+  /** A reconnect window for the reason's `retry=` field (lifeline's own 1013s carry one). */
+  readonly retry: RetryHint | undefined;
+
   /**
    * @param closeCode - a code an endpoint may send (see `isSendableCode`)
-   * @param reason - short text for the peer; never put internal details here
+   * @param reason - short text for the peer; never put internal details here. Text only: a `;` in it
+   *   becomes a comma on the wire, so it can never forge a reason field
+   * @param options - `cause`, and `retry` for a `retry=` field
    */
-  constructor(closeCode: number, reason: string, options?: ErrorOptions) {
+  constructor(closeCode: number, reason: string, options?: ErrorOptions & { readonly retry?: RetryHint }) {
     if (!isSendableCode(closeCode)) throw new RangeError(`close code ${closeCode} cannot be sent on the wire`);
     super('LIFELINE_ERR_CLOSE', `closing with ${closeCode}: ${reason}`, options);
     this.closeCode = closeCode;
     this.reason = reason;
+    this.retry = options?.retry;
   }
 }
 
@@ -62,5 +69,31 @@ export class HandlerFailure extends LifelineError {
   constructor(incident: string, cause: unknown) {
     super('LIFELINE_ERR_HANDLER_FAILED', `handler failed (${incident})`, { cause });
     this.incident = incident;
+  }
+}
+
+const APP_CODE = /^[A-Za-z0-9_.:-]{1,64}$/;
+/** Longest `message` of a {@link DeclinedError} sent to the client, in characters. */
+export const MAX_DECLINED_MESSAGE = 500;
+
+/**
+ * Throw this from `onSessionMessage` to decline a message on purpose, with an error code of the
+ * application's: the client's `send()` rejects with that code and message (`reject` code `DECLINED`),
+ * never with a stack. The message is recorded as handled: a resend gets the same answer and the handler
+ * does not run again. Anything else a handler throws is a bug (1011 with an incident).
+ */
+export class DeclinedError extends LifelineError {
+  /** The application's error code, e.g. `out_of_stock` (1-64 characters of `[A-Za-z0-9_.:-]`). */
+  readonly error: string;
+
+  /**
+   * @param error - the application's error code, for programs (1-64 characters of `[A-Za-z0-9_.:-]`)
+   * @param message - text for people, sent to the client (cut to 500 characters); never internal details
+   * @throws RangeError for a code outside that alphabet
+   */
+  constructor(error: string, message = '', options?: ErrorOptions) {
+    if (typeof error !== 'string' || !APP_CODE.test(error)) throw new RangeError('a DeclinedError code must be 1-64 characters of [A-Za-z0-9_.:-]');
+    super('LIFELINE_ERR_DECLINED', String(message).slice(0, MAX_DECLINED_MESSAGE), options);
+    this.error = error;
   }
 }

@@ -7,7 +7,7 @@ export { createServer, LifelineServer } from './server.js';
 export type { AttachOptions, Incident, ServerEvents, ServerState, ServerStats, ShutdownOptions } from './server.js';
 export { Connection } from './connection.js';
 export type { ClosedBy, ConnectionState } from './connection.js';
-export { CloseError, HandlerFailure, InvalidPayloadError, PolicyViolationError, ServerClosedError, UnsupportedDataError } from './errors.js';
+export { CloseError, DeclinedError, HandlerFailure, InvalidPayloadError, PolicyViolationError, ServerClosedError, UnsupportedDataError } from './errors.js';
 export type { Authenticate, AuthResult, RateLimit, CloseHandler, ConnectionHandler, MessageHandler, ServerOptions, ShutdownCode } from './options.js';
 export { SERVER_DEFAULTS } from './options.js';
 export { handleSignals } from './signals.js';

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { RetryHint } from '../protocol/index.js';
+import type { Json, RetryHint } from '../protocol/index.js';
 import type { Store } from '../store/types.js';
 import type { ChannelAuthorizer, SessionMessageHandler } from './protocol-session.js';
 import type { Connection } from './connection.js';
@@ -13,17 +13,31 @@ export type MessageHandler = (connection: Connection, data: string | Uint8Array,
 export type CloseHandler = (connection: Connection, code: number, reason: string) => unknown;
 
 /**
- * Decide who may open a WebSocket, before the upgrade. Return the user's id (bound into sessions, so a
- * resume token only works for its user), `true` to admit anonymously, or `false`/`undefined` to refuse
- * with HTTP 401. A throw refuses with 500 and is logged.
+ * Decide who may connect. Called before each upgrade with the request only; return the user's id (bound
+ * into sessions, so a resume token only works for its user), `true` to admit anonymously, or
+ * `false`/`undefined` to refuse with HTTP 401. A throw refuses with 500 and is logged.
+ *
+ * Called again, on `lifeline.v1` connections, with `credentials`: the `auth` member of `hello` (so a
+ * browser need not put a token in the URL; admit its upgrade with `true`) and of each `auth` refresh.
+ * What it returns then becomes the connection's user; refused in `hello`, the connection is closed with
+ * 4802 (401) or 1008 (403); a refresh that names another user closes it with 1008. Return
+ * `{ user, expiresAt }` to have the server close the connection with 4802 at `expiresAt` unless the client
+ * refreshed its credentials by then (`lifeline.v1` connections; plain ones are not closed at expiry).
  */
-export type Authenticate = (request: UpgradeInfo) => AuthResult | Promise<AuthResult>;
+export type Authenticate = (request: UpgradeInfo, credentials?: Json) => AuthResult | Promise<AuthResult>;
 
 /**
- * What {@link Authenticate} returns: a user id, `true` (anonymous), `false`/`undefined`/`null` (401), or
+ * What {@link Authenticate} returns: a user id, `true` (anonymous), `{ user?, expiresAt? }` (a user, and
+ * when the credentials stop being valid, ms since the epoch), `false`/`undefined`/`null` (401), or
  * `{ reject: 401 | 403 }` to choose the status (401: who are you?; 403: known, but not allowed).
  */
-export type AuthResult = string | boolean | undefined | null | { readonly reject: 401 | 403 };
+export type AuthResult =
+  | string
+  | boolean
+  | undefined
+  | null
+  | { readonly reject: 401 | 403 }
+  | { readonly user?: string; readonly expiresAt?: number };
 
 /** A per-connection message rate limit (token bucket). */
 export interface RateLimit {

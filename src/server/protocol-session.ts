@@ -11,6 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
+import { LifelineCloseCode } from '../codes/index.js';
 import {
   decodeClientFrame,
   ErrorCode,
@@ -18,6 +19,7 @@ import {
   isReservedChannel,
   isUnwrittenEpoch,
   UnknownFrameTypeError,
+  type AuthFrame,
   type ClientFrame,
   type HelloFrame,
   type Json,
@@ -30,7 +32,10 @@ import {
 import { IdempotencyConflictError, IdempotencyWindowError, StoreError, StoreOutcomeUnknownError } from '../store/errors.js';
 import type { AppendOptions, AppendResult, MessageOutcome, SessionPatch, SessionRecord, Store } from '../store/types.js';
 import type { Connection } from './connection.js';
-import { CloseError, HandlerFailure } from './errors.js';
+import { admissionOf } from './credentials.js';
+import { CloseError, DeclinedError, HandlerFailure } from './errors.js';
+import type { Authenticate } from './options.js';
+import type { SessionHolder, SessionHolders } from './takeover.js';
 import { newIncidentId } from './ids.js';
 import { mintToken, parseToken, verifyToken } from './sessions.js';
 import { ByteBudget } from './byte-budget.js';
@@ -44,14 +49,31 @@ export interface SessionMessageContext {
   readonly session: string;
 }
 
-/** Handler for an acknowledged client message. The ack is sent after it resolves; a throw closes with 1011. */
-export type SessionMessageHandler = (connection: Connection, data: Json, context: SessionMessageContext) => void | Promise<void>;
+/**
+ * Handler for an acknowledged client message. The ack is sent after it resolves and carries what it
+ * returned (JSON; `undefined`: nothing), which the client's `send()` resolves to. A `DeclinedError`
+ * declines the message with the application's error code; a `CloseError` closes with its code; any
+ * other throw is a bug: 1011 with an incident.
+ */
+export type SessionMessageHandler = (connection: Connection, data: Json, context: SessionMessageContext) => unknown;
 
 /** Authorisation hook for a channel operation; resolve true to allow. */
 export type ChannelAuthorizer = (connection: Connection, channel: string) => boolean | Promise<boolean>;
 
 /** Things the protocol layer counts, for the server's stats and metrics. */
-export type ProtocolCount = 'conflicts' | 'forgottenIds' | 'outcomeUnknown' | 'subscriptionLimit' | 'channelLimit' | 'reservedRefused';
+export type ProtocolCount =
+  | 'conflicts'
+  | 'forgottenIds'
+  | 'outcomeUnknown'
+  | 'subscriptionLimit'
+  | 'channelLimit'
+  | 'reservedRefused'
+  /** Connections closed with 4801: their session was resumed on another connection. */
+  | 'takeovers'
+  /** Credentials refused in `hello` or an `auth` refresh. */
+  | 'authRefused'
+  /** Connections closed with 4802 when their credentials expired. */
+  | 'credentialsExpired';
 
 /** What the protocol layer needs from the server. */
 export interface ProtocolContext {
@@ -76,6 +98,10 @@ export interface ProtocolContext {
   readonly authorizePublish?: ChannelAuthorizer | undefined;
   /** Who may read `$lifeline.*` channels (nobody, unless this says so). */
   readonly authorizeReserved?: ChannelAuthorizer | undefined;
+  /** The server's `authenticate` hook, for credentials inside the protocol (`hello.auth`, `auth`). */
+  readonly authenticate?: Authenticate | undefined;
+  /** Which connection holds each session: one live connection per session. */
+  readonly holders: SessionHolders;
   /** Append and fan out. */
   publish(channel: string, data: Json, options?: AppendOptions): Promise<AppendResult>;
   /** Count a store failure. */
@@ -90,6 +116,23 @@ export interface ProtocolContext {
 
 /** How many channels a resumed `hello` restores at once. */
 export const RESTORE_CONCURRENCY = 4;
+
+/** Longest timer Node keeps (about 24.8 days); a later expiry is re-armed in steps. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * What is recorded with a handled message, so a resend gets the same answer: the handler's value, or
+ * its deliberate refusal. Wrapped, so a handler returning an object that looks like a refusal is still a value.
+ */
+type MessageRecord = { readonly value: Json } | { readonly declined: { readonly error: string; readonly message: string } };
+
+/** The JSON a handler returned, as the ack carries it; `undefined` for nothing. @throws TypeError when JSON cannot carry it */
+function resultOf(value: unknown): Json | undefined {
+  if (value === undefined) return undefined;
+  const text = JSON.stringify(value);
+  if (text === undefined) throw new TypeError(`the handler returned ${typeof value}, which JSON cannot carry`);
+  return JSON.parse(text) as Json;
+}
 
 /**
  * A digest of a message's content: a resend carries the same, a reused id for other content does not.
@@ -115,7 +158,7 @@ async function pool<T>(items: readonly T[], limit: number, work: (item: T) => Pr
 }
 
 /** The protocol state of one `lifeline.v1` connection. */
-export class ProtocolSession {
+export class ProtocolSession implements SessionHolder {
   private session: SessionRecord | undefined;
   /** Dedupe namespace of this client's message ids: its origin, else its session. */
   private origin = '';
@@ -127,13 +170,17 @@ export class ProtocolSession {
   private closed = false;
   /** Channels this connection brought into existence by publishing (bounded by `maxChannelsCreated`). */
   private channelsCreated = 0;
+  /** When the connection's credentials expire (ms since the epoch), if they do. */
+  private credentialsExpireAt: number | undefined;
+  private expiryTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly connection: Connection,
     private readonly ctx: ProtocolContext,
-    /** Identity from authentication, bound into the session. */
-    private readonly user: string | undefined,
+    /** When the credentials of the upgrade expire, if `authenticate` said so. */
+    expiresAt?: number,
   ) {
+    this.credentialsExpireAt = expiresAt;
     const { budget } = ctx.replay;
     const connectionBudget = new ByteBudget(ctx.maxReplayBytesPerConnection);
     this.replay = {
@@ -158,6 +205,16 @@ export class ProtocolSession {
       },
       replayed: (count) => ctx.replayed(count),
     };
+  }
+
+  /** Identity from authentication, bound into the session (the upgrade's, or that of `hello.auth`). */
+  private get user(): string | undefined {
+    return this.connection.user;
+  }
+
+  /** The connection's id (a {@link SessionHolder}). */
+  get connectionId(): string {
+    return this.connection.id;
   }
 
   /** The session id, once `hello` was handled. */
@@ -199,7 +256,7 @@ export class ProtocolSession {
       if (!(error instanceof StoreError)) throw error;
       // The store failing is neither the client's fault nor a bug in a handler: say "not now", never 1011.
       this.ctx.storeFailed(frame.t, error);
-      if (frame.t === 'hello') throw new CloseError(1013, 'store unavailable; retry=1000-5000ms');
+      if (frame.t === 'hello') throw new CloseError(1013, 'store unavailable', { retry: { minMs: 1000, maxMs: 5000 } });
       const ref = frame.t === 'msg' || frame.t === 'pub' ? frame.id : frame.t === 'sub' || frame.t === 'unsub' ? frame.ch : undefined;
       if (frame.t === 'sub') this.dropSubscription(frame.ch);
       // A call that may have been applied is not "not done": the resend (same id) finds out which.
@@ -218,6 +275,9 @@ export class ProtocolSession {
     switch (frame.t) {
       case 'hello':
         throw new CloseError(1002, 'hello sent twice');
+      case 'auth':
+        await this.refresh(frame);
+        return;
       case 'sub':
         await this.subscribe(frame);
         return;
@@ -233,8 +293,78 @@ export class ProtocolSession {
     }
   }
 
+  /** Run `authenticate` on credentials sent inside the protocol. */
+  private async authenticate(credentials: Json): Promise<ReturnType<typeof admissionOf>> {
+    const admission = admissionOf(await this.ctx.authenticate!(this.connection.info, credentials));
+    if (!admission.admitted) this.ctx.count('authRefused');
+    return admission;
+  }
+
+  /** Close with 4802 when the credentials expire, unless a refresh comes first. */
+  private armExpiry(): void {
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
+    const at = this.credentialsExpireAt;
+    if (at === undefined || this.closed) return;
+    const left = at - Date.now();
+    if (left <= 0) {
+      this.ctx.count('credentialsExpired');
+      this.connection.closeWith(LifelineCloseCode.CREDENTIALS_EXPIRED, { text: 'credentials expired' });
+      return;
+    }
+    this.expiryTimer = setTimeout(() => this.armExpiry(), Math.min(left, MAX_TIMER_MS));
+    this.expiryTimer.unref();
+  }
+
+  /** `authTtlMs` for a welcome or authed frame: the time the credentials have left. */
+  private authTtl(): { authTtlMs?: number } {
+    return this.credentialsExpireAt === undefined ? {} : { authTtlMs: Math.max(0, this.credentialsExpireAt - Date.now()) };
+  }
+
+  /** An `auth` refresh: new credentials, for the same user, before the old ones expire. */
+  private async refresh(frame: AuthFrame): Promise<void> {
+    if (!this.ctx.authenticate) {
+      this.send({ t: 'error', code: ErrorCode.BAD_REQUEST, message: 'this server takes no credentials', ref: 'auth' });
+      return;
+    }
+    const admission = await this.authenticate(frame.auth);
+    if (!admission.admitted) {
+      // The credentials in force stay until they expire: the client may try again.
+      const code = admission.status === 403 ? ErrorCode.FORBIDDEN : ErrorCode.UNAUTHORIZED;
+      this.send({ t: 'error', code, message: 'credentials refused', ref: 'auth' });
+      return;
+    }
+    // Sessions stay bound to their user: a refresh can extend the credentials, never change who this is.
+    if (admission.user !== this.user) throw new CloseError(1008, 'credentials of another user');
+    this.credentialsExpireAt = admission.expiresAt;
+    this.armExpiry();
+    this.send({ t: 'authed', ...this.authTtl() });
+  }
+
+  /** Another connection resumed this session: stop now, and close with 4801. */
+  takenOver(): void {
+    if (this.closed) return;
+    this.ctx.count('takeovers');
+    this.connection.closeWith(LifelineCloseCode.SESSION_TAKEN_OVER, { text: 'session continued on another connection' });
+    // Stop delivering and writing the session at once: it belongs to the other connection from here on.
+    this.close();
+  }
+
   private async hello(frame: HelloFrame): Promise<void> {
     const { store } = this.ctx;
+    if (frame.auth !== undefined && this.ctx.authenticate) {
+      const admission = await this.authenticate(frame.auth);
+      if (!admission.admitted) {
+        if (admission.status === 403) throw new CloseError(1008, 'credentials not allowed');
+        throw new CloseError(LifelineCloseCode.CREDENTIALS_EXPIRED, 'credentials refused');
+      }
+      this.connection.authenticated(admission.user);
+      this.credentialsExpireAt = admission.expiresAt;
+    }
+    if (this.credentialsExpireAt !== undefined && this.credentialsExpireAt <= Date.now()) {
+      this.ctx.count('credentialsExpired');
+      throw new CloseError(LifelineCloseCode.CREDENTIALS_EXPIRED, 'credentials expired');
+    }
     const now = Date.now();
     let resumed: SessionRecord | undefined;
     let token: string | undefined;
@@ -258,6 +388,10 @@ export class ProtocolSession {
     }
     // Bound to the identity too, so one user can never collide with (or learn about) another's message ids.
     this.origin = frame.origin !== undefined ? `o:${this.user ?? ''}:${frame.origin}` : `s:${this.session.id}`;
+    // One live connection per session: whoever held it (here or, over a shared store, on another node) is
+    // closed before anything of the session is restored here.
+    await this.ctx.holders.hold(this.session.id, this, resumed !== undefined);
+    if (this.closed) return;
 
     // What to restore: the session's channels, then any the client lists that the session missed (a `sub`
     // in flight when the link dropped), at most `maxSubscriptions`, each checked again (permissions may
@@ -308,7 +442,9 @@ export class ProtocolSession {
       recovered,
       lost: [...new Set([...lost, ...refused])],
       heartbeatMs: this.ctx.heartbeatMs,
+      ...this.authTtl(),
     });
+    this.armExpiry();
     for (const channel of refused) {
       this.ctx.count('subscriptionLimit');
       this.send({ t: 'error', code: ErrorCode.LIMIT, message: 'too many subscriptions', ref: channel });
@@ -419,31 +555,47 @@ export class ProtocolSession {
     // The handler starts only once "started" is durable: a claim that never gets here lapses after its
     // lease, so a resend runs; one that does is never run twice (a crash leaves it OUTCOME_UNKNOWN).
     await store.finishMessage(this.origin, frame.id, { state: 'running' });
+    let record: MessageRecord | undefined;
     try {
-      await handler?.(this.connection, frame.data, { id: frame.id, session: this.session!.id });
+      const result = resultOf(await handler?.(this.connection, frame.data, { id: frame.id, session: this.session!.id }));
+      if (result !== undefined) record = { value: result };
     } catch (error) {
       if (error instanceof CloseError) {
         await store.finishMessage(this.origin, frame.id, { state: 'done' });
         throw error;
       }
-      const incident = newIncidentId();
-      // Recorded before the connection closes, so the resend is rejected instead of run again.
-      await store.finishMessage(this.origin, frame.id, { state: 'failed', incident });
-      throw new HandlerFailure(incident, error);
+      if (error instanceof DeclinedError) record = { declined: { error: error.error, message: error.message } };
+      else {
+        const incident = newIncidentId();
+        // Recorded before the connection closes, so the resend is rejected instead of run again.
+        await store.finishMessage(this.origin, frame.id, { state: 'failed', incident });
+        throw new HandlerFailure(incident, error);
+      }
     }
     try {
-      await store.finishMessage(this.origin, frame.id, { state: 'done' });
+      // The answer is recorded with the outcome: a resend whose first answer was lost gets the same one.
+      await store.finishMessage(this.origin, frame.id, record === undefined ? { state: 'done' } : { state: 'done', result: record });
     } catch (error) {
-      // The handler did run: acknowledge it. Only a resend (if this ack is lost) would see the stale claim.
+      // The handler did run: answer it. Only a resend (if this answer is lost) would see the stale claim.
       this.ctx.storeFailed('finishMessage', error);
     }
-    this.send({ t: 'ack', id: frame.id });
+    this.reply(frame.id, record);
+  }
+
+  /** The answer to a handled `msg`: an ack with the handler's value, or the reject of a deliberate refusal. */
+  private reply(id: number, record: MessageRecord | undefined): void {
+    if (record !== undefined && 'declined' in record) {
+      const { error, message } = record.declined;
+      this.send({ t: 'reject', id, code: ErrorCode.DECLINED, error, message });
+      return;
+    }
+    this.send(record === undefined ? { t: 'ack', id } : { t: 'ack', id, result: record.value });
   }
 
   private answer(id: number, outcome: MessageOutcome): void {
     switch (outcome.state) {
       case 'done':
-        this.send({ t: 'ack', id });
+        this.reply(id, outcome.result as MessageRecord | undefined);
         return;
       case 'failed':
         this.send({ t: 'reject', id, code: ErrorCode.HANDLER_FAILED, incident: outcome.incident });
@@ -501,10 +653,13 @@ export class ProtocolSession {
     this.send({ t: 'ack', id: frame.id, off: result.message.offset, epoch: result.message.epoch });
   }
 
-  /** The connection closed: stop delivering. The session stays in the store for a resume. */
+  /** The connection closed (or was taken over): stop delivering. The session stays in the store for a resume. */
   close(): void {
+    if (this.closed) return;
     this.closed = true;
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
     if (this.session) {
+      this.ctx.holders.release(this.session.id, this);
       // The resume window counts from the session's last use, which is now.
       this.ctx.store
         .updateSession(this.session.id, { expiresAt: Date.now() + this.ctx.sessionTtlMs })

@@ -23,7 +23,9 @@ import { pathOf, refuseUpgrade, sendJson } from './http.js';
 import { newConnectionId, newIncidentId } from './ids.js';
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions, type ShutdownCode } from './options.js';
 import type { TransportEvents, TransportSocket, UpgradeInfo } from './transport.js';
+import { admissionOf } from './credentials.js';
 import { ProtocolSession, type ProtocolContext, type ProtocolCount } from './protocol-session.js';
+import { SessionHolders, TAKEOVER_CHANNEL } from './takeover.js';
 import { handlePublishRequest } from './publish-http.js';
 import { ChannelHub } from './subscription.js';
 import { TokenBucket } from './token-bucket.js';
@@ -184,7 +186,7 @@ export class LifelineServer {
     admitting: 0,
     refusedByReason: {},
     replay: { bytesInFlight: 0, peakBytes: 0, waits: 0, budgetBytes: 0 },
-    protocol: { conflicts: 0, forgottenIds: 0, outcomeUnknown: 0, subscriptionLimit: 0, channelLimit: 0, reservedRefused: 0 },
+    protocol: { conflicts: 0, forgottenIds: 0, outcomeUnknown: 0, subscriptionLimit: 0, channelLimit: 0, reservedRefused: 0, takeovers: 0, authRefused: 0, credentialsExpired: 0 },
     acceptErrors: 0,
     helloTimeouts: 0,
   };
@@ -202,6 +204,8 @@ export class LifelineServer {
   private readonly offAvailability: (() => void) | undefined;
   /** The `lifeline.v1` state of each protocol connection. */
   private readonly sessions = new WeakMap<Connection, ProtocolSession>();
+  /** Which connection holds each session (one live connection per session). */
+  private readonly holders: SessionHolders;
 
   /** @param options - see {@link ServerOptions} */
   constructor(options: ServerOptions = {}) {
@@ -211,6 +215,10 @@ export class LifelineServer {
     this.replayBudget = new ByteBudget(this.options.maxReplayBytes);
     this.ownsStore = options.store === undefined;
     this.store = options.store ?? createMemoryStore();
+    // A store shared by several processes carries resumes to all of them, so a takeover reaches every node.
+    this.holders = new SessionHolders(
+      this.store.watch ? async (session, connection) => (await this.publish(TAKEOVER_CHANNEL, { session, connection })).message : undefined,
+    );
     const server = this;
     this.protocolContext = {
       store: this.store,
@@ -256,6 +264,10 @@ export class LifelineServer {
       get authorizePublish() {
         return server.options.authorizePublish;
       },
+      get authenticate() {
+        return server.options.authenticate;
+      },
+      holders: this.holders,
       publish: (channel, data, options) => this.publish(channel, data, options),
       storeFailed: (operation, error) => this.storeFailed(operation, error),
       replayed: (count) => {
@@ -286,8 +298,12 @@ export class LifelineServer {
         this.emitter.emit('slow-consumer', connection);
       },
     };
-    // A shared store tells every process about every append; each delivers to its own subscribers.
-    this.unwatch = this.store.watch?.((message) => this.hub.deliver(message));
+    // A shared store tells every process about every append; each delivers to its own subscribers, and
+    // closes its connection of a session resumed elsewhere.
+    this.unwatch = this.store.watch?.((message) => {
+      this.holders.received(message);
+      this.hub.deliver(message);
+    });
     this.offAvailability = this.store.onAvailability?.((available, reason) => {
       if (available) this.logger.info({ store: this.store.kind }, 'store available again');
       else this.logger.error({ store: this.store.kind, reason }, 'store unavailable; not ready, publishes refused until it is back');
@@ -510,12 +526,13 @@ export class LifelineServer {
     Promise.resolve()
       .then(() => authenticate(info))
       .then(
-        (identity) => {
+        (result) => {
           leave();
           socket.off('close', leave);
           if (socket.destroyed) return;
-          if (identity === false || identity === null || identity === undefined || typeof identity === 'object') {
-            const status = typeof identity === 'object' && identity !== null && identity.reject === 403 ? 403 : 401;
+          const admission = admissionOf(result);
+          if (!admission.admitted) {
+            const { status } = admission;
             this.refuse(socket, 'auth', status, status === 401 ? { 'WWW-Authenticate': 'Bearer' } : {}, status === 401 ? 'authentication required\n' : 'forbidden\n');
             return;
           }
@@ -523,7 +540,7 @@ export class LifelineServer {
             this.refuse(socket, 'draining', 503, { 'Retry-After': this.retryAfterSeconds() }, 'server is restarting; retry shortly\n');
             return;
           }
-          this.adapter.upgrade(req, socket, head, (transport, accepted) => this.accept(transport, accepted, identity === true ? undefined : identity));
+          this.adapter.upgrade(req, socket, head, (transport, accepted) => this.accept(transport, accepted, admission.user, admission.expiresAt));
         },
         (error: unknown) => {
           leave();
@@ -621,8 +638,9 @@ export class LifelineServer {
         // other processes at once: neither shifts.)
         const shift = kind === 'shutdown' && !stopListening ? Math.max(0, drainWindowMs - (Date.now() - windowStart)) : 0;
         const retry = { minMs: retryHint.minMs + shift, maxMs: retryHint.maxMs + shift };
-        // Both carry the hint: 1001 here still means "come back", just in words old clients accept.
-        connection.closeWith(sent, { text: sent === 1012 ? 'service restart' : 'server going away', ...(code === 1012 ? { retry } : {}) });
+        // The text says what happened, whichever code carries it: a restart sent as 1001 (for clients that
+        // reject 1012) still reads "service restart" and has the hint; 1001 itself still means "come back".
+        connection.closeWith(sent, { text: code === 1012 ? 'service restart' : 'server going away', ...(code === 1012 ? { retry } : {}) });
       }),
     );
     // Peers that do not complete the closing handshake are cut off at the deadline.
@@ -642,7 +660,7 @@ export class LifelineServer {
     this.emitter.emit('drain-end', { kind, durationMs });
   }
 
-  private accept(transport: TransportSocket, info: UpgradeInfo, user: string | undefined): TransportEvents {
+  private accept(transport: TransportSocket, info: UpgradeInfo, user: string | undefined, expiresAt?: number): TransportEvents {
     const connection = new Connection(newConnectionId(), info, transport, user, this.meter);
     this.live.add(connection);
     this.counters.open += 1;
@@ -651,7 +669,7 @@ export class LifelineServer {
     const { onConnection } = this.options;
     if (onConnection) this.enqueue(connection, 'connection', () => onConnection(connection, info));
     const bucket = this.options.rateLimit ? new TokenBucket(this.options.rateLimit.messagesPerSecond, this.options.rateLimit.burst, Date.now()) : undefined;
-    const session = transport.protocol === SUBPROTOCOL ? new ProtocolSession(connection, this.protocolContext, user) : undefined;
+    const session = transport.protocol === SUBPROTOCOL ? new ProtocolSession(connection, this.protocolContext, expiresAt) : undefined;
     if (session) this.sessions.set(connection, session);
     // A protocol client that never says hello holds a socket for nothing; only a `hello` stops the clock.
     const helloTimer = session
@@ -793,7 +811,7 @@ export class LifelineServer {
   private onHandlerError(connection: Connection, handler: Incident['handler'], error: unknown): void {
     if (error instanceof CloseError) {
       this.logger.info({ connection: connection.id, closeCode: error.closeCode, reason: error.reason }, 'closing on client error');
-      connection.close(error.closeCode, error.reason);
+      connection.closeWith(error.closeCode, { text: error.reason, ...(error.retry ? { retry: error.retry } : {}) });
       return;
     }
     const preassigned = error instanceof HandlerFailure;

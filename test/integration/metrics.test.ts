@@ -96,7 +96,7 @@ const ALLOWED_LABEL_VALUES: Record<string, RegExp> = {
   handler: /^(connection|message|close)$/,
   outcome: /^(created|resumed|not_recovered)$/,
   kind: /^(restart|shutdown|channels|messages|sessions|sessionChannels|claims|keys)$/,
-  reason: /^(closing|slow-consumer|draining|origin|connections|admission|auth|conflicts|forgottenIds|outcomeUnknown|subscriptionLimit|channelLimit|reservedRefused)$/,
+  reason: /^(closing|slow-consumer|draining|origin|connections|admission|auth|conflicts|forgottenIds|outcomeUnknown|subscriptionLimit|channelLimit|reservedRefused|takeovers|authRefused|credentialsExpired)$/,
   operation: new RegExp(`^(${STORE_OPERATIONS.join('|')}|[a-z][A-Za-z]{0,31}|other)$`),
   result: /^(ok|error)$/,
   le: /^(\+Inf|\d+(\.\d+)?(e[-+]?\d+)?)$/,

@@ -307,7 +307,7 @@ describe('session client: acknowledged messages', () => {
     });
     const { session, seen } = openSession(url);
     await until(() => session.ready, 'welcome');
-    const sends: Promise<void>[] = [];
+    const sends: Promise<unknown>[] = [];
     let restarted: Promise<void> | undefined;
     for (let n = 1; n <= 20; n++) {
       sends.push(session.send({ n }));
@@ -326,8 +326,8 @@ describe('session client: acknowledged messages', () => {
   it('publish resolves with the stored offset and is stored once; close() rejects what is pending', async () => {
     const { server, url } = await startServer({ authorizePublish: () => true });
     const { session } = openSession(url);
-    expect(await session.publish('board', 'first')).toEqual({ offset: 1 });
-    expect(await session.publish('board', 'second')).toEqual({ offset: 2 });
+    expect(await session.publish('board', 'first')).toEqual({ offset: 1, epoch: (await server.store.head('board')).epoch });
+    expect(await session.publish('board', 'second')).toMatchObject({ offset: 2 });
     expect((await server.store.head('board')).offset).toBe(2);
 
     const { session: offline } = openSession(url, { autoConnect: false });

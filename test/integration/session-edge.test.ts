@@ -170,8 +170,8 @@ describe('session client against a scripted server', () => {
     expect(Date.now() - answeredAt).toBeGreaterThanOrEqual(15); // at least half the 40 ms ceiling
     expect(second).toEqual(first);
     expect(session.pending).toBe(1);
-    c.send({ t: 'ack', id: 1, off: 7 });
-    expect(await result).toEqual({ offset: 7 });
+    c.send({ t: 'ack', id: 1, off: 7, epoch: 'E' });
+    expect(await result).toEqual({ offset: 7, epoch: 'E' });
     expect(session.pending).toBe(0);
     expect(errors).toHaveLength(1);
     expect(errors[0]).toBeInstanceOf(ServerError);

@@ -1,6 +1,7 @@
 /** A raw `lifeline.v1` peer: speaks frames by hand, to test the server without the client library. */
 import { WebSocket } from 'ws';
 import type { ServerFrame } from '../../src/protocol/index.js';
+import { validServerFrame } from './schema.js';
 
 /** A connected raw protocol peer. */
 export interface V1Peer {
@@ -16,10 +17,14 @@ export interface V1Peer {
 export async function connectV1(url: string, headers: Record<string, string> = {}): Promise<V1Peer> {
   const ws = new WebSocket(url, 'lifeline.v1', { headers });
   const frames: ServerFrame[] = [];
+  const invalid: ServerFrame[] = [];
   let cursor = 0;
   const waiters: (() => void)[] = [];
   ws.on('message', (data) => {
-    frames.push(JSON.parse((data as Buffer).toString('utf8')) as ServerFrame);
+    const frame = JSON.parse((data as Buffer).toString('utf8')) as ServerFrame;
+    // Every frame a real server sends must match the shipped schema; a stray one fails the test that waits.
+    if (!validServerFrame(frame)) invalid.push(frame);
+    frames.push(frame);
     for (const w of waiters.splice(0)) w();
   });
   const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
@@ -38,6 +43,11 @@ export async function connectV1(url: string, headers: Record<string, string> = {
       return new Promise<T>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`no matching frame; saw ${JSON.stringify(frames.slice(-5))}`)), timeoutMs);
         const look = () => {
+          if (invalid.length > 0) {
+            clearTimeout(timer);
+            reject(new Error(`the server sent frames the schema refuses: ${JSON.stringify(invalid.slice(0, 3))}`));
+            return;
+          }
           for (let i = cursor; i < frames.length; i++) {
             if (!taken.has(i) && predicate(frames[i]!)) {
               taken.add(i);

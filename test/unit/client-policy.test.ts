@@ -159,6 +159,15 @@ describe('client policy: stop', () => {
     expect(diagnosis).toContain(explainCode(1008, 'zh').name);
   });
 
+  it("lifeline.v1's 4801 and 4802 stop by default, whatever applicationCodes says (the session refreshes on 4802 itself)", () => {
+    const applicationCodes = vi.fn((): ActionClass => 'reconnect-soon');
+    for (const code of [4801, 4802]) {
+      const diagnosis = stop(decide(at(code, 'session continued on another connection'), { random: script(0.5), applicationCodes }));
+      expect(diagnosis).toContain(`${explainCode(code).name} (${code})`);
+    }
+    expect(applicationCodes).not.toHaveBeenCalled();
+  });
+
   it('knows every English name without the texts, and names a code it does not know as 1006', () => {
     for (let code = 0; code <= 4999; code += 1) expect(analyzeClose(code, '').explanation.name).toBe(explainCode(code, 'en').name);
     expect(analyzeClose(70_000, '').explanation.name).toBe('Abnormal Closure');

@@ -4,10 +4,12 @@ import {
   CloseCode,
   InvalidCloseCodeError,
   LANGS,
+  LifelineCloseCode,
   classifyCode,
   compareCodes,
   explainCode,
   isSendableCode,
+  lifelineCodes,
   lookupEntry,
   registeredCodes,
   registryEntries,
@@ -132,6 +134,17 @@ describe('registered codes', () => {
 
   it('records who sends each registered code', () => {
     for (const e of registeredCodes()) expect([e.from, e.sender]).toEqual([e.from, EXPECTED_SENDER[e.from]]);
+  });
+
+  it("gives lifeline.v1's own codes entries of their own, in both languages, cut out of the private-use range", () => {
+    expect(lifelineCodes().map((e) => [e.from, e.key, e.kind, e.sender, e.reconnect])).toEqual([
+      [LifelineCloseCode.SESSION_TAKEN_OVER, 'SESSION_TAKEN_OVER', 'lifeline', 'server', 'stop'],
+      [LifelineCloseCode.CREDENTIALS_EXPIRED, 'CREDENTIALS_EXPIRED', 'lifeline', 'server', 'stop'],
+    ]);
+    expect([4800, 4803].map((c) => explainCode(c).kind)).toEqual(['application', 'application']);
+    expect(explainCode(4801, 'zh').name).toMatch(CJK);
+    expect(isSendableCode(4801)).toBe(true);
+    expect(classifyCode(4802)).toBe('stop');
   });
 
   it('says 1005 is handled like 1000', () => {
@@ -316,6 +329,15 @@ describe('docs/codes.md agrees with the registry', () => {
   }
 
   const registeredRows = rows(section('Registered codes'), /^\|\s*\d{4}\s*\|/);
+  const lifelineRows = rows(section('lifeline.v1 codes'), /^\|\s*\d{4}\s*\|/);
+
+  it('documents every lifeline.v1 code with its name, sender, wire flag and client reaction, and no other', () => {
+    expect(lifelineRows.map((r) => r[0])).toEqual(lifelineCodes().map((e) => String(e.from)));
+    for (const e of lifelineCodes()) {
+      const row = lifelineRows.find((r) => r[0] === String(e.from));
+      expect(row?.slice(1, 5)).toEqual([e.texts.en.name, e.sender, e.onWire ? 'yes' : 'no', e.reconnect]);
+    }
+  });
 
   it('documents every registered code with its name, sender, wire flag and client reaction', () => {
     for (const e of registeredCodes()) {
@@ -336,7 +358,7 @@ describe('docs/codes.md agrees with the registry', () => {
 
   it('documents every range with its kind, wire flag and client reaction', () => {
     const rangeRows = rows(section('Ranges'), /^\|\s*\d+–\d+\s*\|/);
-    const ranges = registryEntries().filter((e) => e.kind !== 'registered');
+    const ranges = registryEntries().filter((e) => e.kind !== 'registered' && e.kind !== 'lifeline');
     for (const e of ranges) {
       const row = rangeRows.find((r) => r[0] === `${e.from}–${e.to}`);
       expect(row, `docs/codes.md has no row for ${e.from}–${e.to}`).toBeDefined();
@@ -345,6 +367,7 @@ describe('docs/codes.md agrees with the registry', () => {
     for (const row of rangeRows) {
       const [from, to] = (row[0] ?? '').split('–').map(Number);
       if (row[1] === 'registered') expect([from, to]).toEqual([1000, 1015]);
+      else if (row[1] === 'lifeline') expect([from, to]).toEqual([lifelineCodes()[0]!.from, lifelineCodes().at(-1)!.to]);
       else expect(ranges.some((e) => e.from === from && e.to === to), `docs/codes.md lists range ${row[0]}`).toBe(true);
     }
   });

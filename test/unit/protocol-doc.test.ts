@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { LifelineCloseCode } from '../../src/codes/index.js';
 import { ErrorCode } from '../../src/protocol/index.js';
 
 const frames = readFileSync(new URL('../../src/protocol/frames.ts', import.meta.url), 'utf8');
@@ -21,5 +22,36 @@ describe('docs/protocol.md covers the code', () => {
     for (const code of Object.values(ErrorCode)) expect(doc, code).toContain(`\`${code}\``);
     const documented = new Set([...doc.matchAll(/`([A-Z][A-Z_]{3,})`/g)].map((m) => m[1]!));
     for (const code of documented) if (/^[A-Z]+(_[A-Z]+)+$|^(FORBIDDEN|UNAVAILABLE|LIMIT)$/.test(code)) expect(Object.values(ErrorCode) as string[], code).toContain(code);
+  });
+});
+
+describe('docs/protocol.md answers what a third-party client must know', () => {
+  const section = (n: number) => {
+    const start = doc.indexOf(`\n## ${n}. `);
+    const end = doc.indexOf('\n## ', start + 1);
+    return doc.slice(start, end < 0 ? undefined : end);
+  };
+
+  it('lists every close code the server sends, lifeline.v1 codes included, with the client reaction to each, 1005 and unexpected codes too', () => {
+    const codes = section(2);
+    for (const code of [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1011, 1012, 1013, ...Object.values(LifelineCloseCode)]) expect(codes, String(code)).toContain(`| ${code} |`);
+    const reactions = section(5);
+    for (const code of ['1005', '1006', '4801', '4802', '3000–4999', '1016–2999']) expect(reactions, code).toContain(code);
+  });
+
+  it('gives the defaults a client needs and every HTTP status, 403 reserved_channel included', () => {
+    const defaults = section(5);
+    for (const fact of ['base 500 ms', 'cap 30000 ms', 'stableAfterMs', '1000–5000 ms', '10000 ms', '30000 ms', '2.5 ×']) expect(defaults, fact).toContain(fact);
+    for (const status of ['| 401', '| 403', '| 500', '| 503', '| 409', '| 413', '| 400']) expect(doc, status).toContain(status);
+    expect(doc).toContain('`reserved_channel`');
+    expect(section(2)).toContain('Browsers cannot');
+  });
+
+  it('says what the head is, how a client knows restoring is finished, that pings count as traffic, and links the schema', () => {
+    expect(section(9)).toContain('**The head.**');
+    expect(section(8)).toContain('**Knowing that restoring is finished.**');
+    expect(section(1)).toContain('Any message from the peer counts as an answer, as does a pong');
+    expect(doc).toContain('schema/lifeline.v1.schema.json');
+    expect(section(7)).toContain('`epoch`');
   });
 });

@@ -77,3 +77,20 @@ describe('ChannelCursor: exactly once, in order', () => {
     expect(from).toEqual({ epoch: 'E', offset: 1 });
   });
 });
+
+describe('a channel that was unwritten when subscribed', () => {
+  it('takes the first message of its first epoch as the next one, and reports no epoch change', () => {
+    const cursor = new ChannelCursor();
+    expect(cursor.subscribed({ epoch: '~0123456789abcdef', offset: 0, recovered: true })).toEqual({ lost: false, epochChanged: false });
+    expect(cursor.event({ epoch: 'fedcba9876543210', off: 1 })).toBe('deliver');
+    expect(cursor.position).toEqual({ epoch: 'fedcba9876543210', offset: 1 });
+    expect(cursor.event({ epoch: 'fedcba9876543210', off: 2 })).toBe('deliver');
+    // From a real epoch another epoch is still a gap; from an unwritten one only offset 1 continues.
+    expect(cursor.event({ epoch: 'another', off: 3 })).toBe('gap');
+    const fresh = new ChannelCursor();
+    fresh.subscribed({ epoch: '~0123456789abcdef', offset: 0, recovered: true });
+    expect(fresh.event({ epoch: 'fedcba9876543210', off: 2 })).toBe('gap');
+    const resumed = new ChannelCursor({ epoch: '~0123456789abcdef', offset: 0 });
+    expect(resumed.subscribed({ epoch: 'fedcba9876543210', offset: 0, recovered: true })).toEqual({ lost: false, epochChanged: false });
+  });
+});

@@ -98,7 +98,7 @@ function section(heading: string, body: string): string[] {
 }
 
 function codeCell(e: Explanation, lang: Lang): string {
-  if (e.kind === 'registered') return e.key !== undefined ? `${e.code} (${e.key})` : String(e.code);
+  if (e.kind === 'registered' || e.kind === 'lifeline') return e.key !== undefined ? `${e.code} (${e.key})` : String(e.code);
   const kind = codeLabels(lang).kind[e.kind];
   const h = HEADINGS[lang];
   return lang === 'zh' ? `${e.code}（${h.range} ${e.range[0]}–${e.range[1]}，${kind}）` : `${e.code} (${h.range} ${e.range[0]}–${e.range[1]}, ${kind})`;

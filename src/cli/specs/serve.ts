@@ -55,7 +55,7 @@ export const SERVE = defineCommand({
     heartbeatMs: setting({ type: ms(), default: SERVER_DEFAULTS.heartbeatMs, help: 'interval between heartbeat pings (0: off); a peer that missed one is terminated' }),
     retryHint: setting({ type: window, default: SERVER_DEFAULTS.retryHint, help: 'the window clients are told to come back in (retry= in every 1012 and 1013); a shutdown shifts it past the drain window' }),
     shutdownCode: setting({ type: closeCode, default: SERVER_DEFAULTS.shutdownCode, help: 'code of a SIGTERM drain: 1012 when a restart follows, 1001 when the service goes away' }),
-    plainRestartCode: setting({ type: closeCode, default: SERVER_DEFAULTS.plainRestartCode, help: 'restart code for plain clients (no subprotocol), for clients that only know the original RFC 6455 list' }),
+    plainRestartCode: setting({ flag: 'plain-restart-code', type: closeCode, default: SERVER_DEFAULTS.plainRestartCode, help: 'restart code for plain clients (no subprotocol): 1001 for clients that only know the original RFC 6455 list (the reason still says service restart)' }),
     maxPayload: setting({ type: bytes, default: SERVER_DEFAULTS.maxPayload, help: 'largest accepted message; larger ones close with 1009' }),
     maxFragments: setting({ flag: 'max-fragments', type: count(), default: SERVER_DEFAULTS.maxFragments, help: 'most frames one message may arrive in (0: no limit but maxPayload); more close with 1008' }),
     maxConnections: setting({ flag: 'max-connections', type: count(), default: SERVE_PROTECTIONS.maxConnections, help: 'most open connections, those still in authentication included (0: no limit); further upgrades get HTTP 503 with Retry-After' }),
