@@ -99,6 +99,11 @@ export class ProtocolSession {
     return this.session?.id;
   }
 
+  /** The channels subscribed on this connection (read-only, for operator views). */
+  get channels(): string[] {
+    return [...this.subscriptions.keys()];
+  }
+
   private send(frame: ServerFrame): void {
     this.connection.send(JSON.stringify(frame));
   }

@@ -155,6 +155,8 @@ export class LifelineServer {
   private readonly meter: OutputMeter;
   private readonly routes: ((req: IncomingMessage, res: ServerResponse) => boolean)[] = [];
   private readonly offAvailability: (() => void) | undefined;
+  /** Operator views (see the block at the end of the class). */
+  private readonly protocolSessions = new WeakMap<Connection, ProtocolSession>();
 
   /** @param options - see {@link ServerOptions} */
   constructor(options: ServerOptions = {}) {
@@ -515,6 +517,7 @@ export class LifelineServer {
     if (onConnection) this.enqueue(connection, 'connection', () => onConnection(connection, info));
     const bucket = this.options.rateLimit ? new TokenBucket(this.options.rateLimit.messagesPerSecond, this.options.rateLimit.burst, Date.now()) : undefined;
     const session = transport.protocol === SUBPROTOCOL ? new ProtocolSession(connection, this.protocolContext, user) : undefined;
+    if (session) this.protocolSessions.set(connection, session);
     // A protocol client that never says hello holds a socket for nothing.
     const helloTimer = session
       ? setTimeout(() => {
@@ -626,6 +629,23 @@ export class LifelineServer {
       connection.awaitingPong = true;
       connection.ping();
     }
+  }
+
+  // ---- Read-only views for operator tools (the dashboard console). Nothing here changes state. ----
+
+  /** The channels a `lifeline.v1` connection of this process is subscribed to (empty for a plain WebSocket). */
+  channelsOf(connection: Connection): readonly string[] {
+    return this.protocolSessions.get(connection)?.channels ?? [];
+  }
+
+  /** The `lifeline.v1` session id of a connection of this process, once its `hello` was answered. */
+  sessionOf(connection: Connection): string | undefined {
+    return this.protocolSessions.get(connection)?.sessionId;
+  }
+
+  /** Every channel with subscribers on this process, and how many. */
+  subscriberCounts(): IterableIterator<[channel: string, subscribers: number]> {
+    return this.hub.counts();
   }
 }
 

@@ -187,4 +187,9 @@ export class ChannelHub {
   count(channel: string): number {
     return this.byChannel.get(channel)?.size ?? 0;
   }
+
+  /** Every channel with subscriptions, and how many (read-only, for operator views). */
+  *counts(): IterableIterator<[string, number]> {
+    for (const [channel, set] of this.byChannel) yield [channel, set.size];
+  }
 }
