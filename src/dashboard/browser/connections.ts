@@ -1,0 +1,212 @@
+/**
+ * The connections view: the open connections of the process that answers (filtered, paged), one
+ * connection inspected (user, channels, buffered bytes, age), and a disconnect with a chosen code.
+ * The page offers only codes a server may send and shows the reason as it will go out: cut to 123
+ * bytes of UTF-8 on a character boundary. The server checks both again.
+ * @packageDocumentation
+ */
+import { codeLabels, explainCode, isSendableCode, registeredCodes } from '../../codes/index.js';
+import { MAX_CLOSE_REASON_BYTES, truncateUtf8, utf8Length } from '../../protocol/index.js';
+import { API_PREFIX, type ConnectionDetail, type ConnectionRow, type ConnectionsPage, type DisconnectResult } from '../console-api.js';
+import { ApiError, adminPost, getJson } from './api.js';
+import { byId, dateTime, fill, formatBytes, formatDuration, h } from './dom.js';
+import { t } from './i18n.js';
+import { routeHash } from './router.js';
+import { page } from './state.js';
+
+/** What the server sends when the reason is left empty (mirrors the server's default). */
+const DEFAULT_REASON = 'closed by an operator';
+
+/** Cursors of the pages seen so far: the first page has none. */
+let cursors: string[] = [''];
+let pageIndex = 0;
+let selected: string | undefined;
+let lastPage: ConnectionsPage | undefined;
+
+const errorText = (error: unknown): string => t(page.lang, 'failed', { message: error instanceof ApiError ? error.message : String(error) });
+
+function cell(row: ConnectionRow): HTMLTableRowElement {
+  const lang = page.lang;
+  const channels = row.channels.join(', ') + (row.channelCount > row.channels.length ? ` ${t(lang, 'andMore', { n: row.channelCount - row.channels.length })}` : '');
+  return h(
+    'tr',
+    { 'data-connection': row.id, 'data-dashboard': String(row.dashboard), class: row.id === selected ? 'selected' : undefined },
+    h('td', { class: 'mono', 'data-label': t(lang, 'connectionId') }, h('a', { href: routeHash({ view: 'connections', item: row.id }) }, row.id), row.dashboard ? h('span', { class: 'badge' }, t(lang, 'dashboardBadge')) : ''),
+    h('td', { 'data-label': t(lang, 'user') }, row.user ?? '–'),
+    h('td', { class: 'mono', 'data-label': t(lang, 'remote') }, row.remote),
+    h('td', { 'data-label': t(lang, 'protocol') }, row.protocol === '' ? t(lang, 'plainWebSocket') : row.protocol),
+    h('td', { class: 'mono', 'data-label': t(lang, 'session') }, row.session ?? '–'),
+    h('td', { class: 'mono', 'data-label': t(lang, 'channels') }, channels === '' ? '–' : channels),
+    h('td', { class: 'num', 'data-label': t(lang, 'buffered') }, formatBytes(row.bufferedBytes)),
+    h('td', { class: 'num', 'data-label': t(lang, 'age') }, formatDuration(row.ageMs)),
+  );
+}
+
+function renderList(): void {
+  const lang = page.lang;
+  const p = lastPage;
+  byId('connections-source').textContent = p?.source ?? page.info?.source ?? '';
+  if (!p) return;
+  byId('connections-summary').textContent = t(lang, 'connectionsSummary', { matched: p.matched, total: p.total, page: pageIndex + 1 });
+  if (p.rows.length === 0) fill(byId('connections-rows'), h('tr', { class: 'none' }, h('td', { colspan: 8 }, t(lang, 'noConnections'))));
+  else fill(byId('connections-rows'), ...p.rows.map(cell));
+  byId<HTMLButtonElement>('connections-next').disabled = p.next === null;
+  byId<HTMLButtonElement>('connections-first').disabled = pageIndex === 0;
+}
+
+async function loadList(): Promise<void> {
+  const hide = byId<HTMLInputElement>('connections-hide-dashboards').checked;
+  try {
+    lastPage = await getJson<ConnectionsPage>(`${API_PREFIX}connections`, { q: byId<HTMLInputElement>('connections-q').value.trim(), after: cursors[pageIndex], dashboards: hide ? '0' : undefined });
+    byId('connections-view').dataset.loaded = String(Date.now());
+  } catch (error) {
+    byId('connections-summary').textContent = errorText(error);
+    return;
+  }
+  renderList();
+}
+
+function fact(label: string, value: string | number, cls?: string): HTMLElement[] {
+  return [h('dt', undefined, label), h('dd', cls ? { class: cls } : undefined, value)];
+}
+
+function renderDetail(d: ConnectionDetail | undefined, missing?: string): void {
+  const lang = page.lang;
+  const panel = byId('connection-detail');
+  panel.hidden = selected === undefined;
+  if (selected === undefined) return;
+  panel.dataset.connection = selected;
+  byId('connection-detail-title').textContent = `${t(lang, 'connectionId')} ${selected}`;
+  byId('disconnect-form').hidden = d === undefined;
+  if (!d) {
+    fill(byId('connection-facts'), h('dd', { class: 'error' }, missing ?? ''));
+    return;
+  }
+  panel.dataset.state = d.state;
+  fill(
+    byId('connection-facts'),
+    ...fact(t(lang, 'user'), d.user ?? '–'),
+    ...fact(t(lang, 'remote'), d.remote, 'mono'),
+    ...fact(t(lang, 'path'), `${d.path}${d.queryKeys.length > 0 ? ` ?${d.queryKeys.map((k) => `${k}=…`).join('&')}` : ''}`, 'mono'),
+    ...fact(t(lang, 'protocol'), d.protocol === '' ? t(lang, 'plainWebSocket') : d.protocol),
+    ...fact(t(lang, 'session'), d.session ?? '–', 'mono'),
+    ...fact(t(lang, 'channels'), d.channels.length === 0 ? '–' : d.channels.join(', '), 'mono channels'),
+    ...fact(t(lang, 'buffered'), formatBytes(d.bufferedBytes)),
+    ...fact(t(lang, 'age'), `${formatDuration(d.ageMs)} (${dateTime(d.openedAt)})`),
+    ...fact(t(lang, 'origin'), d.origin ?? '–'),
+    ...fact(t(lang, 'userAgent'), d.userAgent ?? '–'),
+    ...(d.dashboard ? fact(t(lang, 'dashboardBadge'), t(lang, 'dashboardExplained')) : []),
+  );
+  describeChoice();
+}
+
+async function loadDetail(): Promise<void> {
+  const id = selected;
+  if (id === undefined) return renderDetail(undefined);
+  try {
+    const d = await getJson<ConnectionDetail>(`${API_PREFIX}connection`, { id });
+    if (id === selected) renderDetail(d);
+  } catch (error) {
+    if (id === selected) renderDetail(undefined, errorText(error));
+  }
+}
+
+/** Explain the chosen code and show the reason as it will be sent. */
+function describeChoice(): void {
+  const lang = page.lang;
+  const code = Number(byId<HTMLInputElement>('disconnect-code').value);
+  const name = byId('disconnect-code-name');
+  const sendable = Number.isInteger(code) && isSendableCode(code);
+  byId<HTMLButtonElement>('disconnect-submit').disabled = !sendable;
+  name.dataset.sendable = String(sendable);
+  if (!sendable) name.textContent = t(lang, 'notSendable');
+  else {
+    const e = explainCode(code, lang);
+    name.textContent = `${e.name} · ${codeLabels(lang).reconnect[e.reconnect]}`;
+  }
+  const typed = byId<HTMLInputElement>('disconnect-reason').value;
+  const reason = typed.trim() === '' ? DEFAULT_REASON : typed;
+  const bytes = utf8Length(reason);
+  const cut = truncateUtf8(reason);
+  const el = byId('disconnect-bytes');
+  el.dataset.over = String(bytes > MAX_CLOSE_REASON_BYTES);
+  el.textContent = `${bytes}/${MAX_CLOSE_REASON_BYTES} ${t(lang, 'bytes')}` + (bytes > MAX_CLOSE_REASON_BYTES ? ` · ${t(lang, 'willBeCut', { reason: cut })}` : '');
+}
+
+function fillCodes(): void {
+  const lang = page.lang;
+  const codes = registeredCodes()
+    .map((e) => e.from)
+    .filter(isSendableCode);
+  fill(byId('sendable-codes'), ...codes.map((code) => h('option', { value: code }, `${code} ${explainCode(code, lang).name}`)), h('option', { value: 4000 }, `4000 ${explainCode(4000, lang).name}`));
+}
+
+function wire(): void {
+  byId('connections-filter').addEventListener('submit', (event) => {
+    event.preventDefault();
+    cursors = [''];
+    pageIndex = 0;
+    void loadList();
+  });
+  byId('connections-hide-dashboards').addEventListener('change', () => {
+    cursors = [''];
+    pageIndex = 0;
+    void loadList();
+  });
+  byId('connections-refresh').addEventListener('click', () => {
+    void loadList();
+    void loadDetail();
+  });
+  byId('connections-first').addEventListener('click', () => {
+    pageIndex = 0;
+    void loadList();
+  });
+  byId('connections-next').addEventListener('click', () => {
+    const next = lastPage?.next;
+    if (next === null || next === undefined) return;
+    cursors = [...cursors.slice(0, pageIndex + 1), next];
+    pageIndex += 1;
+    void loadList();
+  });
+  for (const id of ['disconnect-code', 'disconnect-reason']) byId(id).addEventListener('input', describeChoice);
+  byId('disconnect-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    if (selected === undefined) return;
+    const result = byId('disconnect-result');
+    const body = { connection: selected, code: Number(byId<HTMLInputElement>('disconnect-code').value), reason: byId<HTMLInputElement>('disconnect-reason').value };
+    adminPost<DisconnectResult>('/admin/disconnect', body).then(
+      (r) => {
+        result.dataset.ok = 'true';
+        result.dataset.code = String(r.code);
+        result.textContent = t(page.lang, 'disconnected', { connection: r.connection, code: r.code, reason: r.reason }) + (r.truncated ? ` ${t(page.lang, 'reasonCut')}` : '');
+        void loadList();
+        setTimeout(() => void loadDetail(), 300);
+      },
+      (error: unknown) => {
+        result.dataset.ok = 'false';
+        result.textContent = errorText(error);
+      },
+    );
+  });
+}
+
+/** Wire the view (once). */
+export function mountConnections(): void {
+  wire();
+  fillCodes();
+}
+
+/** The view was opened, on the list or on one connection. */
+export function showConnections(item: string | undefined): void {
+  if (item !== selected) byId('disconnect-result').textContent = '';
+  selected = item;
+  void loadList();
+  void loadDetail();
+}
+
+/** The language changed. */
+export function renderConnections(): void {
+  fillCodes();
+  renderList();
+  void loadDetail();
+}
