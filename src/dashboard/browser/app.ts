@@ -10,8 +10,8 @@ import { ServerError, createSession, type CloseInfo, type LifelineSession } from
 import { explainCode } from '../../codes/index.js';
 import { ASSET_PREFIX, DASHBOARD_MARK, STATS_CHANNEL, isStatsSnapshot, type DashboardInfo, type StatsSnapshot } from '../snapshot.js';
 import { adminPost } from './api.js';
-import { mountChannels, renderChannels, showChannels } from './channels.js';
-import { mountConnections, renderConnections, showConnections } from './connections.js';
+import { mountChannels, refreshChannels, renderChannels, showChannels } from './channels.js';
+import { mountConnections, refreshConnections, renderConnections, showConnections } from './connections.js';
 import { byId, clockTime, sameOriginWsUrl } from './dom.js';
 import { saveLang, stateLabel, t, translate, type UiKey } from './i18n.js';
 import { incidentsSnapshot, mountIncidents, renderIncidentsView, showIncidents } from './incidents.js';
@@ -20,6 +20,9 @@ import { renderComparison, renderReference } from './reference.js';
 import { mountRestart, renderRestart, restartSnapshot } from './restart.js';
 import { VIEWS, parseRoute, type Route } from './router.js';
 import { current, page } from './state.js';
+
+/** How often an open connections or channels list is fetched again, ms. */
+const LIST_REFRESH_MS = 5000;
 
 let session: LifelineSession | undefined;
 let lastClose: CloseInfo | undefined;
@@ -183,6 +186,12 @@ async function main(): Promise<void> {
   connect();
   navigate();
   renderLocalised();
+  // Lists on screen follow the server without a click (each refresh is one bounded page).
+  setInterval(() => {
+    if (document.hidden) return;
+    if (route.view === 'connections') refreshConnections();
+    if (route.view === 'channels') refreshChannels();
+  }, LIST_REFRESH_MS);
   document.body.dataset.ready = 'true';
 }
 

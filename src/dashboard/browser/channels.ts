@@ -221,6 +221,11 @@ export function showChannels(item: string | undefined): void {
   void loadDetail();
 }
 
+/** Refresh the list in place (the page does this every few seconds while the view is open). */
+export function refreshChannels(): void {
+  void loadList();
+}
+
 /** The language changed. */
 export function renderChannels(): void {
   renderList();

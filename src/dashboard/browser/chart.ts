@@ -26,6 +26,8 @@ export interface ChartOptions {
   readonly keyAttribute?: string;
   /** Accessible name of the chart. */
   readonly title: string;
+  /** Height in the chart's own units (it is 720 wide). @default 180 */
+  readonly height?: number;
 }
 
 const COLORS: Readonly<Record<number, string>> = {
@@ -85,7 +87,7 @@ function compact(v: number): string {
 export function renderBars(container: Element, bars: readonly StackedBar[], options: ChartOptions): void {
   const keyAttr = options.keyAttribute ?? 'data-key';
   const width = 720;
-  const height = 180;
+  const height = options.height ?? 180;
   const left = 44;
   const right = 8;
   const top = 10;

@@ -22,6 +22,8 @@ let cursors: string[] = [''];
 let pageIndex = 0;
 let selected: string | undefined;
 let lastPage: ConnectionsPage | undefined;
+/** The inspected connection as last fetched (or why it could not be), drawn again on a language switch. */
+let detail: { d: ConnectionDetail | undefined; missing?: string } = { d: undefined };
 
 const errorText = (error: unknown): string => t(page.lang, 'failed', { message: error instanceof ApiError ? error.message : String(error) });
 
@@ -70,14 +72,15 @@ function fact(label: string, value: string | number, cls?: string): HTMLElement[
   return [h('dt', undefined, label), h('dd', cls ? { class: cls } : undefined, value)];
 }
 
-function renderDetail(d: ConnectionDetail | undefined, missing?: string): void {
+function renderDetail(): void {
+  const { d, missing } = detail;
   const lang = page.lang;
   const panel = byId('connection-detail');
   panel.hidden = selected === undefined;
   if (selected === undefined) return;
   panel.dataset.connection = selected;
   byId('connection-detail-title').textContent = `${t(lang, 'connectionId')} ${selected}`;
-  byId('disconnect-form').hidden = d === undefined;
+  byId('disconnect-form').hidden = d?.state !== 'open';
   if (!d) {
     fill(byId('connection-facts'), h('dd', { class: 'error' }, missing ?? ''));
     return;
@@ -85,6 +88,7 @@ function renderDetail(d: ConnectionDetail | undefined, missing?: string): void {
   panel.dataset.state = d.state;
   fill(
     byId('connection-facts'),
+    ...fact(t(lang, 'status'), t(lang, d.state === 'open' ? 'stateOpen' : 'stateClosed')),
     ...fact(t(lang, 'user'), d.user ?? '–'),
     ...fact(t(lang, 'remote'), d.remote, 'mono'),
     ...fact(t(lang, 'path'), `${d.path}${d.queryKeys.length > 0 ? ` ?${d.queryKeys.map((k) => `${k}=…`).join('&')}` : ''}`, 'mono'),
@@ -102,13 +106,17 @@ function renderDetail(d: ConnectionDetail | undefined, missing?: string): void {
 
 async function loadDetail(): Promise<void> {
   const id = selected;
-  if (id === undefined) return renderDetail(undefined);
+  if (id === undefined) {
+    detail = { d: undefined };
+    return renderDetail();
+  }
   try {
     const d = await getJson<ConnectionDetail>(`${API_PREFIX}connection`, { id });
-    if (id === selected) renderDetail(d);
+    if (id === selected) detail = { d };
   } catch (error) {
-    if (id === selected) renderDetail(undefined, errorText(error));
+    if (id === selected) detail = { d: undefined, missing: errorText(error) };
   }
+  if (id === selected) renderDetail();
 }
 
 /** Explain the chosen code and show the reason as it will be sent. */
@@ -155,7 +163,7 @@ function wire(): void {
   });
   byId('connections-refresh').addEventListener('click', () => {
     void loadList();
-    void loadDetail();
+    if (detail.d?.state === 'open') void loadDetail();
   });
   byId('connections-first').addEventListener('click', () => {
     pageIndex = 0;
@@ -179,8 +187,10 @@ function wire(): void {
         result.dataset.ok = 'true';
         result.dataset.code = String(r.code);
         result.textContent = t(page.lang, 'disconnected', { connection: r.connection, code: r.code, reason: r.reason }) + (r.truncated ? ` ${t(page.lang, 'reasonCut')}` : '');
+        // It is gone: say so here rather than ask the server about a connection it no longer has.
+        if (detail.d?.id === r.connection) detail = { d: { ...detail.d, state: 'closed' } };
+        renderDetail();
         void loadList();
-        setTimeout(() => void loadDetail(), 300);
       },
       (error: unknown) => {
         result.dataset.ok = 'false';
@@ -198,15 +208,23 @@ export function mountConnections(): void {
 
 /** The view was opened, on the list or on one connection. */
 export function showConnections(item: string | undefined): void {
-  if (item !== selected) byId('disconnect-result').textContent = '';
+  if (item !== selected) {
+    byId('disconnect-result').textContent = '';
+    detail = { d: undefined };
+  }
   selected = item;
   void loadList();
   void loadDetail();
+}
+
+/** Refresh the list in place (the page does this every few seconds while the view is open). */
+export function refreshConnections(): void {
+  void loadList();
 }
 
 /** The language changed. */
 export function renderConnections(): void {
   fillCodes();
   renderList();
-  void loadDetail();
+  renderDetail();
 }

@@ -93,27 +93,27 @@ const one = (key: string, n: number): ReadonlyMap<string, number> => new Map([[k
 
 function renderSeries(): void {
   const lang = page.lang;
-  const words = { now: t(lang, 'now'), bucketMs: series?.bucketMs ?? 10_000 };
+  const words = { now: t(lang, 'now'), bucketMs: series?.bucketMs ?? 10_000, height: 140 };
   const bars: SeriesBar[] = series ? series.bars(serverNow()) : [];
   const stack = (values: (b: SeriesBar) => ReadonlyMap<string, number>): StackedBar[] => bars.map((b) => ({ start: b.start, values: values(b) }));
   renderBars(byId('chart-connections'), stack((b) => one('open', b.connections ?? 0)), {
     ...words,
     title: t(lang, 'seriesConnections'),
-    empty: t(lang, 'noData'),
+    empty: t(lang, bars.some((b) => b.connections !== null) ? 'noOpenInWindow' : 'noData'),
     colorOf: () => '#0d9488',
     labelOf: () => t(lang, 'open'),
   });
   renderBars(byId('chart-messages'), stack((b) => new Map([['in', b.messagesIn], ['out', b.messagesOut]])), {
     ...words,
     title: t(lang, 'seriesMessages'),
-    empty: t(lang, 'noData'),
+    empty: t(lang, bars.some((b) => b.connections !== null) ? 'noMessagesInWindow' : 'noData'),
     colorOf: (k) => (k === 'in' ? '#2563eb' : '#ca8a04'),
     labelOf: (k) => t(lang, k === 'in' ? 'messagesIn' : 'messagesOut'),
   });
   renderBars(byId('chart'), stack((b) => new Map([...b.closes].map(([code, n]) => [String(code), n]))), {
     ...words,
     title: t(lang, 'closes'),
-    empty: t(lang, 'noCloses'),
+    empty: t(lang, 'noClosesInWindow'),
     colorOf: (k) => codeColor(Number(k)),
     labelOf: (k) => codeTitle(Number(k), lang),
     keyAttribute: 'data-code',

@@ -8,6 +8,13 @@ import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { LifelineServer } from '../../server/index.js';
 import type { NodeInfo } from '../snapshot.js';
 
+/**
+ * The event-loop monitor's timer period, ms. Lag below it does not matter to an operator, and the timer
+ * costs next to nothing. The monitor records whole periods (an idle loop reads about this much), so it is
+ * taken off every reading.
+ */
+const RESOLUTION_MS = 10;
+
 /** Samples {@link NodeInfo} for one server; call `stop()` to release the event-loop monitor. */
 export class NodeSampler {
   readonly #server: LifelineServer;
@@ -17,8 +24,7 @@ export class NodeSampler {
 
   constructor(server: LifelineServer) {
     this.#server = server;
-    // 20 ms resolution: lag below that does not matter to an operator, and the timer costs next to nothing.
-    this.#delay = monitorEventLoopDelay({ resolution: 20 });
+    this.#delay = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
     this.#delay.enable();
   }
 
@@ -30,8 +36,9 @@ export class NodeSampler {
     this.#cpu = process.cpuUsage();
     this.#at = now;
     // The histogram's values are in ns; with no sample yet it reports NaN (mean) and 0 (max).
-    const mean = Number.isFinite(this.#delay.mean) ? this.#delay.mean / 1e6 : 0;
-    const max = this.#delay.max / 1e6;
+    const lag = (ns: number): number => (Number.isFinite(ns) ? Math.max(0, ns / 1e6 - RESOLUTION_MS) : 0);
+    const mean = lag(this.#delay.mean);
+    const max = lag(this.#delay.max);
     this.#delay.reset();
     const server = this.#server;
     return {
