@@ -5,6 +5,7 @@
  * @packageDocumentation
  */
 import { ADMIN_HEADER } from '../snapshot.js';
+import type { Sentence } from './i18n.js';
 
 /** A console request the server refused or could not answer. */
 export class ApiError extends Error {
@@ -43,6 +44,11 @@ async function send<T>(input: string, init: RequestInit): Promise<T> {
     throw new ApiError(0, 'network', error instanceof Error ? error.message : String(error));
   }
   return parse<T>(res);
+}
+
+/** "Failed: …" with what the server (or the network) said. */
+export function failure(error: unknown): Sentence {
+  return { key: 'failed', values: { message: error instanceof Error ? error.message : String(error) } };
 }
 
 /** `GET path?params` (undefined and '' values are left out). */

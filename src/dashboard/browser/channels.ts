@@ -5,9 +5,9 @@
  * @packageDocumentation
  */
 import { API_PREFIX, isChannelName, type ChannelDetail, type ChannelsPage, type PublishResult } from '../console-api.js';
-import { ApiError, adminPost, getJson } from './api.js';
+import { adminPost, failure, getJson } from './api.js';
 import { byId, dateTime, fill, h } from './dom.js';
-import { t } from './i18n.js';
+import { say, t } from './i18n.js';
 import { routeHash } from './router.js';
 import { page } from './state.js';
 
@@ -26,8 +26,6 @@ function newKey(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(12));
   return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
-
-const errorText = (error: unknown): string => t(page.lang, 'failed', { message: error instanceof ApiError ? error.message : String(error) });
 
 function renderList(): void {
   const lang = page.lang;
@@ -57,20 +55,19 @@ async function loadList(): Promise<void> {
   try {
     lastPage = await getJson<ChannelsPage>(`${API_PREFIX}channels`, { q: byId<HTMLInputElement>('channels-q').value.trim(), after: cursors[pageIndex] });
   } catch (error) {
-    byId('channels-summary').textContent = errorText(error);
+    say(byId('channels-summary'), page.lang, failure(error));
     return;
   }
   renderList();
 }
 
-function renderDetail(error?: string): void {
+function renderDetail(): void {
   const lang = page.lang;
   const panel = byId('channel-detail');
   panel.hidden = selected === undefined;
   if (selected === undefined) return;
   panel.dataset.channel = selected;
   byId('channel-title').textContent = `${t(lang, 'channel')} ${selected}`;
-  byId('channel-error').textContent = error ?? '';
   const d = detail;
   if (!d) return;
   fill(
@@ -111,13 +108,15 @@ async function loadDetail(): Promise<void> {
     const d = await getJson<ChannelDetail>(`${API_PREFIX}channel`, { name, before: historyCursors[historyIndex] });
     if (name !== selected) return;
     detail = d;
+    say(byId('channel-error'), page.lang, undefined);
     renderDetail();
   } catch (error) {
     if (name !== selected) return;
     detail = undefined;
     fill(byId('channel-facts'));
     fill(byId('channel-history'));
-    renderDetail(errorText(error));
+    say(byId('channel-error'), page.lang, failure(error));
+    renderDetail();
   }
 }
 
@@ -130,7 +129,7 @@ function publish(): void {
     data = JSON.parse(byId<HTMLTextAreaElement>('publish-data').value);
   } catch (error) {
     result.dataset.ok = 'false';
-    result.textContent = t(page.lang, 'badJson', { message: error instanceof Error ? error.message : String(error) });
+    say(result, page.lang, { key: 'badJson', values: { message: error instanceof Error ? error.message : String(error) } });
     return;
   }
   adminPost<PublishResult>('/admin/publish', { channel: name, data, idempotencyKey: publishKey }).then(
@@ -138,14 +137,14 @@ function publish(): void {
       publishKey = newKey();
       result.dataset.ok = 'true';
       result.dataset.offset = String(r.offset);
-      result.textContent = t(page.lang, 'publishedAt', { channel: r.channel, offset: r.offset });
+      say(result, page.lang, { key: 'publishedAt', values: { channel: r.channel, offset: r.offset } });
       historyCursors = [undefined];
       historyIndex = 0;
       void loadDetail();
     },
     (error: unknown) => {
       result.dataset.ok = 'false';
-      result.textContent = errorText(error);
+      say(result, page.lang, failure(error));
     },
   );
 }
@@ -176,10 +175,10 @@ function wire(): void {
     event.preventDefault();
     const name = byId<HTMLInputElement>('channel-name').value.trim();
     if (!isChannelName(name)) {
-      byId('channel-open-error').textContent = t(page.lang, 'badChannel');
+      say(byId('channel-open-error'), page.lang, { key: 'badChannel' });
       return;
     }
-    byId('channel-open-error').textContent = '';
+    say(byId('channel-open-error'), page.lang, undefined);
     location.hash = routeHash({ view: 'channels', item: name });
   });
   byId('channel-older').addEventListener('click', () => {
@@ -213,7 +212,7 @@ export function showChannels(item: string | undefined): void {
     historyCursors = [undefined];
     historyIndex = 0;
     detail = undefined;
-    byId('publish-result').textContent = '';
+    say(byId('publish-result'), page.lang, undefined);
   }
   selected = item;
   if (item !== undefined) byId<HTMLInputElement>('channel-name').value = item;

@@ -8,9 +8,9 @@
 import { codeLabels, explainCode, isSendableCode, registeredCodes } from '../../codes/index.js';
 import { MAX_CLOSE_REASON_BYTES, truncateUtf8, utf8Length } from '../../protocol/index.js';
 import { API_PREFIX, type ConnectionDetail, type ConnectionRow, type ConnectionsPage, type DisconnectResult } from '../console-api.js';
-import { ApiError, adminPost, getJson } from './api.js';
+import { adminPost, failure, getJson } from './api.js';
 import { byId, dateTime, fill, formatBytes, formatDuration, h } from './dom.js';
-import { t } from './i18n.js';
+import { say, t } from './i18n.js';
 import { routeHash } from './router.js';
 import { page } from './state.js';
 
@@ -24,8 +24,6 @@ let selected: string | undefined;
 let lastPage: ConnectionsPage | undefined;
 /** The inspected connection as last fetched (or why it could not be), drawn again on a language switch. */
 let detail: { d: ConnectionDetail | undefined; missing?: string } = { d: undefined };
-
-const errorText = (error: unknown): string => t(page.lang, 'failed', { message: error instanceof ApiError ? error.message : String(error) });
 
 function cell(row: ConnectionRow): HTMLTableRowElement {
   const lang = page.lang;
@@ -62,7 +60,7 @@ async function loadList(): Promise<void> {
     lastPage = await getJson<ConnectionsPage>(`${API_PREFIX}connections`, { q: byId<HTMLInputElement>('connections-q').value.trim(), after: cursors[pageIndex], dashboards: hide ? '0' : undefined });
     byId('connections-view').dataset.loaded = String(Date.now());
   } catch (error) {
-    byId('connections-summary').textContent = errorText(error);
+    say(byId('connections-summary'), page.lang, failure(error));
     return;
   }
   renderList();
@@ -114,7 +112,7 @@ async function loadDetail(): Promise<void> {
     const d = await getJson<ConnectionDetail>(`${API_PREFIX}connection`, { id });
     if (id === selected) detail = { d };
   } catch (error) {
-    if (id === selected) detail = { d: undefined, missing: errorText(error) };
+    if (id === selected) detail = { d: undefined, missing: t(page.lang, 'failed', failure(error).values) };
   }
   if (id === selected) renderDetail();
 }
@@ -186,7 +184,7 @@ function wire(): void {
       (r) => {
         result.dataset.ok = 'true';
         result.dataset.code = String(r.code);
-        result.textContent = t(page.lang, 'disconnected', { connection: r.connection, code: r.code, reason: r.reason }) + (r.truncated ? ` ${t(page.lang, 'reasonCut')}` : '');
+        say(result, page.lang, { key: r.truncated ? 'disconnectedCut' : 'disconnected', values: { connection: r.connection, code: r.code, reason: r.reason } });
         // It is gone: say so here rather than ask the server about a connection it no longer has.
         if (detail.d?.id === r.connection) detail = { d: { ...detail.d, state: 'closed' } };
         renderDetail();
@@ -194,7 +192,7 @@ function wire(): void {
       },
       (error: unknown) => {
         result.dataset.ok = 'false';
-        result.textContent = errorText(error);
+        say(result, page.lang, failure(error));
       },
     );
   });
@@ -209,7 +207,7 @@ export function mountConnections(): void {
 /** The view was opened, on the list or on one connection. */
 export function showConnections(item: string | undefined): void {
   if (item !== selected) {
-    byId('disconnect-result').textContent = '';
+    say(byId('disconnect-result'), page.lang, undefined);
     detail = { d: undefined };
   }
   selected = item;

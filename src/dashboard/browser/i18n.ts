@@ -133,7 +133,7 @@ const en = {
   bytes: 'bytes',
   willBeCut: 'will be cut to “{reason}”',
   disconnected: 'Closed {connection} with {code} “{reason}”.',
-  reasonCut: '(reason cut to 123 bytes)',
+  disconnectedCut: 'Closed {connection} with {code} “{reason}” (reason cut to 123 bytes).',
   // Channels
   channelsTitle: 'Channels',
   channelsFilter: 'filter channels',
@@ -358,7 +358,7 @@ const zh: Record<UiKey, string> = {
   bytes: '字节',
   willBeCut: '将被截断为“{reason}”',
   disconnected: '已用 {code}“{reason}”关闭 {connection}。',
-  reasonCut: '（原因已截断为 123 字节）',
+  disconnectedCut: '已用 {code}“{reason}”关闭 {connection}（原因已截断为 123 字节）。',
   channelsTitle: '频道',
   channelsFilter: '筛选频道',
   channelName: '频道名',
@@ -458,8 +458,28 @@ export function t(lang: Lang, key: UiKey, values: Readonly<Record<string, string
   return TEXTS[lang][key].replace(/\{(\w+)\}/g, (whole, name: string) => (name in values ? String(values[name]) : whole));
 }
 
+/** A sentence not yet in a language: a key and its values. */
+export interface Sentence {
+  readonly key: UiKey;
+  readonly values?: Readonly<Record<string, string | number>>;
+}
+
+/** Elements showing a sentence (a result, an error), said again in the new language on a switch. */
+const spoken = new Map<HTMLElement, Sentence>();
+
+/** Show `sentence` in `el`, in `lang` now and in the new language whenever {@link translate} runs; undefined empties it. */
+export function say(el: HTMLElement, lang: Lang, sentence: Sentence | undefined): void {
+  if (sentence === undefined) {
+    spoken.delete(el);
+    el.textContent = '';
+    return;
+  }
+  spoken.set(el, sentence);
+  el.textContent = t(lang, sentence.key, sentence.values);
+}
+
 /**
- * Set the text of every `[data-i18n]` element under `root`, the placeholder of every
+ * Set the text of every `[data-i18n]` element under `root`, every sentence put with {@link say}, the placeholder of every
  * `[data-i18n-placeholder]` and the accessible name of every `[data-i18n-label]`.
  */
 export function translate(root: ParentNode, lang: Lang): void {
@@ -474,6 +494,7 @@ export function translate(root: ParentNode, lang: Lang): void {
   });
   each('data-i18n-placeholder', (el, text) => el.setAttribute('placeholder', text));
   each('data-i18n-label', (el, text) => el.setAttribute('aria-label', text));
+  for (const [el, sentence] of spoken) el.textContent = t(lang, sentence.key, sentence.values);
 }
 
 const STATE_LABELS: Readonly<Record<string, UiKey>> = {

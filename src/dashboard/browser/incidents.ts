@@ -5,9 +5,9 @@
  * @packageDocumentation
  */
 import { API_PREFIX, type IncidentRow, type IncidentsPage } from '../console-api.js';
-import { ApiError, getJson } from './api.js';
+import { failure, getJson } from './api.js';
 import { byId, dateTime, fill, h } from './dom.js';
-import { t } from './i18n.js';
+import { say, t } from './i18n.js';
 import { routeHash } from './router.js';
 import { page } from './state.js';
 
@@ -18,8 +18,6 @@ let selected: string | undefined;
 let selectedRow: IncidentRow | null | undefined;
 let visible = false;
 let newestSeen = '';
-
-const errorText = (error: unknown): string => t(page.lang, 'failed', { message: error instanceof ApiError ? error.message : String(error) });
 
 /** The absolute address of an incident's permalink. */
 function permalink(id: string): string {
@@ -56,7 +54,7 @@ async function loadList(): Promise<void> {
   try {
     lastPage = await getJson<IncidentsPage>(`${API_PREFIX}incidents`, { q: byId<HTMLInputElement>('incidents-q').value.trim(), before: cursors[pageIndex] });
   } catch (error) {
-    byId('incidents-summary').textContent = errorText(error);
+    say(byId('incidents-summary'), page.lang, failure(error));
     return;
   }
   renderList();
@@ -105,7 +103,7 @@ async function loadDetail(): Promise<void> {
   } catch (error) {
     if (id !== selected) return;
     selectedRow = null;
-    byId('incidents-summary').textContent = errorText(error);
+    say(byId('incidents-summary'), page.lang, failure(error));
   }
   renderDetail();
 }

@@ -6,10 +6,10 @@
 import { API_PREFIX, DEFAULT_SERIES_WINDOW, SERIES_WINDOWS } from '../console-api.js';
 import { Series, sampleOf, type SeriesBar, type SeriesState } from '../series.js';
 import type { SnapshotIncident, StatsSnapshot } from '../snapshot.js';
-import { ApiError, adminPost, getJson } from './api.js';
+import { adminPost, failure, getJson } from './api.js';
 import { codeColor, codeTitle, renderBars, type StackedBar } from './chart.js';
 import { byId, clockTime, fill, formatBytes, formatDuration, h } from './dom.js';
-import { stateLabel, t } from './i18n.js';
+import { say, stateLabel, t } from './i18n.js';
 import { routeHash } from './router.js';
 import { current, known, page, serverNow } from './state.js';
 
@@ -134,10 +134,10 @@ async function loadSeries(): Promise<void> {
     series = Series.from(state);
     for (const s of waiting) series.add(sampleOf(s));
     waiting = [];
-    byId('series-error').textContent = '';
+    say(byId('series-error'), page.lang, undefined);
   } catch (error) {
     if (ticket !== loading) return;
-    byId('series-error').textContent = t(page.lang, 'failed', { message: error instanceof ApiError ? error.message : String(error) });
+    say(byId('series-error'), page.lang, failure(error));
   }
   renderSeries();
   byId('series').dataset.window = key;
@@ -154,11 +154,11 @@ function wireCrash(): void {
       (body) => {
         result.dataset.incident = body.incident;
         result.dataset.ok = 'true';
-        result.textContent = t(page.lang, 'crashed', { connection: body.connection, incident: body.incident });
+        say(result, page.lang, { key: 'crashed', values: { connection: body.connection, incident: body.incident } });
       },
       (error: unknown) => {
         result.dataset.ok = 'false';
-        result.textContent = t(page.lang, 'failed', { message: error instanceof Error ? error.message : String(error) });
+        say(result, page.lang, failure(error));
       },
     );
   });

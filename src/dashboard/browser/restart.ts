@@ -74,7 +74,7 @@ function renderTable(): void {
     ...rows.map(([source, { drain: d, points }]) =>
       h(
         'tr',
-        { 'data-source': source, 'data-running': String(d.endedAt === undefined), 'data-targets': d.targets, 'data-closed': d.closed, 'data-back': d.back },
+        { 'data-source': source, 'data-running': String(d.endedAt === undefined), 'data-targets': d.targets, 'data-closed': d.closed, 'data-sessions': d.sessions, 'data-back': d.back },
         h('td', { class: 'mono', 'data-label': t(lang, 'node') }, source),
         h('td', { 'data-label': t(lang, 'drainKind') }, `${t(lang, d.kind === 'restart' ? 'kindRestart' : 'kindShutdown')} (${d.code})`),
         h('td', { 'data-label': t(lang, 'started') }, clockTime(d.startedAt)),
