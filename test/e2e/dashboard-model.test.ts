@@ -1,10 +1,13 @@
 /**
  * The dashboard's pure parts, without a browser: the time series model (differences between
  * successive snapshots of each process, a restarted process as a new baseline, replays ignored, a
- * sparse sample giving the same totals, a JSON round trip), the router, and the snapshot guard.
+ * sparse sample giving the same totals, a JSON round trip), the router, the snapshot guard, and the
+ * admin cookie's expiry.
  * (No DOM here: only the modules that need none are imported.)
  */
+import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
+import { COOKIE_MAX_AGE_S, DashboardAccess } from '../../src/dashboard/server/access.js';
 import { parseRoute, routeHash } from '../../src/dashboard/browser/router.js';
 import { isChannelName } from '../../src/dashboard/console-api.js';
 import { Series, type Sample } from '../../src/dashboard/series.js';
@@ -104,5 +107,28 @@ describe('the snapshot guard', () => {
     expect(isStatsSnapshot({ v: 1, source: 'x', at: 1, startedAt: 1, stats: {}, incidents: [] })).toBe(false);
     expect(isStatsSnapshot({ ...snap('a', 1, 2, {}), incidents: [{ id: 1 }] })).toBe(false);
     expect(isStatsSnapshot('forged')).toBe(false);
+  });
+});
+
+describe('the admin cookie', () => {
+  it('expires on the server, whatever the browser keeps; is bound to the token; cannot be re-dated', () => {
+    let now = 1_700_000_000_000;
+    const token = 'an-admin-token-of-some-length';
+    const access = new DashboardAccess({ demo: false, adminToken: token, now: () => now });
+    const request = { headers: {}, socket: {} } as unknown as IncomingMessage;
+    const cookie = access.loginCookie(request).split(';')[0]!;
+    expect(cookie).not.toContain(token);
+    expect(access.isAdmin({ cookie })).toBe(true);
+    // Moved to a later expiry by hand: the MAC no longer matches.
+    const [name, value] = cookie.split('=') as [string, string];
+    const [version, expires, mac] = value.split('.') as [string, string, string];
+    expect(access.isAdmin({ cookie: `${name}=${version}.${Number(expires) + 86_400}.${mac}` })).toBe(false);
+    // Another token's server does not take it.
+    expect(new DashboardAccess({ demo: false, adminToken: `${token}-rotated`, now: () => now }).isAdmin({ cookie })).toBe(false);
+    now += COOKIE_MAX_AGE_S * 1000 - 1000;
+    expect(access.isAdmin({ cookie })).toBe(true);
+    now += 2000;
+    expect(access.isAdmin({ cookie })).toBe(false);
+    expect(access.logoutCookie(request)).toMatch(/^lifeline_admin=; .*Max-Age=0/);
   });
 });

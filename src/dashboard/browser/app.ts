@@ -13,7 +13,7 @@ import { adminPost } from './api.js';
 import { mountChannels, refreshChannels, renderChannels, showChannels } from './channels.js';
 import { mountConnections, refreshConnections, renderConnections, showConnections } from './connections.js';
 import { byId, clockTime, sameOriginWsUrl } from './dom.js';
-import { saveLang, stateLabel, t, translate, type UiKey } from './i18n.js';
+import { saveLang, sessionStateLabel, stateLabel, t, translate } from './i18n.js';
 import { incidentsSnapshot, mountIncidents, renderIncidentsView, showIncidents } from './incidents.js';
 import { mountOverview, overviewSnapshot, renderOverview } from './overview.js';
 import { renderComparison, renderReference } from './reference.js';
@@ -40,21 +40,11 @@ function renderServerState(): void {
   el.dataset.state = live.length === 0 ? 'unknown' : states.join(', ');
 }
 
-const LINK_KEYS: Readonly<Record<string, UiKey>> = {
-  idle: 'stateConnecting',
-  connecting: 'stateConnecting',
-  open: 'stateOpen',
-  reconnecting: 'stateReconnecting',
-  stopped: 'stateStopped',
-  exhausted: 'stateExhausted',
-  closed: 'stateClosed',
-};
-
 function renderLink(): void {
   const el = byId('link');
   const state = session?.state ?? 'idle';
   el.dataset.state = state;
-  const parts = [t(page.lang, LINK_KEYS[state] ?? 'stateConnecting')];
+  const parts = [sessionStateLabel(page.lang, state)];
   if (session?.session !== undefined && state === 'open') parts.push(session.session);
   const c = lastClose;
   if (c) {

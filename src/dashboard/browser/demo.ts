@@ -10,7 +10,7 @@ import { RejectedError, createSession, type CloseInfo, type SessionMessage } fro
 import { explainCode, type Lang } from '../../codes/index.js';
 import { DEMO_CHANNEL } from '../snapshot.js';
 import { byId, clockTime, fill, h, sameOriginWsUrl } from './dom.js';
-import { initialLang, saveLang, t, translate, type UiKey } from './i18n.js';
+import { initialLang, saveLang, sessionStateLabel, t, translate, type UiKey } from './i18n.js';
 
 const channel = new URLSearchParams(location.search).get('channel') ?? DEMO_CHANNEL;
 const session = createSession({ url: sameOriginWsUrl() });
@@ -124,7 +124,7 @@ function renderResults(): void {
 
 function onState(): void {
   const el = byId('state');
-  el.textContent = session.state;
+  el.textContent = sessionStateLabel(lang, session.state);
   el.dataset.state = session.state;
 }
 
@@ -172,6 +172,7 @@ function renderLocalised(): void {
   translate(document, lang);
   document.querySelectorAll<HTMLButtonElement>('[data-lang]').forEach((b) => b.setAttribute('aria-pressed', String(b.dataset.lang === lang)));
   if (byId('last-error').dataset.error === undefined) setText('last-error', t(lang, 'none'));
+  onState();
   renderCloses();
   renderLog();
   renderResults();

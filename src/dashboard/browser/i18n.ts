@@ -506,6 +506,21 @@ const STATE_LABELS: Readonly<Record<string, UiKey>> = {
   stopped: 'stateServerStopped',
 };
 
+const SESSION_STATE_LABELS: Readonly<Record<string, UiKey>> = {
+  idle: 'stateConnecting',
+  connecting: 'stateConnecting',
+  open: 'stateOpen',
+  reconnecting: 'stateReconnecting',
+  stopped: 'stateStopped',
+  exhausted: 'stateExhausted',
+  closed: 'stateClosed',
+};
+
+/** A client session's state (`open`, `reconnecting`, …) in `lang`. */
+export function sessionStateLabel(lang: Lang, state: string): string {
+  return t(lang, SESSION_STATE_LABELS[state] ?? 'stateConnecting');
+}
+
 /** A server or node state (`running`, `ready`, `draining`, …) in `lang`; an unknown one as it is. */
 export function stateLabel(lang: Lang, state: string): string {
   const key = STATE_LABELS[state];

@@ -98,7 +98,7 @@ function escapeHtml(text: string): string {
 /** A small page for refusals: the message is all it shows. */
 function sendPage(res: ServerResponse, status: number, title: string, paragraphs: string[], form = false): void {
   const body = [
-    '<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">',
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">',
     `<title>${escapeHtml(title)} · lifeline</title><link rel="stylesheet" href="${ASSET_PREFIX}app.css"></head>`,
     `<body class="notice"><main><h1>${escapeHtml(title)}</h1>`,
     ...paragraphs.map((p) => `<p>${escapeHtml(p)}</p>`),
