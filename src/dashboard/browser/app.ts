@@ -15,9 +15,9 @@ import { mountConnections, refreshConnections, renderConnections, showConnection
 import { byId, clockTime, sameOriginWsUrl } from './dom.js';
 import { saveLang, sessionStateLabel, stateLabel, t, translate } from './i18n.js';
 import { incidentsSnapshot, mountIncidents, renderIncidentsView, showIncidents } from './incidents.js';
-import { mountOverview, overviewSnapshot, renderOverview } from './overview.js';
+import { mountOverview, overviewSnapshot, renderOverview, showOverview } from './overview.js';
 import { renderComparison, renderReference } from './reference.js';
-import { mountRestart, renderRestart, restartSnapshot } from './restart.js';
+import { mountRestart, renderRestart, restartSnapshot, showRestart } from './restart.js';
 import { VIEWS, parseRoute, type Route } from './router.js';
 import { current, page } from './state.js';
 
@@ -91,6 +91,8 @@ function navigate(): void {
   }
   document.body.dataset.view = route.view;
   if (page.info === undefined) return;
+  showOverview(route.view === 'overview');
+  showRestart(route.view === 'restart');
   if (route.view === 'connections') showConnections(route.item);
   if (route.view === 'channels') showChannels(route.item);
   showIncidents(route.view === 'incidents', route.item);

@@ -178,18 +178,27 @@ export function mountOverview(): void {
   wireCrash();
   void loadSeries();
   // The bars slide even when nothing arrives.
-  setInterval(renderSeries, 5000);
+  setInterval(() => {
+    if (shown) renderSeries();
+  }, 5000);
 }
+
+/** Whether the overview is on screen: hidden, it keeps its data but draws nothing. */
+let shown = false;
 
 /** A snapshot arrived. */
 export function overviewSnapshot(snapshot: StatsSnapshot): void {
   if (series) series.add(sampleOf(snapshot));
   else waiting.push(snapshot);
   if (waiting.length > 100) waiting = waiting.slice(-100);
-  renderCounts();
-  renderNodes();
-  renderIncidents();
-  renderSeries();
+  if (shown) renderOverview();
+}
+
+/** The overview was shown or hidden. */
+export function showOverview(visible: boolean): void {
+  const was = shown;
+  shown = visible;
+  if (visible && !was) renderOverview();
 }
 
 /** Draw everything again (the language changed). */

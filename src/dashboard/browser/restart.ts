@@ -145,6 +145,16 @@ export function mountRestart(): void {
   });
 }
 
+/** Whether the view is on screen: hidden, it keeps following drains but draws nothing. */
+let shown = false;
+
+/** The view was shown or hidden. */
+export function showRestart(visible: boolean): void {
+  const was = shown;
+  shown = visible;
+  if (visible && !was) render();
+}
+
 /** A snapshot arrived. */
 export function restartSnapshot(snapshot: StatsSnapshot): void {
   const d = snapshot.drain;
@@ -159,7 +169,7 @@ export function restartSnapshot(snapshot: StatsSnapshot): void {
   // Processes that went away (a rolling restart retires workers) leave the table with the nodes view.
   const alive = new Set(known().map((k) => k.snapshot.source));
   for (const source of drains.keys()) if (!alive.has(source)) drains.delete(source);
-  render();
+  if (shown) render();
 }
 
 /** The language changed. */
