@@ -6,18 +6,18 @@
  */
 import { API_PREFIX, isChannelName, type ChannelDetail, type ChannelsPage, type PublishResult } from '../console-api.js';
 import { adminPost, failure, getJson } from './api.js';
-import { byId, dateTime, fill, h } from './dom.js';
+import { byId, dateTime, fill, h, showPanel } from './dom.js';
 import { say, t } from './i18n.js';
+import { Pager } from './pager.js';
+import { fillRows, row } from './table.js';
 import { routeHash } from './router.js';
 import { page } from './state.js';
 
-let cursors: string[] = [''];
-let pageIndex = 0;
+let pager: Pager<string> | undefined;
+/** The history's pages: each cursor is the offset to read before; the first page is the newest. */
+let history: Pager<number> | undefined;
 let lastPage: ChannelsPage | undefined;
 let selected: string | undefined;
-/** Offsets to read before, per page of the history: the first page is the newest. */
-let historyCursors: (number | undefined)[] = [undefined];
-let historyIndex = 0;
 let detail: ChannelDetail | undefined;
 /** The key of the publish being attempted: a second click before an answer stores the message once. */
 let publishKey = newKey();
@@ -32,28 +32,23 @@ function renderList(): void {
   const p = lastPage;
   byId('channels-source').textContent = p?.source ?? page.info?.source ?? '';
   if (!p) return;
-  byId('channels-summary').textContent = t(lang, 'channelsSummary', { matched: p.matched, total: p.total, page: pageIndex + 1 });
-  if (p.rows.length === 0) fill(byId('channels-rows'), h('tr', { class: 'none' }, h('td', { colspan: 3 }, t(lang, 'noChannels'))));
-  else
-    fill(
-      byId('channels-rows'),
-      ...p.rows.map((r) =>
-        h(
-          'tr',
-          { 'data-channel': r.name, 'data-subscribers': r.subscribers },
-          h('td', { class: 'mono', 'data-label': t(lang, 'channel') }, h('a', { href: routeHash({ view: 'channels', item: r.name }) }, r.name), r.reserved ? h('span', { class: 'badge' }, t(lang, 'reservedBadge')) : ''),
-          h('td', { class: 'num', 'data-label': t(lang, 'subscribers') }, r.subscribers),
-          h('td', { 'data-label': t(lang, 'presence') }, t(lang, 'presenceUnavailable')),
-        ),
-      ),
-    );
-  byId<HTMLButtonElement>('channels-next').disabled = p.next === null;
-  byId<HTMLButtonElement>('channels-first').disabled = pageIndex === 0;
+  byId('channels-summary').textContent = t(lang, 'channelsSummary', { matched: p.matched, total: p.total, page: (pager?.index ?? 0) + 1 });
+  const rows = p.rows.map((r) =>
+    row(
+      lang,
+      { 'data-channel': r.name, 'data-subscribers': r.subscribers },
+      ['channel', 'mono', h('a', { href: routeHash({ view: 'channels', item: r.name }) }, r.name), r.reserved ? h('span', { class: 'badge' }, t(lang, 'reservedBadge')) : ''],
+      ['subscribers', 'num', r.subscribers],
+      ['presence', undefined, t(lang, 'presenceUnavailable')],
+    ),
+  );
+  fillRows(byId('channels-rows'), rows, t(lang, 'noChannels'));
+  pager?.update(p.next);
 }
 
 async function loadList(): Promise<void> {
   try {
-    lastPage = await getJson<ChannelsPage>(`${API_PREFIX}channels`, { q: byId<HTMLInputElement>('channels-q').value.trim(), after: cursors[pageIndex] });
+    lastPage = await getJson<ChannelsPage>(`${API_PREFIX}channels`, { q: byId<HTMLInputElement>('channels-q').value.trim(), after: pager?.cursor });
   } catch (error) {
     say(byId('channels-summary'), page.lang, failure(error));
     return;
@@ -63,11 +58,7 @@ async function loadList(): Promise<void> {
 
 function renderDetail(): void {
   const lang = page.lang;
-  const panel = byId('channel-detail');
-  panel.hidden = selected === undefined;
-  if (selected === undefined) return;
-  panel.dataset.channel = selected;
-  byId('channel-title').textContent = `${t(lang, 'channel')} ${selected}`;
+  if (!showPanel('channel-detail', 'channel-title', 'channel', selected, t(lang, 'channel'))) return;
   const d = detail;
   if (!d) return;
   fill(
@@ -80,22 +71,11 @@ function renderDetail(): void {
     h('dt', undefined, t(lang, 'headOffset')),
     h('dd', { class: 'mono' }, `${d.head} · ${t(lang, 'epoch')} ${d.epoch}`),
   );
-  if (d.messages.length === 0) fill(byId('channel-history'), h('tr', { class: 'none' }, h('td', { colspan: 3 }, t(lang, 'noHistory'))));
-  else
-    fill(
-      byId('channel-history'),
-      ...d.messages.map((m) =>
-        h(
-          'tr',
-          { 'data-offset': m.offset },
-          h('td', { class: 'mono num', 'data-label': t(lang, 'offset') }, m.offset),
-          h('td', { 'data-label': t(lang, 'time') }, dateTime(m.time)),
-          h('td', { class: 'mono data', 'data-label': t(lang, 'data') }, m.preview, m.truncated ? ` ${t(lang, 'truncated')}` : ''),
-        ),
-      ),
-    );
-  byId<HTMLButtonElement>('channel-older').disabled = d.next === null;
-  byId<HTMLButtonElement>('channel-newest').disabled = historyIndex === 0;
+  const messages = d.messages.map((m) =>
+    row(lang, { 'data-offset': m.offset }, ['offset', 'mono num', m.offset], ['time', undefined, dateTime(m.time)], ['data', 'mono data', m.preview, m.truncated ? ` ${t(lang, 'truncated')}` : '']),
+  );
+  fillRows(byId('channel-history'), messages, t(lang, 'noHistory'));
+  history?.update(d.next);
   const form = byId<HTMLFormElement>('publish-form');
   form.hidden = d.reserved;
   byId('publish-reserved').hidden = !d.reserved;
@@ -105,7 +85,7 @@ async function loadDetail(): Promise<void> {
   const name = selected;
   if (name === undefined) return renderDetail();
   try {
-    const d = await getJson<ChannelDetail>(`${API_PREFIX}channel`, { name, before: historyCursors[historyIndex] });
+    const d = await getJson<ChannelDetail>(`${API_PREFIX}channel`, { name, before: history?.cursor });
     if (name !== selected) return;
     detail = d;
     say(byId('channel-error'), page.lang, undefined);
@@ -138,8 +118,7 @@ function publish(): void {
       result.dataset.ok = 'true';
       result.dataset.offset = String(r.offset);
       say(result, page.lang, { key: 'publishedAt', values: { channel: r.channel, offset: r.offset } });
-      historyCursors = [undefined];
-      historyIndex = 0;
+      history?.reset();
       void loadDetail();
     },
     (error: unknown) => {
@@ -150,26 +129,11 @@ function publish(): void {
 }
 
 function wire(): void {
-  byId('channels-filter').addEventListener('submit', (event) => {
-    event.preventDefault();
-    cursors = [''];
-    pageIndex = 0;
-    void loadList();
-  });
+  pager = new Pager({ first: 'channels-first', next: 'channels-next', form: 'channels-filter' }, () => lastPage?.next, () => void loadList());
+  history = new Pager({ first: 'channel-newest', next: 'channel-older' }, () => detail?.next, () => void loadDetail());
   byId('channels-refresh').addEventListener('click', () => {
     void loadList();
     void loadDetail();
-  });
-  byId('channels-first').addEventListener('click', () => {
-    pageIndex = 0;
-    void loadList();
-  });
-  byId('channels-next').addEventListener('click', () => {
-    const next = lastPage?.next;
-    if (next === null || next === undefined) return;
-    cursors = [...cursors.slice(0, pageIndex + 1), next];
-    pageIndex += 1;
-    void loadList();
   });
   byId('channel-open').addEventListener('submit', (event) => {
     event.preventDefault();
@@ -180,17 +144,6 @@ function wire(): void {
     }
     say(byId('channel-open-error'), page.lang, undefined);
     location.hash = routeHash({ view: 'channels', item: name });
-  });
-  byId('channel-older').addEventListener('click', () => {
-    const next = detail?.next;
-    if (next === null || next === undefined) return;
-    historyCursors = [...historyCursors.slice(0, historyIndex + 1), next];
-    historyIndex += 1;
-    void loadDetail();
-  });
-  byId('channel-newest').addEventListener('click', () => {
-    historyIndex = 0;
-    void loadDetail();
   });
   byId('publish-data').addEventListener('input', () => {
     publishKey = newKey();
@@ -209,8 +162,7 @@ export function mountChannels(): void {
 /** The view was opened, on the list or on one channel. */
 export function showChannels(item: string | undefined): void {
   if (item !== selected) {
-    historyCursors = [undefined];
-    historyIndex = 0;
+    history?.reset();
     detail = undefined;
     say(byId('publish-result'), page.lang, undefined);
   }

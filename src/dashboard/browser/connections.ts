@@ -9,36 +9,36 @@ import { codeLabels, explainCode, isSendableCode, registeredCodes } from '../../
 import { MAX_CLOSE_REASON_BYTES, truncateUtf8, utf8Length } from '../../protocol/index.js';
 import { API_PREFIX, type ConnectionDetail, type ConnectionRow, type ConnectionsPage, type DisconnectResult } from '../console-api.js';
 import { adminPost, failure, getJson } from './api.js';
-import { byId, dateTime, fill, formatBytes, formatDuration, h } from './dom.js';
+import { byId, dateTime, fill, formatBytes, formatDuration, h, showPanel } from './dom.js';
 import { say, t } from './i18n.js';
+import { Pager } from './pager.js';
+import { fillRows, row } from './table.js';
 import { routeHash } from './router.js';
 import { page } from './state.js';
 
 /** What the server sends when the reason is left empty (mirrors the server's default). */
 const DEFAULT_REASON = 'closed by an operator';
 
-/** Cursors of the pages seen so far: the first page has none. */
-let cursors: string[] = [''];
-let pageIndex = 0;
+let pager: Pager<string> | undefined;
 let selected: string | undefined;
 let lastPage: ConnectionsPage | undefined;
 /** The inspected connection as last fetched (or why it could not be), drawn again on a language switch. */
 let detail: { d: ConnectionDetail | undefined; missing?: string } = { d: undefined };
 
-function cell(row: ConnectionRow): HTMLTableRowElement {
+function cell(c: ConnectionRow): HTMLTableRowElement {
   const lang = page.lang;
-  const channels = row.channels.join(', ') + (row.channelCount > row.channels.length ? ` ${t(lang, 'andMore', { n: row.channelCount - row.channels.length })}` : '');
-  return h(
-    'tr',
-    { 'data-connection': row.id, 'data-dashboard': String(row.dashboard), class: row.id === selected ? 'selected' : undefined },
-    h('td', { class: 'mono', 'data-label': t(lang, 'connectionId') }, h('a', { href: routeHash({ view: 'connections', item: row.id }) }, row.id), row.dashboard ? h('span', { class: 'badge' }, t(lang, 'dashboardBadge')) : ''),
-    h('td', { 'data-label': t(lang, 'user') }, row.user ?? '–'),
-    h('td', { class: 'mono', 'data-label': t(lang, 'remote') }, row.remote),
-    h('td', { 'data-label': t(lang, 'protocol') }, row.protocol === '' ? t(lang, 'plainWebSocket') : row.protocol),
-    h('td', { class: 'mono', 'data-label': t(lang, 'session') }, row.session ?? '–'),
-    h('td', { class: 'mono', 'data-label': t(lang, 'channels') }, channels === '' ? '–' : channels),
-    h('td', { class: 'num', 'data-label': t(lang, 'buffered') }, formatBytes(row.bufferedBytes)),
-    h('td', { class: 'num', 'data-label': t(lang, 'age') }, formatDuration(row.ageMs)),
+  const channels = c.channels.join(', ') + (c.channelCount > c.channels.length ? ` ${t(lang, 'andMore', { n: c.channelCount - c.channels.length })}` : '');
+  return row(
+    lang,
+    { 'data-connection': c.id, 'data-dashboard': String(c.dashboard), class: c.id === selected ? 'selected' : undefined },
+    ['connectionId', 'mono', h('a', { href: routeHash({ view: 'connections', item: c.id }) }, c.id), c.dashboard ? h('span', { class: 'badge' }, t(lang, 'dashboardBadge')) : ''],
+    ['user', undefined, c.user ?? '–'],
+    ['remote', 'mono', c.remote],
+    ['protocol', undefined, c.protocol === '' ? t(lang, 'plainWebSocket') : c.protocol],
+    ['session', 'mono', c.session ?? '–'],
+    ['channels', 'mono', channels === '' ? '–' : channels],
+    ['buffered', 'num', formatBytes(c.bufferedBytes)],
+    ['age', 'num', formatDuration(c.ageMs)],
   );
 }
 
@@ -47,17 +47,15 @@ function renderList(): void {
   const p = lastPage;
   byId('connections-source').textContent = p?.source ?? page.info?.source ?? '';
   if (!p) return;
-  byId('connections-summary').textContent = t(lang, 'connectionsSummary', { matched: p.matched, total: p.total, page: pageIndex + 1 });
-  if (p.rows.length === 0) fill(byId('connections-rows'), h('tr', { class: 'none' }, h('td', { colspan: 8 }, t(lang, 'noConnections'))));
-  else fill(byId('connections-rows'), ...p.rows.map(cell));
-  byId<HTMLButtonElement>('connections-next').disabled = p.next === null;
-  byId<HTMLButtonElement>('connections-first').disabled = pageIndex === 0;
+  byId('connections-summary').textContent = t(lang, 'connectionsSummary', { matched: p.matched, total: p.total, page: (pager?.index ?? 0) + 1 });
+  fillRows(byId('connections-rows'), p.rows.map(cell), t(lang, 'noConnections'));
+  pager?.update(p.next);
 }
 
 async function loadList(): Promise<void> {
   const hide = byId<HTMLInputElement>('connections-hide-dashboards').checked;
   try {
-    lastPage = await getJson<ConnectionsPage>(`${API_PREFIX}connections`, { q: byId<HTMLInputElement>('connections-q').value.trim(), after: cursors[pageIndex], dashboards: hide ? '0' : undefined });
+    lastPage = await getJson<ConnectionsPage>(`${API_PREFIX}connections`, { q: byId<HTMLInputElement>('connections-q').value.trim(), after: pager?.cursor, dashboards: hide ? '0' : undefined });
     byId('connections-view').dataset.loaded = String(Date.now());
   } catch (error) {
     say(byId('connections-summary'), page.lang, failure(error));
@@ -73,17 +71,13 @@ function fact(label: string, value: string | number, cls?: string): HTMLElement[
 function renderDetail(): void {
   const { d, missing } = detail;
   const lang = page.lang;
-  const panel = byId('connection-detail');
-  panel.hidden = selected === undefined;
-  if (selected === undefined) return;
-  panel.dataset.connection = selected;
-  byId('connection-detail-title').textContent = `${t(lang, 'connectionId')} ${selected}`;
+  if (!showPanel('connection-detail', 'connection-detail-title', 'connection', selected, t(lang, 'connectionId'))) return;
   byId('disconnect-form').hidden = d?.state !== 'open';
   if (!d) {
     fill(byId('connection-facts'), h('dd', { class: 'error' }, missing ?? ''));
     return;
   }
-  panel.dataset.state = d.state;
+  byId('connection-detail').dataset.state = d.state;
   fill(
     byId('connection-facts'),
     ...fact(t(lang, 'status'), t(lang, d.state === 'open' ? 'stateOpen' : 'stateClosed')),
@@ -148,31 +142,14 @@ function fillCodes(): void {
 }
 
 function wire(): void {
-  byId('connections-filter').addEventListener('submit', (event) => {
-    event.preventDefault();
-    cursors = [''];
-    pageIndex = 0;
-    void loadList();
-  });
+  pager = new Pager({ first: 'connections-first', next: 'connections-next', form: 'connections-filter' }, () => lastPage?.next, () => void loadList());
   byId('connections-hide-dashboards').addEventListener('change', () => {
-    cursors = [''];
-    pageIndex = 0;
+    pager?.reset();
     void loadList();
   });
   byId('connections-refresh').addEventListener('click', () => {
     void loadList();
     if (detail.d?.state === 'open') void loadDetail();
-  });
-  byId('connections-first').addEventListener('click', () => {
-    pageIndex = 0;
-    void loadList();
-  });
-  byId('connections-next').addEventListener('click', () => {
-    const next = lastPage?.next;
-    if (next === null || next === undefined) return;
-    cursors = [...cursors.slice(0, pageIndex + 1), next];
-    pageIndex += 1;
-    void loadList();
   });
   for (const id of ['disconnect-code', 'disconnect-reason']) byId(id).addEventListener('input', describeChoice);
   byId('disconnect-form').addEventListener('submit', (event) => {

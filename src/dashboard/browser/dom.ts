@@ -99,3 +99,16 @@ export function formatDuration(ms: number): string {
 export function tableWrap(table: HTMLTableElement): HTMLDivElement {
   return h('div', { class: 'table-wrap' }, table);
 }
+
+/**
+ * Show the detail panel `panelId` for `item` (or hide it when undefined): the item goes in the panel's
+ * `data-<key>` and `title` in its heading `titleId`. Returns whether it is shown.
+ */
+export function showPanel(panelId: string, titleId: string, key: string, item: string | undefined, title: string): item is string {
+  const panel = byId(panelId);
+  panel.hidden = item === undefined;
+  if (item === undefined) return false;
+  panel.dataset[key] = item;
+  byId(titleId).textContent = `${title} ${item}`;
+  return true;
+}

@@ -6,13 +6,14 @@
  */
 import { API_PREFIX, type IncidentRow, type IncidentsPage } from '../console-api.js';
 import { failure, getJson } from './api.js';
-import { byId, dateTime, fill, h } from './dom.js';
+import { byId, dateTime, fill, h, showPanel } from './dom.js';
 import { say, t } from './i18n.js';
+import { Pager } from './pager.js';
+import { fillRows, row } from './table.js';
 import { routeHash } from './router.js';
 import { page } from './state.js';
 
-let cursors: (number | undefined)[] = [undefined];
-let pageIndex = 0;
+let pager: Pager<number> | undefined;
 let lastPage: IncidentsPage | undefined;
 let selected: string | undefined;
 let selectedRow: IncidentRow | null | undefined;
@@ -28,31 +29,26 @@ function renderList(): void {
   const lang = page.lang;
   const p = lastPage;
   if (!p) return;
-  byId('incidents-summary').textContent = t(lang, 'incidentsSummary', { shown: p.rows.length, scanned: p.scanned, page: pageIndex + 1 });
-  if (p.rows.length === 0) fill(byId('incident-rows'), h('tr', { class: 'none' }, h('td', { colspan: 6 }, t(lang, 'noIncidentsFound'))));
-  else
-    fill(
-      byId('incident-rows'),
-      ...p.rows.map((i) =>
-        h(
-          'tr',
-          { 'data-incident': i.id, class: i.id === selected ? 'selected' : undefined },
-          h('td', { class: 'mono', 'data-label': t(lang, 'incident') }, h('a', { href: routeHash({ view: 'incidents', item: i.id }), class: 'permalink' }, i.id)),
-          h('td', { 'data-label': t(lang, 'time') }, dateTime(i.at)),
-          h('td', { class: 'mono', 'data-label': t(lang, 'node') }, i.source),
-          h('td', { class: 'mono', 'data-label': t(lang, 'connectionId') }, i.connection),
-          h('td', { 'data-label': t(lang, 'handler') }, i.handler),
-          h('td', { class: 'summary', 'data-label': t(lang, 'errorLine') }, i.summary),
-        ),
-      ),
-    );
-  byId<HTMLButtonElement>('incidents-older').disabled = p.next === null;
-  byId<HTMLButtonElement>('incidents-newest').disabled = pageIndex === 0;
+  byId('incidents-summary').textContent = t(lang, 'incidentsSummary', { shown: p.rows.length, scanned: p.scanned, page: (pager?.index ?? 0) + 1 });
+  const rows = p.rows.map((i) =>
+    row(
+      lang,
+      { 'data-incident': i.id, class: i.id === selected ? 'selected' : undefined },
+      ['incident', 'mono', h('a', { href: routeHash({ view: 'incidents', item: i.id }), class: 'permalink' }, i.id)],
+      ['time', undefined, dateTime(i.at)],
+      ['node', 'mono', i.source],
+      ['connectionId', 'mono', i.connection],
+      ['handler', undefined, i.handler],
+      ['errorLine', 'summary', i.summary],
+    ),
+  );
+  fillRows(byId('incident-rows'), rows, t(lang, 'noIncidentsFound'));
+  pager?.update(p.next);
 }
 
 async function loadList(): Promise<void> {
   try {
-    lastPage = await getJson<IncidentsPage>(`${API_PREFIX}incidents`, { q: byId<HTMLInputElement>('incidents-q').value.trim(), before: cursors[pageIndex] });
+    lastPage = await getJson<IncidentsPage>(`${API_PREFIX}incidents`, { q: byId<HTMLInputElement>('incidents-q').value.trim(), before: pager?.cursor });
   } catch (error) {
     say(byId('incidents-summary'), page.lang, failure(error));
     return;
@@ -62,11 +58,7 @@ async function loadList(): Promise<void> {
 
 function renderDetail(): void {
   const lang = page.lang;
-  const panel = byId('incident-detail');
-  panel.hidden = selected === undefined;
-  if (selected === undefined) return;
-  panel.dataset.incident = selected;
-  byId('incident-title').textContent = `${t(lang, 'incident')} ${selected}`;
+  if (!showPanel('incident-detail', 'incident-title', 'incident', selected, t(lang, 'incident'))) return;
   const i = selectedRow;
   if (i === undefined) return;
   if (i === null) {
@@ -108,29 +100,9 @@ async function loadDetail(): Promise<void> {
   renderDetail();
 }
 
-function wire(): void {
-  byId('incidents-filter').addEventListener('submit', (event) => {
-    event.preventDefault();
-    cursors = [undefined];
-    pageIndex = 0;
-    void loadList();
-  });
-  byId('incidents-older').addEventListener('click', () => {
-    const next = lastPage?.next;
-    if (next === null || next === undefined) return;
-    cursors = [...cursors.slice(0, pageIndex + 1), next];
-    pageIndex += 1;
-    void loadList();
-  });
-  byId('incidents-newest').addEventListener('click', () => {
-    pageIndex = 0;
-    void loadList();
-  });
-}
-
 /** Wire the view (once). */
 export function mountIncidents(): void {
-  wire();
+  pager = new Pager({ first: 'incidents-newest', next: 'incidents-older', form: 'incidents-filter' }, () => lastPage?.next, () => void loadList());
 }
 
 /** The view was opened (or left: `visible` false), on the list or on one incident. */
@@ -146,7 +118,7 @@ export function showIncidents(isVisible: boolean, item?: string): void {
 export function incidentsSnapshot(newest: string | undefined): void {
   if (newest === undefined || newest === newestSeen) return;
   newestSeen = newest;
-  if (visible && pageIndex === 0 && byId<HTMLInputElement>('incidents-q').value.trim() === '') void loadList();
+  if (visible && (pager?.index ?? 0) === 0 && byId<HTMLInputElement>('incidents-q').value.trim() === '') void loadList();
 }
 
 /** The language changed. */

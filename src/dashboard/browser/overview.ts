@@ -11,6 +11,7 @@ import { codeColor, codeTitle, renderBars, type StackedBar } from './chart.js';
 import { byId, clockTime, fill, formatBytes, formatDuration, h } from './dom.js';
 import { say, stateLabel, t } from './i18n.js';
 import { routeHash } from './router.js';
+import { fillRows, row } from './table.js';
 import { current, known, page, serverNow } from './state.js';
 
 const COUNTERS: readonly { id: string; read: (s: StatsSnapshot) => number }[] = [
@@ -37,56 +38,48 @@ function renderCounts(): void {
 }
 
 function renderNodes(): void {
-  const rows = known().sort((a, b) => (a.snapshot.source < b.snapshot.source ? -1 : 1));
-  if (rows.length === 0) {
-    fill(byId('nodes'), h('tr', { class: 'none' }, h('td', { colspan: 9 }, t(page.lang, 'waiting'))));
-    return;
-  }
-  fill(
-    byId('nodes'),
-    ...rows.map(({ snapshot: s, stale }) => {
+  const lang = page.lang;
+  const rows = known()
+    .sort((a, b) => (a.snapshot.source < b.snapshot.source ? -1 : 1))
+    .map(({ snapshot: s, stale }) => {
       const n = s.node;
       const state = n ? (n.ready ? 'ready' : s.state === 'running' ? 'notReady' : s.state) : s.state;
-      return h(
-        'tr',
+      return row(
+        lang,
         { 'data-source': s.source, 'data-state': state, class: stale ? 'stale' : undefined },
-        h('td', { class: 'mono' }, s.source),
-        h('td', undefined, stateLabel(page.lang, state), stale ? ` · ${t(page.lang, 'silentFor', { time: formatDuration(serverNow() - s.at) })}` : ''),
-        h('td', { class: 'num' }, n ? n.connections : s.stats.open),
-        h('td', { class: 'num' }, n ? formatBytes(n.rssBytes) : '–'),
-        h('td', { class: 'num' }, n ? `${n.eventLoopLagMs.mean} / ${n.eventLoopLagMs.max} ms` : '–'),
-        h('td', { class: 'num' }, n ? `${n.cpuPercent}%` : '–'),
-        h('td', { class: 'num' }, n ? formatDuration(n.uptimeMs) : '–'),
-        h('td', undefined, n?.store ?? ''),
-        h('td', undefined, clockTime(s.at)),
+        ['node', 'mono', s.source],
+        ['nodeState', undefined, stateLabel(lang, state), stale ? ` · ${t(lang, 'silentFor', { time: formatDuration(serverNow() - s.at) })}` : ''],
+        ['connections', 'num', n ? n.connections : s.stats.open],
+        ['rss', 'num', n ? formatBytes(n.rssBytes) : '–'],
+        ['loopLag', 'num', n ? `${n.eventLoopLagMs.mean} / ${n.eventLoopLagMs.max} ms` : '–'],
+        ['cpu', 'num', n ? `${n.cpuPercent}%` : '–'],
+        ['uptime', 'num', n ? formatDuration(n.uptimeMs) : '–'],
+        ['store', undefined, n?.store ?? ''],
+        ['lastSnapshot', undefined, clockTime(s.at)],
       );
-    }),
-  );
+    });
+  fillRows(byId('nodes'), rows, t(lang, 'waiting'));
 }
 
 function renderIncidents(): void {
   const seen = new Map<string, SnapshotIncident>();
   for (const s of page.latest.values()) for (const i of s.incidents) seen.set(i.id, i);
-  const rows = [...seen.values()].sort((a, b) => b.at - a.at).slice(0, 10);
-  const body = byId('incidents');
-  if (rows.length === 0) {
-    fill(body, h('tr', { class: 'none' }, h('td', { colspan: 5 }, t(page.lang, 'noIncidents'))));
-    return;
-  }
-  fill(
-    body,
-    ...rows.map((i) =>
-      h(
-        'tr',
+  const lang = page.lang;
+  const rows = [...seen.values()]
+    .sort((a, b) => b.at - a.at)
+    .slice(0, 10)
+    .map((i) =>
+      row(
+        lang,
         { 'data-incident': i.id, 'data-connection': i.connection },
-        h('td', { class: 'mono' }, h('a', { href: routeHash({ view: 'incidents', item: i.id }) }, i.id)),
-        h('td', undefined, clockTime(i.at)),
-        h('td', { class: 'mono' }, i.connection),
-        h('td', undefined, i.handler),
-        h('td', { class: 'summary' }, i.summary),
+        ['incident', 'mono', h('a', { href: routeHash({ view: 'incidents', item: i.id }) }, i.id)],
+        ['time', undefined, clockTime(i.at)],
+        ['connectionId', 'mono', i.connection],
+        ['handler', undefined, i.handler],
+        ['errorLine', 'summary', i.summary],
       ),
-    ),
-  );
+    );
+  fillRows(byId('incidents'), rows, t(lang, 'noIncidents'));
 }
 
 const one = (key: string, n: number): ReadonlyMap<string, number> => new Map([[key, n]]);

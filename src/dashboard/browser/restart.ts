@@ -6,9 +6,10 @@
  */
 import type { DrainProgress, StatsSnapshot } from '../snapshot.js';
 import { ApiError, adminPost } from './api.js';
-import { byId, clockTime, fill, formatDuration, h, s } from './dom.js';
+import { byId, clockTime, formatDuration, h, s } from './dom.js';
 import { t } from './i18n.js';
 import { known, page, serverNow } from './state.js';
+import { fillRows, row } from './table.js';
 
 interface Point {
   readonly at: number;
@@ -64,29 +65,24 @@ function renderStatus(): void {
 
 function renderTable(): void {
   const lang = page.lang;
-  const rows = [...drains.entries()].sort(([a], [b]) => (a < b ? -1 : 1));
-  if (rows.length === 0) {
-    fill(byId('drain-rows'), h('tr', { class: 'none' }, h('td', { colspan: 9 }, t(lang, 'noDrain'))));
-    return;
-  }
-  fill(
-    byId('drain-rows'),
-    ...rows.map(([source, { drain: d, points }]) =>
-      h(
-        'tr',
+  const rows = [...drains.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([source, { drain: d, points }]) =>
+      row(
+        lang,
         { 'data-source': source, 'data-running': String(d.endedAt === undefined), 'data-targets': d.targets, 'data-closed': d.closed, 'data-sessions': d.sessions, 'data-back': d.back },
-        h('td', { class: 'mono', 'data-label': t(lang, 'node') }, source),
-        h('td', { 'data-label': t(lang, 'drainKind') }, `${t(lang, d.kind === 'restart' ? 'kindRestart' : 'kindShutdown')} (${d.code})`),
-        h('td', { 'data-label': t(lang, 'started') }, clockTime(d.startedAt)),
-        h('td', { 'data-label': t(lang, 'status') }, d.endedAt === undefined ? t(lang, 'drainOngoing', { time: formatDuration(serverNow() - d.startedAt) }) : t(lang, 'drainDone', { time: formatDuration(d.endedAt - d.startedAt) })),
-        h('td', { class: 'num', 'data-label': t(lang, 'drainTargets') }, d.targets),
-        h('td', { class: 'num', 'data-label': t(lang, 'drainLeft') }, d.targets - d.closed),
-        h('td', { class: 'num', 'data-label': t(lang, 'closedPerSecond') }, closedPerSecond(points, d).toFixed(1)),
-        h('td', { class: 'num', 'data-label': t(lang, 'clientsBack') }, t(lang, 'backOf', { back: d.back, sessions: d.sessions })),
-        h('td', { class: 'num', 'data-label': t(lang, 'openedSince') }, d.opened),
+        ['node', 'mono', source],
+        ['drainKind', undefined, `${t(lang, d.kind === 'restart' ? 'kindRestart' : 'kindShutdown')} (${d.code})`],
+        ['started', undefined, clockTime(d.startedAt)],
+        ['status', undefined, d.endedAt === undefined ? t(lang, 'drainOngoing', { time: formatDuration(serverNow() - d.startedAt) }) : t(lang, 'drainDone', { time: formatDuration(d.endedAt - d.startedAt) })],
+        ['drainTargets', 'num', d.targets],
+        ['drainLeft', 'num', d.targets - d.closed],
+        ['closedPerSecond', 'num', closedPerSecond(points, d).toFixed(1)],
+        ['clientsBack', 'num', t(lang, 'backOf', { back: d.back, sessions: d.sessions })],
+        ['openedSince', 'num', d.opened],
       ),
-    ),
-  );
+    );
+  fillRows(byId('drain-rows'), rows, t(lang, 'noDrain'));
 }
 
 /** Connections left and sessions back since the drain started, for the latest drain. */
