@@ -11,7 +11,7 @@ import { truncateUtf8, utf8Length } from '../../src/protocol/index.js';
 import type { ConnectionsPage } from '../../src/dashboard/console-api.js';
 import { killAll } from '../support/serve-process.js';
 import { closeAllPeers, connectPeer } from '../support/ws-peer.js';
-import { DESKTOP, launchBrowser, renderedFonts, screenshot, startDemoServer, until, watchErrors, type DemoServer } from './support.js';
+import { DESKTOP, PHONE, launchBrowser, renderedFonts, screenshot, sidewaysOverflow, startDemoServer, until, watchErrors, type DemoServer } from './support.js';
 
 let browser: Browser;
 let server: DemoServer;
@@ -146,6 +146,12 @@ describe('the operator console', () => {
     expect((await post('/admin/disconnect', { connection: id, code: 1000, reason: 'x'.repeat(501) })).status).toBe(400);
     const junk = await fetch(`${server.http}/admin/disconnect`, { method: 'POST', headers: { 'x-lifeline-admin': '1' }, body: '{"connection":' });
     expect(junk.status).toBe(400);
+    const huge = await fetch(`${server.http}/admin/disconnect`, { method: 'POST', headers: { 'x-lifeline-admin': '1' }, body: JSON.stringify({ connection: id, code: 1000, reason: 'x'.repeat(10_000) }) });
+    expect(huge.status).toBe(413);
+    for (const query of ['after=-1', 'after=1e3', 'limit=0', 'limit=abc', 'dashboards=%00']) {
+      expect([200, 400], query).toContain((await fetch(`${server.http}/_lifeline/api/connections?${query}`)).status);
+    }
+    expect(server.serve.child.exitCode).toBeNull();
 
     await dash.click('button[data-lang="zh"]');
     await dash.waitForFunction(() => document.querySelector('#connections-title')?.textContent === '连接');
@@ -302,11 +308,22 @@ describe('the operator console', () => {
     expect(errors).toEqual([]);
   });
 
-  it('renders the Chinese views with a CJK font, not boxes', async () => {
+  it('renders the Chinese views with a CJK font, not boxes; fits a phone', async () => {
     const { page: dash } = await dashboard('#/connections', 'zh');
     const fonts = await renderedFonts(dash, '#connections-title');
     const cjk = fonts.filter((f) => /CJK|Han|WenQuanYi|YaHei|PingFang|Hiragino|Droid Sans Fallback/i.test(f.familyName));
     expect(cjk.length, `the title was drawn with ${JSON.stringify(fonts)}: install a CJK font (apt-get install fonts-noto-cjk)`).toBeGreaterThan(0);
     expect(cjk.reduce((n, f) => n + f.glyphCount, 0)).toBe(2); // 连接: both characters from a CJK font
+    // On a phone the console's lists become cards too, and nothing is wider than the screen.
+    await dash.setViewportSize(PHONE);
+    await dash.click('#connections-refresh');
+    await dash.waitForSelector('#connections-rows tr[data-connection]');
+    for (const view of ['connections', 'overview']) {
+      await go(dash, `#/${view}`);
+      expect(await sidewaysOverflow(dash), view).toBe(0);
+    }
+    await dash.waitForSelector('#nodes tr[data-source]');
+    expect(await sidewaysOverflow(dash)).toBe(0);
+    await screenshot(dash, 'console-phone-zh');
   });
 });

@@ -108,6 +108,8 @@ describe('the dashboard', () => {
     expect(extra.length).toBeGreaterThan(0);
     for (const line of extra) expect(todo).toContain(line);
 
+    await screenshot(dash, 'dashboard-reference-en');
+
     // Switch to Chinese: the reference, the comparison and the page's own labels follow.
     await dash.click('button[data-lang="zh"]');
     const zhName = explainCode(1012, 'zh').name;
