@@ -855,6 +855,23 @@ export class LifelineServer {
       connection.ping();
     }
   }
+
+  // ---- Read-only views for operator tools (the dashboard console). Nothing here changes state. ----
+
+  /** The channels a `lifeline.v1` connection of this process is subscribed to (empty for a plain WebSocket). */
+  channelsOf(connection: Connection): readonly string[] {
+    return this.sessions.get(connection)?.channels ?? [];
+  }
+
+  /** The `lifeline.v1` session id of a connection of this process, once its `hello` was answered. */
+  sessionOf(connection: Connection): string | undefined {
+    return this.sessions.get(connection)?.sessionId;
+  }
+
+  /** Every channel with subscribers on this process, and how many. */
+  subscriberCounts(): IterableIterator<[channel: string, subscribers: number]> {
+    return this.hub.counts();
+  }
 }
 
 /** Whether a message of a protocol client is its `hello` (decoded only for the first frames of a connection). */

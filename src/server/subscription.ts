@@ -291,4 +291,9 @@ export class ChannelHub {
   get channels(): number {
     return this.byChannel.size;
   }
+
+  /** Every channel with subscriptions, and how many (read-only, for operator views). */
+  *counts(): IterableIterator<[string, number]> {
+    for (const [channel, set] of this.byChannel) yield [channel, set.size];
+  }
 }

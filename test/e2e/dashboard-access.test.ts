@@ -8,7 +8,8 @@ import type { Browser } from 'playwright-core';
 import type { ServerFrame } from '../../src/protocol/index.js';
 import { killAll, startServe, type ServeProcess } from '../support/serve-process.js';
 import { connectV1 } from '../support/v1-peer.js';
-import { launchBrowser, screenshot, watchErrors } from './support.js';
+import { closeAllPeers, connectPeer } from '../support/ws-peer.js';
+import { launchBrowser, screenshot, until, watchErrors } from './support.js';
 
 const TOKEN = 'e2e-admin-token-4b1d9c2f07';
 let browser: Browser;
@@ -21,9 +22,15 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  closeAllPeers();
   await browser?.close();
   await killAll();
 });
+
+/** The console's read routes, each with a query that would answer with data for an admin. */
+const CONSOLE_READS = ['connections', 'connection?id=c_x', 'channels', 'channel?name=news', 'incidents', 'incidents?id=inc_0123', 'series?window=1m'];
+/** The console's admin POSTs. */
+const CONSOLE_POSTS = ['/admin/disconnect', '/admin/publish', '/admin/logout'];
 
 const base = (s: ServeProcess): string => `http://127.0.0.1:${s.port}`;
 const get = (s: ServeProcess, path: string, headers: Record<string, string> = {}): Promise<Response> => fetch(`${base(s)}${path}`, { headers, redirect: 'manual' });
@@ -105,22 +112,73 @@ describe('dashboard access with an admin token', () => {
     await page.goto(`http://127.0.0.1:${guarded.port}/?token=${TOKEN}&lang=en`);
     expect(new URL(page.url()).search).toBe(''); // the token left the address bar
     await page.waitForSelector('#link[data-state="open"]');
-    await page.waitForFunction(() => Number(document.querySelector('#stat-open')?.textContent) >= 1);
+    // Its own connection is the only one, and it is not counted.
+    await page.waitForFunction(() => document.querySelector('#dashboards-note')?.textContent?.includes('1 dashboard'));
+    expect(await page.textContent('#stat-open')).toBe('0');
     expect(await page.isHidden('#crash')).toBe(true); // not a demo
     await screenshot(page, 'dashboard-token');
-    expect(errors).toEqual([]);
+
+    // Log out: the cookie is deleted and the page asks for the token again.
+    expect(await page.isVisible('#logout')).toBe(true);
+    await Promise.all([page.waitForURL(`http://127.0.0.1:${guarded.port}/`), page.click('#logout')]);
+    await page.waitForSelector('body.notice');
+    expect(await page.textContent('h1')).toBe('Admin token required');
+    expect((await page.context().cookies()).filter((c) => c.name === 'lifeline_admin')).toEqual([]);
+    expect(errors.filter((e) => !e.includes('401'))).toEqual([]); // the token page itself is a 401
     await page.close();
+  });
+
+  it('every console route and feed refuses whoever is not the admin, and serves the admin', async () => {
+    for (const path of CONSOLE_READS) {
+      for (const headers of [{}, { cookie: 'lifeline_admin=forged' }, { cookie: 'lifeline_admin=v2.99999999999.forged' }, { authorization: 'Bearer not-the-token-at-all' }] as Record<string, string>[]) {
+        const res = await get(guarded, `/_lifeline/api/${path}`, headers);
+        expect(res.status, `${path} ${JSON.stringify(headers)}`).toBe(401);
+        const body = (await res.json()) as Record<string, unknown>;
+        expect(Object.keys(body).sort(), path).toEqual(['error', 'message']); // nothing else: no rows, no counts
+      }
+      const admin = await get(guarded, `/_lifeline/api/${path}`, { cookie });
+      expect([200, 404], path).toContain(admin.status); // 404: no such connection, said to the admin only
+      expect((await get(guarded, `/_lifeline/api/${path}`, { authorization: `Bearer ${TOKEN}` })).status).toBe(admin.status);
+      expect((await post(guarded, `/_lifeline/api/${path}`, { cookie })).status).toBe(405);
+    }
+    for (const path of CONSOLE_POSTS) {
+      expect((await post(guarded, path, { cookie })).status, path).toBe(403); // no x-lifeline-admin: a cross-site form
+      expect((await post(guarded, path, { 'x-lifeline-admin': '1' })).status, path).toBe(401);
+      expect((await post(guarded, path, { cookie, 'x-lifeline-admin': '1', origin: 'https://evil.example' })).status, path).toBe(403);
+      expect((await get(guarded, path, { cookie })).status, path).toBe(405);
+    }
+    // The incidents feed is the server's own channel: admins only.
+    const anonymous = await trySubscribe(guarded, '$lifeline.incidents');
+    expect(anonymous.answer).toMatchObject({ t: 'error', code: 'FORBIDDEN', ref: '$lifeline.incidents' });
+    anonymous.close();
+    const admin = await trySubscribe(guarded, '$lifeline.incidents', { cookie });
+    expect(admin.answer).toMatchObject({ t: 'subscribed', ch: '$lifeline.incidents' });
+    admin.close();
+
+    // The admin's disconnect works with the token, from this origin.
+    const peer = await connectPeer(`ws://127.0.0.1:${guarded.port}/guarded-peer`);
+    const list = await until('the peer listed', async () => {
+      const page = (await (await get(guarded, '/_lifeline/api/connections?q=guarded-peer', { cookie })).json()) as { rows: { id: string }[] };
+      return page.rows[0];
+    });
+    const res = await fetch(`${base(guarded)}/admin/disconnect`, {
+      method: 'POST',
+      headers: { cookie, 'x-lifeline-admin': '1', origin: base(guarded), 'content-type': 'application/json' },
+      body: JSON.stringify({ connection: list.id, code: 4401, reason: 'bye' }),
+    });
+    expect(res.status).toBe(200);
+    expect(await peer.closed).toMatchObject({ code: 4401, reason: 'bye' });
   });
 });
 
 describe('dashboard without a token and without --demo', () => {
   it('is off: 403 with a clear message, and nobody reads $lifeline.*', async () => {
-    for (const path of ['/', '/?token=x', '/_lifeline/app.js', '/_lifeline/info']) {
+    for (const path of ['/', '/?token=x', '/_lifeline/app.js', '/_lifeline/info', ...CONSOLE_READS.map((p) => `/_lifeline/api/${p}`)]) {
       const res = await get(off, path);
       expect(res.status, path).toBe(403);
       expect(await res.text(), path).toContain('--admin-token');
     }
-    expect((await post(off, '/admin/restart', { 'x-lifeline-admin': '1' })).status).toBe(403);
+    for (const path of ['/admin/restart', ...CONSOLE_POSTS]) expect((await post(off, path, { 'x-lifeline-admin': '1' })).status, path).toBe(403);
     const peer = await trySubscribe(off, '$lifeline.stats');
     expect(peer.answer).toMatchObject({ t: 'error', code: 'FORBIDDEN' });
     peer.close();

@@ -1,13 +1,15 @@
 /**
  * The demo page (`/demo`) in Chromium against a real `lifeline serve --demo` process: a SIGHUP
  * restart is a 1012 the page comes back from inside the hint window, resuming with every offset
- * delivered exactly once; a crash is a 1011 whose incident id is the one in the server's log.
+ * delivered exactly once; a crash is a 1011 whose incident id is the one in the server's log. In
+ * Chinese too, and on a phone its tables fit the screen.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { killAll } from '../support/serve-process.js';
 import { connectV1 } from '../support/v1-peer.js';
-import { RETRY_HINT, launchBrowser, publish, screenshot, startDemoServer, until, watchErrors, type DemoServer } from './support.js';
+import { explainCode } from '../../src/codes/index.js';
+import { DESKTOP, PHONE, RETRY_HINT, launchBrowser, publish, renderedFonts, screenshot, sidewaysOverflow, startDemoServer, until, watchErrors, type DemoServer } from './support.js';
 
 let browser: Browser;
 let server: DemoServer;
@@ -109,4 +111,56 @@ describe('the client demo page', () => {
     expect(await peer.next((f) => 'id' in f && f.id === 2)).toMatchObject({ t: 'ack' });
     peer.ws.close();
   });
+
+  it('speaks Chinese: labels, close names, the log; the choice switches back and forth', async () => {
+    const page = await browser.newPage({ viewport: DESKTOP });
+    const errors = watchErrors(page);
+    await page.goto(`${server.http}/demo?lang=zh`);
+    await page.waitForSelector('#welcomes li[data-subscribed="demo"]');
+    expect(await page.getAttribute('html', 'lang')).toBe('zh-Hans');
+    expect(await page.textContent('h1')).toBe('lifeline 客户端演示');
+    expect(await page.textContent('#crash')).toBe('让我的连接崩溃（1011）');
+    await page.click('#crash');
+    const row = await page.waitForSelector('#closes tr[data-code="1011"]', { timeout: 5000 });
+    expect(await row.textContent()).toContain(explainCode(1011, 'zh').name);
+    expect(await row.textContent()).toContain('是'); // reconnects: yes
+    await page.waitForFunction(() => document.querySelector('#crash-result')?.textContent?.startsWith('重发被拒绝'), undefined, { timeout: 10_000 });
+    expect(await page.textContent('#welcomes li[data-resumed="true"]')).toContain('欢迎');
+    // No English left in what the page itself says (codes, ids, offsets and the server's reason are data).
+    const words = await page.evaluate(() => Array.from(document.querySelectorAll('[data-i18n]'), (el) => el.textContent ?? ''));
+    for (const w of words) expect(w, w).not.toMatch(/\b(the|connection|message|session|Restart|Closes|Received)\b/);
+    const fonts = await renderedFonts(page, 'h1');
+    expect(fonts.some((f) => /CJK|Han|WenQuanYi|YaHei|PingFang|Hiragino|Droid Sans Fallback/i.test(f.familyName)), JSON.stringify(fonts)).toBe(true);
+    await screenshot(page, 'demo-zh');
+    await page.click('button[data-lang="en"]');
+    await page.waitForFunction(() => document.querySelector('h1')?.textContent === 'lifeline client demo');
+    expect(await page.textContent('#closes tr[data-code="1011"]')).toContain('Internal Error');
+    await page.click('button[data-lang="zh"]');
+    await page.waitForFunction(() => document.querySelector('h1')?.textContent === 'lifeline 客户端演示');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('on a phone, nothing is wider than the screen, in either language', async () => {
+    for (const lang of ['en', 'zh'] as const) {
+      const page = await browser.newPage({ viewport: PHONE, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+      const errors = watchErrors(page);
+      await page.goto(`${server.http}/demo?lang=${lang}`);
+      await page.waitForSelector('#welcomes li[data-subscribed="demo"]');
+      // Fill the tables: a close with a long reason and a long message.
+      await page.click('#crash');
+      await page.waitForSelector('#closes tr[data-code="1011"]', { timeout: 5000 });
+      await publish(server, 'demo', { text: 'a long message '.repeat(20), id: 'x'.repeat(120) }, `e2e-phone-${lang}`);
+      await page.waitForFunction(() => document.querySelectorAll('#messages li').length > 0);
+      await page.waitForSelector('#welcomes li[data-resumed="true"]');
+      expect(await sidewaysOverflow(page), `${lang}: the page scrolls sideways`).toBe(0);
+      // The closes table is one card per close, each cell named.
+      const label = await page.$eval('#closes tr td.code', (td) => getComputedStyle(td, '::before').content);
+      expect(label).toContain(lang === 'en' ? 'Code' : '关闭码');
+      await screenshot(page, `demo-phone-${lang}`);
+      expect(errors).toEqual([]);
+      await page.close();
+    }
+  });
 });
+

@@ -24,6 +24,39 @@ export function launchBrowser(): Promise<Browser> {
   });
 }
 
+/** A phone's viewport (an iPhone 12-14 in CSS pixels). */
+export const PHONE = { width: 390, height: 844 } as const;
+/** A desktop viewport. */
+export const DESKTOP = { width: 1280, height: 900 } as const;
+
+/** How far the page is wider than its viewport, in CSS pixels (0: nothing overflows sideways). */
+export function sidewaysOverflow(page: Page): Promise<number> {
+  return page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+}
+
+/**
+ * The fonts Chromium actually drew an element's text with (DevTools' "rendered fonts"), with how many
+ * glyphs each. Text drawn without a font that has its characters shows as boxes; this tells which.
+ */
+export async function renderedFonts(page: Page, selector: string): Promise<{ familyName: string; glyphCount: number }[]> {
+  const cdp = await page.context().newCDPSession(page);
+  try {
+    await cdp.send('DOM.enable');
+    await cdp.send('CSS.enable');
+    const { root } = await cdp.send('DOM.getDocument', { depth: -1 });
+    const { nodeId } = await cdp.send('DOM.querySelector', { nodeId: root.nodeId, selector });
+    if (!nodeId) throw new Error(`no element ${selector}`);
+    // The fonts are reported on the text node, the element's first child.
+    const { node } = await cdp.send('DOM.describeNode', { nodeId, depth: 1 });
+    const text = node.children?.find((c) => c.nodeType === 3);
+    const target = text ? (await cdp.send('DOM.pushNodesByBackendIdsToFrontend', { backendNodeIds: [text.backendNodeId] })).nodeIds[0]! : nodeId;
+    const { fonts } = await cdp.send('CSS.getPlatformFontsForNode', { nodeId: target });
+    return fonts.map((f) => ({ familyName: f.familyName, glyphCount: f.glyphCount }));
+  } finally {
+    await cdp.detach();
+  }
+}
+
 /** Save a full-page screenshot as artifacts/<name>.png. */
 export async function screenshot(page: Page, name: string): Promise<void> {
   mkdirSync(ARTIFACTS, { recursive: true });

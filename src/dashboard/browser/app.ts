@@ -1,185 +1,119 @@
 /**
- * The dashboard page. It follows the server over a `lifeline.v1` session of the project's own browser
- * client (`lifeline-client.js`): it subscribes to `$lifeline.stats`, where the server publishes a
- * snapshot every second, so a restart of the server is just a 1012 and a resume for the page too.
+ * The dashboard page: the operator's console. It follows the server over a `lifeline.v1` session of the
+ * project's own browser client (`lifeline-client.js`): it subscribes to `$lifeline.stats`, where every
+ * process publishes a snapshot each second, so a restart of the server is just a 1012 and a resume for
+ * the page too. The views (overview, connections, channels, incidents, restart, reference) are in the
+ * address's fragment; the lists come from the console API, page by page.
  * @packageDocumentation
  */
 import { ServerError, createSession, type CloseInfo, type LifelineSession } from '../../client/index.js';
-import { explainCode, type Lang } from '../../codes/index.js';
-import { ADMIN_HEADER, ASSET_PREFIX, DASHBOARD_MARK, STATS_CHANNEL, isStatsSnapshot, type DashboardInfo, type SnapshotIncident, type StatsSnapshot } from '../snapshot.js';
-import { ClosesHistory, renderChart } from './chart.js';
-import { byId, clockTime, fill, h, sameOriginWsUrl } from './dom.js';
-import { initialLang, saveLang, t, translate, type UiKey } from './i18n.js';
+import { explainCode } from '../../codes/index.js';
+import { ASSET_PREFIX, DASHBOARD_MARK, STATS_CHANNEL, isStatsSnapshot, type DashboardInfo, type StatsSnapshot } from '../snapshot.js';
+import { adminPost } from './api.js';
+import { mountChannels, refreshChannels, renderChannels, showChannels } from './channels.js';
+import { mountConnections, refreshConnections, renderConnections, showConnections } from './connections.js';
+import { byId, clockTime, sameOriginWsUrl } from './dom.js';
+import { saveLang, sessionStateLabel, stateLabel, t, translate } from './i18n.js';
+import { incidentsSnapshot, mountIncidents, renderIncidentsView, showIncidents } from './incidents.js';
+import { mountOverview, overviewSnapshot, renderOverview, showOverview } from './overview.js';
 import { renderComparison, renderReference } from './reference.js';
+import { mountRestart, renderRestart, restartSnapshot, showRestart } from './restart.js';
+import { VIEWS, parseRoute, type Route } from './router.js';
+import { current, page } from './state.js';
 
-/** A source whose last snapshot is older than this (relative to the newest) no longer counts. */
-const STALE_MS = 5000;
+/** How often an open connections or channels list is fetched again, ms. */
+const LIST_REFRESH_MS = 5000;
 
-interface View {
-  lang: Lang;
-  info: DashboardInfo | undefined;
-  /** The latest snapshot of each process. */
-  readonly latest: Map<string, StatsSnapshot>;
-  readonly history: ClosesHistory;
-  /** Server clock minus browser clock, from the newest snapshot. */
-  skewMs: number;
-  lastClose: CloseInfo | undefined;
-  session: LifelineSession | undefined;
-}
+let session: LifelineSession | undefined;
+let lastClose: CloseInfo | undefined;
+let route: Route = parseRoute(location.hash);
 
-const view: View = { lang: initialLang(), info: undefined, latest: new Map(), history: new ClosesHistory(), skewMs: 0, lastClose: undefined, session: undefined };
-
-const COUNTERS: readonly { id: string; label: UiKey; read: (s: StatsSnapshot) => number }[] = [
-  { id: 'stat-open', label: 'open', read: (s) => s.stats.open },
-  { id: 'stat-opened', label: 'opened', read: (s) => s.stats.opened },
-  { id: 'stat-incidents', label: 'incidents', read: (s) => s.stats.incidents },
-  { id: 'stat-resumed', label: 'resumed', read: (s) => s.stats.sessions.resumed },
-  { id: 'stat-drains', label: 'drains', read: (s) => s.stats.drains },
-  { id: 'stat-in', label: 'messagesIn', read: (s) => s.stats.messagesIn },
-  { id: 'stat-out', label: 'messagesOut', read: (s) => s.stats.messagesOut },
-];
-
-/** The processes that are still reporting. */
-function current(): StatsSnapshot[] {
-  const all = [...view.latest.values()];
-  const newest = Math.max(0, ...all.map((s) => s.at));
-  return all.filter((s) => s.at >= newest - STALE_MS);
-}
-
-function renderCounts(): void {
+function renderServerState(): void {
   const live = current();
-  for (const c of COUNTERS) {
-    const el = byId(c.id);
-    el.textContent = live.length === 0 ? '–' : String(live.reduce((sum, s) => sum + c.read(s), 0));
-  }
-  const states = [...new Set(live.map((s) => s.state))].join(', ');
+  const el = byId('server-state');
+  const states = [...new Set(live.map((s) => s.state))];
   const newest = live.reduce((a, s) => Math.max(a, s.at), 0);
-  byId('server-state').textContent = live.length === 0 ? t(view.lang, 'waiting') : `${states} · ${t(view.lang, 'sources')}: ${live.length} · ${t(view.lang, 'updated')} ${clockTime(newest)}`;
-  byId('server-state').dataset.state = live.length === 0 ? 'unknown' : states;
+  el.textContent =
+    live.length === 0
+      ? t(page.lang, 'waiting')
+      : `${states.map((s) => stateLabel(page.lang, s)).join(', ')} · ${t(page.lang, 'sources')}: ${live.length} · ${t(page.lang, 'updated')} ${clockTime(newest)}`;
+  el.dataset.state = live.length === 0 ? 'unknown' : states.join(', ');
 }
-
-function renderIncidents(): void {
-  const seen = new Map<string, SnapshotIncident>();
-  for (const s of view.latest.values()) for (const i of s.incidents) seen.set(i.id, i);
-  const rows = [...seen.values()].sort((a, b) => b.at - a.at);
-  const body = byId('incidents');
-  if (rows.length === 0) {
-    fill(body, h('tr', { class: 'none' }, h('td', { colspan: 5 }, t(view.lang, 'noIncidents'))));
-    return;
-  }
-  fill(
-    body,
-    ...rows.map((i) =>
-      h('tr', { 'data-incident': i.id, 'data-connection': i.connection }, h('td', { class: 'mono' }, i.id), h('td', undefined, clockTime(i.at)), h('td', { class: 'mono' }, i.connection), h('td', undefined, i.handler), h('td', { class: 'summary' }, i.summary)),
-    ),
-  );
-}
-
-function renderClosesChart(): void {
-  renderChart(byId('chart'), view.history.buckets(Date.now() + view.skewMs), view.lang, { empty: t(view.lang, 'noCloses'), now: t(view.lang, 'now') });
-}
-
-const STATE_KEYS: Readonly<Record<string, UiKey>> = {
-  idle: 'stateConnecting',
-  connecting: 'stateConnecting',
-  open: 'stateOpen',
-  reconnecting: 'stateReconnecting',
-  stopped: 'stateStopped',
-  exhausted: 'stateExhausted',
-  closed: 'stateClosed',
-};
 
 function renderLink(): void {
-  const session = view.session;
   const el = byId('link');
   const state = session?.state ?? 'idle';
   el.dataset.state = state;
-  const parts = [t(view.lang, STATE_KEYS[state] ?? 'stateConnecting')];
+  const parts = [sessionStateLabel(page.lang, state)];
   if (session?.session !== undefined && state === 'open') parts.push(session.session);
-  const c = view.lastClose;
+  const c = lastClose;
   if (c) {
     let name = c.name;
     try {
-      name = explainCode(c.code, view.lang).name;
+      name = explainCode(c.code, page.lang).name;
     } catch {
       // A code outside the registry keeps the client's name for it.
     }
-    const next = c.willReconnect ? t(view.lang, 'backIn', { ms: Math.round(c.delayMs ?? 0) }) : t(view.lang, 'noReconnect');
-    parts.push(t(view.lang, 'lastClose', { code: c.code, name, incident: c.incident !== undefined ? ` (${c.incident})` : '', next }));
+    const next = c.willReconnect ? t(page.lang, 'backIn', { ms: Math.round(c.delayMs ?? 0) }) : t(page.lang, 'noReconnect');
+    parts.push(t(page.lang, 'lastClose', { code: c.code, name, incident: c.incident !== undefined ? ` (${c.incident})` : '', next }));
   }
   el.textContent = parts.join(' · ');
 }
 
-function renderLocalised(): void {
-  document.documentElement.lang = view.lang === 'zh' ? 'zh-Hans' : 'en';
-  document.title = t(view.lang, 'title');
-  translate(document, view.lang);
-  document.querySelectorAll<HTMLButtonElement>('[data-lang]').forEach((b) => b.setAttribute('aria-pressed', String(b.dataset.lang === view.lang)));
-  renderReference(byId('reference'), view.lang);
-  compare();
-  renderCounts();
-  renderIncidents();
-  renderClosesChart();
-  renderLink();
+function compare(): void {
+  renderComparison(byId('compare-result'), byId<HTMLInputElement>('compare-code-a').value, byId<HTMLInputElement>('compare-code-b').value, page.lang);
 }
 
-function compare(): void {
-  renderComparison(byId('compare-result'), byId<HTMLInputElement>('compare-code-a').value, byId<HTMLInputElement>('compare-code-b').value, view.lang);
+function renderLocalised(): void {
+  document.documentElement.lang = page.lang === 'zh' ? 'zh-Hans' : 'en';
+  document.title = t(page.lang, 'title');
+  translate(document, page.lang);
+  document.querySelectorAll<HTMLButtonElement>('[data-lang]').forEach((b) => b.setAttribute('aria-pressed', String(b.dataset.lang === page.lang)));
+  renderReference(byId('reference'), page.lang);
+  compare();
+  renderServerState();
+  renderLink();
+  if (page.info === undefined) return;
+  renderOverview();
+  renderConnections();
+  renderChannels();
+  renderIncidentsView();
+  renderRestart();
+}
+
+/** Show the view the fragment names, and tell it which item. */
+function navigate(): void {
+  route = parseRoute(location.hash);
+  for (const name of VIEWS) {
+    byId(`view-${name}`).hidden = name !== route.view;
+    const link = document.querySelector<HTMLAnchorElement>(`nav a[data-view="${name}"]`);
+    if (link) link.setAttribute('aria-current', String(name === route.view));
+  }
+  document.body.dataset.view = route.view;
+  if (page.info === undefined) return;
+  showOverview(route.view === 'overview');
+  showRestart(route.view === 'restart');
+  if (route.view === 'connections') showConnections(route.item);
+  if (route.view === 'channels') showChannels(route.item);
+  showIncidents(route.view === 'incidents', route.item);
 }
 
 function onSnapshot(snapshot: StatsSnapshot): void {
-  view.latest.set(snapshot.source, snapshot);
-  view.history.add(snapshot);
-  const newest = Math.max(...[...view.latest.values()].map((s) => s.at));
-  if (snapshot.at === newest) view.skewMs = snapshot.at - Date.now();
-  renderCounts();
-  renderIncidents();
-  renderClosesChart();
-}
-
-async function adminPost(path: string): Promise<{ ok: boolean; body: Record<string, unknown> }> {
-  const res = await fetch(path, { method: 'POST', credentials: 'same-origin', headers: { [ADMIN_HEADER]: '1', 'content-type': 'application/json' }, body: '{}' });
-  let body: Record<string, unknown> = {};
-  try {
-    body = (await res.json()) as Record<string, unknown>;
-  } catch {
-    body = { message: `HTTP ${res.status}` };
-  }
-  return { ok: res.ok, body };
-}
-
-function wireActions(): void {
-  const result = byId('action-result');
-  const show = (text: string, ok: boolean): void => {
-    result.textContent = text;
-    result.dataset.ok = String(ok);
-  };
-  byId<HTMLButtonElement>('restart').addEventListener('click', () => {
-    void adminPost('/admin/restart').then(
-      ({ ok, body }) => show(ok ? t(view.lang, 'restarting') : t(view.lang, 'failed', { message: String(body.message ?? '') }), ok),
-      (error: unknown) => show(t(view.lang, 'failed', { message: String(error) }), false),
-    );
-  });
-  const crash = byId<HTMLButtonElement>('crash');
-  crash.hidden = view.info?.demo !== true;
-  byId('crash-note').hidden = view.info?.demo !== true;
-  crash.addEventListener('click', () => {
-    void adminPost('/admin/crash').then(
-      ({ ok, body }) => {
-        if (ok) result.dataset.incident = String(body.incident);
-        show(ok ? t(view.lang, 'crashed', { connection: String(body.connection), incident: String(body.incident) }) : t(view.lang, 'failed', { message: String(body.message ?? '') }), ok);
-      },
-      (error: unknown) => show(t(view.lang, 'failed', { message: String(error) }), false),
-    );
-  });
+  page.latest.set(snapshot.source, snapshot);
+  const newest = Math.max(...[...page.latest.values()].map((s) => s.at));
+  if (snapshot.at === newest) page.skewMs = snapshot.at - Date.now();
+  renderServerState();
+  overviewSnapshot(snapshot);
+  restartSnapshot(snapshot);
+  incidentsSnapshot(snapshot.incidents.at(-1)?.id);
 }
 
 function wireControls(): void {
   document.querySelectorAll<HTMLButtonElement>('[data-lang]').forEach((b) => {
     b.addEventListener('click', () => {
       const lang = b.dataset.lang === 'zh' ? 'zh' : 'en';
-      if (lang === view.lang) return;
-      view.lang = lang;
+      if (lang === page.lang) return;
+      page.lang = lang;
       saveLang(lang);
       renderLocalised();
     });
@@ -189,43 +123,67 @@ function wireControls(): void {
     event.preventDefault();
     compare();
   });
+  window.addEventListener('hashchange', navigate);
+}
+
+function wireLogout(): void {
+  const button = byId<HTMLButtonElement>('logout');
+  // In an open demo there is nothing to log out of.
+  button.hidden = page.info?.access !== 'token';
+  button.addEventListener('click', () => {
+    button.disabled = true;
+    session?.close();
+    adminPost('/admin/logout').finally(() => location.assign('/'));
+  });
 }
 
 function connect(): void {
-  const session = createSession({ url: sameOriginWsUrl(`${DASHBOARD_MARK}=1`) });
-  view.session = session;
-  session.on('state', renderLink);
-  session.on('welcome', renderLink);
-  session.on('close', (c) => {
-    view.lastClose = c;
+  const s = createSession({ url: sameOriginWsUrl(`${DASHBOARD_MARK}=1`) });
+  session = s;
+  s.on('state', renderLink);
+  s.on('welcome', renderLink);
+  s.on('close', (c) => {
+    lastClose = c;
     renderLink();
   });
-  session.on('message', ({ channel, data }) => {
+  s.on('message', ({ channel, data }) => {
     if (channel === STATS_CHANNEL && isStatsSnapshot(data)) onSnapshot(data);
   });
-  session.on('error', (error) => {
+  s.on('error', (error) => {
     if (error instanceof ServerError && error.reason === 'FORBIDDEN' && error.ref === STATS_CHANNEL) {
       const el = byId('link');
       el.dataset.state = 'forbidden';
-      el.textContent = t(view.lang, 'forbidden');
+      el.textContent = t(page.lang, 'forbidden');
     }
   });
-  session.subscribe(STATS_CHANNEL);
+  s.subscribe(STATS_CHANNEL);
 }
 
 async function main(): Promise<void> {
   wireControls();
+  navigate();
   renderLocalised();
   const res = await fetch(`${ASSET_PREFIX}info`, { credentials: 'same-origin' });
   if (res.status === 401) {
     location.reload();
     return;
   }
-  view.info = (await res.json()) as DashboardInfo;
-  wireActions();
+  page.info = (await res.json()) as DashboardInfo;
+  wireLogout();
+  mountOverview();
+  mountConnections();
+  mountChannels();
+  mountIncidents();
+  mountRestart();
   connect();
-  // The chart slides even when nothing arrives.
-  setInterval(renderClosesChart, 5000);
+  navigate();
+  renderLocalised();
+  // Lists on screen follow the server without a click (each refresh is one bounded page).
+  setInterval(() => {
+    if (document.hidden) return;
+    if (route.view === 'connections') refreshConnections();
+    if (route.view === 'channels') refreshChannels();
+  }, LIST_REFRESH_MS);
   document.body.dataset.ready = 'true';
 }
 

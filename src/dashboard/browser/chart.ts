@@ -1,77 +1,33 @@
 /**
- * Closes by code over the last minutes: a model fed with successive snapshots (the closes are the
- * differences between one snapshot's `closesByCode` and the previous one of the same process) and an
- * inline SVG stacked bar chart of it.
+ * Inline SVG stacked bar charts (the time series: connections, messages in/out, closes by code), drawn
+ * without innerHTML or inline style attributes, so the page's CSP holds.
  * @packageDocumentation
  */
 import { explainCode, type Lang } from '../../codes/index.js';
-import type { StatsSnapshot } from '../snapshot.js';
 import { h, s } from './dom.js';
 
-/** Closes seen in one snapshot interval. */
-interface CloseDelta {
-  readonly at: number;
-  readonly code: number;
-  readonly count: number;
-}
-
-/** One bar. */
-export interface Bucket {
+/** One bar: a value per series key (a close code, `in`/`out`, `open`). */
+export interface StackedBar {
   /** Start, ms since the epoch (server clock). */
   readonly start: number;
-  /** Closes by code in this bar. */
-  readonly counts: ReadonlyMap<number, number>;
-  readonly total: number;
+  readonly values: ReadonlyMap<string, number>;
 }
 
-/** The chart's window and bar width, ms. */
-export interface HistoryOptions {
-  readonly windowMs: number;
+/** How a chart names and colours its keys. */
+export interface ChartOptions {
   readonly bucketMs: number;
-}
-
-/** Closes by code over a sliding window, from snapshots of one or more server processes. */
-export class ClosesHistory {
-  readonly windowMs: number;
-  readonly bucketMs: number;
-  readonly #previous = new Map<string, { startedAt: number; closes: Readonly<Record<string, number>> }>();
-  #deltas: CloseDelta[] = [];
-
-  constructor(options: HistoryOptions = { windowMs: 5 * 60_000, bucketMs: 10_000 }) {
-    this.windowMs = options.windowMs;
-    this.bucketMs = options.bucketMs;
-  }
-
-  /**
-   * Take a snapshot. The first one of a process (or of a restarted process: a new `startedAt`) is only
-   * a baseline: its counts cover the process's whole life, not the last interval.
-   */
-  add(snapshot: StatsSnapshot): void {
-    const previous = this.#previous.get(snapshot.source);
-    this.#previous.set(snapshot.source, { startedAt: snapshot.startedAt, closes: snapshot.stats.closesByCode });
-    if (!previous || previous.startedAt !== snapshot.startedAt) return;
-    for (const [key, value] of Object.entries(snapshot.stats.closesByCode)) {
-      const count = value - (previous.closes[key] ?? 0);
-      if (count > 0) this.#deltas.push({ at: snapshot.at, code: Number(key), count });
-    }
-    const horizon = snapshot.at - 2 * this.windowMs;
-    if (this.#deltas.length > 0 && this.#deltas[0]!.at < horizon) this.#deltas = this.#deltas.filter((d) => d.at >= horizon);
-  }
-
-  /** The bars of the window ending at `now` (server clock), oldest first. */
-  buckets(now: number): Bucket[] {
-    const count = Math.ceil(this.windowMs / this.bucketMs);
-    const lastStart = Math.floor(now / this.bucketMs) * this.bucketMs;
-    const first = lastStart - (count - 1) * this.bucketMs;
-    const maps = Array.from({ length: count }, () => new Map<number, number>());
-    for (const d of this.#deltas) {
-      const i = Math.floor((d.at - first) / this.bucketMs);
-      if (i < 0 || i >= count) continue;
-      const m = maps[i]!;
-      m.set(d.code, (m.get(d.code) ?? 0) + d.count);
-    }
-    return maps.map((counts, i) => ({ start: first + i * this.bucketMs, counts, total: [...counts.values()].reduce((a, b) => a + b, 0) }));
-  }
+  readonly colorOf: (key: string) => string;
+  readonly labelOf: (key: string) => string;
+  /** Shown when every bar is empty. */
+  readonly empty: string;
+  /** The label of the right edge. */
+  readonly now: string;
+  /** Attribute each bar and legend entry carries its key in. @default data-key */
+  readonly keyAttribute?: string;
+  /** Accessible name of the chart. */
+  readonly title: string;
+  /** Height in the chart's own units (it is 720 wide). @default 180 */
+  readonly height?: number;
 }
 
 const COLORS: Readonly<Record<number, string>> = {
@@ -98,6 +54,15 @@ export function codeColor(code: number): string {
   return COLORS[code] ?? PALETTE[code % PALETTE.length]!;
 }
 
+/** `1012 Service Restart` in `lang`; a code outside the registry keeps just its number. */
+export function codeTitle(code: number, lang: Lang): string {
+  try {
+    return `${code} ${explainCode(code, lang).name}`;
+  } catch {
+    return String(code);
+  }
+}
+
 function niceMax(value: number): number {
   if (value <= 4) return 4;
   const magnitude = 10 ** Math.floor(Math.log10(value));
@@ -105,69 +70,68 @@ function niceMax(value: number): number {
   return 10 * magnitude;
 }
 
-function codeName(code: number, lang: Lang): string {
-  try {
-    return explainCode(code, lang).name;
-  } catch {
-    return '';
-  }
+/** `-30s`, `-5m`, `-2h`: how long before the right edge. */
+function ago(ms: number): string {
+  if (ms < 60_000) return `-${Math.round(ms / 1000)}s`;
+  if (ms < 3_600_000) return `-${Math.round(ms / 60_000)}m`;
+  return `-${Math.round(ms / 3_600_000)}h`;
 }
 
-/** Draw the chart into `container` (replacing what was there). */
-export function renderChart(container: Element, buckets: readonly Bucket[], lang: Lang, words: { readonly empty: string; readonly now: string }): void {
-  const emptyText = words.empty;
+function compact(v: number): string {
+  if (v >= 1e6) return `${(v / 1e6).toFixed(v >= 1e7 ? 0 : 1)}M`;
+  if (v >= 1e4) return `${Math.round(v / 1e3)}k`;
+  return Number.isInteger(v) ? String(v) : v.toFixed(1);
+}
+
+/** Draw a stacked bar chart into `container` (replacing what was there). */
+export function renderBars(container: Element, bars: readonly StackedBar[], options: ChartOptions): void {
+  const keyAttr = options.keyAttribute ?? 'data-key';
   const width = 720;
-  const height = 220;
-  const left = 40;
+  const height = options.height ?? 180;
+  const left = 44;
   const right = 8;
   const top = 10;
-  const bottom = 26;
+  const bottom = 24;
   const plotW = width - left - right;
   const plotH = height - top - bottom;
-  const max = niceMax(Math.max(0, ...buckets.map((b) => b.total)));
-  const barW = plotW / Math.max(1, buckets.length);
+  const totals = bars.map((b) => [...b.values.values()].reduce((a, n) => a + n, 0));
+  const max = niceMax(Math.max(0, ...totals));
+  const barW = plotW / Math.max(1, bars.length);
   const y = (v: number): number => top + plotH - (v / max) * plotH;
-  const codes = [...new Set(buckets.flatMap((b) => [...b.counts.keys()]))].sort((a, b) => a - b);
+  const keys = [...new Set(bars.flatMap((b) => [...b.values].filter(([, n]) => n > 0).map(([k]) => k)))].sort((a, b) => (Number(a) || 0) - (Number(b) || 0) || (a < b ? -1 : 1));
 
-  const svg = s('svg', { viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': codes.length === 0 ? emptyText : codes.join(', '), class: 'chart', 'data-codes': codes.join(' ') });
+  const svg = s('svg', { viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': `${options.title}: ${keys.length === 0 ? options.empty : keys.map(options.labelOf).join(', ')}`, class: 'chart', 'data-keys': keys.join(' ') });
   for (const v of [0, max / 2, max]) {
-    svg.append(
-      s('line', { x1: left, x2: width - right, y1: y(v), y2: y(v), class: 'grid' }),
-      s('text', { x: left - 6, y: y(v) + 4, 'text-anchor': 'end', class: 'axis' }, Number.isInteger(v) ? v : v.toFixed(1)),
-    );
+    svg.append(s('line', { x1: left, x2: width - right, y1: y(v), y2: y(v), class: 'grid' }), s('text', { x: left - 6, y: y(v) + 4, 'text-anchor': 'end', class: 'axis' }, compact(v)));
   }
-  const minutes = Math.round((buckets.length * (buckets[1] ? buckets[1].start - buckets[0]!.start : 10_000)) / 60_000);
-  for (let m = 0; m <= minutes; m++) {
-    const x = left + plotW - (m / Math.max(1, minutes)) * plotW;
-    svg.append(s('text', { x, y: height - 8, 'text-anchor': m === 0 ? 'end' : m === minutes ? 'start' : 'middle', class: 'axis' }, m === 0 ? words.now : `-${m}m`));
+  const span = bars.length * options.bucketMs;
+  for (let i = 0; i <= 4; i++) {
+    const x = left + plotW - (i / 4) * plotW;
+    svg.append(s('text', { x, y: height - 6, 'text-anchor': i === 0 ? 'end' : i === 4 ? 'start' : 'middle', class: 'axis' }, i === 0 ? options.now : ago((span * i) / 4)));
   }
-  buckets.forEach((bucket, i) => {
+  bars.forEach((bar, i) => {
     let base = 0;
-    for (const code of codes) {
-      const n = bucket.counts.get(code) ?? 0;
-      if (n === 0) continue;
+    for (const key of keys) {
+      const n = bar.values.get(key) ?? 0;
+      if (n <= 0) continue;
       const y0 = y(base);
       const y1 = y(base + n);
       base += n;
       svg.append(
         s(
           'rect',
-          { x: left + i * barW + 1, y: y1, width: Math.max(1, barW - 2), height: Math.max(1, y0 - y1), fill: codeColor(code), 'data-code': code, 'data-count': n, class: 'bar' },
-          s('title', undefined, `${code} ${codeName(code, lang)}: ${n}`),
+          { x: left + i * barW + 1, y: y1, width: Math.max(1, barW - 2), height: Math.max(1, y0 - y1), fill: options.colorOf(key), [keyAttr]: key, 'data-count': n, class: 'bar' },
+          s('title', undefined, `${options.labelOf(key)}: ${n}`),
         ),
       );
     }
   });
-  if (codes.length === 0) svg.append(s('text', { x: left + plotW / 2, y: top + plotH / 2, 'text-anchor': 'middle', class: 'empty' }, emptyText));
+  if (keys.length === 0) svg.append(s('text', { x: left + plotW / 2, y: top + plotH / 2, 'text-anchor': 'middle', class: 'empty' }, options.empty));
 
-  const legend = h(
-    'ul',
-    { class: 'legend' },
-    ...codes.map((code) => h('li', { 'data-code': code }, h('span', { class: `swatch c${code}` }), `${code} ${codeName(code, lang)}`)),
-  );
+  const legend = h('ul', { class: 'legend' }, ...keys.map((key) => h('li', { [keyAttr]: key }, h('span', { class: 'swatch' }), options.labelOf(key))));
   // The swatch colours are set through the CSSOM (allowed by the page's CSP, unlike inline style attributes).
   legend.querySelectorAll<HTMLElement>('.swatch').forEach((el, i) => {
-    el.style.background = codeColor(codes[i]!);
+    el.style.background = options.colorOf(keys[i]!);
   });
   container.replaceChildren(svg, legend);
 }

@@ -3,14 +3,31 @@
  * build, subscribed to the demo channel. It shows every close (code, name, incident id, whether and
  * when it reconnects), the session's state and welcomes, and every channel message with its offset,
  * and checks the exactly-once promise as it goes (repeats and gaps are counted, and should stay 0).
+ * In English or Chinese, like the dashboard (`?lang=`, the saved choice, or the browser's language).
  * @packageDocumentation
  */
 import { RejectedError, createSession, type CloseInfo, type SessionMessage } from '../../client/index.js';
+import { explainCode, type Lang } from '../../codes/index.js';
 import { DEMO_CHANNEL } from '../snapshot.js';
-import { byId, clockTime, h, sameOriginWsUrl } from './dom.js';
+import { byId, clockTime, fill, h, sameOriginWsUrl } from './dom.js';
+import { initialLang, saveLang, sessionStateLabel, t, translate, type UiKey } from './i18n.js';
 
 const channel = new URLSearchParams(location.search).get('channel') ?? DEMO_CHANNEL;
 const session = createSession({ url: sameOriginWsUrl() });
+let lang: Lang = initialLang();
+
+/** A close as the table shows it; `backAt` is set when the next welcome arrives. */
+interface CloseRow {
+  readonly info: CloseInfo;
+  readonly at: number;
+  backAt?: number;
+}
+
+/** One line of the welcomes log, kept as data so a language switch can write it again. */
+type LogLine =
+  | { readonly kind: 'welcome'; readonly at: number; readonly session: string; readonly resumed: boolean; readonly recovered: boolean; readonly lost: readonly string[] }
+  | { readonly kind: 'subscribed'; readonly at: number; readonly channel: string; readonly offset: number; readonly recovered: boolean }
+  | { readonly kind: 'recovery'; readonly at: number; readonly lost: readonly string[] };
 
 /** What the page has seen, also readable from the console (`lifelineDemo`). */
 const seen = {
@@ -25,35 +42,102 @@ const seen = {
 (globalThis as { lifelineDemo?: typeof seen }).lifelineDemo = seen;
 
 const last = new Map<string, { epoch: string; offset: number }>();
-let pendingClose: { row: HTMLTableRowElement; at: number } | undefined;
+const closeRows: CloseRow[] = [];
+const log: LogLine[] = [];
+let pending: CloseRow | undefined;
+/** The last result of the crash button, as a key and its values, so it can be said again in another language. */
+let crashResult: { key: UiKey; values?: Record<string, string> } | undefined;
+let publishResult: { key: UiKey; values: Record<string, string> } | { text: string } | undefined;
 const MAX_ROWS = 5000;
+const MAX_LOG = 200;
+const MAX_CLOSES = 500;
 
 function setText(id: string, text: string | number): void {
   byId(id).textContent = String(text);
 }
 
+function codeName(c: CloseInfo): string {
+  try {
+    return explainCode(c.code, lang).name;
+  } catch {
+    return c.name;
+  }
+}
+
+function closeRow(r: CloseRow): HTMLTableRowElement {
+  const c = r.info;
+  const label = (key: UiKey): string => t(lang, key);
+  return h(
+    'tr',
+    {
+      'data-at': r.at,
+      'data-code': c.code,
+      'data-incident': c.incident,
+      'data-will-reconnect': String(c.willReconnect),
+      'data-delay-ms': c.delayMs === undefined ? undefined : Math.round(c.delayMs),
+      'data-back-after-ms': r.backAt === undefined ? undefined : r.backAt - r.at,
+      'data-back-at': r.backAt,
+    },
+    h('td', { 'data-label': label('time') }, clockTime(r.at)),
+    h('td', { class: 'mono code', 'data-label': label('code') }, c.code),
+    h('td', { 'data-label': label('name') }, codeName(c)),
+    h('td', { class: 'mono incident', 'data-label': label('incident') }, c.incident ?? ''),
+    h('td', { 'data-label': label('demoReconnect') }, label(c.willReconnect ? 'yes' : 'no')),
+    h('td', { class: 'delay', 'data-label': label('demoDelay') }, c.delayMs === undefined ? '' : `${Math.round(c.delayMs)} ms`),
+    h('td', { class: 'back', 'data-label': label('demoBackAfter') }, r.backAt === undefined ? '' : `${r.backAt - r.at} ms`),
+    h('td', { class: 'reason', 'data-label': label('reason') }, c.reason),
+  );
+}
+
+function logLine(line: LogLine): HTMLLIElement {
+  const time = clockTime(line.at);
+  const yesNo = (v: boolean): string => t(lang, v ? 'yes' : 'no');
+  if (line.kind === 'welcome') {
+    const lost = line.lost.length > 0 ? t(lang, 'demoLost', { channels: line.lost.join(', ') }) : '';
+    return h('li', { 'data-resumed': String(line.resumed), 'data-recovered': String(line.recovered) }, `${time} ${t(lang, 'demoWelcome', { session: line.session, resumed: yesNo(line.resumed), recovered: yesNo(line.recovered), lost })}`);
+  }
+  if (line.kind === 'subscribed') {
+    return h('li', { 'data-subscribed': line.channel, 'data-offset': line.offset, 'data-recovered': String(line.recovered) }, `${time} ${t(lang, 'demoSubscribed', { channel: line.channel, offset: line.offset, recovered: yesNo(line.recovered) })}`);
+  }
+  return h('li', { class: 'anomaly', 'data-recovery': line.lost.join(' ') }, `${time} ${t(lang, 'demoRecovery', { channels: line.lost.join(', ') })}`);
+}
+
+function renderCloses(): void {
+  fill(byId('closes'), ...[...closeRows].reverse().map(closeRow));
+}
+
+function renderLog(): void {
+  fill(byId('welcomes'), ...[...log].reverse().map(logLine));
+}
+
+function addLog(line: LogLine): void {
+  log.push(line);
+  if (log.length > MAX_LOG) log.shift();
+  byId('welcomes').prepend(logLine(line));
+  if (byId('welcomes').childElementCount > MAX_LOG) byId('welcomes').lastElementChild?.remove();
+}
+
+function renderResults(): void {
+  byId('crash-result').textContent = crashResult ? t(lang, crashResult.key, crashResult.values) : '';
+  byId('publish-result').textContent = publishResult === undefined ? '' : 'text' in publishResult ? publishResult.text : t(lang, publishResult.key, publishResult.values);
+}
+
 function onState(): void {
   const el = byId('state');
-  el.textContent = session.state;
+  el.textContent = sessionStateLabel(lang, session.state);
   el.dataset.state = session.state;
 }
 
 function onClose(c: CloseInfo): void {
   seen.closes.push(c);
-  const row = h(
-    'tr',
-    { 'data-at': Date.now(), 'data-code': c.code, 'data-incident': c.incident, 'data-will-reconnect': String(c.willReconnect), 'data-delay-ms': c.delayMs === undefined ? undefined : Math.round(c.delayMs) },
-    h('td', undefined, clockTime(Date.now())),
-    h('td', { class: 'mono code' }, c.code),
-    h('td', undefined, c.name),
-    h('td', { class: 'mono incident' }, c.incident ?? ''),
-    h('td', undefined, c.willReconnect ? 'yes' : 'no'),
-    h('td', { class: 'delay' }, c.delayMs === undefined ? '' : `${Math.round(c.delayMs)} ms`),
-    h('td', { class: 'back' }, ''),
-    h('td', { class: 'reason' }, c.reason),
-  );
-  byId('closes').prepend(row);
-  pendingClose = c.willReconnect ? { row, at: Date.now() } : undefined;
+  const row: CloseRow = { info: c, at: Date.now() };
+  closeRows.push(row);
+  byId('closes').prepend(closeRow(row));
+  if (closeRows.length > MAX_CLOSES) {
+    closeRows.shift();
+    byId('closes').lastElementChild?.remove();
+  }
+  pending = c.willReconnect ? row : undefined;
   if (!c.willReconnect && c.diagnosis) setText('diagnosis', c.diagnosis);
 }
 
@@ -63,10 +147,10 @@ function onMessage(m: SessionMessage): void {
   if (before && before.epoch === m.epoch) {
     if (m.offset <= before.offset) {
       seen.duplicates += 1;
-      note = 'repeat';
+      note = t(lang, 'demoRepeat');
     } else if (m.offset !== before.offset + 1) {
       seen.gaps += 1;
-      note = `gap after ${before.offset}`;
+      note = t(lang, 'demoGapAfter', { offset: before.offset });
     }
   }
   last.set(m.channel, { epoch: m.epoch, offset: m.offset });
@@ -82,42 +166,57 @@ function onMessage(m: SessionMessage): void {
   setText('count-gaps', seen.gaps);
 }
 
+function renderLocalised(): void {
+  document.documentElement.lang = lang === 'zh' ? 'zh-Hans' : 'en';
+  document.title = t(lang, 'demoTitle');
+  translate(document, lang);
+  document.querySelectorAll<HTMLButtonElement>('[data-lang]').forEach((b) => b.setAttribute('aria-pressed', String(b.dataset.lang === lang)));
+  if (byId('last-error').dataset.error === undefined) setText('last-error', t(lang, 'none'));
+  onState();
+  renderCloses();
+  renderLog();
+  renderResults();
+}
+
 session.on('state', onState);
 session.on('close', onClose);
 session.on('welcome', (w) => {
   setText('session', w.session);
-  byId('welcomes').prepend(h('li', { 'data-resumed': String(w.resumed), 'data-recovered': String(w.recovered) }, `${clockTime(Date.now())} welcome: session ${w.session}, resumed ${w.resumed}, recovered ${w.recovered}${w.lost.length ? `, lost ${w.lost.join(', ')}` : ''}`));
-  if (pendingClose) {
-    const ms = Date.now() - pendingClose.at;
-    pendingClose.row.dataset.backAfterMs = String(ms);
-    pendingClose.row.dataset.backAt = String(Date.now());
-    const cell = pendingClose.row.querySelector('.back');
-    if (cell) cell.textContent = `${ms} ms`;
-    pendingClose = undefined;
+  addLog({ kind: 'welcome', at: Date.now(), session: w.session, resumed: w.resumed, recovered: w.recovered, lost: w.lost });
+  if (pending) {
+    pending.backAt = Date.now();
+    const rows = byId('closes').querySelectorAll('tr');
+    const index = closeRows.length - 1 - closeRows.indexOf(pending);
+    rows[index]?.replaceWith(closeRow(pending));
+    pending = undefined;
   }
 });
-session.on('subscribed', (sub) => {
-  byId('welcomes').prepend(h('li', { 'data-subscribed': sub.channel, 'data-offset': sub.offset, 'data-recovered': String(sub.recovered) }, `${clockTime(Date.now())} subscribed to ${sub.channel} after offset ${sub.offset}, recovered ${sub.recovered}`));
-});
-session.on('recovery', (r) => {
-  byId('welcomes').prepend(h('li', { class: 'anomaly', 'data-recovery': r.lost.join(' ') }, `${clockTime(Date.now())} recovery: lost ${r.lost.join(', ')}`));
-});
+session.on('subscribed', (sub) => addLog({ kind: 'subscribed', at: Date.now(), channel: sub.channel, offset: sub.offset, recovered: sub.recovered }));
+session.on('recovery', (r) => addLog({ kind: 'recovery', at: Date.now(), lost: r.lost }));
 session.on('message', onMessage);
-session.on('error', (e) => setText('last-error', `${e.name}: ${e.message}`));
+session.on('error', (e) => {
+  byId('last-error').dataset.error = 'true';
+  setText('last-error', `${e.name}: ${e.message}`);
+});
 session.subscribe(channel);
 setText('channel', channel);
 onState();
 
 byId('crash').addEventListener('click', () => {
-  const result = byId('crash-result');
-  result.textContent = 'sent "crash": the handler throws, the server closes this connection with 1011…';
+  crashResult = { key: 'demoCrashSent' };
+  renderResults();
   // The message stays pending over the 1011; its resend is refused (the handler failed on it before).
   session.send('crash').then(
     () => {
-      result.textContent = 'the handler ran without crashing';
+      crashResult = { key: 'demoNoCrash' };
+      renderResults();
     },
     (error: unknown) => {
-      result.textContent = error instanceof RejectedError ? `resend refused: ${error.reason}${error.incident ? ` (incident ${error.incident})` : ''}` : String(error);
+      crashResult =
+        error instanceof RejectedError
+          ? { key: 'demoResendRefused', values: { reason: error.reason, incident: error.incident ? ` (${t(lang, 'incident')} ${error.incident})` : '' } }
+          : { key: 'failed', values: { message: String(error) } };
+      renderResults();
     },
   );
 });
@@ -128,9 +227,26 @@ byId('publish-form').addEventListener('submit', (event) => {
   const text = input.value;
   input.value = '';
   session.publish(channel, { text }).then(
-    (r) => setText('publish-result', `stored at offset ${r.offset}`),
-    (error: unknown) => setText('publish-result', String(error)),
+    (r) => {
+      publishResult = { key: 'demoStoredAt', values: { offset: String(r.offset) } };
+      renderResults();
+    },
+    (error: unknown) => {
+      publishResult = { text: String(error) };
+      renderResults();
+    },
   );
 });
 
+document.querySelectorAll<HTMLButtonElement>('[data-lang]').forEach((b) => {
+  b.addEventListener('click', () => {
+    const next: Lang = b.dataset.lang === 'zh' ? 'zh' : 'en';
+    if (next === lang) return;
+    lang = next;
+    saveLang(lang);
+    renderLocalised();
+  });
+});
+
+renderLocalised();
 document.body.dataset.ready = 'true';

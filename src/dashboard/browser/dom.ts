@@ -62,3 +62,53 @@ export function sameOriginWsUrl(query = ''): string {
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
   return `${scheme}://${location.host}/${query === '' ? '' : `?${query}`}`;
 }
+
+/** `2025-01-31 12:03:04` in the viewer's time zone. */
+export function dateTime(ms: number): string {
+  const d = new Date(ms);
+  const two = (n: number): string => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ${clockTime(ms)}`;
+}
+
+/** `512 B`, `3.4 KiB`, `120.5 MiB`. */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${value.toFixed(1)} ${units[unit]}`;
+}
+
+/** `850 ms`, `42 s`, `3 min 20 s`, `5 h 2 min`: a duration for people. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${s % 60} s`;
+  const hours = Math.floor(m / 60);
+  if (hours < 48) return `${hours} h ${m % 60} min`;
+  return `${Math.floor(hours / 24)} d ${hours % 24} h`;
+}
+
+/** A table inside a box that scrolls sideways on a narrow screen instead of widening the page. */
+export function tableWrap(table: HTMLTableElement): HTMLDivElement {
+  return h('div', { class: 'table-wrap' }, table);
+}
+
+/**
+ * Show the detail panel `panelId` for `item` (or hide it when undefined): the item goes in the panel's
+ * `data-<key>` and `title` in its heading `titleId`. Returns whether it is shown.
+ */
+export function showPanel(panelId: string, titleId: string, key: string, item: string | undefined, title: string): item is string {
+  const panel = byId(panelId);
+  panel.hidden = item === undefined;
+  if (item === undefined) return false;
+  panel.dataset[key] = item;
+  byId(titleId).textContent = `${title} ${item}`;
+  return true;
+}

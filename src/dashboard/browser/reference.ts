@@ -50,10 +50,6 @@ function detailItems(e: Explanation, lang: Lang): Child[] {
   return [h('dt', undefined, t(lang, 'description')), h('dd', undefined, e.description), h('dt', undefined, t(lang, 'when')), h('dd', undefined, e.when), h('dt', undefined, t(lang, 'fix')), h('dd', undefined, e.fix)];
 }
 
-function lines(text: string): HTMLElement[] {
-  return text.split('\n').map((line) => h('p', undefined, line));
-}
-
 function side(e: Explanation, lang: Lang, id: string): HTMLElement {
   const labels = codeLabels(lang);
   return h(
@@ -66,8 +62,11 @@ function side(e: Explanation, lang: Lang, id: string): HTMLElement {
 }
 
 /**
- * Compare two codes into `container`. Any value the registry rejects (not an integer in 0..4999) is
- * reported in place instead of a comparison.
+ * Compare two codes into `container`: the two codes side by side (what each means, when it happens,
+ * how to fix it), the main difference, and which to use — each paragraph once. The comparison's
+ * "when you meet each" and the per-code half of "what to do" repeat what the sides already say, so
+ * only the lines that add something (which to send, which is never sent) are shown under the sides.
+ * Any value the registry rejects (not an integer in 0..4999) is reported in place instead.
  */
 export function renderComparison(container: Element, a: string, b: string, lang: Lang): void {
   let comparison;
@@ -77,10 +76,11 @@ export function renderComparison(container: Element, a: string, b: string, lang:
     container.replaceChildren(h('p', { class: 'error', id: 'compare-error' }, error instanceof Error ? error.message : String(error)));
     return;
   }
+  const fixes = [comparison.a.fix, comparison.b.fix];
+  const advice = comparison.whatToDo.split('\n').filter((line) => line.trim() !== '' && !fixes.some((fix) => line.includes(fix)));
   container.replaceChildren(
     h('div', { class: 'sides' }, side(comparison.a, lang, 'compare-a'), side(comparison.b, lang, 'compare-b')),
     h('section', { id: 'compare-difference', class: 'verdict' }, h('h3', undefined, t(lang, 'difference')), h('p', { class: 'text' }, comparison.difference)),
-    h('section', { id: 'compare-when', class: 'verdict' }, h('h3', undefined, t(lang, 'whenEach')), ...lines(comparison.whenEach)),
-    h('section', { id: 'compare-todo', class: 'verdict' }, h('h3', undefined, t(lang, 'whatToDo')), ...lines(comparison.whatToDo)),
+    ...(advice.length === 0 ? [] : [h('section', { id: 'compare-todo', class: 'verdict' }, h('h3', undefined, t(lang, 'whichToUse')), ...advice.map((line) => h('p', undefined, line)))]),
   );
 }

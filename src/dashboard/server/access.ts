@@ -2,10 +2,14 @@
  * Who may see the dashboard: the admin token, the session cookie it is exchanged for, and the
  * checks every admin request and every `$lifeline.*` subscription goes through.
  *
- * The cookie holds an HMAC of the token, not the token: it proves the holder once presented the
- * token, changes when the token changes, and needs no server-side state (so it survives a restart and
- * works across workers). Every comparison is constant-time over SHA-256 digests, so neither the
- * content nor the length of a secret leaks through timing.
+ * The cookie holds its expiry and an HMAC of it keyed with the token, not the token: it proves the
+ * holder presented the token less than 12 hours ago, stops working when the token changes, and needs
+ * no server-side state (so it survives a restart and works across workers). The server checks the
+ * expiry itself, so a copied cookie dies with its time even if a browser would keep it. Logging out
+ * deletes the browser's cookie; a copy taken before stays valid until it expires (there is no
+ * server-side session to revoke: rotate the token to cut every cookie at once). Every comparison is
+ * constant-time over SHA-256 digests, so neither the content nor the length of a secret leaks through
+ * timing.
  * @packageDocumentation
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
@@ -58,16 +62,31 @@ export class DashboardAccess {
   /** See {@link AccessMode}. */
   readonly mode: AccessMode;
   readonly #token: string | undefined;
-  readonly #session: string | undefined;
+  readonly #now: () => number;
 
-  constructor(options: { demo: boolean; adminToken: string | undefined }) {
+  /** @param options.now - clock for the cookie's expiry, ms since the epoch @default Date.now */
+  constructor(options: { demo: boolean; adminToken: string | undefined; now?: () => number }) {
     const token = options.adminToken === '' ? undefined : options.adminToken;
     if (token !== undefined && token.length < MIN_TOKEN_LENGTH) {
       throw new RangeError(`the admin token must be at least ${MIN_TOKEN_LENGTH} characters (e.g. openssl rand -hex 16)`);
     }
     this.#token = token;
     this.mode = token !== undefined ? 'token' : options.demo ? 'open' : 'off';
-    this.#session = token === undefined ? undefined : createHmac('sha256', token).update('lifeline dashboard session v1').digest('base64url');
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** The cookie value for a session ending at `expiresS` (seconds since the epoch). */
+  #session(expiresS: number): string {
+    return `v2.${expiresS}.${createHmac('sha256', this.#token ?? '').update(`lifeline dashboard session v2 ${expiresS}`).digest('base64url')}`;
+  }
+
+  /** Whether a cookie value is a session of this token that has not expired. */
+  #validSession(cookie: string | undefined): boolean {
+    const expiresS = /^v2\.(\d{1,12})\./.exec(cookie ?? '')?.[1];
+    const expected = expiresS === undefined ? '' : this.#session(Number(expiresS));
+    // The comparison runs whatever the shape, so timing does not say which check failed.
+    const same = sameSecret(cookie ?? '', expected);
+    return same && cookie !== undefined && expiresS !== undefined && Number(expiresS) * 1000 > this.#now();
   }
 
   /** Whether `presented` is the admin token. */
@@ -81,10 +100,9 @@ export class DashboardAccess {
    */
   isAdmin(headers: Headers): boolean {
     if (this.mode === 'open') return true;
-    if (this.mode === 'off' || this.#session === undefined || this.#token === undefined) return false;
-    const cookie = parseCookies(headers.cookie).get(ADMIN_COOKIE);
+    if (this.mode === 'off' || this.#token === undefined) return false;
     // Both checks always run: how long this takes does not say which credential was tried.
-    const byCookie = sameSecret(cookie ?? '', this.#session) && cookie !== undefined;
+    const byCookie = this.#validSession(parseCookies(headers.cookie).get(ADMIN_COOKIE));
     const auth = headers.authorization;
     const bearer = typeof auth === 'string' && auth.startsWith('Bearer ') ? auth.slice(7) : undefined;
     const byBearer = sameSecret(bearer ?? '', this.#token) && bearer !== undefined;
@@ -93,9 +111,15 @@ export class DashboardAccess {
 
   /** The `Set-Cookie` value that logs a browser in; `Secure` when the request came over TLS. */
   loginCookie(req: IncomingMessage): string {
-    if (this.#session === undefined) throw new Error('no admin token configured');
+    if (this.#token === undefined) throw new Error('no admin token configured');
     const secure = isTls(req) ? '; Secure' : '';
-    return `${ADMIN_COOKIE}=${this.#session}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${COOKIE_MAX_AGE_S}${secure}`;
+    const expiresS = Math.floor(this.#now() / 1000) + COOKIE_MAX_AGE_S;
+    return `${ADMIN_COOKIE}=${this.#session(expiresS)}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${COOKIE_MAX_AGE_S}${secure}`;
+  }
+
+  /** The `Set-Cookie` value that logs a browser out (deletes its cookie). */
+  logoutCookie(req: IncomingMessage): string {
+    return `${ADMIN_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0${isTls(req) ? '; Secure' : ''}`;
   }
 }
 

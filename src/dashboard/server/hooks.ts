@@ -12,10 +12,26 @@ import type { Authenticate, ChannelAuthorizer, Connection, LifelineServer } from
 import { DASHBOARD_MARK, RESERVED_PREFIX } from '../snapshot.js';
 import { ADMIN_USER, isCrossOrigin, type DashboardAccess } from './access.js';
 
+/** The dashboards' own connections, counted apart so the live counts do not include them. */
+export interface DashboardCounts {
+  /** Dashboard connections open now. */
+  readonly open: number;
+  /** Dashboard connections opened since the hooks were installed. */
+  readonly opened: number;
+  /** Their closes by code. */
+  readonly closesByCode: ReadonlyMap<number, number>;
+}
+
 /** Installed hooks, and which connections belong to dashboards. */
 export interface DashboardHooks {
-  /** Whether `connection` is a dashboard page's own (marked URL, or it subscribed to a `$lifeline.*` channel). */
+  /**
+   * Whether `connection` is a dashboard page's own: a marked URL, the admin identity, or it subscribed to
+   * a `$lifeline.*` channel. Only counts and the crash button's choice depend on this; the console
+   * lists every connection, these included, so a client cannot hide by adding the mark.
+   */
   isDashboardConnection(connection: Connection): boolean;
+  /** See {@link DashboardCounts}. */
+  counts(): DashboardCounts;
   /** Re-install any hook a reload replaced; cheap when nothing changed. */
   ensure(): void;
   /** Stop tracking (the hooks stay: they only ever narrow access). */
@@ -23,6 +39,11 @@ export interface DashboardHooks {
 }
 
 const isReserved = (channel: string): boolean => channel.startsWith(RESERVED_PREFIX);
+
+/** Whether a connection says it is a dashboard as it opens: the URL mark, or the admin identity. */
+function looksLikeDashboard(connection: Connection): boolean {
+  return connection.user === ADMIN_USER || hasDashboardMark(connection.info.url);
+}
 
 /** Whether the upgrade URL carries the dashboard mark (`?lifeline-dashboard=1`). */
 export function hasDashboardMark(url: string): boolean {
@@ -33,7 +54,22 @@ export function hasDashboardMark(url: string): boolean {
 /** Wrap the server's hooks for the dashboard. */
 export function installHooks(server: LifelineServer, access: DashboardAccess): DashboardHooks {
   const mine = new WeakSet<object>();
-  const watchers = new WeakSet<Connection>();
+  const dashboards = new WeakSet<Connection>();
+  const live = new Set<Connection>();
+  const closesByCode = new Map<number, number>();
+  let opened = 0;
+  const track = (connection: Connection): void => {
+    dashboards.add(connection);
+    if (connection.state !== 'open' || live.has(connection)) return;
+    live.add(connection);
+    opened += 1;
+  };
+  const offConnection = server.on('connection', (connection) => {
+    if (looksLikeDashboard(connection)) track(connection);
+  });
+  const offClose = server.on('close', ({ connection, code }) => {
+    if (live.delete(connection)) closesByCode.set(code, (closesByCode.get(code) ?? 0) + 1);
+  });
 
   const wrapAuthenticate = (previous: Authenticate | undefined): Authenticate => {
     const hook: Authenticate = (info) => {
@@ -52,7 +88,7 @@ export function installHooks(server: LifelineServer, access: DashboardAccess): D
     const hook: ChannelAuthorizer = (connection, channel) => {
       if (!isReserved(channel)) return previous ? previous(connection, channel) : true;
       const allowed = access.mode === 'open' || (access.mode === 'token' && connection.user === ADMIN_USER);
-      if (allowed) watchers.add(connection);
+      if (allowed) track(connection);
       return allowed;
     };
     mine.add(hook);
@@ -85,8 +121,13 @@ export function installHooks(server: LifelineServer, access: DashboardAccess): D
   const offState = server.on('state', () => ensure());
 
   return {
-    isDashboardConnection: (connection) => watchers.has(connection) || hasDashboardMark(connection.info.url),
+    isDashboardConnection: (connection) => dashboards.has(connection) || looksLikeDashboard(connection),
+    counts: () => ({ open: live.size, opened, closesByCode }),
     ensure,
-    dispose: () => offState(),
+    dispose: () => {
+      offState();
+      offConnection();
+      offClose();
+    },
   };
 }

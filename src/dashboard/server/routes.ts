@@ -9,6 +9,7 @@
  * | `GET /_lifeline/info` | `{demo, access, statsChannel, demoChannel}` (admin) |
  * | `POST /admin/restart` | a planned restart: SIGHUP to this process, the same reload-and-cycle path (admin, CSRF-checked) |
  * | `POST /admin/crash` | `--demo` only: one non-dashboard connection's handler throws: 1011 with an incident (admin, CSRF-checked) |
+ * | `/_lifeline/api/*`, `POST /admin/{disconnect,publish,logout}` | the operator console (`console-routes.ts`) |
  *
  * Without an admin token and without `--demo`, every one of them answers 403 and says how to turn it on.
  * @packageDocumentation
@@ -21,6 +22,9 @@ import type { Connection, Incident, LifelineServer } from '../../server/index.js
 import { ASSET_PREFIX, DEMO_CHANNEL, STATS_CHANNEL, type DashboardInfo } from '../snapshot.js';
 import { refuseAdminPost, type DashboardAccess } from './access.js';
 import type { DashboardHooks } from './hooks.js';
+import { createConsoleRoute } from './console-routes.js';
+import { sourceName } from './feed.js';
+import { parseUrl, readSmallBody, sendJson } from './http.js';
 
 /** Where the built files are. */
 export interface AssetDirs {
@@ -48,6 +52,8 @@ export interface RouteOptions {
   readonly requestRestart?: () => void;
   /** How long `POST /admin/crash` waits for the incident id, ms. @default 2000 */
   readonly crashWaitMs?: number;
+  /** `host:pid` of this process, named in the console's per-process answers. @default {@link sourceName} */
+  readonly source?: string;
 }
 
 interface Asset {
@@ -85,11 +91,6 @@ const PAGE_HEADERS = {
   'cache-control': 'no-store',
 };
 
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...headers });
-  res.end(JSON.stringify(body));
-}
-
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
@@ -97,7 +98,7 @@ function escapeHtml(text: string): string {
 /** A small page for refusals: the message is all it shows. */
 function sendPage(res: ServerResponse, status: number, title: string, paragraphs: string[], form = false): void {
   const body = [
-    '<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">',
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">',
     `<title>${escapeHtml(title)} · lifeline</title><link rel="stylesheet" href="${ASSET_PREFIX}app.css"></head>`,
     `<body class="notice"><main><h1>${escapeHtml(title)}</h1>`,
     ...paragraphs.map((p) => `<p>${escapeHtml(p)}</p>`),
@@ -108,21 +109,6 @@ function sendPage(res: ServerResponse, status: number, title: string, paragraphs
   ].join('');
   res.writeHead(status, { ...PAGE_HEADERS, 'content-type': 'text/html; charset=utf-8' });
   res.end(body);
-}
-
-function parseUrl(req: IncomingMessage): URL {
-  return new URL(req.url ?? '/', 'http://localhost');
-}
-
-async function readSmallBody(req: IncomingMessage, maxBytes: number): Promise<string | undefined> {
-  let size = 0;
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) {
-    size += (chunk as Buffer).byteLength;
-    if (size > maxBytes) return undefined;
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 function defaultRestart(): void {
@@ -137,6 +123,7 @@ export function createDashboardRoute(options: RouteOptions): (req: IncomingMessa
   const requestRestart = options.requestRestart ?? defaultRestart;
   const crashWaitMs = options.crashWaitMs ?? 2000;
   const cache = new Map<string, Buffer>();
+  const source = options.source ?? sourceName();
 
   const load = (asset: Asset): Buffer | undefined => {
     const key = `${asset.dir}/${asset.file}`;
@@ -202,7 +189,7 @@ export function createDashboardRoute(options: RouteOptions): (req: IncomingMessa
 
   const info = (req: IncomingMessage, res: ServerResponse): void => {
     if (!access.isAdmin(req.headers)) return sendJson(res, 401, { error: 'unauthorized', message: 'the admin token is required' });
-    const body: DashboardInfo = { demo, access: access.mode === 'open' ? 'open' : 'token', statsChannel: STATS_CHANNEL, demoChannel: DEMO_CHANNEL };
+    const body: DashboardInfo = { demo, access: access.mode === 'open' ? 'open' : 'token', statsChannel: STATS_CHANNEL, demoChannel: DEMO_CHANNEL, source };
     sendJson(res, 200, body);
   };
 
@@ -257,7 +244,10 @@ export function createDashboardRoute(options: RouteOptions): (req: IncomingMessa
     sendJson(res, 200, { connection: target.id, incident: happened.id });
   };
 
+  const consoleRoute = createConsoleRoute({ server, hooks, logger, source }, access, off);
+
   return (req, res) => {
+    if (consoleRoute(req, res)) return true;
     const url = parseUrl(req);
     const path = url.pathname;
     const method = req.method ?? 'GET';
