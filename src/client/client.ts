@@ -455,7 +455,7 @@ export class LifelineClient {
 
     if (attempt > this.#options.maxAttempts) {
       const attempts = attempt - 1;
-      const diagnosis = diagnose(facts, `gave up after ${attempts} attempts (maxAttempts)`);
+      const diagnosis = diagnose(facts, `gave up after ${attempts} consecutive reconnect attempt${attempts === 1 ? '' : 's'} (maxAttempts)`);
       const info = closeInfo(facts, reason, wasClean, { willReconnect: false, diagnosis, ...extra });
       this.#lastClose = info;
       if (!this.#emitIn(epoch, 'close', info)) return;

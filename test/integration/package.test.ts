@@ -42,7 +42,7 @@ beforeAll(async () => {
   // A copy, so the pack's own build (prebuild empties dist/) never races the tests that use this dist/.
   work = mkdtempSync(join(tmpdir(), 'lifeline-pack-'));
   const repo = join(work, 'repo');
-  for (const entry of ['src', 'bin', 'docs', 'scripts', 'package.json', 'README.md', 'LICENSE', 'tsconfig.base.json', 'tsconfig.build.json']) cpSync(join(root, entry), join(repo, entry), { recursive: true });
+  for (const entry of ['src', 'bin', 'docs', 'schema', 'scripts', 'package.json', 'README.md', 'LICENSE', 'tsconfig.base.json', 'tsconfig.build.json']) cpSync(join(root, entry), join(repo, entry), { recursive: true });
   symlinkSync(join(root, 'node_modules'), join(repo, 'node_modules'), 'dir');
   const packed = await run('npm', ['pack', '--json', '--pack-destination', work], repo);
   expect(packed.code, packed.stderr.slice(-2000)).toBe(0);

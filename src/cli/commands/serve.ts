@@ -201,7 +201,7 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
       server.reconfigure(serverOptionsOf(next));
       applyChaos(next.chaosCrashEveryMs);
       // The settings in force; the logger redacts the secret ones (publishKey, adminToken) wherever they appear.
-      logger.info({ config: serverOptionsOf(next) }, 'configuration reloaded');
+      logger.info({ settings: Object.keys(next).sort(), config: serverOptionsOf(next) }, 'configuration reloaded');
     },
   });
   let stopChaos: (() => void) | undefined;
