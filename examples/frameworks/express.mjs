@@ -7,7 +7,8 @@
 import express from 'express';
 import pino from 'pino';
 import { mountDashboard } from 'lifeline/dashboard';
-import { createMetrics, createServer, handleSignals } from 'lifeline/server';
+import { createServer, handleSignals } from 'lifeline/server';
+import { createMetrics } from 'lifeline/server/metrics';
 
 const logger = pino({ level: 'warn' });
 const lifeline = createServer({ logger, publishKey: process.env.LIFELINE_PUBLISH_KEY });

@@ -5,7 +5,8 @@
 // Run: LIFELINE_PUBLISH_KEY=... node examples/frameworks/fastify.mjs [port]
 import Fastify from 'fastify';
 import pino from 'pino';
-import { createMetrics, createServer, handleSignals } from 'lifeline/server';
+import { createServer, handleSignals } from 'lifeline/server';
+import { createMetrics } from 'lifeline/server/metrics';
 
 const logger = pino({ level: 'warn' });
 const lifeline = createServer({ logger, publishKey: process.env.LIFELINE_PUBLISH_KEY });

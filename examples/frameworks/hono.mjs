@@ -7,7 +7,8 @@ import { serve } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { Hono } from 'hono';
 import pino from 'pino';
-import { createMetrics, createServer, handleSignals } from 'lifeline/server';
+import { createServer, handleSignals } from 'lifeline/server';
+import { createMetrics } from 'lifeline/server/metrics';
 
 const logger = pino({ level: 'warn' });
 const lifeline = createServer({ logger, publishKey: process.env.LIFELINE_PUBLISH_KEY });

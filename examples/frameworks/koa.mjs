@@ -4,7 +4,8 @@
 // Run: LIFELINE_PUBLISH_KEY=... node examples/frameworks/koa.mjs [port]
 import Koa from 'koa';
 import pino from 'pino';
-import { createMetrics, createServer, handleSignals } from 'lifeline/server';
+import { createServer, handleSignals } from 'lifeline/server';
+import { createMetrics } from 'lifeline/server/metrics';
 
 const logger = pino({ level: 'warn' });
 const lifeline = createServer({ logger, publishKey: process.env.LIFELINE_PUBLISH_KEY });

@@ -9,7 +9,8 @@
 import { createServer as createHttpServer } from 'node:http';
 import pino from 'pino';
 import { WebSocketServer } from 'ws';
-import { createMetrics, createServer, handleSignals } from 'lifeline/server';
+import { createServer, handleSignals } from 'lifeline/server';
+import { createMetrics } from 'lifeline/server/metrics';
 
 const logger = pino({ level: 'warn' });
 const lifeline = createServer({ logger, publishKey: process.env.LIFELINE_PUBLISH_KEY });

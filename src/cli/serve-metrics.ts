@@ -8,14 +8,9 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Histogram, Registry } from 'prom-client';
 import { requireOptional } from '../optional-dependency.js';
-import {
-  createMetrics,
-  createStoreLatencyHistogram,
-  instrumentStore as instrumentWith,
-  keyMatches,
-  type LifelineServer,
-  type StoreLatencyLabel,
-} from '../server/index.js';
+import type { LifelineServer } from '../server/index.js';
+import { createMetrics, createStoreLatencyHistogram, instrumentStore as instrumentWith, type StoreLatencyLabel } from '../server/metrics/index.js';
+import { keyMatches } from '../server/node/publish-route.js';
 import type { Store } from '../store/types.js';
 
 interface ProcessMetrics {

@@ -52,13 +52,6 @@ export class InvalidPayloadError extends CloseError {
   }
 }
 
-/** The server is not accepting work because it is draining or stopped. */
-export class ServerClosedError extends LifelineError {
-  constructor(message = 'server is draining or stopped') {
-    super('LIFELINE_ERR_SERVER_CLOSED', message);
-  }
-}
-
 /**
  * A handler failure whose incident id was assigned where it happened (so the id can be recorded, e.g.
  * against the message that caused it, before the error boundary closes the connection with 1011).

@@ -1,22 +1,26 @@
 /**
  * `lifeline/server`: a WebSocket server whose failures close with 1011 and an incident id,
  * and whose planned restarts drain with 1012 and a reconnect hint.
+ *
+ * `createServer` runs on Node's HTTP server and `ws`; `createServerCore` is the same server without a
+ * transport, for one of your own (see {@link TransportSocket}). Prometheus metrics are their own entry,
+ * `lifeline/server/metrics`, so this one never loads prom-client.
  * @packageDocumentation
  */
 export { createServer, LifelineServer } from './server.js';
-export type { AttachOptions, Incident, ServerEvents, ServerState, ServerStats, ShutdownOptions } from './server.js';
-export { Connection } from './connection.js';
-export type { ClosedBy, ConnectionState } from './connection.js';
-export { CloseError, DeclinedError, HandlerFailure, InvalidPayloadError, PolicyViolationError, ServerClosedError, UnsupportedDataError } from './errors.js';
-export type { Authenticate, AuthResult, RateLimit, CloseHandler, ConnectionHandler, MessageHandler, ServerOptions, ShutdownCode } from './options.js';
-export { SERVER_DEFAULTS } from './options.js';
-export { handleSignals } from './signals.js';
-export type { SignalOptions } from './signals.js';
-export type { TransportEvents, TransportSocket, UpgradeInfo } from './transport.js';
-export { drainOffsets } from './drain-schedule.js';
-export type { ChannelAuthorizer, SessionMessageContext, SessionMessageHandler } from './protocol-session.js';
-export { keyMatches } from './publish-http.js';
-export { closeCodeLabel, createMetrics, createStoreLatencyHistogram } from './metrics.js';
-export type { LifelineMetrics, MetricsOptions, StoreLatencyOptions } from './metrics.js';
-export { instrumentStore, STORE_OPERATIONS } from './instrument-store.js';
-export type { StoreLatencyLabel, StoreOperation } from './instrument-store.js';
+export type { AttachOptions } from './server.js';
+export { createServerCore, ServerCore } from './core/server-core.js';
+export type { ServerCoreOptions, ServerEvents, ServerState, ShutdownOptions, SocketSource } from './core/server-core.js';
+export type { Incident } from './core/error-boundary.js';
+export type { ServerStats } from './core/stats.js';
+export type { Admitted, Refusal, RefusalReason, UpgradePeer, Verdict } from './core/admission.js';
+export type { Clock } from './core/clock.js';
+export type { Logger, LogMethod } from './core/logger.js';
+export { Connection } from './core/connection.js';
+export type { ClosedBy, ConnectionState, OutputMeter, UnsentReason } from './core/connection.js';
+export { CloseError, DeclinedError, HandlerFailure, InvalidPayloadError, PolicyViolationError, UnsupportedDataError } from './errors.js';
+export type { Authenticate, AuthResult, RateLimit, CloseHandler, ConnectionHandler, MessageHandler, ServerOptions, ShutdownCode } from './core/options.js';
+export { handleSignals } from './node/signals.js';
+export type { SignalOptions } from './node/signals.js';
+export type { TransportEvents, TransportSocket, UpgradeInfo } from './core/transport.js';
+export type { ChannelAuthorizer, ProtocolCount, SessionMessageContext, SessionMessageHandler } from './v1/protocol-session.js';

@@ -3,14 +3,8 @@ import { pino } from 'pino';
 import { Registry, type Histogram } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseReason, type WelcomeFrame } from '../../src/protocol/index.js';
-import {
-  createMetrics,
-  createServer,
-  createStoreLatencyHistogram,
-  instrumentStore,
-  STORE_OPERATIONS,
-  type LifelineServer,
-} from '../../src/server/index.js';
+import { createServer, type LifelineServer } from '../../src/server/index.js';
+import { createMetrics, createStoreLatencyHistogram, instrumentStore, STORE_OPERATIONS } from '../../src/server/metrics/index.js';
 import { createMemoryStore } from '../../src/store/memory.js';
 import type { Store, StoredMessage } from '../../src/store/types.js';
 import { killAll, startServe } from '../support/serve-process.js';

@@ -4,7 +4,7 @@
  * from these rows, so adding a key is adding a row.
  * @packageDocumentation
  */
-import { SERVER_DEFAULTS } from '../../server/options.js';
+import { SERVER_DEFAULTS } from '../../server/core/options.js';
 import { defineCommand, option, OUTPUT_OPTIONS, setting, type ConfigOf } from '../spec.js';
 import { bytes, duration, flag, integer, numbers, oneOf, port, rateLimit, text, texts, window } from '../values.js';
 

@@ -1,13 +1,17 @@
 /**
- * The one file that imports `ws`: it turns an HTTP upgrade into a {@link TransportSocket}
- * and reports the socket's life through {@link TransportEvents}.
+ * The one file that imports `ws`, and the one place that wires sockets to the core: it takes an HTTP
+ * upgrade through the core's admission, answers a refusal over HTTP, completes the handshake, turns the
+ * `ws` socket into a {@link TransportSocket} and reports its life through {@link TransportEvents}.
  * @packageDocumentation
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import { requireOptional } from '../../optional-dependency.js';
-import type { TransportEvents, TransportSocket, UpgradeInfo } from '../transport.js';
+import type { UpgradePeer, Verdict } from '../core/admission.js';
+import type { ServerCore } from '../core/server-core.js';
+import type { TransportEvents, TransportSocket, UpgradeInfo } from '../core/transport.js';
+import { refuseUpgrade } from '../node/http.js';
 
 /** Options of the `ws` adapter. */
 export interface WsAdapterOptions {
@@ -19,19 +23,37 @@ export interface WsAdapterOptions {
   readonly subprotocols: readonly string[];
 }
 
+/** The core's side of an upgrade: admission, then the socket. */
+export type SocketAcceptor = Pick<ServerCore, 'admit' | 'accept'>;
+
 /** An upgrade handler bound to one `ws` server. */
 export interface WsAdapter {
   /**
-   * Complete a WebSocket handshake and hand the socket to `accept`, which returns the sink for its events.
+   * Take one upgrade request through `core`'s admission: refused, it is answered over HTTP (a status the
+   * client can read, never a reset); admitted, the WebSocket handshake completes and the socket is the
+   * core's.
    */
-  upgrade(
-    request: IncomingMessage,
-    socket: Duplex,
-    head: Buffer,
-    accept: (socket: TransportSocket, info: UpgradeInfo) => TransportEvents,
-  ): void;
+  upgrade(request: IncomingMessage, socket: Duplex, head: Buffer, core: SocketAcceptor): void;
   /** Stop the `ws` server (does not touch sockets already handed over). */
   close(): void;
+}
+
+/** The 'error' listener of every upgrading socket; shared, since a closure would keep each request alive. */
+function destroySocket(this: Duplex): void {
+  this.destroy();
+}
+
+/** An upgrading socket, as admission watches it while `authenticate` runs. */
+function peerOf(socket: Duplex): UpgradePeer {
+  return {
+    get gone() {
+      return socket.destroyed;
+    },
+    onGone(listener) {
+      socket.once('close', listener);
+      return () => socket.off('close', listener);
+    },
+  };
 }
 
 /**
@@ -188,7 +210,8 @@ export function createWsAdapter(options: WsAdapterOptions): WsAdapter {
   });
 
   return {
-    upgrade(request, socket, head, accept) {
+    upgrade(request, socket, head, core) {
+      socket.on('error', destroySocket);
       // Read before the handshake: nothing that outlives it may hold the request (about 1.2 KB of heap
       // and 2 KB of RSS per connection: the IncomingMessage, its raw headers and parser buffer).
       const info: UpgradeInfo = {
@@ -196,7 +219,18 @@ export function createWsAdapter(options: WsAdapterOptions): WsAdapter {
         url: request.url ?? '/',
         headers: request.headers,
       };
-      wss.handleUpgrade(request, socket, head, (ws) => wire(ws, accept(new WsSocket(ws, socket), info)));
+      const settle = (verdict: Verdict | undefined): void => {
+        if (verdict === undefined) return;
+        if (!verdict.admitted) {
+          refuseUpgrade(socket, verdict.status, verdict.headers, verdict.body);
+          return;
+        }
+        wss.handleUpgrade(request, socket, head, (ws) => wire(ws, core.accept(new WsSocket(ws, socket), info, verdict)));
+      };
+      const verdict = core.admit(info, peerOf(socket));
+      // Without an `authenticate` hook the handshake completes in this same turn, as the upgrade arrived.
+      if (verdict instanceof Promise) void verdict.then(settle);
+      else settle(verdict);
     },
     close() {
       wss.close();

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { LifelineServer } from './server.js';
+import type { ServerCore } from '../core/server-core.js';
 
 /** Options of {@link handleSignals}. */
 export interface SignalOptions {
@@ -18,7 +18,7 @@ export interface SignalOptions {
  * with 1); SIGHUP reloads the configuration and cycles connections with 1012 while the process stays up.
  * Returns a function that removes the handlers.
  */
-export function handleSignals(server: LifelineServer, options: SignalOptions): () => void {
+export function handleSignals(server: Pick<ServerCore, 'shutdown' | 'restart'>, options: SignalOptions): () => void {
   const { logger } = options;
   const exit = options.exit ?? ((code: number) => process.exit(code));
   let stopping = false;

@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 import type { Histogram } from 'prom-client';
-import type { Store } from '../store/types.js';
+import type { Store } from '../../store/types.js';
 
 /** The members of `T` that are methods returning a promise: the operations worth timing. */
 type AsyncMethodsOf<T> = {

@@ -7,10 +7,10 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Json } from '../protocol/index.js';
-import { MAX_CHANNEL_LENGTH } from '../protocol/index.js';
-import { IdempotencyConflictError, StoreOutcomeUnknownError } from '../store/errors.js';
-import type { AppendResult } from '../store/types.js';
+import type { Json } from '../../protocol/index.js';
+import { MAX_CHANNEL_LENGTH } from '../../protocol/index.js';
+import { IdempotencyConflictError, StoreOutcomeUnknownError } from '../../store/errors.js';
+import type { AppendResult } from '../../store/types.js';
 import { sendJson } from './http.js';
 
 /** What the route needs from the server. */

@@ -1,7 +1,7 @@
-import type { Logger } from 'pino';
-import type { Json, RetryHint } from '../protocol/index.js';
-import type { Store } from '../store/types.js';
-import type { ChannelAuthorizer, SessionMessageHandler } from './protocol-session.js';
+import type { Logger } from './logger.js';
+import type { Json, RetryHint } from '../../protocol/index.js';
+import type { Store } from '../../store/types.js';
+import type { ChannelAuthorizer, SessionMessageHandler } from '../v1/protocol-session.js';
 import type { Connection } from './connection.js';
 import type { UpgradeInfo } from './transport.js';
 
@@ -70,7 +70,10 @@ export interface ServerOptions {
   onMessage?: MessageHandler;
   /** Called once per connection after it closed. */
   onClose?: CloseHandler;
-  /** Structured logger. @default pino at level `info` to stdout */
+  /**
+   * Structured logger (pino's, or anything with its `info`, `warn` and `error`). @default pino at level
+   * `info` to stdout (`createServer`; the transport-free core needs one given)
+   */
   logger?: Logger;
   /** Window over which a drain spreads its closes. @default 5000 */
   drainWindowMs?: number;

@@ -6,7 +6,7 @@
  * @packageDocumentation
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { SessionRecord } from '../store/types.js';
+import type { SessionRecord } from '../../store/types.js';
 
 /** A freshly minted session id and token. */
 export interface MintedToken {

@@ -10,8 +10,7 @@
  * @packageDocumentation
  */
 import { createHash } from 'node:crypto';
-import type { Logger } from 'pino';
-import { LifelineCloseCode } from '../codes/index.js';
+import { LifelineCloseCode } from '../../codes/index.js';
 import {
   decodeClientFrame,
   ErrorCode,
@@ -28,16 +27,16 @@ import {
   type PubFrame,
   type ServerFrame,
   type SubFrame,
-} from '../protocol/index.js';
-import { IdempotencyConflictError, IdempotencyWindowError, StoreError, StoreOutcomeUnknownError } from '../store/errors.js';
-import type { AppendOptions, AppendResult, MessageOutcome, SessionPatch, SessionRecord, Store } from '../store/types.js';
-import type { Connection } from './connection.js';
-import { admissionOf } from './credentials.js';
-import { CloseError, DeclinedError, HandlerFailure } from './errors.js';
-import type { Authenticate } from './options.js';
+} from '../../protocol/index.js';
+import { IdempotencyConflictError, IdempotencyWindowError, StoreError, StoreOutcomeUnknownError } from '../../store/errors.js';
+import type { AppendOptions, AppendResult, MessageOutcome, SessionPatch, SessionRecord, Store } from '../../store/types.js';
+import type { Connection } from '../core/connection.js';
+import { admissionOf } from '../core/credentials.js';
+import { CloseError, DeclinedError, HandlerFailure } from '../errors.js';
+import type { Authenticate } from '../core/options.js';
 import type { SessionHolder, SessionHolders } from './takeover.js';
-import { newIncidentId } from './ids.js';
-import { mintToken, parseToken, verifyToken } from './sessions.js';
+import { newIncidentId } from '../core/ids.js';
+import { mintToken, parseToken, verifyToken } from './resume-tokens.js';
 import { ByteBudget } from './byte-budget.js';
 import { ChannelHub, Subscription, type ReplayLimits, type SubscriptionSink } from './subscription.js';
 
@@ -79,7 +78,6 @@ export type ProtocolCount =
 export interface ProtocolContext {
   readonly store: Store;
   readonly hub: ChannelHub;
-  readonly logger: Logger;
   readonly sessionTtlMs: number;
   readonly heartbeatMs: number;
   readonly maxSubscriptions: number;

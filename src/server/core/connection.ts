@@ -1,4 +1,4 @@
-import { formatReason } from '../protocol/index.js';
+import { formatReason } from '../../protocol/index.js';
 import type { TransportSocket, UpgradeInfo } from './transport.js';
 
 /** Which side started the close of a connection. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { drainOffsets } from '../../src/server/drain-schedule.js';
+import { drainOffsets } from '../../src/server/core/drain.js';
 
 function seeded(seed: number): () => number {
   let s = seed >>> 0;

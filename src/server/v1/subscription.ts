@@ -12,8 +12,8 @@
  * history); and every page holds a grant from the server-wide {@link ByteBudget} until it drained.
  * @packageDocumentation
  */
-import { continuesFrom, isUnwrittenEpoch, type Position, type ServerFrame } from '../protocol/index.js';
-import type { ChannelPosition, Store, StoredMessage } from '../store/types.js';
+import { continuesFrom, isUnwrittenEpoch, type Position, type ServerFrame } from '../../protocol/index.js';
+import type { ChannelPosition, Store, StoredMessage } from '../../store/types.js';
 import type { ByteBudget, Grant } from './byte-budget.js';
 
 /** Most messages one store read returns during catch-up. */

@@ -6,7 +6,7 @@
  * everywhere, so exactly one connection keeps it.
  * @packageDocumentation
  */
-import type { ChannelPosition, StoredMessage } from '../store/types.js';
+import type { ChannelPosition, StoredMessage } from '../../store/types.js';
 
 /** The reserved channel resumes are announced on (readable by admins only, like every `$lifeline.*`). */
 export const TAKEOVER_CHANNEL = '$lifeline.takeover';

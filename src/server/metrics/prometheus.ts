@@ -1,5 +1,5 @@
 /**
- * Prometheus metrics for a {@link LifelineServer}, with prom-client: connections, closes by code, 1011
+ * Prometheus metrics for a lifeline server (a `LifelineServer`, or any `ServerCore`), with prom-client: connections, closes by code, 1011
  * incidents, drains, sessions, message counts, the outbound queue, store latency and availability.
  *
  * Every label has a small, fixed set of values: close codes outside 1000-1015 are folded into `3xxx`,
@@ -9,10 +9,10 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Counter, Histogram, Registry } from 'prom-client';
-import { requireOptional } from '../optional-dependency.js';
-import { pathOf } from './http.js';
+import { requireOptional } from '../../optional-dependency.js';
+import { pathOf } from '../node/http.js';
 import type { StoreLatencyLabel } from './instrument-store.js';
-import type { LifelineServer } from './server.js';
+import type { ServerCore } from '../core/server-core.js';
 
 /** prom-client, loaded on first use (an optional dependency of lifeline). */
 const promClient = (): typeof import('prom-client') => requireOptional('prom-client', 'lifeline metrics');
@@ -164,7 +164,7 @@ class TotalMirror {
  * server.addRoute(metrics.route);   // GET /metrics on the server's own port
  * ```
  */
-export function createMetrics(server: LifelineServer, options: MetricsOptions = {}): LifelineMetrics {
+export function createMetrics(server: ServerCore, options: MetricsOptions = {}): LifelineMetrics {
   const { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } = promClient();
   const prefix = options.prefix ?? DEFAULT_PREFIX;
   const ownsRegistry = options.registry === undefined;

@@ -1,0 +1,542 @@
+/**
+ * The server core: connections over the minimal socket ({@link TransportSocket}), with no HTTP server
+ * and no WebSocket library in sight. A transport hands it upgrades to {@link ServerCore.admit} and
+ * sockets to {@link ServerCore.accept}, and reports each socket's life through the
+ * {@link TransportEvents} `accept` returns; `adapters/ws.ts` is the one that ships, `server.ts` the
+ * Node plumbing around it. The rules live one to a file beside this one: `error-boundary.ts` (1011),
+ * `drain.ts` (1012), `admission.ts`, `inbound.ts`, `heartbeat.ts`, `stats.ts`.
+ * @packageDocumentation
+ */
+import { decodeClientFrame, SUBPROTOCOL, type Json } from '../../protocol/index.js';
+import { createMemoryStore } from '../../store/memory.js';
+import type { AppendOptions, AppendResult, Store } from '../../store/types.js';
+import { Emitter } from '../../util/emitter.js';
+import { ByteBudget } from '../v1/byte-budget.js';
+import { ProtocolSession, type ProtocolContext } from '../v1/protocol-session.js';
+import { ChannelHub } from '../v1/subscription.js';
+import { SessionHolders, TAKEOVER_CHANNEL } from '../v1/takeover.js';
+import { Admission, type Admitted, type UpgradePeer, type Verdict } from './admission.js';
+import { inBackground, systemClock, within, type Clock } from './clock.js';
+import { Connection, type ClosedBy, type OutputMeter } from './connection.js';
+import { drain, type DrainKind, type DrainPlan } from './drain.js';
+import { ErrorBoundary, type Incident } from './error-boundary.js';
+import { Heartbeat } from './heartbeat.js';
+import { newConnectionId } from './ids.js';
+import { InboundBackpressure } from './inbound.js';
+import type { Logger } from './logger.js';
+import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions, type ShutdownCode } from './options.js';
+import { countIn, emptyStats, type ServerStats } from './stats.js';
+import { TokenBucket } from './token-bucket.js';
+import type { TransportEvents, TransportSocket, UpgradeInfo } from './transport.js';
+
+/** Lifecycle of a server. `restarting`: cycling connections with 1012 while still accepting new ones. */
+export type ServerState = 'running' | 'restarting' | 'draining' | 'stopped';
+
+/** Events of a server (see {@link ServerCore.on}). */
+export interface ServerEvents extends Record<string, unknown> {
+  connection: Connection;
+  close: { connection: Connection; code: number; reason: string; closedBy: ClosedBy };
+  incident: Incident;
+  'dead-peer': Connection;
+  'drain-start': { kind: DrainKind; code: number; connections: number };
+  'drain-end': { kind: DrainKind; durationMs: number };
+  /** A `lifeline.v1` session started or resumed. */
+  session: { connection: Connection; session: string; resumed: boolean; recovered: boolean; lost: readonly string[] };
+  /** A peer was closed as a slow consumer. */
+  'slow-consumer': Connection;
+  state: ServerState;
+}
+
+/** Options of {@link ServerCore.shutdown}. */
+export interface ShutdownOptions {
+  /** Overrides `shutdownCode`: 1012 (restart follows) or 1001 (going away for good). */
+  code?: ShutdownCode;
+  /**
+   * Stop listening as the drain starts, so new connections go elsewhere (set behind a cluster primary or a
+   * load balancer that retries); by default the server keeps answering upgrades with 503 while it drains.
+   */
+  stopListening?: boolean;
+}
+
+/**
+ * Where a core's sockets come from (an HTTP server's upgrades, another transport's listener), as the
+ * core's shutdown needs to reach it: register it with {@link ServerCore.addSource}.
+ */
+export interface SocketSource {
+  /** Stop taking new connections at once (a shutdown with `stopListening`). */
+  stopListening?(): void;
+  /** Release what it holds; called once the drain is over, before the core closes a store it owns. */
+  close?(): void | Promise<void>;
+}
+
+/** Options of {@link createServerCore}: the server's, with a logger required and the clock injectable. */
+export interface ServerCoreOptions extends Omit<ServerOptions, 'logger'> {
+  /** Where the core logs (pino's logger fits); the core loads no logging library of its own. */
+  logger: Logger;
+  /** Time for the drain, the heartbeat, the hello deadline and the rate limit. @default the system clock */
+  clock?: Clock;
+}
+
+/**
+ * A lifeline server without its transport: admission, the error boundary (1011), the drain (1012),
+ * inbound backpressure, heartbeats, `lifeline.v1` sessions and channels, counters and events.
+ * `LifelineServer` is this plus Node's HTTP server and `ws`.
+ */
+export class ServerCore {
+  #options: ResolvedServerOptions;
+  /** @internal where the core and its plumbing log */
+  protected readonly logger: Logger;
+  /** @internal the time every rule of the core reads */
+  protected readonly clock: Clock;
+  /** @internal the counters, written by the core's rooms and by the plumbing (accept errors, HTTP publishes) */
+  protected readonly counters: ServerStats = emptyStats();
+  readonly #emitter: Emitter<ServerEvents>;
+  readonly #live = new Set<Connection>();
+  #state: ServerState = 'running';
+  #shutdownPromise: Promise<void> | undefined;
+  #restartPromise: Promise<void> | undefined;
+  readonly #sources = new Set<SocketSource>();
+  readonly #replayBudget: ByteBudget;
+  /** The store holding history, sessions and dedupe records. */
+  readonly store: Store;
+  readonly #ownsStore: boolean;
+  readonly #hub = new ChannelHub();
+  readonly #protocolContext: ProtocolContext;
+  readonly #meter: OutputMeter;
+  readonly #unwatch: (() => void) | undefined;
+  readonly #offAvailability: (() => void) | undefined;
+  /** The `lifeline.v1` state of each protocol connection. */
+  readonly #sessions = new WeakMap<Connection, ProtocolSession>();
+  /** Which connection holds each session (one live connection per session). */
+  readonly #holders: SessionHolders;
+  readonly #inbound: InboundBackpressure;
+  readonly #boundary: ErrorBoundary;
+  readonly #heartbeat: Heartbeat;
+  readonly #admission: Admission;
+
+  /** @param options - see {@link ServerCoreOptions} */
+  constructor(options: ServerCoreOptions) {
+    const { logger, clock, ...rest } = options;
+    this.#options = resolveServerOptions(rest);
+    this.logger = logger;
+    this.clock = clock ?? systemClock;
+    this.#emitter = new Emitter<ServerEvents>((error) => this.logger.error({ err: error }, 'server event listener threw'));
+    this.#replayBudget = new ByteBudget(this.#options.maxReplayBytes);
+    this.#ownsStore = options.store === undefined;
+    this.store = options.store ?? createMemoryStore();
+    // A store shared by several processes carries resumes to all of them, so a takeover reaches every node.
+    this.#holders = new SessionHolders(
+      this.store.watch ? async (session, connection) => (await this.publish(TAKEOVER_CHANNEL, { session, connection })).message : undefined,
+    );
+    this.#protocolContext = this.#protocolContextOf();
+    this.#meter = this.#outputMeter();
+    this.#inbound = new InboundBackpressure(() => this.#options, this.counters.inbound, this.logger);
+    this.#boundary = new ErrorBoundary({
+      clock: this.clock,
+      logger: this.logger,
+      inbound: this.#inbound,
+      incident: (incident) => {
+        this.counters.incidents += 1;
+        this.#emitter.emit('incident', incident);
+      },
+    });
+    this.#heartbeat = new Heartbeat({
+      clock: this.clock,
+      connections: () => this.#live,
+      deadPeer: (connection) => {
+        this.counters.deadPeers += 1;
+        this.logger.warn({ connection: connection.id }, 'peer missed a heartbeat; terminating');
+        this.#emitter.emit('dead-peer', connection);
+      },
+    });
+    const core = this;
+    this.#admission = new Admission({
+      get settings() {
+        return core.#options;
+      },
+      get accepting() {
+        return core.#state !== 'draining' && core.#state !== 'stopped';
+      },
+      get open() {
+        return core.#live.size;
+      },
+      stats: this.counters,
+      logger: this.logger,
+    });
+    // A shared store tells every process about every append; each delivers to its own subscribers, and
+    // closes its connection of a session resumed elsewhere.
+    this.#unwatch = this.store.watch?.((message) => {
+      this.#holders.received(message);
+      this.#hub.deliver(message);
+    });
+    this.#offAvailability = this.store.onAvailability?.((available, reason) => {
+      if (available) this.logger.info({ store: this.store.kind }, 'store available again');
+      else this.logger.error({ store: this.store.kind, reason }, 'store unavailable; not ready, publishes refused until it is back');
+    });
+    this.#heartbeat.start(this.#options.heartbeatMs);
+  }
+
+  /** What the `lifeline.v1` layer reads and reports; the settings are read live, so a reload reaches it. */
+  #protocolContextOf(): ProtocolContext {
+    const core = this;
+    const counters = this.counters;
+    return {
+      store: this.store,
+      hub: this.#hub,
+      claimWaitMs: 2000,
+      replay: {
+        get pageBytes() {
+          return core.#options.replayPageBytes;
+        },
+        budget: this.#replayBudget,
+      },
+      get maxChannelsCreated() {
+        return core.#options.maxChannelsCreated;
+      },
+      get maxReplayBytesPerConnection() {
+        return core.#options.maxReplayBytesPerConnection;
+      },
+      get claimLeaseMs() {
+        return core.#options.claimLeaseMs;
+      },
+      get authorizeReserved() {
+        return core.#options.authorizeReserved;
+      },
+      count: (what) => {
+        counters.protocol[what] += 1;
+      },
+      get sessionTtlMs() {
+        return core.#options.sessionTtlMs;
+      },
+      get heartbeatMs() {
+        return core.#options.heartbeatMs;
+      },
+      get maxSubscriptions() {
+        return core.#options.maxSubscriptions;
+      },
+      get onSessionMessage() {
+        return core.#options.onSessionMessage;
+      },
+      get authorizeSubscribe() {
+        return core.#options.authorizeSubscribe;
+      },
+      get authorizePublish() {
+        return core.#options.authorizePublish;
+      },
+      get authenticate() {
+        return core.#options.authenticate;
+      },
+      holders: this.#holders,
+      publish: (channel, data, options) => this.publish(channel, data, options),
+      storeFailed: (operation, error) => this.storeFailed(operation, error),
+      replayed: (count) => {
+        counters.replayed += count;
+      },
+      welcomed: (event) => {
+        const { sessions } = counters;
+        if (event.resumed) sessions.resumed += 1;
+        else sessions.created += 1;
+        // A resume attempt (a token or positions were presented) that could not restore everything.
+        if (!event.recovered && (event.resumed || event.lost.length > 0)) sessions.notRecovered += 1;
+        this.#emitter.emit('session', event);
+      },
+    };
+  }
+
+  /** What each connection reports about its output. */
+  #outputMeter(): OutputMeter {
+    const core = this;
+    const counters = this.counters;
+    return {
+      get maxBufferedBytes() {
+        return core.#options.maxBufferedBytes;
+      },
+      sent: () => {
+        counters.messagesOut += 1;
+      },
+      unsent: (_connection, reason) => countIn(counters.unsent, reason),
+      slowConsumer: (connection) => {
+        counters.slowConsumers += 1;
+        this.logger.warn({ connection: connection.id, buffered: connection.bufferedAmount }, 'slow consumer; closing with 1013');
+        this.#emitter.emit('slow-consumer', connection);
+      },
+    };
+  }
+
+  /**
+   * Publish to a channel: stored first (resolves once durable), then delivered to subscribers.
+   * With an idempotency key already used, nothing new is stored and the first message is returned.
+   */
+  async publish(channel: string, data: Json, options: AppendOptions = {}): Promise<AppendResult> {
+    const result = await this.store.append(channel, data, options);
+    if (!result.duplicate) this.counters.published += 1;
+    // A duplicate is offered too: if the first attempt died before fan-out, this delivers it; subscribers skip repeats.
+    this.#hub.deliver(result.message);
+    return result;
+  }
+
+  /** @internal count and log a failed store operation */
+  protected storeFailed(operation: string, error: unknown): void {
+    countIn(this.counters.storeErrors, operation);
+    this.logger.error({ operation, err: error }, 'store operation failed');
+  }
+
+  /** Current lifecycle state. */
+  get state(): ServerState {
+    return this.#state;
+  }
+
+  /** Whether the server wants new connections (what `/readyz` reports): running, and its store available. */
+  get ready(): boolean {
+    return (this.#state === 'running' || this.#state === 'restarting') && this.store.available !== false;
+  }
+
+  /** Open connections. */
+  get connections(): ReadonlySet<Connection> {
+    return this.#live;
+  }
+
+  /** A snapshot of the counters. */
+  stats(): ServerStats {
+    const budget = this.#replayBudget;
+    this.counters.replay = { bytesInFlight: budget.inUse, peakBytes: budget.peak, waits: budget.waits, budgetBytes: budget.limit };
+    return structuredClone(this.counters);
+  }
+
+  /** The most recent incidents, newest last (at most 50). */
+  recentIncidents(): readonly Incident[] {
+    return this.#boundary.recent();
+  }
+
+  /** The options in force. */
+  get settings(): Readonly<ResolvedServerOptions> {
+    return this.#options;
+  }
+
+  /** Listen to a server event; returns the unsubscribe function. */
+  on<K extends keyof ServerEvents>(event: K, listener: (payload: ServerEvents[K]) => void): () => void {
+    return this.#emitter.on(event, listener);
+  }
+
+  /**
+   * Change settings at run time (a configuration reload). Handlers and timing options may change;
+   * `maxPayload` and `subprotocols` apply to new connections only after a process restart.
+   */
+  reconfigure(options: Partial<ServerOptions>): void {
+    const { logger: _ignored, ...rest } = options;
+    this.#options = resolveServerOptions({ ...this.#options, ...rest });
+    this.#heartbeat.start(this.#state === 'stopped' ? 0 : this.#options.heartbeatMs);
+  }
+
+  /**
+   * Run `work` for `connection` inside its error boundary, after the handlers already queued for it:
+   * a throw closes that connection with 1011 and an incident id, exactly as a handler's would.
+   */
+  run(connection: Connection, work: () => void | Promise<void>): void {
+    this.#boundary.enqueue(connection, 'message', work);
+  }
+
+  /**
+   * Register where sockets come from, so a shutdown can stop it listening and close it. Returns a
+   * function that unregisters it.
+   */
+  addSource(source: SocketSource): () => void {
+    this.#sources.add(source);
+    return () => {
+      this.#sources.delete(source);
+    };
+  }
+
+  /**
+   * Decide whether an upgrade may become a connection, from the request's facts, before the handshake
+   * (see `admission.ts`). A transport answers a {@link Refusal} over HTTP, completes the handshake for
+   * an {@link Admitted}, then calls {@link accept} with it; `undefined` (the peer hung up): nothing to do.
+   * @param peer - whether the peer is still there, watched while `authenticate` runs
+   */
+  admit(info: UpgradeInfo, peer: UpgradePeer): Verdict | Promise<Verdict | undefined> {
+    return this.#admission.admit(info, peer);
+  }
+
+  /**
+   * Take a socket whose handshake is complete. Returns the sink for its events, which the transport
+   * calls in the order things happen (see {@link TransportEvents}).
+   * @param admitted - what {@link admit} decided (the user, the credentials' expiry); @default anonymous
+   */
+  accept(socket: TransportSocket, info: UpgradeInfo, admitted?: Pick<Admitted, 'user' | 'expiresAt'>): TransportEvents {
+    const { clock } = this;
+    const connection = new Connection(newConnectionId(), info, socket, admitted?.user, this.#meter);
+    this.#live.add(connection);
+    this.counters.open += 1;
+    this.counters.opened += 1;
+    this.#emitter.emit('connection', connection);
+    const { onConnection, rateLimit, helloTimeoutMs } = this.#options;
+    if (onConnection) this.#boundary.enqueue(connection, 'connection', () => onConnection(connection, info));
+    const bucket = rateLimit ? new TokenBucket(rateLimit.messagesPerSecond, rateLimit.burst, clock.now()) : undefined;
+    const session = socket.protocol === SUBPROTOCOL ? new ProtocolSession(connection, this.#protocolContext, admitted?.expiresAt) : undefined;
+    if (session) this.#sessions.set(connection, session);
+    // A protocol client that never says hello holds a socket for nothing; only a `hello` stops the clock.
+    const helloTimer = session
+      ? inBackground(
+          clock.setTimeout(() => {
+            if (session.helloArrived || connection.state !== 'open') return;
+            this.counters.helloTimeouts += 1;
+            connection.close(1008, 'hello expected');
+          }, helloTimeoutMs),
+        )
+      : undefined;
+
+    return {
+      message: (data, isBinary) => {
+        connection.awaitingPong = false;
+        if (connection.state !== 'open') return;
+        this.counters.messagesIn += 1;
+        if (bucket && !bucket.take(clock.now())) {
+          this.counters.rateLimited += 1;
+          this.logger.warn({ connection: connection.id }, 'rate limit exceeded; closing with 1008');
+          connection.close(1008, 'rate limit exceeded');
+          return;
+        }
+        const size = typeof data === 'string' ? data.length : data.byteLength;
+        if (!this.#inbound.admit(connection, size)) return;
+        if (session) {
+          if (!session.helloArrived && isHello(data)) session.helloArrived = true;
+          this.#boundary.enqueue(connection, 'message', () => session.handle(data), size);
+          return;
+        }
+        const { onMessage } = this.#options;
+        if (onMessage) this.#boundary.enqueue(connection, 'message', () => onMessage(connection, data, isBinary), size);
+      },
+      pong: () => {
+        connection.awaitingPong = false;
+      },
+      peerClosing: () => {
+        connection.peerClosing();
+        // Replies to what the peer sent before its Close go out first, within the grace period.
+        if (connection.inbound.count === 0) {
+          connection.peerCloseAnswered();
+          return undefined;
+        }
+        return within(clock, connection.chain, this.#options.graceMs).then(() => connection.peerCloseAnswered());
+      },
+      protocolError: (error, closeCode) => {
+        // The peer's mistake, answered by the transport with its own code; never an incident.
+        connection.closedBy ??= 'server';
+        connection.protocolClosing();
+        countIn(this.counters.protocolErrors, closeCode);
+        this.logger.warn({ connection: connection.id, closeCode, code: (error as { code?: string }).code, msg: error.message }, 'peer protocol error');
+      },
+      closed: (code, reason) => {
+        const closedBy = connection.closedBy ?? (code === 1006 ? 'transport' : 'client');
+        connection.closedBy = closedBy;
+        connection.setClosed();
+        this.#inbound.closed(connection);
+        this.#live.delete(connection);
+        this.#sessions.delete(connection);
+        this.counters.open -= 1;
+        countIn(this.counters.closesByCode, code);
+        this.counters.closesBy[closedBy] += 1;
+        connection.markClosed();
+        if (helloTimer !== undefined) clock.clearTimeout(helloTimer);
+        session?.close();
+        this.#emitter.emit('close', { connection, code, reason, closedBy });
+        const { onClose } = this.#options;
+        if (onClose) this.#boundary.enqueue(connection, 'close', () => onClose(connection, code, reason));
+      },
+    };
+  }
+
+  /**
+   * Publish nothing, close nobody: cycle every current connection with 1012 across the drain window
+   * while the server keeps accepting new connections (SIGHUP semantics). Resolves when the cycle is done.
+   */
+  restart(): Promise<void> {
+    if (this.#state !== 'running') return this.#restartPromise ?? this.#shutdownPromise ?? Promise.resolve();
+    this.#setState('restarting');
+    this.#restartPromise = this.#drain({ kind: 'restart', code: 1012, stopListening: false }).finally(() => {
+      this.#restartPromise = undefined;
+      if (this.#state === 'restarting') this.#setState('running');
+    });
+    return this.#restartPromise;
+  }
+
+  /**
+   * Drain and stop: readiness turns false, new upgrades get 503, in-flight handlers get `graceMs`,
+   * connections close with 1012 (or 1001) paced across the drain window, stragglers are terminated,
+   * and every socket source is closed (the HTTP server `listen()` created, with `LifelineServer`).
+   */
+  shutdown(options: ShutdownOptions = {}): Promise<void> {
+    if (this.#shutdownPromise) return this.#shutdownPromise;
+    const code = options.code ?? this.#options.shutdownCode;
+    const stopListening = options.stopListening === true;
+    this.#setState('draining');
+    this.#shutdownPromise = (async () => {
+      // Behind a cluster primary, closing the listener at once makes it route new connections to the
+      // other workers instead of to one that would only answer 503.
+      if (stopListening) for (const source of this.#sources) source.stopListening?.();
+      await this.#drain({ kind: 'shutdown', code, stopListening });
+      this.#unwatch?.();
+      this.#offAvailability?.();
+      this.#heartbeat.stop();
+      for (const source of this.#sources) await source.close?.();
+      if (this.#ownsStore) await this.store.close();
+      this.#setState('stopped');
+    })();
+    return this.#shutdownPromise;
+  }
+
+  /** Drain the connections open now. */
+  #drain(plan: DrainPlan): Promise<void> {
+    return drain([...this.#live], plan, this.#options, {
+      clock: this.clock,
+      logger: this.logger,
+      observer: {
+        started: (event) => {
+          this.counters.drains += 1;
+          this.#emitter.emit('drain-start', event);
+        },
+        finished: (event) => this.#emitter.emit('drain-end', event),
+      },
+    });
+  }
+
+  #setState(state: ServerState): void {
+    if (this.#state === state) return;
+    this.#state = state;
+    this.logger.info({ state }, 'server state');
+    this.#emitter.emit('state', state);
+  }
+
+  // ---- Read-only views for operator tools (the dashboard console). Nothing here changes state. ----
+
+  /** The channels a `lifeline.v1` connection of this process is subscribed to (empty for a plain WebSocket). */
+  channelsOf(connection: Connection): readonly string[] {
+    return this.#sessions.get(connection)?.channels ?? [];
+  }
+
+  /** The `lifeline.v1` session id of a connection of this process, once its `hello` was answered. */
+  sessionOf(connection: Connection): string | undefined {
+    return this.#sessions.get(connection)?.sessionId;
+  }
+
+  /** Every channel with subscribers on this process, and how many. */
+  subscriberCounts(): IterableIterator<[channel: string, subscribers: number]> {
+    return this.#hub.counts();
+  }
+}
+
+/** Whether a message of a protocol client is its `hello` (decoded only for the first frames of a connection). */
+function isHello(data: string | Uint8Array): boolean {
+  try {
+    return decodeClientFrame(data).t === 'hello';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Create a server core for a transport of your own: hand it upgrades with `admit`, sockets with
+ * `accept`. For Node's HTTP server and `ws`, use `createServer` instead.
+ */
+export function createServerCore(options: ServerCoreOptions): ServerCore {
+  return new ServerCore(options);
+}
