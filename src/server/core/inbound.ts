@@ -74,13 +74,17 @@ export class InboundBackpressure {
     const { maxQueuedMessages, maxQueuedBytes } = this.bounds();
     if (inbound.paused && inbound.count <= maxQueuedMessages / 2 && inbound.bytes <= maxQueuedBytes / 2) {
       this.stats.paused -= 1;
-      if (connection.state !== 'closed') connection.setReading(true);
-      else inbound.paused = false;
+      connection.setReading(true);
     }
   }
 
-  /** The connection closed: a paused one no longer counts as paused. */
+  /**
+   * The connection closed: a paused one no longer counts as paused, and is not counted out again when
+   * its queued handlers finish (the gauge would go below zero).
+   */
   closed(connection: Connection): void {
-    if (connection.inbound.paused) this.stats.paused -= 1;
+    if (!connection.inbound.paused) return;
+    this.stats.paused -= 1;
+    connection.inbound.paused = false;
   }
 }
