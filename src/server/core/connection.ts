@@ -57,7 +57,10 @@ export class Connection {
 
   #user: string | undefined;
 
-  /** @internal created by the server core */
+  /**
+   * Made by the server core when it accepts a socket (`ServerCore.accept`); an application never needs
+   * to, though a test of its handlers may make one over a fake {@link TransportSocket}.
+   */
   constructor(
     id: string,
     info: UpgradeInfo,
