@@ -183,48 +183,13 @@ export class ServerCore {
     return {
       store: this.store,
       hub: this.#hub,
+      get settings() {
+        return core.#options;
+      },
       claimWaitMs: 2000,
-      replay: {
-        get pageBytes() {
-          return core.#options.replayPageBytes;
-        },
-        budget: this.#replayBudget,
-      },
-      get maxChannelsCreated() {
-        return core.#options.maxChannelsCreated;
-      },
-      get maxReplayBytesPerConnection() {
-        return core.#options.maxReplayBytesPerConnection;
-      },
-      get claimLeaseMs() {
-        return core.#options.claimLeaseMs;
-      },
-      get authorizeReserved() {
-        return core.#options.authorizeReserved;
-      },
+      replayBudget: this.#replayBudget,
       count: (what) => {
         counters.protocol[what] += 1;
-      },
-      get sessionTtlMs() {
-        return core.#options.sessionTtlMs;
-      },
-      get heartbeatMs() {
-        return core.#options.heartbeatMs;
-      },
-      get maxSubscriptions() {
-        return core.#options.maxSubscriptions;
-      },
-      get onSessionMessage() {
-        return core.#options.onSessionMessage;
-      },
-      get authorizeSubscribe() {
-        return core.#options.authorizeSubscribe;
-      },
-      get authorizePublish() {
-        return core.#options.authorizePublish;
-      },
-      get authenticate() {
-        return core.#options.authenticate;
       },
       holders: this.#holders,
       publish: (channel, data, options) => this.publish(channel, data, options),

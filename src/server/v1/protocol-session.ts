@@ -33,7 +33,7 @@ import type { AppendOptions, AppendResult, MessageOutcome, SessionPatch, Session
 import type { Connection } from '../core/connection.js';
 import { admissionOf } from '../core/credentials.js';
 import { CloseError, DeclinedError, HandlerFailure } from '../errors.js';
-import type { Authenticate } from '../core/options.js';
+import type { ResolvedServerOptions } from '../core/options.js';
 import type { SessionHolder, SessionHolders } from './takeover.js';
 import { newIncidentId } from '../core/ids.js';
 import { mintToken, parseToken, verifyToken } from './resume-tokens.js';
@@ -74,30 +74,36 @@ export type ProtocolCount =
   /** Connections closed with 4802 when their credentials expired. */
   | 'credentialsExpired';
 
+/**
+ * The server's settings the protocol layer reads. Read through {@link ProtocolContext.settings} each
+ * time, so a configuration reload reaches connections already open.
+ */
+export type ProtocolSettings = Pick<
+  ResolvedServerOptions,
+  | 'sessionTtlMs'
+  | 'heartbeatMs'
+  | 'maxSubscriptions'
+  | 'maxChannelsCreated'
+  | 'claimLeaseMs'
+  | 'replayPageBytes'
+  | 'maxReplayBytesPerConnection'
+  | 'onSessionMessage'
+  | 'authorizeSubscribe'
+  | 'authorizePublish'
+  | 'authorizeReserved'
+  | 'authenticate'
+>;
+
 /** What the protocol layer needs from the server. */
 export interface ProtocolContext {
   readonly store: Store;
   readonly hub: ChannelHub;
-  readonly sessionTtlMs: number;
-  readonly heartbeatMs: number;
-  readonly maxSubscriptions: number;
-  /** Most channels one connection may bring into existence by publishing. */
-  readonly maxChannelsCreated: number;
+  /** The settings in force now. */
+  readonly settings: ProtocolSettings;
   /** How long a resend waits for a claim still running elsewhere before answering. */
   readonly claimWaitMs: number;
-  /** How long a claim whose handler has not started holds (see `ClaimOptions.leaseMs`). */
-  readonly claimLeaseMs: number;
-  /** Page bounds and the server-wide budget of history replay. */
-  readonly replay: Omit<ReplayLimits, 'connectionBudget'>;
-  /** Bytes of history replay one connection may hold for sending at once. */
-  readonly maxReplayBytesPerConnection: number;
-  readonly onSessionMessage?: SessionMessageHandler | undefined;
-  readonly authorizeSubscribe?: ChannelAuthorizer | undefined;
-  readonly authorizePublish?: ChannelAuthorizer | undefined;
-  /** Who may read `$lifeline.*` channels (nobody, unless this says so). */
-  readonly authorizeReserved?: ChannelAuthorizer | undefined;
-  /** The server's `authenticate` hook, for credentials inside the protocol (`hello.auth`, `auth`). */
-  readonly authenticate?: Authenticate | undefined;
+  /** The server-wide budget of history replay. */
+  readonly replayBudget: ByteBudget;
   /** Which connection holds each session: one live connection per session. */
   readonly holders: SessionHolders;
   /** Append and fan out. */
@@ -179,14 +185,12 @@ export class ProtocolSession implements SessionHolder {
     expiresAt?: number,
   ) {
     this.credentialsExpireAt = expiresAt;
-    const { budget } = ctx.replay;
-    const connectionBudget = new ByteBudget(ctx.maxReplayBytesPerConnection);
     this.replay = {
       get pageBytes() {
-        return ctx.replay.pageBytes;
+        return ctx.settings.replayPageBytes;
       },
-      budget,
-      connectionBudget,
+      budget: ctx.replayBudget,
+      connectionBudget: new ByteBudget(ctx.settings.maxReplayBytesPerConnection),
     };
     this.sink = {
       send: (frame) => this.send(frame),
@@ -293,7 +297,7 @@ export class ProtocolSession implements SessionHolder {
 
   /** Run `authenticate` on credentials sent inside the protocol. */
   private async authenticate(credentials: Json): Promise<ReturnType<typeof admissionOf>> {
-    const admission = admissionOf(await this.ctx.authenticate!(this.connection.info, credentials));
+    const admission = admissionOf(await this.ctx.settings.authenticate!(this.connection.info, credentials));
     if (!admission.admitted) this.ctx.count('authRefused');
     return admission;
   }
@@ -321,7 +325,7 @@ export class ProtocolSession implements SessionHolder {
 
   /** An `auth` refresh: new credentials, for the same user, before the old ones expire. */
   private async refresh(frame: AuthFrame): Promise<void> {
-    if (!this.ctx.authenticate) {
+    if (!this.ctx.settings.authenticate) {
       this.send({ t: 'error', code: ErrorCode.BAD_REQUEST, message: 'this server takes no credentials', ref: 'auth' });
       return;
     }
@@ -350,7 +354,7 @@ export class ProtocolSession implements SessionHolder {
 
   private async hello(frame: HelloFrame): Promise<void> {
     const { store } = this.ctx;
-    if (frame.auth !== undefined && this.ctx.authenticate) {
+    if (frame.auth !== undefined && this.ctx.settings.authenticate) {
       const admission = await this.authenticate(frame.auth);
       if (!admission.admitted) {
         if (admission.status === 403) throw new CloseError(1008, 'credentials not allowed');
@@ -375,7 +379,7 @@ export class ProtocolSession implements SessionHolder {
       }
     }
     const listed = frame.channels ?? (Object.create(null) as Record<string, Position | null>);
-    const expiresAt = now + this.ctx.sessionTtlMs;
+    const expiresAt = now + this.ctx.settings.sessionTtlMs;
     if (!resumed) {
       const minted = mintToken();
       token = minted.token;
@@ -401,7 +405,7 @@ export class ProtocolSession implements SessionHolder {
     if (resumed) {
       const candidates = [...new Set([...resumed.channels, ...Object.keys(listed)])];
       for (const channel of candidates) {
-        if (restore.length >= this.ctx.maxSubscriptions) {
+        if (restore.length >= this.ctx.settings.maxSubscriptions) {
           refused.push(channel);
           continue;
         }
@@ -439,7 +443,7 @@ export class ProtocolSession implements SessionHolder {
       resumed: resumed !== undefined,
       recovered,
       lost: [...new Set([...lost, ...refused])],
-      heartbeatMs: this.ctx.heartbeatMs,
+      heartbeatMs: this.ctx.settings.heartbeatMs,
       ...this.authTtl(),
     });
     this.armExpiry();
@@ -481,7 +485,7 @@ export class ProtocolSession implements SessionHolder {
       this.send({ t: 'error', code: ErrorCode.BAD_REQUEST, message: 'already subscribed', ref: ch });
       return;
     }
-    if (this.subscriptions.size >= this.ctx.maxSubscriptions) {
+    if (this.subscriptions.size >= this.ctx.settings.maxSubscriptions) {
       this.ctx.count('subscriptionLimit');
       this.send({ t: 'error', code: ErrorCode.LIMIT, message: 'too many subscriptions', ref: ch });
       return;
@@ -495,17 +499,17 @@ export class ProtocolSession implements SessionHolder {
     // The position recorded is where delivery starts: never ahead of what the client will have had.
     const start = sub.start(frame.from);
     await start;
-    await this.ctx.store.updateSession(this.session!.id, { subscribe: [{ channel: ch, position: sub.position }], expiresAt: Date.now() + this.ctx.sessionTtlMs });
+    await this.ctx.store.updateSession(this.session!.id, { subscribe: [{ channel: ch, position: sub.position }], expiresAt: Date.now() + this.ctx.settings.sessionTtlMs });
   }
 
   private async mayRead(channel: string): Promise<boolean> {
     // `$lifeline.*` carries the server's own feeds: readable only where the server says so, at every instant.
     if (isReservedChannel(channel)) {
-      const allowed = this.ctx.authorizeReserved ? (await this.ctx.authorizeReserved(this.connection, channel)) === true : false;
+      const allowed = this.ctx.settings.authorizeReserved ? (await this.ctx.settings.authorizeReserved(this.connection, channel)) === true : false;
       if (!allowed) this.ctx.count('reservedRefused');
       return allowed;
     }
-    return this.ctx.authorizeSubscribe ? (await this.ctx.authorizeSubscribe(this.connection, channel)) === true : true;
+    return this.ctx.settings.authorizeSubscribe ? (await this.ctx.settings.authorizeSubscribe(this.connection, channel)) === true : true;
   }
 
   private dropSubscription(ch: string): void {
@@ -526,13 +530,13 @@ export class ProtocolSession implements SessionHolder {
 
   private async message(frame: MsgFrame): Promise<void> {
     const { store } = this.ctx;
-    const handler = this.ctx.onSessionMessage;
+    const handler = this.ctx.settings.onSessionMessage;
     const fingerprint = fingerprintOf('msg', '', frame.data);
     if (fingerprint === undefined) {
       this.send({ t: 'reject', id: frame.id, code: ErrorCode.BAD_REQUEST });
       return;
     }
-    const options = { leaseMs: this.ctx.claimLeaseMs, fingerprint };
+    const options = { leaseMs: this.ctx.settings.claimLeaseMs, fingerprint };
     let claim = await store.claimMessage(this.origin, frame.id, options);
     // A claim still held belongs to a handler on a connection that is closing; give it time to finish.
     const deadline = Date.now() + this.ctx.claimWaitMs;
@@ -608,13 +612,13 @@ export class ProtocolSession implements SessionHolder {
   }
 
   private async publish(frame: PubFrame): Promise<void> {
-    const allowed = !isReservedChannel(frame.ch) && (this.ctx.authorizePublish ? await this.ctx.authorizePublish(this.connection, frame.ch) : false);
+    const allowed = !isReservedChannel(frame.ch) && (this.ctx.settings.authorizePublish ? await this.ctx.settings.authorizePublish(this.connection, frame.ch) : false);
     if (!allowed) {
       if (isReservedChannel(frame.ch)) this.ctx.count('reservedRefused');
       this.send({ t: 'reject', id: frame.id, code: ErrorCode.FORBIDDEN });
       return;
     }
-    if (this.channelsCreated >= this.ctx.maxChannelsCreated && isUnwrittenEpoch((await this.ctx.store.head(frame.ch)).epoch)) {
+    if (this.channelsCreated >= this.ctx.settings.maxChannelsCreated && isUnwrittenEpoch((await this.ctx.store.head(frame.ch)).epoch)) {
       this.ctx.count('channelLimit');
       this.send({ t: 'reject', id: frame.id, code: ErrorCode.LIMIT });
       return;
@@ -660,7 +664,7 @@ export class ProtocolSession implements SessionHolder {
       this.ctx.holders.release(this.session.id, this);
       // The resume window counts from the session's last use, which is now.
       this.ctx.store
-        .updateSession(this.session.id, { expiresAt: Date.now() + this.ctx.sessionTtlMs })
+        .updateSession(this.session.id, { expiresAt: Date.now() + this.ctx.settings.sessionTtlMs })
         .catch((error: unknown) => this.ctx.storeFailed('updateSession', error));
     }
     for (const sub of this.subscriptions.values()) {
