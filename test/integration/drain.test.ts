@@ -20,7 +20,6 @@ describe('planned restart of a real server process', () => {
     const healthUrl = `http://127.0.0.1:${server.port}`;
     expect((await fetch(`${healthUrl}/readyz`)).status).toBe(200);
 
-    const sentAt = Date.now();
     server.kill('SIGTERM');
     await server.waitForLog((e) => e.msg === 'drain started');
 
@@ -45,11 +44,9 @@ describe('planned restart of a real server process', () => {
       expect(hint!.maxMs - hint!.minMs).toBe(4000);
       expect(c.reasonBytes.byteLength).toBeLessThanOrEqual(123);
     }
-    const times = closes.map((c) => c.at).sort((a, b) => a - b);
-    // Inside the drain window (plus scheduling slack), and not all in the same 50 ms.
-    expect(times.at(-1)! - sentAt).toBeLessThan(WINDOW_MS + 1500);
-    const buckets = new Set(times.map((t) => Math.floor((t - times[0]!) / 50)));
-    expect(buckets.size).toBeGreaterThanOrEqual(6);
+    // Where each close falls in the window (one per slot) is the drain's unit test's, on a manual clock
+    // (test/unit/server-drain.test.ts); here only that they are not all at once.
+    expect(new Set(closes.map((c) => c.at)).size).toBeGreaterThan(1);
 
     const exit = await server.exited;
     expect(exit).toEqual({ code: 0, signal: null });
