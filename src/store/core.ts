@@ -5,19 +5,7 @@
  * there, once, for every engine. Internal: not re-exported from `store/index.ts`.
  * @packageDocumentation
  */
-import type {
-  AppendOptions,
-  AppendResult,
-  ChannelPosition,
-  ClaimOptions,
-  ClaimResult,
-  JsonValue,
-  MessageOutcome,
-  ReadResult,
-  SessionPatch,
-  SessionRecord,
-  StoreStats,
-} from './types.js';
+import type { AppendOptions, AppendResult, ChannelPosition, ClaimOptions, ClaimResult, JsonValue, MessageOutcome, ReadResult, SessionPatch, SessionRecord, StoreStats } from './types.js';
 
 /** A value, or a promise of it: a synchronous engine answers at once, a networked one later. */
 export type Awaitable<T> = T | Promise<T>;

@@ -15,37 +15,11 @@
  * @packageDocumentation
  */
 import { StoreUnavailableError } from './errors.js';
-import {
-  checkAppendOptions,
-  checkChannel,
-  checkClaimOptions,
-  checkId,
-  checkLimit,
-  checkMessageId,
-  checkOutcome,
-  checkPosition,
-  checkReadOptions,
-  checkSession,
-  checkSessionPatch,
-} from './checks.js';
+import { checkAppendOptions, checkChannel, checkClaimOptions, checkId, checkLimit, checkMessageId, checkOutcome, checkPosition, checkReadOptions, checkSession, checkSessionPatch } from './checks.js';
 import type { StoreCore } from './core.js';
 import { AUTO_SWEEP_INTERVAL_MS, readClock, type ResolvedStoreOptions } from './options.js';
 import { encodeData } from './records.js';
-import type {
-  AppendOptions,
-  AppendResult,
-  ChannelPosition,
-  ClaimOptions,
-  ClaimResult,
-  JsonValue,
-  MessageOutcome,
-  ReadOptions,
-  ReadResult,
-  SessionPatch,
-  SessionRecord,
-  Store,
-  StoreStats,
-} from './types.js';
+import type { AppendOptions, AppendResult, ChannelPosition, ClaimOptions, ClaimResult, JsonValue, MessageOutcome, ReadOptions, ReadResult, SessionPatch, SessionRecord, Store, StoreStats } from './types.js';
 
 /**
  * A {@link Store} made of an engine's core and the guard around it. The engines' public classes

@@ -9,33 +9,8 @@ import type { StoreCore } from './core.js';
 import { GuardedStore } from './guarded.js';
 import { resolveStoreOptions, type ResolvedStoreOptions } from './options.js';
 import { copySession, decodeData, outcomeFields, outcomeFrom, patchSession, type OutcomeFields } from './records.js';
-import {
-  ageCutoff,
-  answerRecordedClaim,
-  belowWindow,
-  duplicateOfClaim,
-  duplicateOfKey,
-  isExpired,
-  planRead,
-  randomEmptyEpoch,
-  randomEpoch,
-  type KeyedMessage,
-} from './rules.js';
-import type {
-  AppendOptions,
-  AppendResult,
-  ChannelPosition,
-  ClaimOptions,
-  ClaimResult,
-  JsonValue,
-  MessageOutcome,
-  ReadResult,
-  SessionPatch,
-  SessionRecord,
-  StoredMessage,
-  StoreOptions,
-  StoreStats,
-} from './types.js';
+import { ageCutoff, answerRecordedClaim, belowWindow, duplicateOfClaim, duplicateOfKey, isExpired, planRead, randomEmptyEpoch, randomEpoch, type KeyedMessage } from './rules.js';
+import type { AppendOptions, AppendResult, ChannelPosition, ClaimOptions, ClaimResult, JsonValue, MessageOutcome, ReadResult, SessionPatch, SessionRecord, StoredMessage, StoreOptions, StoreStats } from './types.js';
 
 /** One message as kept: data as JSON text, so nothing is shared with callers. */
 interface Entry {

@@ -6,19 +6,7 @@
 import type { Availability } from '../availability.js';
 import type { StoreCore } from '../core.js';
 import { AUTO_SWEEP_INTERVAL_MS, type ResolvedStoreOptions } from '../options.js';
-import type {
-  AppendOptions,
-  AppendResult,
-  ChannelPosition,
-  ClaimOptions,
-  ClaimResult,
-  JsonValue,
-  MessageOutcome,
-  ReadResult,
-  SessionPatch,
-  SessionRecord,
-  StoredMessage,
-} from '../types.js';
+import type { AppendOptions, AppendResult, ChannelPosition, ClaimOptions, ClaimResult, JsonValue, MessageOutcome, ReadResult, SessionPatch, SessionRecord, StoredMessage } from '../types.js';
 import { claimMessage, finishMessage } from './claims.js';
 import { describeUrl, RedisConnection } from './connection.js';
 import type { RedisContext } from './context.js';

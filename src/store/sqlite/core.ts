@@ -7,19 +7,7 @@ import type { Availability } from '../availability.js';
 import type { StoreCore } from '../core.js';
 import { StoreUnavailableError } from '../errors.js';
 import type { ResolvedStoreOptions } from '../options.js';
-import type {
-  AppendOptions,
-  AppendResult,
-  ChannelPosition,
-  ClaimOptions,
-  ClaimResult,
-  JsonValue,
-  MessageOutcome,
-  ReadResult,
-  SessionPatch,
-  SessionRecord,
-  StoreStats,
-} from '../types.js';
+import type { AppendOptions, AppendResult, ChannelPosition, ClaimOptions, ClaimResult, JsonValue, MessageOutcome, ReadResult, SessionPatch, SessionRecord, StoreStats } from '../types.js';
 import { sqliteStoreError, WriteProbe } from './availability.js';
 import { claimTransaction, finishTransaction } from './claims.js';
 import { appendTransaction, headOf, readTransaction } from './history.js';
