@@ -15,7 +15,7 @@ export type Awaitable<T> = T | Promise<T>;
  * the store's clock read once for the call, and the store is open (the guard refuses calls after
  * `close`). Rejections are store errors (`StoreError`, `StoreUnavailableError`, ...) or the contract's
  * own (`IdempotencyConflictError`, `IdempotencyWindowError`). See {@link Store} for what each answers.
- * @internal
+ * Not exported from any entry point: third-party engines implement {@link Store} itself.
  */
 export interface StoreCore {
   /** How messages name this store, e.g. `the sqlite store (./data/lifeline.db)`. */

@@ -41,9 +41,9 @@ export abstract class GuardedStore implements Store {
   #sweeping = false;
 
   /**
+   * Only the engines' classes construct the guard (it is not exported from any entry point).
    * @param core - the engine
    * @param options - the resolved options (the clock is taken from them)
-   * @internal
    */
   protected constructor(core: StoreCore, options: ResolvedStoreOptions) {
     this.#core = core;
