@@ -8,7 +8,8 @@
  * - `createRedisStore` from `lifeline/store/redis`: Redis (Streams, pub/sub fan-out, keys with expiry) for
  *   several processes and nodes sharing history (a separate entry point, so only its users load ioredis).
  *
- * Every engine passes the same conformance suite (`test/conformance/store-suite.ts`).
+ * Every engine passes the same conformance suite, shipped as `lifeline/testing` so an engine written
+ * elsewhere can run it too (see `docs/store-engines.md`).
  *
  * @example
  * ```ts

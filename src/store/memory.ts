@@ -1,54 +1,16 @@
 /**
  * The in-memory engine: the reference implementation of the store contract. Simple on purpose, so it
- * can be read as the specification by example; the conformance suite pins the same behaviour on
- * every other engine.
+ * can be read as the specification by example; the conformance suite (`lifeline/testing`) pins the same
+ * behaviour on every other engine.
  * @packageDocumentation
  */
-import { IdempotencyConflictError, IdempotencyWindowError, StoreUnavailableError } from './errors.js';
-import {
-  AUTO_SWEEP_INTERVAL_MS,
-  ageCutoff,
-  belowWindow,
-  checkChannel,
-  checkClaimOptions,
-  checkReadOptions,
-  checkSessionPatch,
-  checkId,
-  checkLimit,
-  checkMessageId,
-  checkOutcome,
-  checkPosition,
-  checkSession,
-  copySession,
-  decodeData,
-  duplicateOfClaim,
-  encodeData,
-  isExpired,
-  patchSession,
-  planRead,
-  randomEmptyEpoch,
-  randomEpoch,
-  readClock,
-  resolveStoreOptions,
-  type ResolvedStoreOptions,
-} from './internal.js';
-import type {
-  AppendOptions,
-  AppendResult,
-  ChannelPosition,
-  ClaimOptions,
-  ClaimResult,
-  JsonValue,
-  MessageOutcome,
-  ReadOptions,
-  ReadResult,
-  SessionPatch,
-  SessionRecord,
-  Store,
-  StoredMessage,
-  StoreOptions,
-  StoreStats,
-} from './types.js';
+import { IdempotencyWindowError } from './errors.js';
+import type { StoreCore } from './core.js';
+import { GuardedStore } from './guarded.js';
+import { resolveStoreOptions, type ResolvedStoreOptions } from './options.js';
+import { copySession, decodeData, outcomeFields, outcomeFrom, patchSession, type OutcomeFields } from './records.js';
+import { ageCutoff, answerRecordedClaim, belowWindow, duplicateOfClaim, duplicateOfKey, isExpired, planRead, randomEmptyEpoch, randomEpoch, type KeyedMessage } from './rules.js';
+import type { AppendOptions, AppendResult, ChannelPosition, ClaimOptions, ClaimResult, JsonValue, MessageOutcome, ReadResult, SessionPatch, SessionRecord, StoredMessage, StoreOptions, StoreStats } from './types.js';
 
 /** One message as kept: data as JSON text, so nothing is shared with callers. */
 interface Entry {
@@ -67,17 +29,16 @@ interface ChannelState {
   readonly messages: Entry[];
 }
 
+/** The first message stored under an idempotency key, while the key lives. */
 interface KeyRecord {
-  readonly channel: string;
-  readonly epoch: string;
-  readonly entry: Entry;
+  readonly message: KeyedMessage;
   readonly expiresAt: number;
   readonly scope: string | undefined;
 }
 
 interface ClaimRecord {
-  /** The outcome, as JSON text: nothing is shared with callers. */
-  readonly outcome: string;
+  /** The outcome, flattened: nothing is shared with callers. */
+  readonly outcome: OutcomeFields;
   readonly fingerprint: string | undefined;
   readonly expiresAt: number;
 }
@@ -88,34 +49,17 @@ interface ClaimScope {
   maxId: number;
 }
 
-function copyOutcome(outcome: MessageOutcome): MessageOutcome {
-  switch (outcome.state) {
-    case 'failed':
-      return { state: 'failed', incident: outcome.incident };
-    case 'done':
-      return outcome.result === undefined ? { state: 'done' } : { state: 'done', result: outcome.result };
-    default:
-      return { state: outcome.state };
-  }
-}
-
 function toMessage(channel: string, epoch: string, entry: Entry): StoredMessage {
   return { channel, epoch, offset: entry.offset, data: decodeData(entry.json), time: entry.time };
 }
 
-/**
- * A store that keeps everything in this process's memory. `durable: false`: a restart loses history,
- * sessions and dedupe records, and every channel gets a new random epoch, so readers holding offsets
- * from before the restart are told their history is incomplete rather than handed wrong messages.
- *
- * Use it for tests and for a single process that can afford to forget on restart.
- */
-export class MemoryStore implements Store {
-  /** Always `memory`. */
-  readonly kind = 'memory';
-  /** Always `false`: nothing survives the process. */
-  readonly durable = false;
+function outcomeOf(record: ClaimRecord): MessageOutcome {
+  return outcomeFrom(record.outcome.state, record.outcome.incident, record.outcome.result);
+}
 
+/** The memory engine's core: maps in this process. */
+class MemoryCore implements StoreCore {
+  readonly label = 'the memory store';
   readonly #options: ResolvedStoreOptions;
   readonly #channels = new Map<string, ChannelState>();
   readonly #keys = new Map<string, KeyRecord>();
@@ -126,76 +70,49 @@ export class MemoryStore implements Store {
   readonly #claims = new Map<string, ClaimScope>();
   /** The epoch of channels never written; a new one per instance, since an instance's data dies with it. */
   readonly #emptyEpoch = randomEmptyEpoch();
-  #lastSweep = -Infinity;
-  #closed = false;
 
-  /**
-   * @param options - history bounds, dedupe TTL and clock; see {@link StoreOptions}
-   * @throws TypeError or RangeError for an invalid option
-   */
-  constructor(options?: StoreOptions) {
-    this.#options = resolveStoreOptions(options);
+  constructor(options: ResolvedStoreOptions) {
+    this.#options = options;
   }
 
-  async append(channel: string, data: JsonValue, options?: AppendOptions): Promise<AppendResult> {
-    this.#checkOpen();
-    checkChannel(channel);
+  append(channel: string, data: JsonValue, json: string, options: AppendOptions | undefined, now: number): AppendResult {
     const key = options?.idempotencyKey;
-    if (key !== undefined) checkId(key, 'idempotencyKey');
-    const scope = options?.idempotencyScope;
-    if (scope !== undefined) checkId(scope, 'idempotencyScope');
     const claim = options?.claim;
-    if (claim !== undefined) {
-      checkId(claim.scope, 'claim.scope');
-      checkMessageId(claim.id);
-      if (typeof claim.fingerprint !== 'string') throw new TypeError('claim.fingerprint must be a string');
-    }
-    const json = encodeData(data);
-    const now = this.#beginWrite();
-
     if (key !== undefined) {
       const record = this.#keys.get(key);
-      if (record && !isExpired(record.expiresAt, now)) {
-        const first = { channel: record.channel, epoch: record.epoch, offset: record.entry.offset };
-        if (record.channel !== channel || record.entry.json !== json) throw new IdempotencyConflictError(`idempotency key ${key} was used for another message`, first);
-        return { message: toMessage(record.channel, record.epoch, record.entry), duplicate: true };
-      }
+      if (record && !isExpired(record.expiresAt, now)) return duplicateOfKey(key, record.message, channel, json);
     }
     if (claim !== undefined) {
       const found = this.#claimed(claim.scope, claim.id, now);
       if (found === 'forgotten') throw new IdempotencyWindowError();
-      if (found !== undefined) return duplicateOfClaim(JSON.parse(found.outcome) as MessageOutcome, found.fingerprint, claim.fingerprint, data);
+      if (found !== undefined) return duplicateOfClaim(outcomeOf(found), found.fingerprint, claim.fingerprint, data);
     }
     const state = this.#channel(channel);
     const entry: Entry = { offset: state.last + 1, time: Math.max(now, state.lastTime), json };
     state.messages.push(entry);
     state.last = entry.offset;
     state.lastTime = entry.time;
-    if (key !== undefined) this.#remember(key, { channel, epoch: state.epoch, entry, expiresAt: now + this.#options.dedupeTtlMs, scope }, now);
+    const expiresAt = now + this.#options.dedupeTtlMs;
+    if (key !== undefined) {
+      const message = { channel, epoch: state.epoch, offset: entry.offset, time: entry.time, json };
+      this.#remember(key, { message, expiresAt, scope: options?.idempotencyScope }, now);
+    }
     if (claim !== undefined) {
       const result = { channel, epoch: state.epoch, offset: entry.offset, time: entry.time };
-      this.#record(claim.scope, claim.id, { state: 'done', result }, claim.fingerprint, now + this.#options.dedupeTtlMs);
+      this.#record(claim.scope, claim.id, { state: 'done', result }, claim.fingerprint, expiresAt);
     }
     this.#trim(state, now);
     return { message: toMessage(channel, state.epoch, entry), duplicate: false };
   }
 
-  async read(channel: string, from: ChannelPosition | undefined, limit: number, options?: ReadOptions): Promise<ReadResult> {
-    this.#checkOpen();
-    checkChannel(channel);
-    if (from !== undefined) checkPosition(from);
-    checkLimit(limit);
-    checkReadOptions(options);
-    const now = readClock(this.#options.now);
+  read(channel: string, from: ChannelPosition, limit: number, maxBytes: number, now: number): ReadResult {
     const state = this.#channels.get(channel);
     if (state) this.#trim(state, now);
-    const head: ChannelPosition = state ? { epoch: state.epoch, offset: state.last } : { epoch: this.#emptyEpoch, offset: 0 };
-    if (from === undefined) return { messages: [], complete: true, more: false, head };
+    const head = this.head(channel);
     const retained = state?.messages ?? [];
     const first = retained[0]?.offset ?? head.offset + 1;
     const plan = planRead(head, first, from, this.#emptyEpoch);
     const start = Math.max(plan.after + 1, first) - first;
-    const maxBytes = options?.maxBytes ?? Infinity;
     const messages: StoredMessage[] = [];
     let bytes = 0;
     for (let i = start; i < retained.length && messages.length < limit && bytes < maxBytes; i++) {
@@ -206,77 +123,47 @@ export class MemoryStore implements Store {
     return { messages, complete: plan.complete, more: start + messages.length < retained.length, head };
   }
 
-  async head(channel: string): Promise<ChannelPosition> {
-    this.#checkOpen();
-    checkChannel(channel);
+  head(channel: string): ChannelPosition {
     const state = this.#channels.get(channel);
     return state ? { epoch: state.epoch, offset: state.last } : { epoch: this.#emptyEpoch, offset: 0 };
   }
 
-  async saveSession(session: SessionRecord): Promise<void> {
-    this.#checkOpen();
-    checkSession(session);
-    this.#beginWrite();
+  saveSession(session: SessionRecord): void {
     this.#sessions.set(session.id, copySession(session));
   }
 
-  async updateSession(id: string, patch: SessionPatch): Promise<boolean> {
-    this.#checkOpen();
-    checkId(id, 'session id');
-    checkSessionPatch(patch);
-    const now = this.#beginWrite();
+  updateSession(id: string, patch: SessionPatch, now: number): boolean {
     const session = this.#sessions.get(id);
     if (!session || isExpired(session.expiresAt, now)) return false;
     this.#sessions.set(id, patchSession(session, patch));
     return true;
   }
 
-  async loadSession(id: string): Promise<SessionRecord | undefined> {
-    this.#checkOpen();
-    checkId(id, 'session id');
-    const now = readClock(this.#options.now);
+  loadSession(id: string, now: number): SessionRecord | undefined {
     const session = this.#sessions.get(id);
     if (!session || isExpired(session.expiresAt, now)) return undefined;
     return copySession(session);
   }
 
-  async deleteSession(id: string): Promise<void> {
-    this.#checkOpen();
-    checkId(id, 'session id');
+  deleteSession(id: string): void {
     this.#sessions.delete(id);
     this.#claims.delete(id);
   }
 
-  async claimMessage(session: string, messageId: number, options?: ClaimOptions): Promise<ClaimResult> {
-    this.#checkOpen();
-    checkId(session, 'session');
-    checkMessageId(messageId);
-    checkClaimOptions(options);
-    const now = this.#beginWrite();
-    const found = this.#claimed(session, messageId, now);
+  claimMessage(scope: string, messageId: number, options: ClaimOptions | undefined, now: number): ClaimResult {
+    const found = this.#claimed(scope, messageId, now);
     if (found === 'forgotten') return { claimed: false, forgotten: true };
-    if (found !== undefined) {
-      const outcome = JSON.parse(found.outcome) as MessageOutcome;
-      const conflict = options?.fingerprint !== undefined && found.fingerprint !== undefined && found.fingerprint !== options.fingerprint;
-      return conflict ? { claimed: false, outcome, conflict: true } : { claimed: false, outcome };
-    }
-    this.#record(session, messageId, { state: 'claimed' }, options?.fingerprint, now + (options?.leaseMs ?? this.#options.dedupeTtlMs));
+    if (found !== undefined) return answerRecordedClaim(outcomeOf(found), found.fingerprint, options?.fingerprint);
+    this.#record(scope, messageId, { state: 'claimed' }, options?.fingerprint, now + (options?.leaseMs ?? this.#options.dedupeTtlMs));
     return { claimed: true };
   }
 
-  async finishMessage(session: string, messageId: number, outcome: MessageOutcome): Promise<void> {
-    this.#checkOpen();
-    checkId(session, 'session');
-    checkMessageId(messageId);
-    checkOutcome(outcome);
-    const now = this.#beginWrite();
-    const previous = this.#claims.get(session)?.records.get(messageId);
-    this.#record(session, messageId, outcome, previous?.fingerprint, now + this.#options.dedupeTtlMs);
+  finishMessage(scope: string, messageId: number, outcome: MessageOutcome, now: number): void {
+    const previous = this.#claims.get(scope)?.records.get(messageId);
+    this.#record(scope, messageId, outcome, previous?.fingerprint, now + this.#options.dedupeTtlMs);
   }
 
-  /** Count the records held. */
-  async stats(): Promise<StoreStats> {
-    this.#checkOpen();
+  stats(): StoreStats {
     let messages = 0;
     for (const c of this.#channels.values()) messages += c.messages.length;
     let claims = 0;
@@ -286,14 +173,24 @@ export class MemoryStore implements Store {
     return { channels: this.#channels.size, messages, sessions: this.#sessions.size, sessionChannels, claims, keys: this.#keys.size };
   }
 
-  async sweep(): Promise<void> {
-    this.#checkOpen();
-    this.#sweepAt(readClock(this.#options.now));
+  sweep(now: number): void {
+    for (const state of this.#channels.values()) this.#trim(state, now);
+    for (const [key, record] of this.#keys) if (isExpired(record.expiresAt, now)) this.#forgetKey(key);
+    for (const [id, session] of this.#sessions) if (isExpired(session.expiresAt, now)) this.#sessions.delete(id);
+    for (const [scope, claims] of this.#claims) {
+      for (const [messageId, record] of claims.records) if (isExpired(record.expiresAt, now)) claims.records.delete(messageId);
+      // An empty scope is forgotten, window and all: its ids expired, so none of them is remembered anyway.
+      if (claims.records.size === 0) this.#claims.delete(scope);
+    }
   }
 
-  /** Drop everything. Idempotent; afterwards every other method rejects with {@link StoreUnavailableError}. */
-  async close(): Promise<void> {
-    this.#closed = true;
+  /** The whole sweep, at once: memory has no transaction to keep short. */
+  autoSweep(now: number): undefined {
+    this.sweep(now);
+    return undefined;
+  }
+
+  close(): void {
     this.#channels.clear();
     this.#keys.clear();
     this.#keyScopes.clear();
@@ -315,7 +212,7 @@ export class MemoryStore implements Store {
     let claims = this.#claims.get(scope);
     if (!claims) this.#claims.set(scope, (claims = { records: new Map(), maxId: -Infinity }));
     claims.records.delete(id); // re-inserted last: the map's order is the order records were written
-    claims.records.set(id, { outcome: JSON.stringify(copyOutcome(outcome)), fingerprint, expiresAt });
+    claims.records.set(id, { outcome: outcomeFields(outcome), fingerprint, expiresAt });
     if (id > claims.maxId) claims.maxId = id;
     const floor = claims.maxId - this.#options.maxClaimsPerScope;
     // Oldest first: for a client whose ids increase this drops exactly the ids that left the window.
@@ -351,18 +248,7 @@ export class MemoryStore implements Store {
     if (keys?.size === 0) this.#keyScopes.delete(record.scope);
   }
 
-  #checkOpen(): void {
-    if (this.#closed) throw new StoreUnavailableError('the memory store is closed');
-  }
-
-  /** Read the clock for a write, sweeping first when the last sweep is old enough. */
-  #beginWrite(): number {
-    const now = readClock(this.#options.now);
-    if (now - this.#lastSweep >= AUTO_SWEEP_INTERVAL_MS) this.#sweepAt(now);
-    return now;
-  }
-
-  /** The channel's state, created with a fresh epoch the first time the channel is touched. */
+  /** The channel's state, created with a fresh epoch the first time the channel is written. */
   #channel(name: string): ChannelState {
     let state = this.#channels.get(name);
     if (!state) {
@@ -380,17 +266,28 @@ export class MemoryStore implements Store {
     while (drop < messages.length && messages[drop]!.time < cutoff) drop++;
     if (drop > 0) messages.splice(0, drop);
   }
+}
 
-  #sweepAt(now: number): void {
-    this.#lastSweep = now;
-    for (const state of this.#channels.values()) this.#trim(state, now);
-    for (const [key, record] of this.#keys) if (isExpired(record.expiresAt, now)) this.#forgetKey(key);
-    for (const [id, session] of this.#sessions) if (isExpired(session.expiresAt, now)) this.#sessions.delete(id);
-    for (const [scope, claims] of this.#claims) {
-      for (const [messageId, record] of claims.records) if (isExpired(record.expiresAt, now)) claims.records.delete(messageId);
-      // An empty scope is forgotten, window and all: its ids expired, so none of them is remembered anyway.
-      if (claims.records.size === 0) this.#claims.delete(scope);
-    }
+/**
+ * A store that keeps everything in this process's memory. `durable: false`: a restart loses history,
+ * sessions and dedupe records, and every channel gets a new random epoch, so readers holding offsets
+ * from before the restart are told their history is incomplete rather than handed wrong messages.
+ *
+ * Use it for tests and for a single process that can afford to forget on restart.
+ */
+export class MemoryStore extends GuardedStore {
+  /** Always `memory`. */
+  readonly kind = 'memory';
+  /** Always `false`: nothing survives the process. */
+  readonly durable = false;
+
+  /**
+   * @param options - history bounds, dedupe TTL and clock; see {@link StoreOptions}
+   * @throws TypeError or RangeError for an invalid option
+   */
+  constructor(options?: StoreOptions) {
+    const resolved = resolveStoreOptions(options);
+    super(new MemoryCore(resolved), resolved);
   }
 }
 

@@ -1,8 +1,8 @@
 /**
  * The store contract: channel history with epochs and offsets, sessions, and dedupe records.
  * One interface, several engines (memory, sqlite, redis). Every method is async so a networked
- * engine fits the same shape. The memory engine is the reference: the conformance suite in
- * `test/conformance/` runs unchanged against every engine.
+ * engine fits the same shape. The memory engine is the reference: the conformance suite
+ * (`lifeline/testing`) runs unchanged against every engine, lifeline's own and any written elsewhere.
  * @packageDocumentation
  */
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createSqliteStore } from '../../src/store/sqlite.js';
+import { createSqliteStore } from '../../src/store/sqlite/index.js';
 import { destroyRawPeers, rawConnect, textFrame } from '../support/raw-socket.js';
 import { killAll, startServe, type ServeProcess } from '../support/serve-process.js';
 import { bystander, peakRssMiB, publishMany, watchHealth } from './support.js';

@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type LifelineServer } from '../../src/server/index.js';
-import { createRedisStore } from '../../src/store/redis.js';
+import { createRedisStore } from '../../src/store/redis/index.js';
 import { connectV1, type V1Peer } from '../support/v1-peer.js';
 import { freePort } from '../support/ports.js';
 import { PrivateRedis } from '../support/private-redis.js';

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../../src/store/errors.js';
-import { createRedisStore, type RedisStore, type RedisStoreEvent } from '../../src/store/redis.js';
+import { createRedisStore, type RedisStore, type RedisStoreEvent } from '../../src/store/redis/index.js';
 import type { StoredMessage } from '../../src/store/types.js';
 
 /** A port nobody listens on right now. */

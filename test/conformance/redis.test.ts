@@ -6,10 +6,10 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createRedisStore, type RedisStore, type RedisStoreEvent } from '../../src/store/redis.js';
+import { createRedisStore, type RedisStore, type RedisStoreEvent } from '../../src/store/redis/index.js';
 import { createMemoryStore } from '../../src/store/memory.js';
 import type { Store, StoredMessage, StoreOptions } from '../../src/store/types.js';
-import { storeConformance } from './store-suite.js';
+import { storeConformance } from '../../src/testing/index.js';
 import { isUnwrittenEpoch } from '../../src/protocol/frames.js';
 
 // Importing the shared helper checks that Redis answers: without it, these tests fail at once, in one line.
@@ -54,11 +54,12 @@ describe('redis engine', () => {
     return store;
   }
 
-  storeConformance(
-    'redis',
-    (opts) => open(uniquePrefix(), opts),
-    (previous, opts) => open(prefixes.get(previous as RedisStore)!, opts),
-  );
+  storeConformance({
+    name: 'redis',
+    open: (opts) => open(uniquePrefix(), opts),
+    reopen: (previous, opts) => open(prefixes.get(previous as RedisStore)!, opts),
+    test: { describe, it, expect, afterEach },
+  });
 });
 
 describe('redis engine specifics', () => {

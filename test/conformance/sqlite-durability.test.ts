@@ -13,7 +13,7 @@ import Database from 'better-sqlite3';
 import ts from 'typescript';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { StoreError, StoreUnavailableError } from '../../src/store/index.js';
-import { createSqliteStore, SQLITE_SCHEMA_VERSION, type SqliteStore } from '../../src/store/sqlite.js';
+import { createSqliteStore, SQLITE_SCHEMA_VERSION, type SqliteStore } from '../../src/store/sqlite/index.js';
 import { isUnwrittenEpoch } from '../../src/protocol/frames.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -208,7 +208,8 @@ describe('sqlite store after SIGKILL', () => {
     const cache = join(ROOT, 'node_modules', '.cache');
     mkdirSync(cache, { recursive: true });
     build = mkdtempSync(join(cache, 'lifeline-store-crash-'));
-    const sources = ['errors.ts', 'optional-dependency.ts', 'protocol/frames.ts', ...readdirSync(join(ROOT, 'src/store')).filter((f) => f.endsWith('.ts')).map((f) => `store/${f}`)];
+    const store = readdirSync(join(ROOT, 'src/store'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+    const sources = ['errors.ts', 'optional-dependency.ts', 'protocol/frames.ts', ...store.map((f) => `store/${f}`)];
     for (const source of sources) {
       const { outputText } = ts.transpileModule(readFileSync(join(ROOT, 'src', source), 'utf8'), {
         compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true },
@@ -219,7 +220,7 @@ describe('sqlite store after SIGKILL', () => {
       writeFileSync(out, outputText);
     }
     writeFileSync(join(build, 'package.json'), '{"type":"module"}\n');
-    storeModule = join(build, 'store', 'sqlite.js');
+    storeModule = join(build, 'store', 'sqlite', 'index.js');
   });
   afterAll(() => {
     if (build) rmSync(build, { recursive: true, force: true });

@@ -7,14 +7,17 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LifelineError } from '../../src/errors.js';
 import { createMemoryStore, StoreError, StoreUnavailableError, type Store } from '../../src/store/index.js';
-import { createSqliteStore } from '../../src/store/sqlite.js';
-import { storeConformance } from './store-suite.js';
+import { createSqliteStore } from '../../src/store/sqlite/index.js';
+import { storeConformance } from '../../src/testing/index.js';
 
-storeConformance(
-  'memory',
-  (opts) => createMemoryStore(opts),
-  (_previous, opts) => createMemoryStore(opts),
-);
+const test = { describe, it, expect, afterEach };
+
+storeConformance({
+  name: 'memory',
+  open: (opts) => createMemoryStore(opts),
+  reopen: (_previous, opts) => createMemoryStore(opts),
+  test,
+});
 
 describe('sqlite engine', () => {
   let dir: string;
@@ -28,21 +31,22 @@ describe('sqlite engine', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  storeConformance(
-    'sqlite',
-    (opts) => {
+  storeConformance({
+    name: 'sqlite',
+    open: (opts) => {
       const path = join(dir, `store-${++files}.db`);
       const store = createSqliteStore({ ...opts, path });
       paths.set(store, path);
       return store;
     },
-    (previous, opts) => {
+    reopen: (previous, opts) => {
       const path = paths.get(previous)!;
       const store = createSqliteStore({ ...opts, path });
       paths.set(store, path);
       return store;
     },
-  );
+    test,
+  });
 });
 
 describe('store errors', () => {

@@ -2,7 +2,8 @@
  * The package as npm ships it: `npm pack --json` in a copy of the repository (its build runs, and must
  * keep stdout for the JSON), publint and arethetypeswrong (ESM-only profile) on the tarball, no source
  * map without its sources, the metadata; then a client-only consumer (`--omit=optional`) that installs
- * nothing but lifeline, uses the client and the CLI, and is told which package a server feature needs.
+ * nothing but lifeline, uses the client and the CLI, is told which package a server feature needs, and
+ * loads the store conformance suite (`lifeline/testing`) with no test runner installed.
  */
 import { execFile } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -55,7 +56,7 @@ beforeAll(async () => {
 describe('the tarball', () => {
   it('ships what it needs, a LICENSE and metadata, and no source map without its sources', async () => {
     const paths = pack.files.map((f) => f.path);
-    for (const p of ['LICENSE', 'README.md', 'package.json', 'bin/lifeline.js', 'dist/client/index.js', 'dist/client/index.d.ts', 'dist/browser/lifeline-client.js', 'docs/cli.md']) expect(paths).toContain(p);
+    for (const p of ['LICENSE', 'README.md', 'package.json', 'bin/lifeline.js', 'dist/client/index.js', 'dist/client/index.d.ts', 'dist/browser/lifeline-client.js', 'docs/cli.md', 'dist/testing/index.js', 'dist/testing/index.d.ts', 'dist/store/sqlite/index.js', 'dist/store/redis/index.js', 'docs/store-engines.md']) expect(paths).toContain(p);
     expect(paths.filter((p) => p.startsWith('src/') || p.startsWith('test/'))).toEqual([]);
     // A map is only worth shipping with what it maps to; lifeline ships neither.
     const maps = paths.filter((p) => p.endsWith('.map'));
@@ -101,12 +102,16 @@ describe('a client-only consumer (npm install lifeline --omit=optional)', () => 
   it('uses the client, explains codes with the CLI, and names the package a server feature needs', async () => {
     const r = await run(process.execPath, ['check.mjs'], app);
     expect(r.code, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual({
+    const out = JSON.parse(r.stdout) as { testing: number };
+    expect(out).toEqual({
       client: 'function',
       closeName: 'Service Restart',
       server: { code: 'LIFELINE_ERR_MISSING_DEPENDENCY', packageName: 'pino' },
       sqlite: { code: 'LIFELINE_ERR_MISSING_DEPENDENCY', packageName: 'better-sqlite3' },
+      testing: out.testing,
     });
+    // The conformance suite loads without any test runner installed and registers its tests with the one passed in.
+    expect(out.testing).toBeGreaterThan(50);
     const explain = await run(join(app, 'node_modules/.bin/lifeline'), ['explain', '1012', '--text'], app);
     expect(explain.code).toBe(0);
     expect(explain.stdout).toContain('1012 Service Restart');
@@ -122,11 +127,21 @@ const CHECK = `
 import { createSession, analyzeClose } from 'lifeline/client';
 import { createServer } from 'lifeline/server';
 import { createSqliteStore } from 'lifeline/store/sqlite';
+import { createMemoryStore } from 'lifeline/store';
+import { storeConformance } from 'lifeline/testing';
+let tests = 0;
+const noop = () => {};
+storeConformance({
+  name: 'memory',
+  open: (options) => createMemoryStore(options),
+  test: { describe: (_name, body) => body(), it: () => { tests++; }, expect: () => ({}), afterEach: noop },
+});
 const failure = (f) => { try { f(); return 'no error'; } catch (e) { return { code: e.code, packageName: e.packageName }; } };
 console.log(JSON.stringify({
   client: typeof createSession,
   closeName: analyzeClose(1012, '').explanation.name,
   server: failure(() => createServer()),
   sqlite: failure(() => createSqliteStore({ path: ':memory:' })),
+  testing: tests,
 }));
 `;

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createSession, DeclinedError, RejectedError, type LifelineSession, type WebSocketConstructor } from '../../src/client/index.js';
 import type { EventFrame, Json, SubscribedFrame, WelcomeFrame } from '../../src/protocol/index.js';
 import { createServer, DeclinedError as ServerDeclined, type LifelineServer, type ServerOptions } from '../../src/server/index.js';
-import { createRedisStore } from '../../src/store/redis.js';
+import { createRedisStore } from '../../src/store/redis/index.js';
 import { deletePrefix, REDIS_URL, uniquePrefix } from '../support/redis.js';
 import { connectV1, type V1Peer } from '../support/v1-peer.js';
 

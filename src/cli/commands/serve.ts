@@ -93,12 +93,12 @@ async function openStore(config: ServeConfig): Promise<Store> {
     return createMemoryStore({ history });
   }
   if (kind === 'sqlite') {
-    const { createSqliteStore } = await import('../../store/sqlite.js');
+    const { createSqliteStore } = await import('../../store/sqlite/index.js');
     const dir = resolve(config.dataDir ?? SERVE.options.dataDir.default!);
     return createSqliteStore({ path: join(dir, 'lifeline.db'), history, synchronous: config.sqliteSynchronous ?? 'normal' });
   }
   if (kind.startsWith('redis://') || kind.startsWith('rediss://')) {
-    const { createRedisStore } = await import('../../store/redis.js');
+    const { createRedisStore } = await import('../../store/redis/index.js');
     return createRedisStore({ url: kind, history, ...(config.redisPrefix !== undefined ? { prefix: config.redisPrefix } : {}) });
   }
   throw new UsageError(`--store: unknown store "${kind}"${suggestion(kind, ['sqlite', 'memory', 'redis://'])} (sqlite, memory, or redis://host:port)`);

@@ -1,28 +1,92 @@
 /**
- * The store conformance suite: the behaviour every engine must show, pinned against an injected clock
- * (no sleeping). Run it once per engine:
+ * The store conformance suite: the behaviour every engine of the {@link Store} contract must show, pinned
+ * against an injected clock (no sleeping). lifeline runs it on its own engines (memory, sqlite, redis);
+ * run it on yours to prove it can stand in for them:
  *
  * ```ts
- * storeConformance('memory', (opts) => createMemoryStore(opts), (_prev, opts) => createMemoryStore(opts));
+ * import { afterEach, describe, expect, it } from 'vitest';
+ * import { storeConformance } from 'lifeline/testing';
+ *
+ * storeConformance({
+ *   name: 'my-engine',
+ *   open: (options) => createMyStore(options),
+ *   reopen: (previous, options) => createMyStore({ ...options, file: fileOf(previous) }),
+ *   test: { describe, it, expect, afterEach },
+ * });
  * ```
+ *
+ * The test runner's functions are passed in, not imported, so lifeline depends on no test runner:
+ * vitest's and jest's fit as they are.
+ * @packageDocumentation
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { LifelineError } from '../../src/errors.js';
-import { IdempotencyConflictError, IdempotencyWindowError, StoreError, StoreUnavailableError } from '../../src/store/errors.js';
-import { isUnwrittenEpoch } from '../../src/protocol/frames.js';
-import type { ChannelPosition, JsonValue, SessionRecord, Store, StoreOptions } from '../../src/store/types.js';
+import { LifelineError } from '../errors.js';
+import { isUnwrittenEpoch } from '../protocol/frames.js';
+import { IdempotencyConflictError, IdempotencyWindowError, StoreError, StoreUnavailableError } from '../store/errors.js';
+import type { ChannelPosition, JsonValue, SessionRecord, Store, StoreOptions } from '../store/types.js';
 
 /** What the suite passes to an engine factory: the options under test plus the test's clock. */
 export type ConformanceOptions = StoreOptions & { now: () => number };
 
-/** Open a store for one test. */
-export type MakeStore = (opts: ConformanceOptions) => Promise<Store> | Store;
+/** Open a fresh, empty store for one test, with the given options. */
+export type OpenStore = (options: ConformanceOptions) => Promise<Store> | Store;
 
 /**
  * Open a new instance on the data of `previous`, as a restarted process would. Called after
  * `previous` has been closed. For a non-durable engine this is simply a new, empty store.
  */
-export type ReopenStore = (previous: Store, opts: ConformanceOptions) => Promise<Store> | Store;
+export type ReopenStore = (previous: Store, options: ConformanceOptions) => Promise<Store> | Store;
+
+/** A class, for `toBeInstanceOf`. */
+export type ErrorClass = abstract new (...args: never[]) => unknown;
+
+/** The assertions the suite makes on a value: a part of what vitest's and jest's `expect(value)` return. */
+export interface ConformanceAssertion {
+  toBe(expected: unknown): void;
+  toEqual(expected: unknown): void;
+  toStrictEqual(expected: unknown): void;
+  toMatchObject(expected: object): void;
+  toHaveLength(length: number): void;
+  toBeInstanceOf(expected: ErrorClass): void;
+  toBeUndefined(): void;
+  toBeDefined(): void;
+  toBeGreaterThan(expected: number): void;
+  toBeLessThanOrEqual(expected: number): void;
+  /** The same assertions, negated. */
+  readonly not: ConformanceAssertion;
+  /** The assertions on what a promise resolves to. */
+  readonly resolves: { toBeUndefined(): Promise<void> };
+  /** The assertions on what a promise rejects with. */
+  readonly rejects: { toBeInstanceOf(expected: ErrorClass): Promise<void> };
+}
+
+/** The test runner's functions the suite registers its tests with (vitest's or jest's fit). */
+export interface ConformanceTestApi {
+  /** Group tests. */
+  describe(name: string, body: () => void): void;
+  /** Register one test; `timeout` in ms. */
+  it(name: string, body: () => Promise<void>, timeout?: number): void;
+  /** Make an assertion on a value. */
+  expect(actual: unknown): ConformanceAssertion;
+  /** Run cleanup after each test of the enclosing group. */
+  afterEach(body: () => Promise<void> | void): void;
+}
+
+/** What {@link storeConformance} needs to know about an engine. */
+export interface StoreConformanceOptions {
+  /** The engine's name, shown in test titles. */
+  readonly name: string;
+  /** Opens a fresh, empty store with the given options (history bounds, dedupe TTL, the test's clock...). */
+  readonly open: OpenStore;
+  /** Opens a new instance on the data of a closed one; enables the restart tests. */
+  readonly reopen?: ReopenStore;
+  /** The test runner's `describe`, `it`, `expect` and `afterEach`. */
+  readonly test: ConformanceTestApi;
+  /**
+   * A bound on each test, in ms, passed to `it` (a networked engine may need more than a runner's
+   * default: one test reads ten thousand channels). @default the runner's own
+   */
+  readonly timeoutMs?: number;
+}
 
 const HOUR = 60 * 60 * 1000;
 const DAY = 24 * HOUR;
@@ -42,31 +106,33 @@ function session(id: string, expiresAt: number, extra: Partial<SessionRecord> = 
   return { id, tokenHash: `hash-of-${id}`, channels: ['a', 'b'], expiresAt, ...extra };
 }
 
-async function expectUnavailable(promise: Promise<unknown>): Promise<void> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(StoreUnavailableError);
-  expect(error).toBeInstanceOf(StoreError);
-  expect(error).toBeInstanceOf(LifelineError);
-  expect((error as LifelineError).code).toBe('LIFELINE_ERR_STORE_UNAVAILABLE');
-}
-
 /**
- * Register the conformance suite for one engine.
- * @param name - engine name, shown in test titles
- * @param make - opens a fresh, empty store with the given options
- * @param reopen - opens a new instance on the data of a closed one; enables the restart tests
+ * Register the conformance suite for one engine: about a hundred tests under
+ * `store conformance: <name>`, each on a fresh store it closes afterwards.
+ * @param options - the engine (how to open and reopen it) and the test runner's functions
  */
-export function storeConformance(name: string, make: MakeStore, reopen?: ReopenStore): void {
-  describe(`store conformance: ${name}`, () => {
+export function storeConformance(options: StoreConformanceOptions): void {
+  const { describe, expect, afterEach } = options.test;
+  const it = (name: string, body: () => Promise<void>): void => options.test.it(name, body, options.timeoutMs);
+
+  async function expectUnavailable(promise: Promise<unknown>): Promise<void> {
+    const error = await promise.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(StoreUnavailableError);
+    expect(error).toBeInstanceOf(StoreError);
+    expect(error).toBeInstanceOf(LifelineError);
+    expect((error as LifelineError).code).toBe('LIFELINE_ERR_STORE_UNAVAILABLE');
+  }
+
+  describe(`store conformance: ${options.name}`, () => {
     const open = new Set<Store>();
     let clock = new Clock();
 
     /** Open a store with the test's clock; closed after the test. */
-    async function fresh(options: StoreOptions = {}): Promise<Store> {
-      const store = await make({ ...options, now: clock.now });
+    async function fresh(storeOptions: StoreOptions = {}): Promise<Store> {
+      const store = await options.open({ ...storeOptions, now: clock.now });
       open.add(store);
       return store;
     }
@@ -847,15 +913,16 @@ export function storeConformance(name: string, make: MakeStore, reopen?: ReopenS
       });
     });
 
+    const reopen = options.reopen;
     if (reopen) {
       describe('restart', () => {
-        async function restart(store: Store, options: StoreOptions = {}): Promise<Store> {
+        const restart = async (store: Store, storeOptions: StoreOptions = {}): Promise<Store> => {
           await store.close();
           open.delete(store);
-          const next = await reopen!(store, { ...options, now: clock.now });
+          const next = await reopen(store, { ...storeOptions, now: clock.now });
           open.add(next);
           return next;
-        }
+        };
 
         it('keeps history, epoch, offsets, sessions and dedupe records when durable; starts a new epoch when not', async () => {
           const store = await fresh({ dedupeTtlMs: HOUR });

@@ -1,12 +1,13 @@
 /**
  * The Redis engine's fan-out: one subscriber connection on the `${prefix}fanout` pub/sub channel that
  * hands every append (from any process) to the local listeners, and a liveness check that notices a
- * subscription that went silently dead and re-establishes it. Internal: used by `redis.ts` only.
+ * subscription that went silently dead and re-establishes it. Internal to the Redis engine.
  * @packageDocumentation
  */
 import type { Redis } from 'ioredis';
-import { randomEpoch } from './internal.js';
-import type { StoredMessage } from './types.js';
+import { randomEpoch } from '../rules.js';
+import { closeConnection } from './connection.js';
+import type { StoredMessage } from '../types.js';
 
 /** What the fan-out reports (forwarded to the store's `onEvent`). */
 export type FanoutEvent =
@@ -121,14 +122,7 @@ export class Fanout {
     this.#closed = true;
     clearInterval(this.#timer);
     this.#listeners.clear();
-    const sub = this.#options.subscriber;
-    if (sub.status === 'end') return;
-    try {
-      if (sub.status === 'ready') await sub.quit();
-      else sub.disconnect();
-    } catch {
-      sub.disconnect();
-    }
+    await closeConnection(this.#options.subscriber);
   }
 
   #subscribe(): void {

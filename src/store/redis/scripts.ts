@@ -1,7 +1,7 @@
 /**
- * The Lua scripts of the Redis engine, and the key layout they work on. Internal: used by
- * `redis.ts` only. Each store operation that touches more than one key is one script, so Redis runs
- * it atomically: no other client sees half of it, and a crash (AOF, replicas) keeps all of it or none.
+ * The Lua scripts of the Redis engine. Each store operation that touches more than one key is one
+ * script, so Redis runs it atomically: no other client sees half of it, and a crash (AOF, replicas)
+ * keeps all of it or none. The keys they work on are laid out in `keys.ts`.
  *
  * Conventions shared by every script:
  * - Numbers cross the boundary as strings. Times are the JavaScript text of the store's clock value,
@@ -12,72 +12,6 @@
  *   in), never from Redis's; Redis's own expiry (PX) only collects the garbage, a little later.
  * @packageDocumentation
  */
-
-/** Key names under a prefix. Every variable part is escaped by {@link keyPart}. */
-export interface RedisKeys {
-  /** Hash: `epoch`, `last` (newest offset given out), `time` (newest message time). */
-  meta(channelPart: string): string;
-  /** Stream: the retained history, entry id `<offset>-0`, fields `t` (time) and `d` (JSON data). */
-  history(channelPart: string): string;
-  /** Set of every written channel's part, so sweeps find the channels without KEYS/SCAN over the database. */
-  readonly channels: string;
-  /** String: the empty epoch of unwritten channels (made once; gone with the data it speaks for). */
-  readonly emptyEpoch: string;
-  /** Hash: the first message stored with an idempotency key, and `until`. */
-  idempotency(key: string): string;
-  /** Sorted set of one scope's idempotency keys (as key parts), scored by when they were stored. */
-  idempotencyScope(scope: string): string;
-  /** Text before the key part in {@link RedisKeys.idempotency}, for scripts that name keys from a scope's set. */
-  readonly idempotencyHead: string;
-  /** Hash: `r` a session record as JSON (without its channels and expiry), `e` its expiry. */
-  session(id: string): string;
-  /** Hash: one session's channels, field = the channel's key part, value = `seq|epoch|offset` (epoch and offset may be empty); field `''` holds the last seq. */
-  sessionChannels(id: string): string;
-  /** Hash: `state`, `incident`, `result`, `fp`, `until` of one client message id of one scope. */
-  claim(session: string, messageId: number): string;
-  /** Sorted set of one scope's claimed message ids, scored by the id (what windows and `deleteSession` use). */
-  claims(session: string): string;
-  /** Text before the message id in {@link RedisKeys.claim}, for the delete-session script. */
-  readonly claimHead: string;
-  /** Text after the message id in {@link RedisKeys.claim}. */
-  claimTail(session: string): string;
-  /** The pub/sub channel every append is published on (not a key). */
-  readonly fanout: string;
-  /** String: held for a while by the process doing the periodic sweep, so processes take turns. */
-  readonly sweepLock: string;
-}
-
-/**
- * A variable part of a key (channel name, session id, idempotency key), escaped so that distinct
- * strings give distinct keys. JSON string escaping is injective and leaves ordinary names readable
- * (`room:1` stays `room:1`); it also spells lone surrogates out, which UTF-8 would otherwise merge
- * into one replacement character.
- */
-export function keyPart(value: string): string {
-  return JSON.stringify(value).slice(1, -1);
-}
-
-/** The key layout under `prefix`. Fixed tags come before the variable part, so no two kinds collide. */
-export function redisKeys(prefix: string): RedisKeys {
-  return {
-    meta: (channel) => `${prefix}ch:${channel}`,
-    history: (channel) => `${prefix}hist:${channel}`,
-    channels: `${prefix}channels`,
-    emptyEpoch: `${prefix}empty-epoch`,
-    idempotency: (key) => `${prefix}idem:${keyPart(key)}`,
-    idempotencyScope: (scope) => `${prefix}idemscope:${keyPart(scope)}`,
-    idempotencyHead: `${prefix}idem:`,
-    session: (id) => `${prefix}sess:${keyPart(id)}`,
-    sessionChannels: (id) => `${prefix}sesschan:${keyPart(id)}`,
-    // The message id (an integer: no ':') comes first, so any session id parses back unambiguously.
-    claim: (session, messageId) => `${prefix}claim:${messageId}:${keyPart(session)}`,
-    claims: (session) => `${prefix}claims:${keyPart(session)}`,
-    claimHead: `${prefix}claim:`,
-    claimTail: (session) => `:${keyPart(session)}`,
-    fanout: `${prefix}fanout`,
-    sweepLock: `${prefix}sweep-lock`,
-  };
-}
 
 /** Helpers every history script starts with. */
 const PRELUDE = `
@@ -230,7 +164,7 @@ return {'new', epoch, offset, time}
  * messages, and no more once `maxBytes` of data are reached (then one more row, as `limit + 1` does, so
  * the caller learns there is more). Creates nothing: an unwritten channel has the empty epoch.
  *
- * Where the messages start mirrors `planRead` in `internal.ts` (the reference rule); the caller decides
+ * Where the messages start mirrors `planRead` in `rules.ts` (the reference rule); the caller decides
  * `complete` with `planRead` itself, on the same snapshot.
  */
 export const READ_LUA = `${PRELUDE}
@@ -373,3 +307,18 @@ for i = 1, #ids do redis.call('DEL', ARGV[1] .. ids[i] .. ARGV[2]) end
 redis.call('DEL', KEYS[2])
 return #ids
 `;
+
+/** The scripts as ioredis commands (`defineCommand`), by name. */
+export const SCRIPTS = {
+  lifelineAppend: { lua: APPEND_LUA }, // variable key count: the first argument is the number of keys
+  lifelineRead: { lua: READ_LUA, numberOfKeys: 3 },
+  lifelineHead: { lua: HEAD_LUA, numberOfKeys: 2 },
+  lifelineTrim: { lua: TRIM_LUA, numberOfKeys: 3 },
+  lifelineClaim: { lua: CLAIM_LUA, numberOfKeys: 2 },
+  lifelineDeleteSession: { lua: DELETE_SESSION_LUA, numberOfKeys: 3 },
+  lifelineUpdateSession: { lua: UPDATE_SESSION_LUA, numberOfKeys: 2 },
+  lifelineSaveSession: { lua: SAVE_SESSION_LUA, numberOfKeys: 2 },
+} as const;
+
+/** The name of a script command. */
+export type ScriptName = keyof typeof SCRIPTS;

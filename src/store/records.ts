@@ -1,0 +1,102 @@
+/**
+ * How records cross an engine's boundary, the same way in every engine: data as JSON text, sessions as
+ * fresh objects that share nothing with the caller, outcomes as a few flat fields. Internal: not
+ * re-exported from `store/index.ts`.
+ * @packageDocumentation
+ */
+import type { ChannelPosition, JsonValue, MessageOutcome, SessionPatch, SessionRecord } from './types.js';
+
+/**
+ * Serialize application data. Stored as JSON text by every engine so all of them round-trip exactly
+ * the same values (JSON's own rules: `-0` reads back as `0`, a non-finite number as `null`).
+ * Throws `TypeError` for a value JSON cannot represent at top level (`undefined`, a function).
+ */
+export function encodeData(data: JsonValue): string {
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(data) as string | undefined;
+  } catch (error) {
+    throw new TypeError('data must be a JSON value', { cause: error });
+  }
+  if (json === undefined) throw new TypeError('data must be a JSON value');
+  return json;
+}
+
+/** Parse data stored by {@link encodeData}. */
+export function decodeData(json: string): JsonValue {
+  return JSON.parse(json) as JsonValue;
+}
+
+/** A fresh object without a prototype, so any channel name (`__proto__`, `constructor`) is an ordinary key. */
+export function bareRecord<V>(): Record<string, V> {
+  return Object.create(null) as Record<string, V>;
+}
+
+/** A copy of a session that shares nothing with the caller's object, without an undefined `user`. */
+export function copySession(session: SessionRecord): SessionRecord {
+  const copy: { -readonly [K in keyof SessionRecord]: SessionRecord[K] } = {
+    id: session.id,
+    tokenHash: session.tokenHash,
+    channels: [...session.channels],
+    expiresAt: session.expiresAt,
+  };
+  if (session.user !== undefined) copy.user = session.user;
+  const positions = session.positions === undefined ? [] : Object.entries(session.positions);
+  if (positions.length > 0) {
+    const out = bareRecord<ChannelPosition>();
+    for (const [channel, p] of positions) out[channel] = { epoch: p.epoch, offset: p.offset };
+    copy.positions = out;
+  }
+  return copy;
+}
+
+/**
+ * Apply a {@link SessionPatch} to a session (the engines that keep sessions as one value use this; the
+ * others apply the same rules in their own terms): removed channels go first, then added ones are
+ * appended when new; a position given for a channel replaces the one kept.
+ */
+export function patchSession(session: SessionRecord, patch: SessionPatch): SessionRecord {
+  const channels = session.channels.filter((c) => !patch.unsubscribe?.includes(c));
+  const positions = bareRecord<ChannelPosition>();
+  for (const c of channels) {
+    const p = session.positions?.[c];
+    if (p !== undefined) positions[c] = p;
+  }
+  for (const { channel, position } of patch.subscribe ?? []) {
+    if (!channels.includes(channel)) channels.push(channel);
+    if (position !== undefined) positions[channel] = { epoch: position.epoch, offset: position.offset };
+  }
+  return copySession({ ...session, channels, positions, expiresAt: patch.expiresAt ?? session.expiresAt });
+}
+
+/** A {@link MessageOutcome} as flat fields, the way every engine keeps it: `result` as JSON text. */
+export interface OutcomeFields {
+  readonly state: MessageOutcome['state'];
+  /** The incident of a `failed` outcome. */
+  readonly incident: string | undefined;
+  /** The result of a `done` outcome, as {@link encodeData} writes it. */
+  readonly result: string | undefined;
+}
+
+/** Flatten an outcome to store it (the result is encoded: nothing is shared with the caller). */
+export function outcomeFields(outcome: MessageOutcome): OutcomeFields {
+  return {
+    state: outcome.state,
+    incident: outcome.state === 'failed' ? outcome.incident : undefined,
+    result: outcome.state === 'done' && outcome.result !== undefined ? encodeData(outcome.result) : undefined,
+  };
+}
+
+/** The outcome of stored fields; an unknown state reads as `running` (its handler started, its end unknown). */
+export function outcomeFrom(state: string, incident: string | undefined, result: string | undefined): MessageOutcome {
+  switch (state) {
+    case 'failed':
+      return { state: 'failed', incident: incident ?? '' };
+    case 'done':
+      return result === undefined ? { state: 'done' } : { state: 'done', result: decodeData(result) };
+    case 'claimed':
+      return { state: 'claimed' };
+    default:
+      return { state: 'running' };
+  }
+}

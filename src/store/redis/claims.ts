@@ -1,0 +1,63 @@
+/**
+ * Client message ids in Redis: a hash per claim, and a sorted set per scope that keeps its window (see
+ * CLAIM_LUA).
+ * @packageDocumentation
+ */
+import { outcomeFields, outcomeFrom } from '../records.js';
+import { answerRecordedClaim } from '../rules.js';
+import type { ClaimOptions, ClaimResult, MessageOutcome } from '../types.js';
+import type { RedisContext } from './context.js';
+import { pxFor } from './keys.js';
+
+/** The outcome of a claim's stored fields (`''` stands for none). */
+export function outcomeOfFields(state: string, incident: string, result: string): MessageOutcome {
+  return outcomeFrom(state, incident, result === '' ? undefined : result);
+}
+
+/** Write a claim record (`finish`), or write it unless a live one exists (`claim`): see CLAIM_LUA. */
+async function writeClaim(
+  { connection, keys: k, options: o }: RedisContext,
+  mode: 'claim' | 'finish',
+  scope: string,
+  messageId: number,
+  outcome: MessageOutcome,
+  lifeMs: number,
+  fingerprint: string,
+  now: number,
+): Promise<string[]> {
+  const { state, incident, result } = outcomeFields(outcome);
+  return (await connection.exec(mode === 'claim' ? 'claimMessage' : 'finishMessage', () =>
+    connection.script('lifelineClaim')(
+      k.claim(scope, messageId),
+      k.claims(scope),
+      mode,
+      String(now),
+      lifeMs === Infinity ? '' : String(now + lifeMs),
+      pxFor(lifeMs),
+      String(messageId),
+      state,
+      incident ?? '',
+      result ?? '',
+      fingerprint,
+      String(o.maxClaimsPerScope),
+      k.claimHead,
+      k.claimTail(scope),
+      pxFor(o.dedupeTtlMs),
+    ),
+  )) as string[];
+}
+
+/** `claimMessage`. */
+export async function claimMessage(ctx: RedisContext, scope: string, messageId: number, options: ClaimOptions | undefined, now: number): Promise<ClaimResult> {
+  const lease = options?.leaseMs ?? ctx.options.dedupeTtlMs;
+  const found = await writeClaim(ctx, 'claim', scope, messageId, { state: 'claimed' }, lease, options?.fingerprint ?? '', now);
+  if (found.length === 0) return { claimed: true };
+  if (found[0] === 'forgotten') return { claimed: false, forgotten: true };
+  const [state, incident, result, fp] = found as [string, string, string, string];
+  return answerRecordedClaim(outcomeOfFields(state, incident, result), fp === '' ? undefined : fp, options?.fingerprint);
+}
+
+/** `finishMessage`: the script keeps the claim's fingerprint. */
+export async function finishMessage(ctx: RedisContext, scope: string, messageId: number, outcome: MessageOutcome, now: number): Promise<void> {
+  await writeClaim(ctx, 'finish', scope, messageId, outcome, ctx.options.dedupeTtlMs, '', now);
+}

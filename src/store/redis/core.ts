@@ -1,0 +1,136 @@
+/**
+ * The Redis engine's core: the operations (in `history.ts`, `sessions.ts`, `claims.ts`) over one command
+ * connection, the periodic sweep that one process per interval does, and the fan-out behind `watch`.
+ * @packageDocumentation
+ */
+import type { Availability } from '../availability.js';
+import type { StoreCore } from '../core.js';
+import { AUTO_SWEEP_INTERVAL_MS, type ResolvedStoreOptions } from '../options.js';
+import type { AppendOptions, AppendResult, ChannelPosition, ClaimOptions, ClaimResult, JsonValue, MessageOutcome, ReadResult, SessionPatch, SessionRecord, StoredMessage } from '../types.js';
+import { claimMessage, finishMessage } from './claims.js';
+import { describeUrl, RedisConnection } from './connection.js';
+import type { RedisContext } from './context.js';
+import { Fanout } from './fanout.js';
+import { append, head, read, sweepHistory } from './history.js';
+import { redisKeys } from './keys.js';
+import type { RedisSettings, RedisStoreEvent } from './options.js';
+import { deleteSession, loadSession, saveSession, updateSession } from './sessions.js';
+
+/** The Redis engine behind the guard. */
+export class RedisCore implements StoreCore {
+  readonly label: string;
+  readonly #ctx: RedisContext;
+  readonly #settings: RedisSettings;
+  #fanout: Fanout | undefined;
+  #closed = false;
+
+  /** Connect (in the background: nothing here waits for Redis). */
+  constructor(settings: RedisSettings, options: ResolvedStoreOptions) {
+    this.#settings = settings;
+    this.label = `the redis store (${describeUrl(settings.url)}, prefix ${settings.prefix})`;
+    const connection = new RedisConnection(settings, this.label, (event) => this.#emit(event));
+    this.#ctx = { connection, keys: redisKeys(settings.prefix), options };
+  }
+
+  /** Whether Redis can be reached right now: the command connection is ready. */
+  get availability(): Availability {
+    return this.#ctx.connection.availability;
+  }
+
+  append(channel: string, data: JsonValue, json: string, options: AppendOptions | undefined, now: number): Promise<AppendResult> {
+    return append(this.#ctx, channel, data, json, options, now);
+  }
+
+  read(channel: string, from: ChannelPosition, limit: number, maxBytes: number, now: number): Promise<ReadResult> {
+    return read(this.#ctx, channel, from, limit, maxBytes, now);
+  }
+
+  head(channel: string): Promise<ChannelPosition> {
+    return head(this.#ctx, channel);
+  }
+
+  saveSession(session: SessionRecord, now: number): Promise<void> {
+    return saveSession(this.#ctx, session, now);
+  }
+
+  updateSession(id: string, patch: SessionPatch, now: number): Promise<boolean> {
+    return updateSession(this.#ctx, id, patch, now);
+  }
+
+  loadSession(id: string, now: number): Promise<SessionRecord | undefined> {
+    return loadSession(this.#ctx, id, now);
+  }
+
+  deleteSession(id: string): Promise<void> {
+    return deleteSession(this.#ctx, id);
+  }
+
+  claimMessage(scope: string, messageId: number, options: ClaimOptions | undefined, now: number): Promise<ClaimResult> {
+    return claimMessage(this.#ctx, scope, messageId, options, now);
+  }
+
+  finishMessage(scope: string, messageId: number, outcome: MessageOutcome, now: number): Promise<void> {
+    return finishMessage(this.#ctx, scope, messageId, outcome, now);
+  }
+
+  sweep(now: number): Promise<void> {
+    return sweepHistory(this.#ctx, now, () => this.#closed);
+  }
+
+  /** The periodic sweep, in the background: one process per interval does it (a lock key with Redis's own expiry). */
+  autoSweep(now: number): Promise<void> | undefined {
+    if (this.#ctx.options.maxAgeMs === Infinity) return undefined;
+    const { connection, keys } = this.#ctx;
+    return (async () => {
+      try {
+        const got = await connection.exec('sweep', () => connection.client.set(keys.sweepLock, '1', 'PX', AUTO_SWEEP_INTERVAL_MS, 'NX'));
+        if (got === 'OK') await this.sweep(now);
+      } catch (error) {
+        if (!this.#closed) this.#emit({ type: 'sweep-failed', error });
+      }
+    })();
+  }
+
+  /**
+   * Add a listener of every append under this prefix, by any process. The first listener opens the
+   * fan-out's subscriber connection; the last one removed closes it.
+   */
+  watch(listener: (message: StoredMessage) => void): () => void {
+    const { connection, keys } = this.#ctx;
+    const fanout = (this.#fanout ??= new Fanout({
+      subscriber: connection.subscriber(),
+      channel: keys.fanout,
+      publish: (payload) => connection.client.publish(keys.fanout, payload),
+      commandReady: () => connection.availability.up && !this.#closed,
+      livenessIntervalMs: this.#settings.livenessIntervalMs,
+      onEvent: (event) => this.#emit(event),
+    }));
+    const remove = fanout.add(listener);
+    let removed = false;
+    return () => {
+      if (removed) return;
+      removed = true;
+      remove();
+      if (fanout.size === 0 && this.#fanout === fanout) {
+        this.#fanout = undefined;
+        void fanout.close();
+      }
+    };
+  }
+
+  /** Stop the fan-out and close both connections (waiting for replies already due). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const fanout = this.#fanout;
+    this.#fanout = undefined;
+    await Promise.all([fanout?.close(), this.#ctx.connection.close()]);
+  }
+
+  #emit(event: RedisStoreEvent): void {
+    try {
+      this.#settings.onEvent?.(event);
+    } catch {
+      // A logging callback must not break the store.
+    }
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * The SQLite engine's core: one database, the transactions of each operation, engine failures turned
+ * into store errors, and availability that follows the writes.
+ * @packageDocumentation
+ */
+import type { Availability } from '../availability.js';
+import type { StoreCore } from '../core.js';
+import { StoreUnavailableError } from '../errors.js';
+import type { ResolvedStoreOptions } from '../options.js';
+import type { AppendOptions, AppendResult, ChannelPosition, ClaimOptions, ClaimResult, JsonValue, MessageOutcome, ReadResult, SessionPatch, SessionRecord, StoreStats } from '../types.js';
+import { sqliteStoreError, WriteProbe } from './availability.js';
+import { claimTransaction, finishTransaction } from './claims.js';
+import { appendTransaction, headOf, readTransaction } from './history.js';
+import { openDatabase, type OpenSettings, type SqliteContext } from './open.js';
+import { deleteSessionTransaction, loadSession, saveSessionTransaction, updateSessionTransaction } from './sessions.js';
+import { sweepStepTransaction } from './sweep.js';
+
+/** {@link OpenSettings} and how often to probe a database that cannot serve. */
+export interface SqliteSettings extends OpenSettings {
+  readonly probeIntervalMs: number;
+}
+
+/** Wait `ms` without holding the process open. */
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+/**
+ * The SQLite engine behind the guard. better-sqlite3 is synchronous: each operation does its work before
+ * it returns, so calls never interleave within a process.
+ */
+export class SqliteCore implements StoreCore {
+  readonly label: string;
+  readonly #ctx: SqliteContext;
+  readonly #probe: WriteProbe;
+  readonly #append: ReturnType<typeof appendTransaction>;
+  readonly #read: ReturnType<typeof readTransaction>;
+  readonly #claim: ReturnType<typeof claimTransaction>;
+  readonly #finish: ReturnType<typeof finishTransaction>;
+  readonly #saveSession: ReturnType<typeof saveSessionTransaction>;
+  readonly #updateSession: ReturnType<typeof updateSessionTransaction>;
+  readonly #deleteSession: ReturnType<typeof deleteSessionTransaction>;
+  readonly #sweepStep: ReturnType<typeof sweepStepTransaction>;
+  #closed = false;
+
+  /**
+   * Open the database (synchronously, like better-sqlite3).
+   * @throws see {@link openDatabase}
+   */
+  constructor(path: string, settings: SqliteSettings, options: ResolvedStoreOptions) {
+    this.label = `the sqlite store (${path})`;
+    const ctx = openDatabase(path, settings, options);
+    this.#ctx = ctx;
+    this.#probe = new WriteProbe(() => ctx.sql.upsertMeta.run('probe', String(Date.now())), settings.probeIntervalMs, path);
+    this.#append = appendTransaction(ctx);
+    this.#read = readTransaction(ctx);
+    this.#claim = claimTransaction(ctx);
+    this.#finish = finishTransaction(ctx);
+    this.#saveSession = saveSessionTransaction(ctx);
+    this.#updateSession = updateSessionTransaction(ctx);
+    this.#deleteSession = deleteSessionTransaction(ctx);
+    this.#sweepStep = sweepStepTransaction(ctx);
+  }
+
+  /** Whether writes succeed: false after one failed for a reason of the engine's, until a probe write succeeds. */
+  get availability(): Availability {
+    return this.#probe.availability;
+  }
+
+  append(channel: string, data: JsonValue, json: string, options: AppendOptions | undefined, now: number): AppendResult {
+    return this.#write('append', () => this.#append(channel, data, json, options, now));
+  }
+
+  read(channel: string, from: ChannelPosition, limit: number, maxBytes: number, now: number): ReadResult {
+    return this.#run('read', () => this.#read(channel, from, limit, maxBytes, now));
+  }
+
+  head(channel: string): ChannelPosition {
+    return this.#run('head', () => headOf(this.#ctx, channel));
+  }
+
+  saveSession(session: SessionRecord): void {
+    this.#write('saveSession', () => this.#saveSession(session));
+  }
+
+  updateSession(id: string, patch: SessionPatch, now: number): boolean {
+    return this.#write('updateSession', () => this.#updateSession(id, patch, now));
+  }
+
+  loadSession(id: string, now: number): SessionRecord | undefined {
+    return this.#run('loadSession', () => loadSession(this.#ctx, id, now));
+  }
+
+  deleteSession(id: string): void {
+    this.#write('deleteSession', () => this.#deleteSession(id));
+  }
+
+  claimMessage(scope: string, messageId: number, options: ClaimOptions | undefined, now: number): ClaimResult {
+    return this.#write('claimMessage', () => this.#claim(scope, messageId, options, now));
+  }
+
+  finishMessage(scope: string, messageId: number, outcome: MessageOutcome, now: number): void {
+    this.#write('finishMessage', () => this.#finish(scope, messageId, outcome, now));
+  }
+
+  /** A full count of each table: for metrics scrapes and tests, not hot paths. */
+  stats(): StoreStats {
+    return this.#run('stats', () => {
+      const count = (table: string): number => this.#ctx.db.prepare<[], number>(`SELECT COUNT(*) FROM ${table}`).pluck().get()!;
+      return {
+        channels: count('channels'),
+        messages: count('messages'),
+        sessions: count('sessions'),
+        sessionChannels: count('session_channels'),
+        claims: count('message_claims'),
+        keys: count('idempotency_keys'),
+      };
+    });
+  }
+
+  /** Step by step, each a short transaction, until nothing expired is left. */
+  async sweep(now: number): Promise<void> {
+    while (this.#write('sweep', () => this.#sweepStep(now))) await new Promise<void>((r) => setImmediate(r));
+  }
+
+  /**
+   * One step inside the write that found a sweep due, then further steps in the background while more is
+   * left, so no call pays for a whole sweep. A failed step ends the sweep: the availability already says
+   * what is wrong, and the next due sweep tries again.
+   */
+  autoSweep(now: number): Promise<void> | undefined {
+    if (!this.#autoStep(now)) return undefined;
+    return (async () => {
+      do await pause(10);
+      while (!this.#closed && this.#autoStep(now));
+    })();
+  }
+
+  /** Close the database (SQLite checkpoints the WAL into the main file). */
+  close(): void {
+    this.#closed = true;
+    this.#probe.stop();
+    try {
+      this.#ctx.db.close();
+    } catch (error) {
+      throw sqliteStoreError(error, 'close');
+    }
+  }
+
+  #autoStep(now: number): boolean {
+    try {
+      return this.#write('sweep', () => this.#sweepStep(now));
+    } catch {
+      return false;
+    }
+  }
+
+  /** Run engine work, turning engine errors into store errors. */
+  #run<T>(what: string, work: () => T): T {
+    try {
+      return work();
+    } catch (error) {
+      throw sqliteStoreError(error, what);
+    }
+  }
+
+  /** Run a write: as {@link SqliteCore.#run}, and a failure of the engine's own turns availability false. */
+  #write<T>(what: string, work: () => T): T {
+    try {
+      return this.#run(what, work);
+    } catch (error) {
+      if (error instanceof StoreUnavailableError && !this.#closed) this.#probe.lost(error.message);
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * The SQLite engine's schema, its versions, and the migration that brings an older file up to date.
+ * @packageDocumentation
+ */
+import type Database from 'better-sqlite3';
+import { StoreError } from '../errors.js';
+
+/** The schema version this code writes (`PRAGMA user_version`). */
+export const SQLITE_SCHEMA_VERSION = 2;
+
+const SCHEMA_V1 = `
+CREATE TABLE IF NOT EXISTS channels (
+  name        TEXT PRIMARY KEY,
+  epoch       TEXT NOT NULL,
+  last_offset INTEGER NOT NULL,   -- newest offset ever given out; never decreases
+  last_time   INTEGER             -- time of the newest message; NULL before the first
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS messages (
+  channel TEXT NOT NULL,
+  seq     INTEGER NOT NULL,       -- the offset
+  time    INTEGER NOT NULL,       -- non-decreasing in seq within a channel
+  data    TEXT NOT NULL,          -- JSON
+  PRIMARY KEY (channel, seq)
+);
+CREATE INDEX IF NOT EXISTS messages_by_time ON messages (channel, time, seq);
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+  key        TEXT PRIMARY KEY,
+  channel    TEXT NOT NULL,
+  epoch      TEXT NOT NULL,
+  seq        INTEGER NOT NULL,
+  time       INTEGER NOT NULL,
+  data       TEXT NOT NULL,       -- a copy: a duplicate gets the first message even once history dropped it
+  expires_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS idempotency_keys_by_expiry ON idempotency_keys (expires_at);
+CREATE TABLE IF NOT EXISTS sessions (
+  id         TEXT PRIMARY KEY,
+  token_hash TEXT NOT NULL,
+  user       TEXT,
+  channels   TEXT NOT NULL,       -- JSON array of strings
+  expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS sessions_by_expiry ON sessions (expires_at);
+CREATE TABLE IF NOT EXISTS message_claims (
+  session    TEXT NOT NULL,
+  message_id INTEGER NOT NULL,
+  state      TEXT NOT NULL,       -- running | done | failed
+  incident   TEXT,
+  expires_at INTEGER NOT NULL,
+  PRIMARY KEY (session, message_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS message_claims_by_expiry ON message_claims (expires_at);
+`;
+
+/**
+ * Version 2: bounded records and proportional writes.
+ * - `meta`: the empty epoch (unwritten channels are no longer rows: reading creates nothing).
+ * - `session_channels`: one row per subscription, so a `sub` writes one row, not the whole session;
+ *   with the position a resume may restore the channel from.
+ * - idempotency keys and claims get scopes with bounds (`key_scopes` counts, `claim_scopes` windows),
+ *   claims a fingerprint and a result.
+ * - `messages_by_age`: age trimming by one range over all channels, not a statement per channel.
+ */
+const SCHEMA_V2 = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS session_channels (
+  session TEXT NOT NULL,
+  channel TEXT NOT NULL,
+  seq     INTEGER NOT NULL,       -- order of subscription
+  epoch   TEXT,                   -- position to restore from; NULL when unknown
+  offset  INTEGER,
+  PRIMARY KEY (session, channel)
+) WITHOUT ROWID;
+ALTER TABLE idempotency_keys ADD COLUMN scope TEXT;
+CREATE INDEX IF NOT EXISTS idempotency_keys_by_scope ON idempotency_keys (scope, expires_at) WHERE scope IS NOT NULL;
+CREATE TABLE IF NOT EXISTS key_scopes (scope TEXT PRIMARY KEY, count INTEGER NOT NULL) WITHOUT ROWID;
+ALTER TABLE message_claims ADD COLUMN fingerprint TEXT;
+ALTER TABLE message_claims ADD COLUMN result TEXT;       -- JSON of a done outcome's result
+CREATE TABLE IF NOT EXISTS claim_scopes (scope TEXT PRIMARY KEY, max_id INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS messages_by_age ON messages (time);
+`;
+
+/** Create or upgrade the schema; refuse a file written by a newer version. */
+export function migrate(db: Database.Database): void {
+  const version = (): number => db.pragma('user_version', { simple: true }) as number;
+  const check = (found: number): void => {
+    if (found > SQLITE_SCHEMA_VERSION) {
+      throw new StoreError(
+        `sqlite store: ${db.name} has schema version ${found}, newer than ${SQLITE_SCHEMA_VERSION} which this version of lifeline understands`,
+      );
+    }
+  };
+  check(version());
+  if (version() === SQLITE_SCHEMA_VERSION) return;
+  db.transaction(() => {
+    // Re-read under the write lock: another process may have migrated meanwhile.
+    const found = version();
+    check(found);
+    if (found === SQLITE_SCHEMA_VERSION) return;
+    if (found < 1) db.exec(SCHEMA_V1);
+    db.exec(SCHEMA_V2);
+    // Sessions of version 1 kept their channels as JSON in the row; move them to one row each.
+    const rows = db.prepare<[], { id: string; channels: string }>("SELECT id, channels FROM sessions WHERE channels <> '[]'").all();
+    const insert = db.prepare<[string, string, number]>('INSERT OR IGNORE INTO session_channels (session, channel, seq) VALUES (?, ?, ?)');
+    for (const row of rows) {
+      (JSON.parse(row.channels) as string[]).forEach((channel, i) => insert.run(row.id, channel, i + 1));
+    }
+    db.exec("UPDATE sessions SET channels = '[]'");
+    // Channels of version 1 that were only ever read hold no message: they are simply unwritten now.
+    db.exec('DELETE FROM channels WHERE last_offset = 0');
+    db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`);
+  }).immediate();
+}
+

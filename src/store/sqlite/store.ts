@@ -1,0 +1,108 @@
+/**
+ * The SQLite store as users see it: its options, its class, and its factory.
+ * @packageDocumentation
+ */
+import type { AvailabilityListener } from '../availability.js';
+import { GuardedStore } from '../guarded.js';
+import { resolveStoreOptions } from '../options.js';
+import type { StoreOptions } from '../types.js';
+import { SqliteCore } from './core.js';
+
+/** Options of {@link createSqliteStore}. */
+export interface SqliteStoreOptions extends StoreOptions {
+  /**
+   * The database file. Its parent directory is created when missing. `':memory:'` gives a private
+   * in-memory database (not durable; for tests).
+   */
+  path: string;
+  /**
+   * SQLite's `synchronous` setting, in WAL mode.
+   * - `'normal'`: a commit is in the WAL file (the OS's page cache) before `append` resolves. Survives
+   *   a crash of the process, including SIGKILL: this is what lifeline's no-loss promise covers.
+   *   A power loss or kernel crash may lose the last commits (never corrupt the file).
+   * - `'full'`: the WAL is also fsynced on every commit, so acknowledged writes survive a power loss
+   *   too, at the cost of an fsync per write.
+   * @default 'normal'
+   */
+  synchronous?: 'normal' | 'full';
+  /** How long to wait for a lock held by another connection (another process on the same file), in ms. @default 5000 */
+  busyTimeoutMs?: number;
+  /**
+   * After a write failed because the engine cannot serve (disk full, I/O error), how often to try a
+   * small write to learn whether it can again, in ms. @default 1000
+   */
+  probeIntervalMs?: number;
+}
+
+/**
+ * A store in a SQLite database file, through better-sqlite3. `durable: true`: history (with each
+ * channel's epoch and offsets), sessions and dedupe records survive a process restart.
+ *
+ * - WAL journal mode; `synchronous` NORMAL by default (durable against a process crash, SIGKILL
+ *   included) or FULL (also against power loss), see {@link SqliteStoreOptions.synchronous}.
+ * - An append, its idempotency record and the trimming it causes are one transaction: a crash can
+ *   never leave a message without its idempotency record, or a record without its message.
+ * - Writes take the write lock up front (`BEGIN IMMEDIATE`), so several processes may share a file.
+ * - Statements are prepared once. better-sqlite3 is synchronous: each method does its work before
+ *   its promise resolves, and calls never interleave within a process.
+ * - Reads create nothing; records clients cause are bounded per scope; sweeps go a batch at a time.
+ * - `available` turns false when a write fails because the engine cannot serve (a full disk, an I/O
+ *   error), and true again once a small probe write succeeds.
+ */
+export class SqliteStore extends GuardedStore {
+  /** Always `sqlite`. */
+  readonly kind = 'sqlite';
+  /** `true`, except for a `':memory:'` database. */
+  readonly durable: boolean;
+  /** The database file, as given. */
+  readonly path: string;
+
+  readonly #core: SqliteCore;
+
+  /**
+   * Open (and if needed create) the database. Synchronous, like better-sqlite3.
+   * @throws TypeError or RangeError for an invalid option; `StoreUnavailableError` when the file
+   *   cannot be opened; `StoreError` when it was written by a newer schema version
+   */
+  constructor(options: SqliteStoreOptions) {
+    if (typeof options !== 'object' || options === null) throw new TypeError('sqlite store options must be an object');
+    const resolved = resolveStoreOptions(options);
+    const { path, synchronous = 'normal', busyTimeoutMs = 5000, probeIntervalMs = 1000 } = options;
+    if (typeof path !== 'string' || path.length === 0) throw new TypeError('path must be a non-empty string');
+    if (synchronous !== 'normal' && synchronous !== 'full') throw new RangeError("synchronous must be 'normal' or 'full'");
+    if (!Number.isSafeInteger(busyTimeoutMs) || busyTimeoutMs < 0) throw new RangeError('busyTimeoutMs must be an integer >= 0');
+    if (!(typeof probeIntervalMs === 'number' && probeIntervalMs > 0 && Number.isFinite(probeIntervalMs))) throw new RangeError('probeIntervalMs must be a number of ms > 0');
+    const core = new SqliteCore(path, { synchronous, busyTimeoutMs, probeIntervalMs }, resolved);
+    super(core, resolved);
+    this.#core = core;
+    this.path = path;
+    this.durable = path !== ':memory:';
+  }
+
+  /** Whether writes succeed: false after a write failed for a reason of the engine's (a full disk), until a probe write succeeds. */
+  get available(): boolean {
+    return this.#core.availability.up && !this.closed;
+  }
+
+  /** Be told when {@link SqliteStore.available} changes. Returns the unsubscribe function. */
+  onAvailability(listener: AvailabilityListener): () => void {
+    return this.#core.availability.subscribe(listener);
+  }
+}
+
+/**
+ * Open a SQLite store (see {@link SqliteStore}), creating the file, its directory and the schema when
+ * missing.
+ * @param options - `path` and engine settings, plus history bounds, dedupe TTL and clock
+ * @throws TypeError or RangeError for an invalid option; `StoreUnavailableError` when the file
+ *   cannot be opened; `StoreError` when it was written by a newer schema version
+ * @example
+ * ```ts
+ * const store = createSqliteStore({ path: './data/lifeline.db' });
+ * await store.append('news', { title: 'hello' });
+ * await store.close();
+ * ```
+ */
+export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
+  return new SqliteStore(options);
+}
