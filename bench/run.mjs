@@ -11,7 +11,7 @@
  *   --quick            smaller counts and windows (`all` in under 5 minutes)
  *   --smoke            tiny counts, a few seconds per scenario (CI: test/integration/bench-smoke.test.ts)
  *   --only a,b         run only these implementations (ids as printed)
- *   --rate N           fan-out publish rate, messages per second
+ *   --rate N           fan-out and restart-storm publish rate, messages per second
  *   --rounds N         echo, fan-out: rounds per implementation, in alternating order (full mode: 2)
  *   --out DIR          where the JSON result goes (default bench/results)
  *   --profile          run servers and load generators with --cpu-prof (profiles in <out>/profiles;
@@ -113,8 +113,8 @@ for (const scenario of target === 'all' ? Object.values(SCENARIOS) : [SCENARIOS[
         if (process.env.BENCH_VERBOSE) console.error(entry.error);
       }
       entry.seconds = Math.round(((entry.seconds ?? 0) + (Date.now() - t) / 1000) * 10) / 10;
-      // Let sockets of the previous run finish closing before the next one measures.
-      await new Promise((r) => setTimeout(r, 300));
+      // Let sockets of the previous run finish closing before the next one measures (smoke mode measures nothing).
+      await new Promise((r) => setTimeout(r, mode === 'smoke' ? 50 : 300));
     }
   }
   for (const entry of entries.values()) {
@@ -140,13 +140,13 @@ process.exit(results.some((r) => r.error) ? 1 : 0);
 function summaryOf(name, m) {
   switch (name) {
     case 'echo':
-      return `${m.roundTripsPerSec.toLocaleString('en-US')} round trips/s, p50 ${m.latencyMs.p50} ms, p99 ${m.latencyMs.p99} ms, server CPU ${m.serverCpuPct}%`;
+      return `${m.roundTripsPerSec.toLocaleString('en-US')} round trips/s, p50 ${m.latencyMs.p50} ms, p99 ${m.latencyMs.p99} ms, server CPU ${m.serverCpuPct}%, client CPU ${m.clientCpuUsPerRoundTrip} us/round trip`;
     case 'fanout':
       return `steady ${m.deliveredPerSec.toLocaleString('en-US')} delivered/s of ${m.offeredPerSec.toLocaleString('en-US')}, p50 ${m.latencyMs.p50} ms, p99 ${m.latencyMs.p99} ms; max ${m.maxDeliveredPerSec.toLocaleString('en-US')}/s at ${m.maxServerCpuUsPerDelivery} us server CPU each (${m.maxServerCpuPct}%)`;
     case 'idle':
       return `${m.rssPerConn} B RSS, ${m.heapPerConn} B heap, ${m.externalPerConn} B external per connection (${m.params.connections} in ${m.connectSeconds} s)`;
     case 'restart':
-      return `back 50% ${m.back50Ms} ms, 99% ${m.back99Ms} ms, 100% ${m.back100Ms ?? `never (${m.neverBack} missing)`} ms; ${m.attempts} attempts (${m.failedAttempts} failed), peak/mean ${m.herd.peakToMean}; lost ${m.lost} of ${m.published}x${m.params.clients}`;
+      return `back 50% ${m.back50Ms} ms, 99% ${m.back99Ms} ms, 100% ${m.back100Ms ?? `never (${m.neverBack} missing)`} ms; gap p50 ${m.gapMs.p50} p99 ${m.gapMs.p99} max ${m.gapMs.max} ms; ${m.attempts} attempts (${m.failedAttempts} failed), peak/mean ${m.herd.peakToMean}; probes not upgraded ${m.probe.notUpgraded} of ${m.probe.sent}; lost ${m.lost} of ${m.published}x${m.params.clients}`;
     default:
       return '';
   }
