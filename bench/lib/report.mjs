@@ -109,6 +109,7 @@ export function restartRows(results) {
       attempts: m.attempts,
       failed: m.failedAttempts,
       peakToMean: m.herd.peakToMean,
+      steadyP99: m.steadyLatencyMs?.p99,
       probesFailed: m.probe.notUpgraded,
       probes: m.probe.sent,
       lost: m.lost,
@@ -180,7 +181,7 @@ export function renderTables(results, { markdown = false } = {}) {
   }
   if (restart.length > 0) {
     table(
-      ['restart storm', '50% back', '99% back', '100% back', 'never back', 'gap p50', 'gap p99', 'gap max', 'resumed', 'attempts', 'failed', 'peak/mean per 100 ms', 'probes not upgraded', 'published', 'lost', 'verdict'],
+      ['restart storm', '50% back', '99% back', '100% back', 'never back', 'gap p50', 'gap p99', 'gap max', 'resumed', 'attempts', 'failed', 'peak/mean per 100 ms', 'probes not upgraded', 'published', 'lost', 'delivery p99 before', 'verdict'],
       restart.map((r) => [
         r.impl,
         `${fmt(r.back50)} ms`,
@@ -197,6 +198,7 @@ export function renderTables(results, { markdown = false } = {}) {
         `${r.probesFailed} of ${r.probes}`,
         r.published,
         r.lost,
+        `${fmt(r.steadyP99)} ms`,
         r.targets.map((t) => `${t.label}: ${verdict(t.met)}`).join('; '),
       ]),
     );

@@ -19,10 +19,11 @@ import { Histogram, monoMs } from './stats.mjs';
 
 /**
  * Shared by every record of one load-generator process: when the restart was signalled (`t0`, monotonic
- * ms; Infinity until armed) and every attempt's time since then (the herd's shape).
+ * ms; Infinity until armed), every attempt's and every close's time since then (the herd's shape and
+ * the drain's), and the delivery latency before the signal (whether the machine kept up with the rate).
  */
 export function newStorm() {
-  return { t0: Infinity, attemptTimes: [], steady: new Histogram() };
+  return { t0: Infinity, attemptTimes: [], closeTimes: [], steady: new Histogram() };
 }
 
 /**
@@ -73,6 +74,7 @@ export function newRecord(storm) {
       if (now < storm.t0 || !r.up) return;
       r.up = false;
       r.closes += 1;
+      storm.closeTimes.push(now - storm.t0);
       if (r.episode) return; // closed again before anything live arrived: the same outage goes on
       if (r.lastArrival === undefined) r.noMessageBeforeClose += 1;
       else r.episode = { lastBefore: r.lastArrival, backAt: undefined };
@@ -152,6 +154,7 @@ export function summarise(records, acked, storm) {
     duplicates: 0,
     recoveries: 0,
     attemptTimes: storm.attemptTimes,
+    closeTimes: storm.closeTimes,
     steadyLatency: storm.steady.toJSON(),
   };
   for (const r of records) {

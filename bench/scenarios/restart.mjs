@@ -284,6 +284,7 @@ export async function run(impl, params, ctx) {
     const backTimes = results.flatMap((r) => r.backTimes);
     const gaps = results.flatMap((r) => r.gaps);
     const attemptTimes = results.flatMap((r) => r.attemptTimes);
+    const closeTimes = results.flatMap((r) => r.closeTimes);
     const sum = (key) => results.reduce((s, r) => s + r[key], 0);
     const neverBack = sum('neverBack');
     const attempts = sum('attempts');
@@ -309,6 +310,8 @@ export async function run(impl, params, ctx) {
       attempts,
       failedAttempts,
       herd: { ...herd, bucketMs: BUCKET_MS },
+      // Closes per 100 ms from the signal: how the server spread them (a drain's window, a kill's instant).
+      closes: (({ buckets, first, last }) => ({ buckets, first, last, bucketMs: BUCKET_MS }))(herdShape(closeTimes)),
       probe,
       published: publisher.acked.length,
       publishAttempts: publisher.attempts,
