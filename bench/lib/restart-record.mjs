@@ -21,9 +21,10 @@ import { Histogram, monoMs } from './stats.mjs';
  * Shared by every record of one load-generator process: when the restart was signalled (`t0`, monotonic
  * ms; Infinity until armed), every attempt's and every close's time since then (the herd's shape and
  * the drain's), and the delivery latency before the signal (whether the machine kept up with the rate).
+ * `now` is the clock (monotonic ms; a test passes its own to check the gap rules).
  */
-export function newStorm() {
-  return { t0: Infinity, attemptTimes: [], closeTimes: [], steady: new Histogram() };
+export function newStorm({ now = monoMs } = {}) {
+  return { t0: Infinity, now, attemptTimes: [], closeTimes: [], steady: new Histogram() };
 }
 
 /**
@@ -57,20 +58,20 @@ export function newRecord(storm) {
     /** An outage that began before any message had arrived: no gap can be measured for it. */
     noMessageBeforeClose: 0,
     attempt() {
-      const now = monoMs();
+      const now = storm.now();
       if (now >= storm.t0) {
         r.attempts += 1;
         storm.attemptTimes.push(now - storm.t0);
       }
     },
     open() {
-      if (monoMs() >= storm.t0) r.opens += 1;
+      if (storm.now() >= storm.t0) r.opens += 1;
     },
     failed() {
-      if (monoMs() >= storm.t0) r.failedReported += 1;
+      if (storm.now() >= storm.t0) r.failedReported += 1;
     },
     closed() {
-      const now = monoMs();
+      const now = storm.now();
       if (now < storm.t0 || !r.up) return;
       r.up = false;
       r.closes += 1;
@@ -80,7 +81,7 @@ export function newRecord(storm) {
       else r.episode = { lastBefore: r.lastArrival, backAt: undefined };
     },
     back(resumed) {
-      const now = monoMs();
+      const now = storm.now();
       if (now < storm.t0 || r.up) return;
       r.up = true;
       r.backAt = now - storm.t0;
@@ -92,7 +93,7 @@ export function newRecord(storm) {
     },
     /** @param {{n: number, ts: number}} payload */
     receive(payload) {
-      const now = monoMs();
+      const now = storm.now();
       const { n } = payload;
       if (n >= r.received.length) {
         const grown = new Uint8Array(Math.max(n + 1, r.received.length * 2));
