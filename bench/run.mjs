@@ -2,7 +2,7 @@
 /**
  * lifeline benchmarks against raw `ws`, Socket.IO 4 and reconnecting-websocket, in one invocation.
  *
- *   npm run bench -- <echo|fanout|idle|restart|all> [--quick | --smoke] [options]
+ *   npm run bench -- <echo|fanout|idle|restart|all|a,b> [--quick | --smoke] [options]
  *
  * Every scenario runs each implementation in turn, with the server and the load generator(s) in
  * separate processes on loopback. Needs the compiled library (dist/, built by `npm ci` / `npm run build`).
@@ -36,7 +36,7 @@ const SCENARIOS = { echo, fanout, idle, restart };
 
 function usage(message) {
   if (message) console.error(`bench: ${message}`);
-  console.error('usage: npm run bench -- <echo|fanout|idle|restart|all> [--quick | --smoke] [--only ids] [--rate N] [--rounds N] [--out DIR] [--profile] [--heap-snapshot] [--markdown]');
+  console.error('usage: npm run bench -- <echo|fanout|idle|restart|all|a,b> [--quick | --smoke] [--only ids] [--rate N] [--rounds N] [--out DIR] [--profile] [--heap-snapshot] [--markdown]');
   process.exit(2);
 }
 
@@ -58,7 +58,9 @@ const { values, positionals } = parseArgs({
 });
 
 const target = positionals[0];
-if (positionals.length !== 1 || !(target === 'all' || target in SCENARIOS)) usage(positionals.length === 0 ? 'which scenario?' : `unknown scenario ${positionals.join(' ')}`);
+// `all`, one scenario, or several separated by commas (echo,idle), run in the order given.
+const chosen = target === 'all' ? Object.keys(SCENARIOS) : (target ?? '').split(',');
+if (positionals.length !== 1 || chosen.some((s) => !(s in SCENARIOS))) usage(positionals.length === 0 ? 'which scenario?' : `unknown scenario ${positionals.join(' ')}`);
 if (values.quick && values.smoke) usage('--quick or --smoke, not both');
 if (!existsSync(join(ROOT, 'dist', 'server', 'index.js'))) usage('dist/ is missing: run `npm run build` first');
 const mode = values.smoke ? 'smoke' : values.quick ? 'quick' : 'full';
@@ -86,7 +88,7 @@ console.log(`lifeline bench, ${mode} mode: node ${facts.node}, ws ${facts.versio
 console.log(`${facts.cores} cores (${facts.cpuModel}), ${facts.ramGiB} GiB RAM, fd limit ${facts.fdLimit}\n`);
 
 const results = [];
-for (const scenario of target === 'all' ? Object.values(SCENARIOS) : [SCENARIOS[target]]) {
+for (const scenario of chosen.map((s) => SCENARIOS[s])) {
   const params = scenario.modes[mode];
   const impls = scenario.implementations.filter((impl) => !only || only.has(impl.id));
   // Several rounds in alternating order (A B C, C B A, ...), so drifting load on a shared machine
@@ -131,7 +133,7 @@ for (const scenario of target === 'all' ? Object.values(SCENARIOS) : [SCENARIOS[
 console.log('');
 console.log(renderTables(results, { markdown: values.markdown === true }));
 const elapsed = Math.round((Date.now() - started.getTime()) / 1000);
-const file = join(outDir, `${started.toISOString().replace(/[:.]/g, '-')}-${target}-${mode}.json`);
+const file = join(outDir, `${started.toISOString().replace(/[:.]/g, '-')}-${target === 'all' ? 'all' : chosen.join('+')}-${mode}.json`);
 writeFileSync(file, `${JSON.stringify({ command, mode, target, startedAt: started.toISOString(), elapsedSeconds: elapsed, facts, results }, null, 2)}\n`);
 console.log(`${results.length} runs in ${elapsed} s; results: ${file}`);
 killAll();

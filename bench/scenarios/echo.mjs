@@ -12,7 +12,7 @@ export const name = 'echo';
 export const modes = {
   full: { clients: 100, inflight: 16, warmupMs: 2000, measureMs: 10_000, rounds: 2 },
   quick: { clients: 100, inflight: 16, warmupMs: 1000, measureMs: 3000 },
-  smoke: { clients: 4, inflight: 4, warmupMs: 200, measureMs: 600 },
+  smoke: { clients: 4, inflight: 4, warmupMs: 100, measureMs: 300 },
 };
 
 export const implementations = [

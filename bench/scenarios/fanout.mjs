@@ -17,7 +17,7 @@ export const name = 'fanout';
 export const modes = {
   full: { subscribers: 1000, rate: 50, warmupMs: 2000, measureMs: 10_000, maxWarmupMs: 1000, maxMeasureMs: 5000, rounds: 2 },
   quick: { subscribers: 250, rate: 100, warmupMs: 1000, measureMs: 3000, maxWarmupMs: 500, maxMeasureMs: 2000 },
-  smoke: { subscribers: 5, rate: 50, warmupMs: 200, measureMs: 600, maxWarmupMs: 100, maxMeasureMs: 400, betweenMs: 100 },
+  smoke: { subscribers: 5, rate: 50, warmupMs: 100, measureMs: 400, maxWarmupMs: 50, maxMeasureMs: 200, betweenMs: 100 },
 };
 
 export const implementations = [
