@@ -269,16 +269,23 @@ serveRequests({
     return {};
   },
 
-  /** How many clients are back (closed since the signal and usable again), and how many have message `lastN`. */
+  /**
+   * How many clients are back (closed since the signal and usable again), how many of those have had
+   * their first live message since (their gap is measured), and how many have message `lastN`.
+   */
   status({ lastN }) {
     let back = 0;
+    let live = 0;
     let caughtUp = 0;
     for (const r of records) {
       if (!r) continue;
-      if (isBack(r)) back += 1;
+      if (isBack(r)) {
+        back += 1;
+        if (!r.episode) live += 1;
+      }
       if (lastN === undefined || r.received[lastN]) caughtUp += 1;
     }
-    return { back, caughtUp, clients: records.length };
+    return { back, live, caughtUp, clients: records.length };
   },
 
   /** Restart storm: per-client outcome against the list of acknowledged publishes. */

@@ -137,7 +137,9 @@ async function startGeneration(impl, port, params, local, t0) {
 
 function post(port, body, headers) {
   return new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path: '/publish', method: 'POST', headers: { 'content-type': 'application/json', ...headers }, agent: false, timeout: 1000 }, (res) => {
+    // A refused or reset connection fails at once; the timeout is for a server too busy to answer (a
+    // short one would only add retries to its load).
+    const req = request({ host: '127.0.0.1', port, path: '/publish', method: 'POST', headers: { 'content-type': 'application/json', ...headers }, agent: false, timeout: 5000 }, (res) => {
       res.resume();
       res.on('end', () => resolve(res.statusCode === 200));
     });
@@ -262,14 +264,15 @@ export async function run(impl, params, ctx) {
       generation.signal('SIGHUP');
     }
 
-    // Until every client is back, or the timeout.
+    // Until every client is back and has had its first live message (its gap is measured; a server
+    // slow to accept publishes delays that), or the timeout.
     while (monoMs() - t0 < params.timeoutMs) {
-      const back = (await everyone('status', {})).reduce((s, r) => s + r.back, 0);
-      if (back === params.clients) break;
+      const status = await everyone('status', {});
+      const count = (key) => status.reduce((s, r) => s + r[key], 0);
+      if (count('back') === params.clients && count('live') === params.clients) break;
       await sleep(100);
     }
-    // Keep the stream going a little (every client's first live message), then stop it and let
-    // every client catch up with the last message.
+    // Keep the stream going a little, then stop it and let every client catch up with the last message.
     await sleep(params.tailMs);
     const probe = await prober.request('probeStop', {}, 30_000);
     publisher.stopped = true;
