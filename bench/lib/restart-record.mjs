@@ -5,7 +5,7 @@
  * The gap is the staleness a user sees: from the arrival of the last message received before the
  * connection closed to the arrival of the first **live** message after the client is back. A message
  * is live when its publish time (`ts` in the payload: when the publisher sent the attempt the server
- * accepted, on CLOCK_MONOTONIC, which every process on the machine shares) is later than the moment
+ * stored, on CLOCK_MONOTONIC, which every process on the machine shares) is later than the moment
  * the client was back. What arrives in between is replayed (resume) or, for clients without resume,
  * missing (counted as lost). With a steady publisher at R messages per second the first live message
  * comes within about 1/R of the return, so that is the gap's resolution.

@@ -151,7 +151,8 @@ function post(port, body, headers) {
 
 /**
  * Publish n = 1, 2, ... at `rate` per second; each is retried (same n, same idempotency key) until
- * acknowledged. Every attempt carries a fresh publish time, so the accepted one says when it was sent.
+ * acknowledged. Every attempt carries a fresh publish time, so the one the server stores says when it
+ * was sent. `ackedTs`: the time of each acknowledged attempt (the publish intervals actually achieved).
  */
 function startPublisher(impl, port, rate) {
   const state = { acked: [], ackedTs: [], attempts: 0, stopped: false };
