@@ -23,7 +23,7 @@
  * attempts, messages lost, and what a prober opening a fresh connection every 50 ms got.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, split, startLoadgens, startServer, stopLoadgens } from '../lib/context.mjs';
@@ -36,6 +36,13 @@ export const name = 'restart';
 const KEY = 'bench-publish-key-0123456789abcdef';
 const BUCKET_MS = 100;
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+/**
+ * The publisher's one kept-alive connection, as a producer posting to a service would hold: a new TCP
+ * connection per publish would queue in the accept backlog behind a reconnection storm and delay the
+ * first live message by hundreds of ms (seen with Socket.IO). A connection that died with its server
+ * fails the request, which is retried on a new one.
+ */
+const PUBLISH_AGENT = new Agent({ keepAlive: true, maxSockets: 1 });
 
 /**
  * `rate`: the publisher's messages per second, which sets the gap's resolution (about 1/rate). Both
@@ -139,7 +146,7 @@ function post(port, body, headers) {
   return new Promise((resolve) => {
     // A refused or reset connection fails at once; the timeout is for a server too busy to answer (a
     // short one would only add retries to its load).
-    const req = request({ host: '127.0.0.1', port, path: '/publish', method: 'POST', headers: { 'content-type': 'application/json', ...headers }, agent: false, timeout: 5000 }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path: '/publish', method: 'POST', headers: { 'content-type': 'application/json', ...headers }, agent: PUBLISH_AGENT, timeout: 5000 }, (res) => {
       res.resume();
       res.on('end', () => resolve(res.statusCode === 200));
     });
