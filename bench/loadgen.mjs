@@ -8,13 +8,19 @@
  * - `lifeline`: lifeline's reconnecting client (`createClient`), plain frames.
  * - `lifeline-v1`: lifeline's session client (`createSession`): acked `send`, channel subscriptions.
  * - `socketio`: socket.io-client 4, `transports: ['websocket']`, a connection of its own each (`forceNew`).
+ * - `socketio-ack`: the same, sending with `emitWithAck` (the round trip ends at the server's ack).
  * - `rws`: reconnecting-websocket with its defaults, `ws` as its WebSocket.
+ *
+ * One more role: the restart storm's prober (`probeStart` / `probeStop`, see lib/prober.mjs), in a
+ * process of its own so its connections do not queue behind thousands of clients' traffic.
  */
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import { WebSocket } from 'ws';
 import { emit, serveRequests } from './lib/ipc.mjs';
 import { ECHO_TEXT } from './lib/payload.mjs';
+import { startProber } from './lib/prober.mjs';
+import { isBack, newRecord, newStorm, nullRecord, summarise } from './lib/restart-record.mjs';
 import { Histogram, monoMs, sleep } from './lib/stats.mjs';
 
 const require = createRequire(import.meta.url);
@@ -28,7 +34,7 @@ let running = false;
 const errors = { count: 0, sample: [] };
 
 function newWindow() {
-  return { open: false, started: 0, ended: 0, count: 0, histogram: new Histogram() };
+  return { open: false, started: 0, ended: 0, count: 0, histogram: new Histogram(), cpu: undefined };
 }
 
 function noteError(error) {
@@ -63,10 +69,11 @@ async function socketIoClient() {
 
 /**
  * Open one client. `on.message(data)` gets each application message (echo reply, channel message);
- * resolves once the client is ready for its scenario (open, or subscribed).
- * Returns `{ ready, send(text) -> Promise|void, close() }`.
+ * `record` (restart storm only) gets the attempts, closes and returns; `options` are per-scenario
+ * client settings (see the restart scenario's smoke mode). Resolves once the client is ready for its
+ * scenario (open, or subscribed). Returns `{ ready, send(text) -> Promise|void, close() }`.
  */
-async function openClient(implName, url, scenario, on, record) {
+async function openClient(implName, url, scenario, on, record, options = {}) {
   if (implName === 'ws') {
     const ws = new WebSocket(url, { perMessageDeflate: false });
     ws.on('error', noteError);
@@ -98,44 +105,50 @@ async function openClient(implName, url, scenario, on, record) {
       ready = new Promise((resolve) => session.on('subscribed', resolve));
     }
     if (record) {
+      // 'close' also comes for attempts that never opened; the record ignores closes while down.
+      session.on('close', () => record.closed());
       session.on('welcome', (w) => record.back(w.resumed));
       session.on('recovery', () => record.recovery());
     }
     return { ready, send: (text) => session.send(text), close: () => session.close() };
   }
-  if (implName === 'socketio') {
+  if (implName === 'socketio' || implName === 'socketio-ack') {
     const io = await socketIoClient();
-    const socket = io(url, { transports: ['websocket'], forceNew: true });
+    const socket = io(url, { transports: ['websocket'], forceNew: true, ...options.socketIo });
     socket.on('m', (data) => on.message(data));
     socket.on('connect_error', noteError);
     if (record) {
       socket.io.on('reconnect_attempt', () => record.attempt());
       socket.io.on('reconnect_error', () => record.failed());
+      socket.on('disconnect', () => record.closed());
       socket.on('connect', () => {
         record.open();
-        record.back(false);
+        // `recovered`: the server's connection state recovery restored the rooms and replays what was missed.
+        record.back(socket.recovered === true);
       });
     }
     const ready = new Promise((resolve) => socket.once('connect', resolve));
-    return { ready, send: (text) => socket.emit('m', text), close: () => socket.disconnect() };
+    const send = implName === 'socketio-ack' ? (text) => socket.emitWithAck('a', text) : (text) => socket.emit('m', text);
+    return { ready, send, close: () => socket.disconnect() };
   }
   if (implName === 'rws') {
     const ReconnectingWebSocket = require('reconnecting-websocket');
     // reconnecting-websocket draws its default minReconnectionDelay (1000 + random * 4000 ms) once per
     // module load, i.e. once per browser page. Many clients in one process would all share one draw and
-    // reconnect in lockstep, which no real fleet does: each client gets its own draw of the same default.
-    const rws = new ReconnectingWebSocket(url, [], { WebSocket: countingWebSocket(record ?? nullRecord()), minReconnectionDelay: 1000 + Math.random() * 4000 });
+    // reconnect in lockstep, which no real fleet does: each client gets its own draw of the same default
+    // (or of the range the scenario asks for: smoke mode scales it like lifeline's retry hint).
+    const [min, max] = options.rwsMinDelayMs ?? [1000, 5000];
+    const rws = new ReconnectingWebSocket(url, [], { WebSocket: countingWebSocket(record ?? nullRecord()), minReconnectionDelay: min + Math.random() * (max - min) });
     rws.addEventListener('message', (event) => on.message(event.data));
     rws.addEventListener('error', (event) => noteError(event.message ?? 'rws error'));
-    if (record) rws.addEventListener('open', () => record.back(false));
+    if (record) {
+      rws.addEventListener('close', () => record.closed());
+      rws.addEventListener('open', () => record.back(false));
+    }
     const ready = new Promise((resolve) => rws.addEventListener('open', resolve, { once: true }));
     return { ready, send: (text) => rws.send(text), close: () => rws.close() };
   }
   throw new Error(`unknown client implementation ${implName}`);
-}
-
-function nullRecord() {
-  return { attempt() {}, open() {}, failed() {}, back() {}, recovery() {} };
 }
 
 /** Parse whatever a client hands over (Buffer, string, or an already-decoded object) into the payload. */
@@ -173,73 +186,26 @@ function withTimeout(promise, ms, what) {
   );
 }
 
-// ---- restart storm bookkeeping -------------------------------------------------------------------
+// ---- restart storm bookkeeping (lib/restart-record.mjs) --------------------------------------------
 
-let t0 = Infinity;
-const attemptTimes = [];
+let storm = newStorm();
 let records = [];
-
-function newRecord() {
-  const r = {
-    attempts: 0,
-    opens: 0,
-    failedReported: 0,
-    backAt: undefined,
-    resumed: undefined,
-    recoveries: 0,
-    received: new Uint8Array(1024),
-    duplicates: 0,
-    maxN: 0,
-    attempt() {
-      const now = monoMs();
-      if (now >= t0) {
-        r.attempts += 1;
-        attemptTimes.push(now - t0);
-      }
-    },
-    open() {
-      if (monoMs() >= t0) r.opens += 1;
-    },
-    failed() {
-      if (monoMs() >= t0) r.failedReported += 1;
-    },
-    back(resumed) {
-      const now = monoMs();
-      if (now >= t0 && r.backAt === undefined) {
-        r.backAt = now - t0;
-        r.resumed = resumed;
-      }
-    },
-    recovery() {
-      r.recoveries += 1;
-    },
-    receive(n) {
-      if (n >= r.received.length) {
-        const grown = new Uint8Array(Math.max(n + 1, r.received.length * 2));
-        grown.set(r.received);
-        r.received = grown;
-      }
-      if (r.received[n]) r.duplicates += 1;
-      r.received[n] = 1;
-      if (n > r.maxN) r.maxN = n;
-    },
-  };
-  return r;
-}
+let prober;
 
 // ---- requests ------------------------------------------------------------------------------------
 
 serveRequests({
   /** Open the clients and wait until they are ready. */
-  async connect({ implName, url, scenario, count, concurrency = 100 }) {
+  async connect({ implName, url, scenario, count, concurrency = 100, clientOptions = {} }) {
     clients = new Array(count);
     records = [];
+    storm = newStorm();
     const started = performance.now();
     const result = await openMany(count, concurrency, async (i) => {
       const state = { sent: [] };
       let record;
       if (scenario === 'restart') {
-        record = newRecord();
+        record = newRecord(storm);
         records[i] = record;
       }
       const on = {
@@ -254,11 +220,11 @@ serveRequests({
               win.histogram.record(monoMs() - payload.ts);
             }
           } else if (scenario === 'restart') {
-            record.receive(payloadOf(data).n);
+            record.receive(payloadOf(data));
           }
         },
       };
-      const client = await openClient(implName, url, scenario, on, record);
+      const client = await openClient(implName, url, scenario, on, record, clientOptions);
       client.state = state;
       state.client = client;
       return client;
@@ -280,13 +246,16 @@ serveRequests({
     win = newWindow();
     win.open = true;
     win.started = performance.now();
+    win.cpu = process.cpuUsage();
     return {};
   },
 
   windowEnd() {
     win.open = false;
     win.ended = performance.now();
-    return { count: win.count, seconds: (win.ended - win.started) / 1000, histogram: win.histogram.toJSON(), errors };
+    // This process's own CPU over the window: what the client side spends (echo: per round trip).
+    const cpu = process.cpuUsage(win.cpu);
+    return { count: win.count, seconds: (win.ended - win.started) / 1000, histogram: win.histogram.toJSON(), cpuUs: cpu.user + cpu.system, errors };
   },
 
   stopLoad() {
@@ -294,52 +263,47 @@ serveRequests({
     return {};
   },
 
-  /** Restart storm: from now on attempts, opens and returns count. */
+  /** Restart storm: from `at` (monotonic ms) on, attempts, closes and returns count. */
   arm({ at }) {
-    t0 = at;
+    storm.t0 = at;
     return {};
   },
 
-  /** How many clients are back (and resumed), and how many have received message `lastN`. */
+  /**
+   * How many clients are back (closed since the signal and usable again), how many of those have had
+   * their first live message since (their gap is measured), and how many have message `lastN`.
+   */
   status({ lastN }) {
     let back = 0;
+    let live = 0;
     let caughtUp = 0;
     for (const r of records) {
       if (!r) continue;
-      if (r.backAt !== undefined) back += 1;
+      if (isBack(r)) {
+        back += 1;
+        if (!r.episode) live += 1;
+      }
       if (lastN === undefined || r.received[lastN]) caughtUp += 1;
     }
-    return { back, caughtUp, clients: records.length };
+    return { back, live, caughtUp, clients: records.length };
   },
 
   /** Restart storm: per-client outcome against the list of acknowledged publishes. */
   restartResult({ acked }) {
-    const backTimes = [];
-    let resumed = 0;
-    let attempts = 0;
-    let opens = 0;
-    let failedReported = 0;
-    let lost = 0;
-    let clientsWithLoss = 0;
-    let duplicates = 0;
-    let recoveries = 0;
-    let neverBack = 0;
-    for (const r of records) {
-      if (!r) continue;
-      if (r.backAt === undefined) neverBack += 1;
-      else backTimes.push(r.backAt);
-      if (r.resumed) resumed += 1;
-      attempts += r.attempts;
-      opens += r.opens;
-      failedReported += r.failedReported;
-      duplicates += r.duplicates;
-      recoveries += r.recoveries;
-      let missing = 0;
-      for (const n of acked) if (!r.received[n]) missing += 1;
-      lost += missing;
-      if (missing > 0) clientsWithLoss += 1;
-    }
-    return { clients: records.length, backTimes, neverBack, resumed, attempts, opens, failedReported, lost, clientsWithLoss, duplicates, recoveries, attemptTimes, errors };
+    return { ...summarise(records, acked, storm), errors };
+  },
+
+  /** The prober (a process of its own): a new connection every `everyMs`; times relative to `at`. */
+  probeStart({ url, everyMs, timeoutMs, at }) {
+    storm.t0 = at;
+    prober = startProber({ url, everyMs, timeoutMs, t0: () => storm.t0 });
+    return {};
+  },
+
+  async probeStop() {
+    const result = await prober?.stop();
+    prober = undefined;
+    return result ?? null;
   },
 
   async close() {

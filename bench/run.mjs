@@ -2,7 +2,7 @@
 /**
  * lifeline benchmarks against raw `ws`, Socket.IO 4 and reconnecting-websocket, in one invocation.
  *
- *   npm run bench -- <echo|fanout|idle|restart|all> [--quick | --smoke] [options]
+ *   npm run bench -- <echo|fanout|idle|restart|all|a,b> [--quick | --smoke] [options]
  *
  * Every scenario runs each implementation in turn, with the server and the load generator(s) in
  * separate processes on loopback. Needs the compiled library (dist/, built by `npm ci` / `npm run build`).
@@ -11,7 +11,7 @@
  *   --quick            smaller counts and windows (`all` in under 5 minutes)
  *   --smoke            tiny counts, a few seconds per scenario (CI: test/integration/bench-smoke.test.ts)
  *   --only a,b         run only these implementations (ids as printed)
- *   --rate N           fan-out publish rate, messages per second
+ *   --rate N           fan-out and restart-storm publish rate, messages per second
  *   --rounds N         echo, fan-out: rounds per implementation, in alternating order (full mode: 2)
  *   --out DIR          where the JSON result goes (default bench/results)
  *   --profile          run servers and load generators with --cpu-prof (profiles in <out>/profiles;
@@ -36,7 +36,7 @@ const SCENARIOS = { echo, fanout, idle, restart };
 
 function usage(message) {
   if (message) console.error(`bench: ${message}`);
-  console.error('usage: npm run bench -- <echo|fanout|idle|restart|all> [--quick | --smoke] [--only ids] [--rate N] [--rounds N] [--out DIR] [--profile] [--heap-snapshot] [--markdown]');
+  console.error('usage: npm run bench -- <echo|fanout|idle|restart|all|a,b> [--quick | --smoke] [--only ids] [--rate N] [--rounds N] [--out DIR] [--profile] [--heap-snapshot] [--markdown]');
   process.exit(2);
 }
 
@@ -58,7 +58,9 @@ const { values, positionals } = parseArgs({
 });
 
 const target = positionals[0];
-if (positionals.length !== 1 || !(target === 'all' || target in SCENARIOS)) usage(positionals.length === 0 ? 'which scenario?' : `unknown scenario ${positionals.join(' ')}`);
+// `all`, one scenario, or several separated by commas (echo,idle), run in the order given.
+const chosen = target === 'all' ? Object.keys(SCENARIOS) : (target ?? '').split(',');
+if (positionals.length !== 1 || chosen.some((s) => !(s in SCENARIOS))) usage(positionals.length === 0 ? 'which scenario?' : `unknown scenario ${positionals.join(' ')}`);
 if (values.quick && values.smoke) usage('--quick or --smoke, not both');
 if (!existsSync(join(ROOT, 'dist', 'server', 'index.js'))) usage('dist/ is missing: run `npm run build` first');
 const mode = values.smoke ? 'smoke' : values.quick ? 'quick' : 'full';
@@ -86,7 +88,7 @@ console.log(`lifeline bench, ${mode} mode: node ${facts.node}, ws ${facts.versio
 console.log(`${facts.cores} cores (${facts.cpuModel}), ${facts.ramGiB} GiB RAM, fd limit ${facts.fdLimit}\n`);
 
 const results = [];
-for (const scenario of target === 'all' ? Object.values(SCENARIOS) : [SCENARIOS[target]]) {
+for (const scenario of chosen.map((s) => SCENARIOS[s])) {
   const params = scenario.modes[mode];
   const impls = scenario.implementations.filter((impl) => !only || only.has(impl.id));
   // Several rounds in alternating order (A B C, C B A, ...), so drifting load on a shared machine
@@ -113,8 +115,8 @@ for (const scenario of target === 'all' ? Object.values(SCENARIOS) : [SCENARIOS[
         if (process.env.BENCH_VERBOSE) console.error(entry.error);
       }
       entry.seconds = Math.round(((entry.seconds ?? 0) + (Date.now() - t) / 1000) * 10) / 10;
-      // Let sockets of the previous run finish closing before the next one measures.
-      await new Promise((r) => setTimeout(r, 300));
+      // Let sockets of the previous run finish closing before the next one measures (smoke mode measures nothing).
+      await new Promise((r) => setTimeout(r, mode === 'smoke' ? 50 : 300));
     }
   }
   for (const entry of entries.values()) {
@@ -131,7 +133,7 @@ for (const scenario of target === 'all' ? Object.values(SCENARIOS) : [SCENARIOS[
 console.log('');
 console.log(renderTables(results, { markdown: values.markdown === true }));
 const elapsed = Math.round((Date.now() - started.getTime()) / 1000);
-const file = join(outDir, `${started.toISOString().replace(/[:.]/g, '-')}-${target}-${mode}.json`);
+const file = join(outDir, `${started.toISOString().replace(/[:.]/g, '-')}-${target === 'all' ? 'all' : chosen.join('+')}-${mode}.json`);
 writeFileSync(file, `${JSON.stringify({ command, mode, target, startedAt: started.toISOString(), elapsedSeconds: elapsed, facts, results }, null, 2)}\n`);
 console.log(`${results.length} runs in ${elapsed} s; results: ${file}`);
 killAll();
@@ -140,13 +142,13 @@ process.exit(results.some((r) => r.error) ? 1 : 0);
 function summaryOf(name, m) {
   switch (name) {
     case 'echo':
-      return `${m.roundTripsPerSec.toLocaleString('en-US')} round trips/s, p50 ${m.latencyMs.p50} ms, p99 ${m.latencyMs.p99} ms, server CPU ${m.serverCpuPct}%`;
+      return `${m.roundTripsPerSec.toLocaleString('en-US')} round trips/s, p50 ${m.latencyMs.p50} ms, p99 ${m.latencyMs.p99} ms, server CPU ${m.serverCpuPct}%, client CPU ${m.clientCpuUsPerRoundTrip} us/round trip`;
     case 'fanout':
       return `steady ${m.deliveredPerSec.toLocaleString('en-US')} delivered/s of ${m.offeredPerSec.toLocaleString('en-US')}, p50 ${m.latencyMs.p50} ms, p99 ${m.latencyMs.p99} ms; max ${m.maxDeliveredPerSec.toLocaleString('en-US')}/s at ${m.maxServerCpuUsPerDelivery} us server CPU each (${m.maxServerCpuPct}%)`;
     case 'idle':
       return `${m.rssPerConn} B RSS, ${m.heapPerConn} B heap, ${m.externalPerConn} B external per connection (${m.params.connections} in ${m.connectSeconds} s)`;
     case 'restart':
-      return `back 50% ${m.back50Ms} ms, 99% ${m.back99Ms} ms, 100% ${m.back100Ms ?? `never (${m.neverBack} missing)`} ms; ${m.attempts} attempts (${m.failedAttempts} failed), peak/mean ${m.herd.peakToMean}; lost ${m.lost} of ${m.published}x${m.params.clients}`;
+      return `back 50% ${m.back50Ms} ms, 99% ${m.back99Ms} ms, 100% ${m.back100Ms ?? `never (${m.neverBack} missing)`} ms; gap p50 ${m.gapMs.p50} p99 ${m.gapMs.p99} max ${m.gapMs.max} ms; ${m.attempts} attempts (${m.failedAttempts} failed), peak/mean ${m.herd.peakToMean}; probes not upgraded ${m.probe.notUpgraded} of ${m.probe.sent}; lost ${m.lost} of ${m.published}x${m.params.clients}`;
     default:
       return '';
   }

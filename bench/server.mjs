@@ -5,7 +5,9 @@
  * - `lifeline`: lifeline's server, plain frames (`onMessage`).
  * - `lifeline-v1`: lifeline's server speaking `lifeline.v1` (acked `msg`, channels), store `memory` or `sqlite`.
  * - `ws`: a raw `ws` WebSocketServer, written the way its README does it.
- * - `socketio`: a Socket.IO 4 server, `transports: ['websocket']`.
+ * - `socketio`: a Socket.IO 4 server, `transports: ['websocket']`; echo answers `m` with `m` and acknowledges
+ *   `a` (the client's `emitWithAck`). With `recovery: true`, its connection state recovery is on (restart
+ *   storm), and with `cycleOnHup: true` SIGHUP closes every connection in-process (see startSocketIo).
  *
  * The restart storm's lifeline server is the real `lifeline serve` CLI (see scenarios/restart.mjs);
  * its baselines come from here (`restart` mode: a fixed port and `POST /publish` that broadcasts).
@@ -78,14 +80,27 @@ function startWs({ scenario }, route) {
   };
 }
 
-async function startSocketIo({ scenario }, route) {
+async function startSocketIo({ scenario, recovery = false, cycleOnHup = false }, route) {
   const { Server } = await import('socket.io');
   const http = createHttpServer(route);
-  const io = new Server(http, { transports: ['websocket'], serveClient: false });
+  // Connection state recovery keeps each disconnected socket's rooms and missed packets in this
+  // process's memory for its default 2 minutes: it bridges a dropped connection, never a new process.
+  const io = new Server(http, { transports: ['websocket'], serveClient: false, ...(recovery ? { connectionStateRecovery: {} } : {}) });
   io.on('connection', (socket) => {
-    if (scenario === 'echo') socket.on('m', (data) => socket.emit('m', data));
-    else socket.join(CHANNEL);
+    if (scenario === 'echo') {
+      socket.on('m', (data) => socket.emit('m', data));
+      // The acked round trip, as lifeline.v1's acked msg: the handler runs, then the ack (no payload).
+      socket.on('a', (_data, ack) => typeof ack === 'function' && ack());
+    } else if (!socket.recovered) socket.join(CHANNEL);
   });
+  if (cycleOnHup) {
+    // The in-process counterpart of lifeline's SIGHUP reload: close every connection at once (Socket.IO
+    // has no drain), the process stays up. Closing the engine's transport (not socket.disconnect(),
+    // which tells the client not to reconnect) is a disconnect that recovery covers.
+    process.on('SIGHUP', () => {
+      for (const client of Object.values(io.engine.clients)) client.close();
+    });
+  }
   return {
     http,
     connections: () => io.engine.clientsCount,

@@ -17,7 +17,7 @@ export const name = 'fanout';
 export const modes = {
   full: { subscribers: 1000, rate: 50, warmupMs: 2000, measureMs: 10_000, maxWarmupMs: 1000, maxMeasureMs: 5000, rounds: 2 },
   quick: { subscribers: 250, rate: 100, warmupMs: 1000, measureMs: 3000, maxWarmupMs: 500, maxMeasureMs: 2000 },
-  smoke: { subscribers: 5, rate: 50, warmupMs: 200, measureMs: 600, maxWarmupMs: 100, maxMeasureMs: 400 },
+  smoke: { subscribers: 5, rate: 50, warmupMs: 100, measureMs: 400, maxWarmupMs: 50, maxMeasureMs: 200, betweenMs: 100 },
 };
 
 export const implementations = [
@@ -48,7 +48,7 @@ export async function run(impl, params, ctx) {
     if (connected.failed > 0) throw new Error(`${connected.failed} of ${params.subscribers} subscribers failed: ${connected.errors.sample.join('; ')}`);
     const steady = await phase(server, loadgen, rate, params.warmupMs, params.measureMs);
     // Let what is still in flight arrive before the next phase.
-    await sleep(500);
+    await sleep(params.betweenMs ?? 500);
     const max = await phase(server, loadgen, 0, params.maxWarmupMs, params.maxMeasureMs);
     return metricsOf({ steady, max }, { ...params, rate });
   } finally {

@@ -13,7 +13,7 @@ export const name = 'idle';
 export const modes = {
   full: { connections: 10_000, perProcess: 5000, warm: 50, settleMs: 2000 },
   quick: { connections: 2000, perProcess: 2000, warm: 50, settleMs: 1000 },
-  smoke: { connections: 20, perProcess: 20, warm: 5, settleMs: 200 },
+  smoke: { connections: 20, perProcess: 20, warm: 5, settleMs: 100 },
 };
 
 export const implementations = [
