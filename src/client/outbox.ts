@@ -1,7 +1,8 @@
 /**
  * The outbox of acknowledged messages: every `msg` and `pub` from the moment the application hands it
- * over until the server answers `ack` or `reject`. Bounded, ordered by id, and pure: it decides what is
- * (re)sent when, the session does the sending and owns the timers.
+ * over until the server answers `ack` or `reject`. Bounded, ordered by id, and pure: it knows what is
+ * still to be sent on the current connection; the session does the sending, and `resend.ts` decides
+ * when the whole outbox waits after the server could not store a message.
  * @packageDocumentation
  */
 import type { AckFrame } from '../protocol/frames.js';
@@ -19,12 +20,6 @@ export interface OutboxEntry {
   readonly text: string;
   /** Whether it was sent on the current connection (and so is awaiting an answer there). */
   sent: boolean;
-  /** Held back until a retry timer fires (after the server answered `UNAVAILABLE`). */
-  waiting: boolean;
-  /** How many `UNAVAILABLE` answers it got; drives the resend backoff. */
-  retries: number;
-  /** The session's handle on the retry timer, if one is pending. */
-  timer: unknown;
   /** Settle the caller's promise with the server's acknowledgement. */
   readonly resolve: (ack: AckFrame) => void;
   /** Settle the caller's promise with a failure. */
@@ -79,9 +74,6 @@ export class Outbox {
       kind: request.kind,
       text: request.encode(id),
       sent: false,
-      waiting: false,
-      retries: 0,
-      timer: undefined,
       resolve: request.resolve,
       reject: request.reject,
     };
@@ -102,16 +94,19 @@ export class Outbox {
   }
 
   /**
-   * Entries to send now on a ready connection, in id order: everything not already sent on it and
-   * not held back by a retry timer. Ids only grow and a Map keeps insertion order, so this is id order.
+   * Entries to send now on a ready connection, in id order: everything not already sent on it.
+   * Ids only grow and a Map keeps insertion order, so this is id order.
    */
   due(): OutboxEntry[] {
     const out: OutboxEntry[] = [];
-    for (const entry of this.#entries.values()) if (!entry.sent && !entry.waiting) out.push(entry);
+    for (const entry of this.#entries.values()) if (!entry.sent) out.push(entry);
     return out;
   }
 
-  /** The connection ended: nothing is in flight any more, everything is resent on the next one. */
+  /**
+   * Nothing is in flight any more, everything is sent again: the connection ended, or the resend hold
+   * after an `UNAVAILABLE` ran out (what did get stored is deduplicated by the server).
+   */
   disconnected(): void {
     for (const entry of this.#entries.values()) entry.sent = false;
   }
