@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 
-/** `WebSocket.readyState` values (the same in browsers and `ws`). */
+/** `WebSocket.readyState` values (the same in browsers and `ws`). @internal */
 export const ReadyState = { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 } as const;
 
 /** The fields of a close event the client reads. */
@@ -84,7 +84,7 @@ export interface ClientEnvironment {
   readonly navigator?: { readonly onLine?: boolean } | undefined;
 }
 
-/** The platform's clock: `Date.now` (wall time, so a laptop's sleep counts as elapsed) and the global timers. */
+/** The platform's clock: `Date.now` (wall time, so a laptop's sleep counts as elapsed) and the global timers. @internal */
 export function defaultClock(): Clock {
   // Arrow wrappers: browsers throw "Illegal invocation" when setTimeout is called detached from the global.
   return {
@@ -95,7 +95,7 @@ export function defaultClock(): Clock {
   };
 }
 
-/** `globalThis` when it can take event listeners (browsers, workers, Deno); otherwise none (Node). */
+/** `globalThis` when it can take event listeners (browsers, workers, Deno); otherwise none (Node). @internal */
 export function defaultEnvironment(): ClientEnvironment | undefined {
   const g = globalThis as unknown as Partial<ClientEnvironment>;
   return typeof g.addEventListener === 'function' && typeof g.removeEventListener === 'function'
@@ -103,7 +103,7 @@ export function defaultEnvironment(): ClientEnvironment | undefined {
     : undefined;
 }
 
-/** The platform's own `WebSocket` (browsers, Node >= 22, Deno, Bun), if any. */
+/** The platform's own `WebSocket` (browsers, Node >= 22, Deno, Bun), if any. @internal */
 export function globalWebSocket(): WebSocketConstructor | undefined {
   const ctor = (globalThis as { WebSocket?: unknown }).WebSocket;
   return typeof ctor === 'function' ? (ctor as WebSocketConstructor) : undefined;
@@ -134,6 +134,7 @@ export interface HandshakeRefusal {
 /**
  * Read `Retry-After`: delay-seconds or an HTTP date (RFC 9110 §10.2.3); undefined when absent or unreadable.
  * @param now - the current time, ms since the epoch (for a date)
+ * @internal
  */
 export function parseRetryAfter(value: unknown, now: number): number | undefined {
   const text = Array.isArray(value) ? value[0] : value;
@@ -150,6 +151,7 @@ export function parseRetryAfter(value: unknown, now: number): number | undefined
  * `unexpected-response` event; browsers and Node's built-in WebSocket show a failed handshake as a bare
  * error and 1006, so there this does nothing. Listening makes `ws` leave the refused request to us: it is
  * ended here, and the socket then reports its error and 1006 close as usual.
+ * @internal
  */
 export function watchHandshake(socket: WebSocketLike, now: () => number, refused: (refusal: HandshakeRefusal) => void): void {
   const emitter = socket as unknown as { once?: (event: string, listener: (request: unknown, response: unknown) => void) => unknown; terminate?: () => void };

@@ -94,7 +94,7 @@ export const CLIENT_DEFAULTS = {
   deadLinkMs: 0,
 } as const satisfies Partial<ClientOptions>;
 
-/** Options after defaults and validation. */
+/** Options after defaults and validation. @internal */
 export interface ResolvedOptions {
   readonly url: ClientOptions['url'];
   readonly protocols: string | string[] | undefined;
@@ -166,6 +166,7 @@ export function backoffOptions(name: string, value: unknown, defaults: BackoffOp
 /**
  * Apply defaults and validate. Throws `TypeError` or `RangeError` synchronously, naming the option.
  * Reads the platform defaults (clock, environment) now, at client creation, never at import time.
+ * @internal
  */
 export function resolveOptions(options: ClientOptions): ResolvedOptions {
   if (!isObject(options)) throw new TypeError('options must be an object with at least a url');

@@ -7,10 +7,10 @@
  */
 import type { AckFrame } from '../protocol/frames.js';
 
-/** Which frame an entry is. */
+/** Which frame an entry is. @internal */
 export type OutboxKind = 'msg' | 'pub';
 
-/** One message waiting for its `ack` or `reject`. */
+/** One message waiting for its `ack` or `reject`. @internal */
 export interface OutboxEntry {
   /** The message id (increasing from 1 per outbox). */
   readonly id: number;
@@ -26,7 +26,7 @@ export interface OutboxEntry {
   readonly reject: (error: Error) => void;
 }
 
-/** What {@link Outbox.add} needs besides the id it assigns. */
+/** What {@link Outbox.add} needs besides the id it assigns. @internal */
 export interface OutboxRequest {
   readonly kind: OutboxKind;
   /** Build the frame text for the assigned id. */
@@ -38,6 +38,7 @@ export interface OutboxRequest {
 /**
  * Unacknowledged and queued messages, in id order. Holds at most `limit` entries: a full outbox
  * refuses new ones (the caller reports it) rather than dropping old ones, so nothing disappears silently.
+ * @internal
  */
 export class Outbox {
   readonly #entries = new Map<number, OutboxEntry>();
