@@ -52,7 +52,7 @@ interface Row {
   held: boolean;
 }
 
-/** @internal */
+/** The channels of one session, as the module comment describes. @internal */
 export class ChannelTable {
   /** Rows in subscription order: a channel subscribed again moves to the end. */
   readonly #rows = new Map<string, Row>();

@@ -43,7 +43,6 @@ import { analyzeClose } from './policy.js';
 import type { PolicyConfig } from './policy.js';
 import { Timer } from './timer.js';
 
-export type { CloseInfo } from './close-plan.js';
 
 /**
  * Where the client is.

@@ -11,7 +11,8 @@
  * @packageDocumentation
  */
 export { LifelineClient, createClient } from './client.js';
-export type { ClientEvents, ClientState, CloseInfo, MessageData } from './client.js';
+export type { ClientEvents, ClientState, MessageData } from './client.js';
+export type { CloseInfo } from './close-plan.js';
 export { LifelineSession, createSession } from './session.js';
 export { SESSION_DEFAULTS } from './session-options.js';
 export type { SessionOptions } from './session-options.js';

@@ -18,7 +18,7 @@ export interface Listeners<Events extends { error: LifelineError }> {
   reportBug(error: LifelineError, original: unknown): void;
 }
 
-/** @internal */
+/** A fresh emitter for the application's listeners, with its bug reporting. @internal */
 export function createListeners<Events extends { error: LifelineError }>(): Listeners<Events> {
   const emitter: Emitter<Events> = new Emitter<Events>((error, event) => {
     if (event === 'error') rethrowAsync(error);

@@ -52,11 +52,17 @@ describe('Timer', () => {
 });
 
 describe('DeadLinkWatch', () => {
-  it('declares the link dead after deadLinkMs of silence, counted from the last traffic', () => {
+  /** A watch on a link opened at time 0, with `deadLinkMs` 1000, recording its verdicts. */
+  function started() {
     const clock = new ManualClock();
     const dead: number[] = [];
     const watch = new DeadLinkWatch(clock, 1000, (silent) => dead.push(silent));
     watch.start();
+    return { clock, dead, watch };
+  }
+
+  it('declares the link dead after deadLinkMs of silence, counted from the last traffic', () => {
+    const { clock, dead, watch } = started();
     clock.advance(600);
     watch.heard();
     clock.advance(999);
@@ -70,10 +76,7 @@ describe('DeadLinkWatch', () => {
   });
 
   it('sees the true silence when its timer fires late (a throttled tab), and when checked early', () => {
-    const clock = new ManualClock();
-    const dead: number[] = [];
-    const watch = new DeadLinkWatch(clock, 1000, (silent) => dead.push(silent));
-    watch.start();
+    const { clock, dead, watch } = started();
     clock.jump(4000);
     expect(watch.check()).toBe(true);
     expect(dead).toEqual([4000]);
