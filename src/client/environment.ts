@@ -111,12 +111,12 @@ export function globalWebSocket(): WebSocketConstructor | undefined {
 
 /**
  * Load the `ws` package for runtimes without a global `WebSocket` (Node 20).
- * The specifier is a parameter, not a constant, so bundlers do not follow it (esbuild inlines a
- * constant and would bundle `ws`'s browser stub with its CommonJS shims) and browsers never fetch it.
- * @param specifier - the package to load
+ * The specifier is held in a `let`, so bundlers do not follow it and browsers never fetch it: esbuild
+ * inlines a `const` into `import()` and would then bundle `ws`'s browser stub with its CommonJS shims.
  * @internal
  */
-export async function loadWsWebSocket(specifier = 'ws'): Promise<WebSocketConstructor> {
+export async function loadWsWebSocket(): Promise<WebSocketConstructor> {
+  let specifier = 'ws';
   const mod = (await import(/* @vite-ignore */ specifier)) as { WebSocket?: unknown; default?: unknown };
   const ctor = mod.WebSocket ?? mod.default;
   if (typeof ctor !== 'function') throw new TypeError('the "ws" module does not export a WebSocket class');

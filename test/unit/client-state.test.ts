@@ -17,7 +17,7 @@ import type {
   WebSocketConstructor,
   WebSocketLike,
 } from '../../src/client/index.js';
-import { ManualClock } from '../support/manual-clock.js';
+import { SyncClock } from '../support/sync-clock.js';
 
 // ---- test doubles ---------------------------------------------------------------------------
 
@@ -108,7 +108,7 @@ type Recorded = { [K in keyof ClientEvents]: [K, ClientEvents[K]] }[keyof Client
 
 /** A client wired to fakes, with every event recorded in order. */
 function setup(options: Partial<ClientOptions> = {}) {
-  const clock = new ManualClock();
+  const clock = new SyncClock();
   const ws = fakeWebSocket();
   const env = new FakeEnvironment();
   const client = createClient({
@@ -625,7 +625,7 @@ describe('client state machine', () => {
   });
 
   it('autoConnect (default): connects on the next microtask, so listeners added right away see everything', async () => {
-    const clock = new ManualClock();
+    const clock = new SyncClock();
     const ws = fakeWebSocket();
     const client: LifelineClient = createClient({ url: 'ws://x.invalid', WebSocket: ws.WebSocket, clock, environment: null });
     const seen: unknown[] = [];
@@ -681,7 +681,7 @@ describe('client options', () => {
 
 describe('client without an injected WebSocket (Node 20)', () => {
   it('loads a WebSocket lazily and treats a refused connection as 1006', async () => {
-    const clock = new ManualClock();
+    const clock = new SyncClock();
     const client = createClient({ url: 'ws://127.0.0.1:1/', clock, environment: null, random: () => 0.5 });
     const errors: unknown[] = [];
     client.on('error', (e) => errors.push(e));

@@ -15,7 +15,7 @@ import { Heartbeat } from '../../src/client/heartbeat.js';
 import { ResendHold, resendDelay } from '../../src/client/resend.js';
 import { Timer } from '../../src/client/timer.js';
 import type { Json } from '../../src/protocol/frames.js';
-import { ManualClock } from '../support/manual-clock.js';
+import { SyncClock } from '../support/sync-clock.js';
 
 const JUST_BELOW_ONE = 1 - 1e-12;
 
@@ -24,7 +24,7 @@ const settle = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('Timer', () => {
   it('runs once, replaces a pending callback when started again, and cancels', () => {
-    const clock = new ManualClock();
+    const clock = new SyncClock();
     const timer = new Timer(clock);
     const fired: string[] = [];
     timer.start(100, () => fired.push('a'));
@@ -54,7 +54,7 @@ describe('Timer', () => {
 describe('DeadLinkWatch', () => {
   /** A watch on a link opened at time 0, with `deadLinkMs` 1000, recording its verdicts. */
   function started() {
-    const clock = new ManualClock();
+    const clock = new SyncClock();
     const dead: number[] = [];
     const watch = new DeadLinkWatch(clock, 1000, (silent) => dead.push(silent));
     watch.start();
@@ -84,7 +84,7 @@ describe('DeadLinkWatch', () => {
   });
 
   it('does nothing when off (0), before start, or after stop', () => {
-    const clock = new ManualClock();
+    const clock = new SyncClock();
     const onDead = vi.fn();
     const off = new DeadLinkWatch(clock, 0, onDead);
     off.start();
@@ -103,7 +103,7 @@ describe('DeadLinkWatch', () => {
 
 describe('Heartbeat', () => {
   it('pings after each silent interval, counting from the last thing heard or the last ping', () => {
-    const clock = new ManualClock();
+    const clock = new SyncClock();
     const pings: [number, number][] = [];
     const beat = new Heartbeat(clock, (n) => pings.push([n, clock.now()]));
     beat.heard();
@@ -122,7 +122,7 @@ describe('Heartbeat', () => {
   });
 
   it('one late timer costs one ping, not one per missed interval', () => {
-    const clock = new ManualClock();
+    const clock = new SyncClock();
     const pings: number[] = [];
     const beat = new Heartbeat(clock, (n) => pings.push(n));
     beat.heard();
@@ -133,7 +133,7 @@ describe('Heartbeat', () => {
   });
 
   it('shares its sequence with pings sent outside the schedule; stops; 0 means never', () => {
-    const clock = new ManualClock();
+    const clock = new SyncClock();
     const pings: number[] = [];
     const beat = new Heartbeat(clock, (n) => pings.push(n));
     expect(beat.nextSeq()).toBe(1);
@@ -160,7 +160,7 @@ describe('the resend hold', () => {
   });
 
   it('holds once per failure streak step, releases after the delay, backs off further, and resets on an ack', () => {
-    const clock = new ManualClock();
+    const clock = new SyncClock();
     const released: number[] = [];
     const hold = new ResendHold(clock, { baseMs: 100, factor: 2, capMs: 10_000 }, () => 0, () => released.push(clock.now()));
     hold.fail();
@@ -180,7 +180,7 @@ describe('the resend hold', () => {
   });
 
   it('release ends the hold without resending', () => {
-    const clock = new ManualClock();
+    const clock = new SyncClock();
     const onRelease = vi.fn();
     const hold = new ResendHold(clock, { baseMs: 100, factor: 2, capMs: 100 }, () => 0, onRelease);
     hold.fail();
@@ -193,7 +193,7 @@ describe('the resend hold', () => {
 
 describe('Credentials', () => {
   function credentials(auth: () => Json | PromiseLike<Json>, live = true) {
-    const clock = new ManualClock();
+    const clock = new SyncClock();
     const sent: Json[] = [];
     const failed: CredentialsError[] = [];
     const creds = new Credentials(auth, clock, () => 0.5, { live: () => live, send: (v) => sent.push(v), failed: (e) => failed.push(e) });

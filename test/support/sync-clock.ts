@@ -1,11 +1,13 @@
 /**
  * A hand-driven clock for the client's timing rules (reconnect waits, dead-link checks, pings, resend
  * holds, credential refresh): nothing runs until the test moves time, so no test waits on the wall clock.
+ * Synchronous, because the client's timers are: `advance` returns once every due timer has run, and
+ * `jump` moves time without running any, as a throttled background tab does.
  */
 import type { Clock } from '../../src/client/index.js';
 
 /** A hand-driven clock: `advance` runs due timers in order; `jump` moves time without running any (a throttled tab). */
-export class ManualClock implements Clock {
+export class SyncClock implements Clock {
   private time = 0;
   private seq = 0;
   private tasks: { at: number; id: number; callback: () => void }[] = [];
