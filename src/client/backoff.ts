@@ -39,6 +39,7 @@ export const DEFAULT_HINT_LIMITS: DelayWindow = { minMs: 0, maxMs: 60_000 };
  * Draw one number in [0, 1) from `random`, tolerating a broken source: a value that is not a
  * finite number counts as 0 and anything outside the interval is pulled back inside it, so a bad
  * injected source can skew delays but never produce a negative, infinite or NaN delay.
+ * @internal
  */
 export function draw(random: RandomSource): number {
   const value = random();
@@ -47,7 +48,7 @@ export function draw(random: RandomSource): number {
   return value < 1 ? value : 1 - Number.EPSILON / 2;
 }
 
-/** A delay drawn uniformly from `window`, in milliseconds: `minMs + random() * (maxMs - minMs)`. */
+/** A delay drawn uniformly from `window`, in milliseconds: `minMs + random() * (maxMs - minMs)`. @internal */
 export function uniformDelay(window: DelayWindow, random: RandomSource): number {
   return window.minMs + draw(random) * (window.maxMs - window.minMs);
 }
@@ -56,6 +57,7 @@ export function uniformDelay(window: DelayWindow, random: RandomSource): number 
  * Clamp both ends of `window` into `limits`, keeping `minMs <= maxMs`. Used on a server's hint so
  * that a misconfigured or hostile server cannot park clients for an hour or make them spin at 0 ms
  * beyond what the client allows.
+ * @internal
  */
 export function clampWindow(window: DelayWindow, limits: DelayWindow): DelayWindow {
   const clamp = (ms: number): number => Math.min(limits.maxMs, Math.max(limits.minMs, ms));
@@ -67,6 +69,7 @@ export function clampWindow(window: DelayWindow, limits: DelayWindow): DelayWind
  * The ceiling of the backoff delay for `attempt` (1 for the first retry):
  * `min(capMs, baseMs * factor ** (attempt - 1))`, in milliseconds.
  * Attempts below 1 count as 1; a ceiling that overflows is simply the cap.
+ * @internal
  */
 export function backoffCeiling(attempt: number, options: BackoffOptions = DEFAULT_BACKOFF): number {
   const n = Math.max(1, Math.floor(attempt));
@@ -82,6 +85,7 @@ export function backoffCeiling(attempt: number, options: BackoffOptions = DEFAUL
  * The cap is applied *before* the jitter: at high attempts the delay is uniform over [0, capMs),
  * so clients that failed together keep spreading out instead of re-synchronising at the cap.
  * @param attempt - consecutive failures so far, 1 for the first retry
+ * @internal
  */
 export function backoffDelay(attempt: number, options: BackoffOptions, random: RandomSource): number {
   return draw(random) * backoffCeiling(attempt, options);

@@ -2,8 +2,11 @@
  * The reconnecting client: a state machine around one WebSocket at a time that reads every close
  * code through the registry and acts on it (reconnect soon, back off, or stop with a diagnosis).
  *
- * Runs unchanged in browsers and Node: everything platform-specific comes through
- * {@link ClientOptions} or is looked up lazily (see `environment.ts`).
+ * This file holds the states and the socket's lifecycle; what a close means is planned in
+ * `close-plan.ts` (on top of the pure `policy.ts` and `backoff.ts`), silence is watched by
+ * `dead-link.ts`, and `online`/`offline`/visibility by `environment-watch.ts`. Runs unchanged in
+ * browsers and Node: everything platform-specific comes through {@link ClientOptions} or is looked up
+ * lazily (see `environment.ts`).
  *
  * Re-entrancy: listeners run synchronously and may call back into the client (`close()` from an
  * `open` listener, `reconnect()` from a `stopped` listener ...). Every transition takes a new
@@ -11,29 +14,35 @@
  * listener has moved the client on, so a stale transition never overwrites a newer one.
  * @packageDocumentation
  */
-import type { ReconnectClass } from '../codes/types.js';
 import type { LifelineError } from '../errors.js';
 import { MAX_CLOSE_REASON_BYTES, utf8Length } from '../protocol/close-reason.js';
-import type { RetryHint } from '../protocol/close-reason.js';
+import { Emitter } from '../util/emitter.js';
+import type { Listener, Unsubscribe } from '../util/emitter.js';
+import { rethrowAsync } from '../util/rethrow.js';
+import { closeInfo, countFailure, planClose } from './close-plan.js';
+import type { CloseInfo } from './close-plan.js';
+import { DeadLinkWatch } from './dead-link.js';
 import { ReadyState, globalWebSocket, loadWsWebSocket, watchHandshake } from './environment.js';
 import type { CloseEventLike, HandshakeRefusal, WebSocketConstructor, WebSocketLike } from './environment.js';
+import { watchEnvironment } from './environment-watch.js';
+import type { EnvironmentWatch } from './environment-watch.js';
 import {
   ClientClosedError,
   ConnectError,
   DeadLinkError,
-  ListenerError,
   NotOpenError,
   PolicyError,
   SocketError,
   UrlError,
   WebSocketUnavailableError,
 } from './errors.js';
-import { TypedEmitter } from './events.js';
-import type { Listener, Unsubscribe } from './events.js';
+import { createListeners } from './listeners.js';
 import { resolveOptions } from './options.js';
 import type { ClientOptions, ResolvedOptions } from './options.js';
-import { analyzeClose, decide, diagnose } from './policy.js';
-import type { CloseFacts, Decision, PolicyConfig } from './policy.js';
+import { analyzeClose } from './policy.js';
+import type { PolicyConfig } from './policy.js';
+import { Timer } from './timer.js';
+
 
 /**
  * Where the client is.
@@ -49,37 +58,6 @@ export type ClientState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'sto
 
 /** A received message: a string for text frames, an `ArrayBuffer` for binary frames. */
 export type MessageData = string | ArrayBuffer;
-
-/** Everything known about one close, raw and explained. */
-export interface CloseInfo {
-  /** The close code as reported by the WebSocket implementation (1006 for a failed attempt or a dead link). */
-  readonly code: number;
-  /** The raw close reason. */
-  readonly reason: string;
-  /** Whether the closing handshake completed. */
-  readonly wasClean: boolean;
-  /** The code's name from the registry, in the client's `lang` (1006's for a code the registry rejects). */
-  readonly name: string;
-  /** What the code means (the registry's description). */
-  readonly explanation: string;
-  /** The server's incident id (`incident=` in the reason), as sent with 1011. */
-  readonly incident?: string;
-  /** The server's reconnect window (`retry=` in the reason), before clamping, in milliseconds. */
-  readonly retry?: RetryHint;
-  /** The registry's reconnect class (`backoff` for a code no peer may legitimately report). */
-  readonly class: ReconnectClass;
-  /** Whether the client will reconnect by itself. */
-  readonly willReconnect: boolean;
-  /** When reconnecting: the delay before the next attempt, in milliseconds. */
-  readonly delayMs?: number;
-  /** When stopping or exhausted: why, for people (name, the server's text, what to do). */
-  readonly diagnosis?: string;
-  /**
-   * For a refused handshake, where the platform shows it (Node with `ws`; never browsers): the HTTP status
-   * and its `Retry-After` in ms, which the reconnect delay then is at least (clamped by `hintLimits`).
-   */
-  readonly handshake?: HandshakeRefusal;
-}
 
 /** Event names and payloads of {@link LifelineClient.on}. */
 export interface ClientEvents {
@@ -103,11 +81,6 @@ export interface ClientEvents {
   error: LifelineError;
 }
 
-/** A pending timer. An object, so that a clock returning `0` or `undefined` as a handle still works. */
-interface Timer {
-  readonly handle: unknown;
-}
-
 /**
  * A WebSocket client that survives failures and deploys. Create one with {@link createClient}.
  *
@@ -121,7 +94,8 @@ interface Timer {
 export class LifelineClient {
   readonly #options: ResolvedOptions;
   readonly #policy: PolicyConfig;
-  readonly #emitter: TypedEmitter<ClientEvents>;
+  readonly #emitter: Emitter<ClientEvents>;
+  readonly #reportBug: (error: LifelineError, original: unknown) => void;
 
   #state: ClientState = 'idle';
   /** Bumped by every transition; see the module comment. */
@@ -131,39 +105,31 @@ export class LifelineClient {
   #socket: WebSocketLike | undefined;
   #ctor: WebSocketConstructor | undefined;
   #openedAt: number | undefined;
-  #lastTrafficAt = 0;
   #lastClose: CloseInfo | undefined;
   /** The HTTP answer of the current attempt's refused handshake, when the platform shows it. */
   #refusal: HandshakeRefusal | undefined;
 
-  #reconnectTimer: Timer | undefined;
+  readonly #reconnectTimer: Timer;
   #reconnectDueAt = 0;
-  #deadLinkTimer: Timer | undefined;
-
-  #offline = false;
-  #detachEnvironment: (() => void) | undefined;
+  readonly #deadLink: DeadLinkWatch;
+  readonly #environment: EnvironmentWatch;
 
   /** Prefer {@link createClient}. Throws `TypeError`/`RangeError` for invalid options. */
   constructor(options: ClientOptions) {
-    this.#options = resolveOptions(options);
-    const o = this.#options;
-    this.#policy = {
-      random: o.random,
-      soon: o.soon,
-      backoff: o.backoff,
-      hintLimits: o.hintLimits,
-      lang: o.lang,
-      ...(o.explain ? { explain: o.explain } : {}),
-      ...(o.applicationCodes ? { applicationCodes: o.applicationCodes } : {}),
-      ...(o.policy ? { policy: o.policy } : {}),
-      onError: (error: PolicyError) => this.#reportBug(error, error),
-    };
-    this.#emitter = new TypedEmitter<ClientEvents>((error, event) => {
-      // A throwing `error` listener has nowhere else to go; anything else is reported on `error`.
-      if (event === 'error') rethrowAsync(error);
-      else this.#reportBug(new ListenerError(String(event), { cause: error }), error);
+    const o = (this.#options = resolveOptions(options));
+    // The resolved options carry every setting of the policy under the same names.
+    this.#policy = { ...o, onError: (error: PolicyError) => this.#reportBug(error, error) };
+    const listeners = createListeners<ClientEvents>();
+    this.#emitter = listeners.emitter;
+    this.#reportBug = listeners.reportBug;
+    this.#reconnectTimer = new Timer(o.clock);
+    this.#deadLink = new DeadLinkWatch(o.clock, o.deadLinkMs, (silentMs) => this.#onDeadLink(silentMs));
+    this.#environment = watchEnvironment(o.environment, {
+      // Pause, not cancel: the state stays `reconnecting` and `online` resumes it.
+      offline: () => this.#guard(() => this.#reconnectTimer.cancel()),
+      online: () => this.#guard(() => this.#onOnline()),
+      visible: () => this.#guard(() => this.#onVisible()),
     });
-    this.#attachEnvironment();
     if (o.autoConnect) {
       // Deferred so the caller can subscribe to `state`/`connecting` right after createClient().
       queueMicrotask(() => {
@@ -214,7 +180,7 @@ export class LifelineClient {
       case 'open':
         return;
       case 'reconnecting':
-        this.#cancelReconnect();
+        this.#reconnectTimer.cancel();
         this.#attempt();
         return;
       case 'idle':
@@ -260,10 +226,9 @@ export class LifelineClient {
     }
     if (this.#state === 'closed') return;
     const epoch = ++this.#epoch;
-    this.#cancelReconnect();
-    this.#cancelDeadLink();
-    this.#detachEnvironment?.();
-    this.#detachEnvironment = undefined;
+    this.#reconnectTimer.cancel();
+    this.#deadLink.stop();
+    this.#environment.stop();
     this.#setState('closed', epoch);
     const socket = this.#socket;
     if (socket && (socket.readyState === ReadyState.CONNECTING || socket.readyState === ReadyState.OPEN)) {
@@ -372,19 +337,17 @@ export class LifelineClient {
 
   #onOpen(socket: WebSocketLike): void {
     if (socket !== this.#socket || this.#state !== 'connecting') return;
-    const now = this.#options.clock.now();
-    this.#openedAt = now;
-    this.#lastTrafficAt = now;
+    this.#openedAt = this.#options.clock.now();
     const epoch = ++this.#epoch;
     const attempt = this.#failures;
     if (!this.#setState('open', epoch)) return;
-    this.#armDeadLink();
+    this.#deadLink.start();
     this.#emitIn(epoch, 'open', { protocol: typeof socket.protocol === 'string' ? socket.protocol : '', attempt });
   }
 
   #onMessage(socket: WebSocketLike, event: { data?: unknown } | undefined): void {
     if (socket !== this.#socket || this.#state !== 'open') return;
-    this.#lastTrafficAt = this.#options.clock.now();
+    this.#deadLink.heard();
     this.#emitter.emit('message', { data: event?.data as MessageData });
   }
 
@@ -413,7 +376,7 @@ export class LifelineClient {
    * @param forcedStop - stop with this diagnosis instead of asking the policy (unrecoverable local errors)
    */
   #handleClose(code: number, reason: string, wasClean: boolean, forcedStop?: string): void {
-    this.#cancelDeadLink();
+    this.#deadLink.stop();
     const openedAt = this.#openedAt;
     this.#openedAt = undefined;
     const refusal = this.#refusal;
@@ -429,169 +392,80 @@ export class LifelineClient {
     }
 
     const epoch = ++this.#epoch;
-    // Compared at close time rather than with a timer: correct even if background timers were throttled.
-    if (openedAt !== undefined && this.#options.clock.now() - openedAt >= this.#options.stableAfterMs) this.#failures = 0;
-    // A planned close (1012, 1001) of a connection that did open is the server's doing, not a failure
-    // streak: start counting afresh, or a few deploys in a row would push the backoff towards its cap.
-    if (openedAt !== undefined && facts.actionClass === 'reconnect-soon') this.#failures = 0;
-    const attempt = ++this.#failures;
-    let decision: Decision =
-      forcedStop !== undefined ? { action: 'stop', diagnosis: forcedStop } : decide({ code, reason, attempt }, this.#policy, facts);
-    // The server said when to come back: never sooner (within the limits a server hint is clamped to).
-    if (decision.action === 'reconnect' && refusal?.retryAfterMs !== undefined) {
-      const floor = Math.min(refusal.retryAfterMs, this.#options.hintLimits.maxMs);
-      if (decision.delayMs < floor) decision = { ...decision, delayMs: floor };
+    const attempt = (this.#failures = countFailure(this.#failures, facts, openedAt, this.#options.clock.now(), this.#options.stableAfterMs));
+    const plan = planClose(facts, { reason, wasClean, forcedStop, refusal }, attempt, this.#options, this.#policy);
+    this.#lastClose = plan.info;
+    if (!this.#emitIn(epoch, 'close', plan.info)) return;
+    switch (plan.next) {
+      case 'stop':
+        if (this.#setState('stopped', epoch)) this.#emitIn(epoch, 'stopped', { close: plan.info, diagnosis: plan.diagnosis });
+        return;
+      case 'exhausted':
+        if (this.#setState('exhausted', epoch)) this.#emitIn(epoch, 'exhausted', { attempts: plan.attempts, lastClose: plan.info });
+        return;
+      case 'reconnect':
+        if (!this.#setState('reconnecting', epoch)) return;
+        // Scheduled before `reconnecting` is emitted, so a listener calling connect() cancels it cleanly.
+        this.#scheduleReconnect(plan.delayMs);
+        this.#emitIn(epoch, 'reconnecting', {
+          attempt,
+          delayMs: plan.delayMs,
+          code,
+          ...(facts.incident !== undefined ? { incident: facts.incident } : {}),
+        });
+        return;
     }
-    const extra = refusal ? { handshake: refusal } : {};
-
-    if (decision.action === 'stop') {
-      const info = closeInfo(facts, reason, wasClean, { willReconnect: false, diagnosis: decision.diagnosis, ...extra });
-      this.#lastClose = info;
-      if (!this.#emitIn(epoch, 'close', info)) return;
-      if (!this.#setState('stopped', epoch)) return;
-      this.#emitIn(epoch, 'stopped', { close: info, diagnosis: decision.diagnosis });
-      return;
-    }
-
-    if (attempt > this.#options.maxAttempts) {
-      const attempts = attempt - 1;
-      const diagnosis = diagnose(facts, `gave up after ${attempts} consecutive reconnect attempt${attempts === 1 ? '' : 's'} (maxAttempts)`);
-      const info = closeInfo(facts, reason, wasClean, { willReconnect: false, diagnosis, ...extra });
-      this.#lastClose = info;
-      if (!this.#emitIn(epoch, 'close', info)) return;
-      if (!this.#setState('exhausted', epoch)) return;
-      this.#emitIn(epoch, 'exhausted', { attempts, lastClose: info });
-      return;
-    }
-
-    const info = closeInfo(facts, reason, wasClean, { willReconnect: true, delayMs: decision.delayMs, ...extra });
-    this.#lastClose = info;
-    if (!this.#emitIn(epoch, 'close', info)) return;
-    if (!this.#setState('reconnecting', epoch)) return;
-    // Scheduled before `reconnecting` is emitted, so a listener calling connect() cancels it cleanly.
-    this.#scheduleReconnect(decision.delayMs);
-    this.#emitIn(epoch, 'reconnecting', {
-      attempt,
-      delayMs: decision.delayMs,
-      code,
-      ...(facts.incident !== undefined ? { incident: facts.incident } : {}),
-    });
   }
 
   // ---- reconnect timer ----------------------------------------------------------------------
 
   #scheduleReconnect(delayMs: number): void {
-    this.#cancelReconnect();
+    this.#reconnectTimer.cancel();
     this.#reconnectDueAt = this.#options.clock.now() + delayMs;
     // Offline: every attempt would fail at once and burn the backoff; wait for `online` instead.
-    if (this.#offline) return;
-    this.#reconnectTimer = this.#setTimer(delayMs, () => {
-      this.#reconnectTimer = undefined;
+    if (this.#environment.offline) return;
+    this.#reconnectTimer.start(delayMs, () => {
       if (this.#state === 'reconnecting') this.#attempt();
     });
   }
 
-  #cancelReconnect(): void {
-    if (this.#reconnectTimer) this.#options.clock.clearTimeout(this.#reconnectTimer.handle);
-    this.#reconnectTimer = undefined;
-  }
+  // ---- dead link and environment --------------------------------------------------------------
 
-  // ---- dead-link detection ------------------------------------------------------------------
-
-  /**
-   * Schedule the next check. Never counts ticks: each check compares `now()` with the last
-   * traffic, and checks are at most `deadLinkMs / 2` apart, so a timer a throttled background
-   * tab fires late still sees the true silence.
-   */
-  #armDeadLink(): void {
-    const { deadLinkMs, clock } = this.#options;
-    this.#cancelDeadLink();
-    if (deadLinkMs <= 0 || this.#state !== 'open') return;
-    const silent = clock.now() - this.#lastTrafficAt;
-    const wait = Math.max(1, Math.min(deadLinkMs / 2, deadLinkMs - silent));
-    this.#deadLinkTimer = this.#setTimer(wait, () => {
-      this.#deadLinkTimer = undefined;
-      if (!this.#checkLink()) this.#armDeadLink();
-    });
-  }
-
-  #cancelDeadLink(): void {
-    if (this.#deadLinkTimer) this.#options.clock.clearTimeout(this.#deadLinkTimer.handle);
-    this.#deadLinkTimer = undefined;
-  }
-
-  /** Declare the link dead if it has been silent for `deadLinkMs`; returns whether it did. */
-  #checkLink(): boolean {
-    const { deadLinkMs, clock } = this.#options;
+  /** Abandon the socket: on a dead link its closing handshake would never finish, so move on as for 1006. */
+  #onDeadLink(silentMs: number): void {
     const socket = this.#socket;
-    if (deadLinkMs <= 0 || this.#state !== 'open' || socket === undefined) return false;
-    const silent = clock.now() - this.#lastTrafficAt;
-    if (silent < deadLinkMs) return false;
-    // Abandon the socket: on a dead link its closing handshake would never finish, so its events
-    // are ignored from now on (its handlers stay attached, onerror included) and we move on as for 1006.
+    // Its events are ignored from now on (its handlers stay attached, onerror included).
     this.#socket = undefined;
     try {
-      socket.close();
+      socket?.close();
     } catch {
       // Nothing to do: the socket is already abandoned.
     }
     const epoch = this.#epoch;
-    this.#emitError(new DeadLinkError(silent));
+    this.#emitError(new DeadLinkError(silentMs));
     if (epoch === this.#epoch) this.#handleClose(1006, '', false);
-    return true;
-  }
-
-  // ---- environment --------------------------------------------------------------------------
-
-  #attachEnvironment(): void {
-    const env = this.#options.environment;
-    if (!env) return;
-    this.#offline = env.navigator?.onLine === false;
-    const onOffline = (): void => this.#guard(() => this.#onOffline());
-    const onOnline = (): void => this.#guard(() => this.#onOnline());
-    const onVisibility = (): void => this.#guard(() => this.#onVisibility());
-    env.addEventListener('offline', onOffline);
-    env.addEventListener('online', onOnline);
-    env.addEventListener('visibilitychange', onVisibility);
-    this.#detachEnvironment = () => {
-      env.removeEventListener('offline', onOffline);
-      env.removeEventListener('online', onOnline);
-      env.removeEventListener('visibilitychange', onVisibility);
-    };
-  }
-
-  #onOffline(): void {
-    this.#offline = true;
-    // Pause, not cancel: the state stays `reconnecting` and `online` resumes it.
-    this.#cancelReconnect();
   }
 
   #onOnline(): void {
-    this.#offline = false;
     if (this.#state === 'reconnecting') {
-      this.#cancelReconnect();
+      this.#reconnectTimer.cancel();
       this.#attempt();
     } else if (this.#state === 'open') {
-      this.#checkLink();
+      this.#deadLink.check();
     }
   }
 
-  #onVisibility(): void {
-    if (this.#options.environment?.document?.visibilityState === 'hidden') return;
+  #onVisible(): void {
     if (this.#state === 'open') {
-      this.#checkLink();
-    } else if (this.#state === 'reconnecting' && this.#reconnectTimer && this.#options.clock.now() >= this.#reconnectDueAt) {
+      this.#deadLink.check();
+    } else if (this.#state === 'reconnecting' && this.#reconnectTimer.armed && this.#options.clock.now() >= this.#reconnectDueAt) {
       // The wait is over but a throttled background timer has not fired yet.
-      this.#cancelReconnect();
+      this.#reconnectTimer.cancel();
       this.#attempt();
     }
   }
 
   // ---- plumbing -----------------------------------------------------------------------------
-
-  #setTimer(ms: number, callback: () => void): Timer {
-    return { handle: this.#options.clock.setTimeout(() => this.#guard(callback), ms) };
-  }
 
   /** Change state and emit `state`; returns whether `epoch` is still current afterwards. */
   #setState(next: ClientState, epoch: number): boolean {
@@ -612,15 +486,6 @@ export class LifelineClient {
     if (this.#state !== 'closed') this.#emitter.emit('error', error);
   }
 
-  /**
-   * Report a bug in user code (a throwing listener, a bad policy): on `error` when someone listens,
-   * otherwise rethrown asynchronously so it is not swallowed and still cannot unwind the client.
-   */
-  #reportBug(error: LifelineError, original: unknown): void {
-    if (this.#emitter.has('error')) this.#emitter.emit('error', error);
-    else rethrowAsync(original);
-  }
-
   /** Run a callback invoked by the platform (socket, timer, environment) so it can never throw into it. */
   #guard(callback: () => void): void {
     try {
@@ -631,36 +496,8 @@ export class LifelineClient {
   }
 }
 
-function closeInfo(
-  facts: CloseFacts,
-  reason: string,
-  wasClean: boolean,
-  outcome: { willReconnect: boolean; delayMs?: number; diagnosis?: string; handshake?: HandshakeRefusal },
-): CloseInfo {
-  return {
-    code: facts.code,
-    reason,
-    wasClean,
-    name: facts.explanation.name,
-    explanation: facts.explanation.description,
-    ...(facts.incident !== undefined ? { incident: facts.incident } : {}),
-    ...(facts.retry !== undefined ? { retry: facts.retry } : {}),
-    class: facts.registryClass,
-    willReconnect: outcome.willReconnect,
-    ...(outcome.delayMs !== undefined ? { delayMs: outcome.delayMs } : {}),
-    ...(outcome.diagnosis !== undefined ? { diagnosis: outcome.diagnosis } : {}),
-    ...(outcome.handshake !== undefined ? { handshake: outcome.handshake } : {}),
-  };
-}
-
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
-}
-
-function rethrowAsync(error: unknown): void {
-  queueMicrotask(() => {
-    throw error;
-  });
 }
 
 /**

@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 
-/** `WebSocket.readyState` values (the same in browsers and `ws`). */
+/** `WebSocket.readyState` values (the same in browsers and `ws`). @internal */
 export const ReadyState = { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 } as const;
 
 /** The fields of a close event the client reads. */
@@ -84,7 +84,7 @@ export interface ClientEnvironment {
   readonly navigator?: { readonly onLine?: boolean } | undefined;
 }
 
-/** The platform's clock: `Date.now` (wall time, so a laptop's sleep counts as elapsed) and the global timers. */
+/** The platform's clock: `Date.now` (wall time, so a laptop's sleep counts as elapsed) and the global timers. @internal */
 export function defaultClock(): Clock {
   // Arrow wrappers: browsers throw "Illegal invocation" when setTimeout is called detached from the global.
   return {
@@ -95,7 +95,7 @@ export function defaultClock(): Clock {
   };
 }
 
-/** `globalThis` when it can take event listeners (browsers, workers, Deno); otherwise none (Node). */
+/** `globalThis` when it can take event listeners (browsers, workers, Deno); otherwise none (Node). @internal */
 export function defaultEnvironment(): ClientEnvironment | undefined {
   const g = globalThis as unknown as Partial<ClientEnvironment>;
   return typeof g.addEventListener === 'function' && typeof g.removeEventListener === 'function'
@@ -103,7 +103,7 @@ export function defaultEnvironment(): ClientEnvironment | undefined {
     : undefined;
 }
 
-/** The platform's own `WebSocket` (browsers, Node >= 22, Deno, Bun), if any. */
+/** The platform's own `WebSocket` (browsers, Node >= 22, Deno, Bun), if any. @internal */
 export function globalWebSocket(): WebSocketConstructor | undefined {
   const ctor = (globalThis as { WebSocket?: unknown }).WebSocket;
   return typeof ctor === 'function' ? (ctor as WebSocketConstructor) : undefined;
@@ -111,10 +111,12 @@ export function globalWebSocket(): WebSocketConstructor | undefined {
 
 /**
  * Load the `ws` package for runtimes without a global `WebSocket` (Node 20).
- * The specifier is held in a variable so bundlers do not follow it and browsers never fetch it.
+ * The specifier is held in a `let`, so bundlers do not follow it and browsers never fetch it: esbuild
+ * inlines a `const` into `import()` and would then bundle `ws`'s browser stub with its CommonJS shims.
+ * @internal
  */
 export async function loadWsWebSocket(): Promise<WebSocketConstructor> {
-  const specifier = 'ws';
+  let specifier = 'ws';
   const mod = (await import(/* @vite-ignore */ specifier)) as { WebSocket?: unknown; default?: unknown };
   const ctor = mod.WebSocket ?? mod.default;
   if (typeof ctor !== 'function') throw new TypeError('the "ws" module does not export a WebSocket class');
@@ -132,6 +134,7 @@ export interface HandshakeRefusal {
 /**
  * Read `Retry-After`: delay-seconds or an HTTP date (RFC 9110 §10.2.3); undefined when absent or unreadable.
  * @param now - the current time, ms since the epoch (for a date)
+ * @internal
  */
 export function parseRetryAfter(value: unknown, now: number): number | undefined {
   const text = Array.isArray(value) ? value[0] : value;
@@ -148,6 +151,7 @@ export function parseRetryAfter(value: unknown, now: number): number | undefined
  * `unexpected-response` event; browsers and Node's built-in WebSocket show a failed handshake as a bare
  * error and 1006, so there this does nothing. Listening makes `ws` leave the refused request to us: it is
  * ended here, and the socket then reports its error and 1006 close as usual.
+ * @internal
  */
 export function watchHandshake(socket: WebSocketLike, now: () => number, refused: (refusal: HandshakeRefusal) => void): void {
   const emitter = socket as unknown as { once?: (event: string, listener: (request: unknown, response: unknown) => void) => unknown; terminate?: () => void };

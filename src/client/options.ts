@@ -94,7 +94,7 @@ export const CLIENT_DEFAULTS = {
   deadLinkMs: 0,
 } as const satisfies Partial<ClientOptions>;
 
-/** Options after defaults and validation. */
+/** Options after defaults and validation. @internal */
 export interface ResolvedOptions {
   readonly url: ClientOptions['url'];
   readonly protocols: string | string[] | undefined;
@@ -151,8 +151,22 @@ function delayWindow(name: string, value: unknown, defaults: DelayWindow): Delay
 }
 
 /**
+ * Backoff settings (`backoff`, and the session's `resendBackoff`) over `defaults`, validated.
+ * @internal
+ */
+export function backoffOptions(name: string, value: unknown, defaults: BackoffOptions): BackoffOptions {
+  const b = { ...defaults, ...part(name, value) };
+  const baseMs = milliseconds(`${name}.baseMs`, b.baseMs);
+  const capMs = milliseconds(`${name}.capMs`, b.capMs);
+  if (typeof b.factor !== 'number') throw new TypeError(`${name}.factor must be a number`);
+  if (!Number.isFinite(b.factor) || b.factor < 1) throw new RangeError(`${name}.factor: ${b.factor} < 1`);
+  return { baseMs, factor: b.factor, capMs };
+}
+
+/**
  * Apply defaults and validate. Throws `TypeError` or `RangeError` synchronously, naming the option.
  * Reads the platform defaults (clock, environment) now, at client creation, never at import time.
+ * @internal
  */
 export function resolveOptions(options: ClientOptions): ResolvedOptions {
   if (!isObject(options)) throw new TypeError('options must be an object with at least a url');
@@ -181,12 +195,7 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
   const soon = delayWindow('soon', o.soon, DEFAULT_SOON);
   const hintLimits = delayWindow('hintLimits', o.hintLimits, DEFAULT_HINT_LIMITS);
 
-  const b = { ...DEFAULT_BACKOFF, ...part('backoff', o.backoff) };
-  const baseMs = milliseconds('backoff.baseMs', b.baseMs);
-  const capMs = milliseconds('backoff.capMs', b.capMs);
-  if (typeof b.factor !== 'number') throw new TypeError('backoff.factor must be a number');
-  if (!Number.isFinite(b.factor) || b.factor < 1) throw new RangeError(`backoff.factor: ${b.factor} < 1`);
-  const backoff: BackoffOptions = { baseMs, factor: b.factor, capMs };
+  const backoff = backoffOptions('backoff', o.backoff, DEFAULT_BACKOFF);
 
   const maxAttempts = o.maxAttempts;
   if (typeof maxAttempts !== 'number') throw new TypeError('maxAttempts must be a number');

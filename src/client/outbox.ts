@@ -1,15 +1,16 @@
 /**
  * The outbox of acknowledged messages: every `msg` and `pub` from the moment the application hands it
- * over until the server answers `ack` or `reject`. Bounded, ordered by id, and pure: it decides what is
- * (re)sent when, the session does the sending and owns the timers.
+ * over until the server answers `ack` or `reject`. Bounded, ordered by id, and pure: it knows what is
+ * still to be sent on the current connection; the session does the sending, and `resend.ts` decides
+ * when the whole outbox waits after the server could not store a message.
  * @packageDocumentation
  */
 import type { AckFrame } from '../protocol/frames.js';
 
-/** Which frame an entry is. */
+/** Which frame an entry is. @internal */
 export type OutboxKind = 'msg' | 'pub';
 
-/** One message waiting for its `ack` or `reject`. */
+/** One message waiting for its `ack` or `reject`. @internal */
 export interface OutboxEntry {
   /** The message id (increasing from 1 per outbox). */
   readonly id: number;
@@ -19,19 +20,13 @@ export interface OutboxEntry {
   readonly text: string;
   /** Whether it was sent on the current connection (and so is awaiting an answer there). */
   sent: boolean;
-  /** Held back until a retry timer fires (after the server answered `UNAVAILABLE`). */
-  waiting: boolean;
-  /** How many `UNAVAILABLE` answers it got; drives the resend backoff. */
-  retries: number;
-  /** The session's handle on the retry timer, if one is pending. */
-  timer: unknown;
   /** Settle the caller's promise with the server's acknowledgement. */
   readonly resolve: (ack: AckFrame) => void;
   /** Settle the caller's promise with a failure. */
   readonly reject: (error: Error) => void;
 }
 
-/** What {@link Outbox.add} needs besides the id it assigns. */
+/** What {@link Outbox.add} needs besides the id it assigns. @internal */
 export interface OutboxRequest {
   readonly kind: OutboxKind;
   /** Build the frame text for the assigned id. */
@@ -43,6 +38,7 @@ export interface OutboxRequest {
 /**
  * Unacknowledged and queued messages, in id order. Holds at most `limit` entries: a full outbox
  * refuses new ones (the caller reports it) rather than dropping old ones, so nothing disappears silently.
+ * @internal
  */
 export class Outbox {
   readonly #entries = new Map<number, OutboxEntry>();
@@ -79,9 +75,6 @@ export class Outbox {
       kind: request.kind,
       text: request.encode(id),
       sent: false,
-      waiting: false,
-      retries: 0,
-      timer: undefined,
       resolve: request.resolve,
       reject: request.reject,
     };
@@ -102,16 +95,19 @@ export class Outbox {
   }
 
   /**
-   * Entries to send now on a ready connection, in id order: everything not already sent on it and
-   * not held back by a retry timer. Ids only grow and a Map keeps insertion order, so this is id order.
+   * Entries to send now on a ready connection, in id order: everything not already sent on it.
+   * Ids only grow and a Map keeps insertion order, so this is id order.
    */
   due(): OutboxEntry[] {
     const out: OutboxEntry[] = [];
-    for (const entry of this.#entries.values()) if (!entry.sent && !entry.waiting) out.push(entry);
+    for (const entry of this.#entries.values()) if (!entry.sent) out.push(entry);
     return out;
   }
 
-  /** The connection ended: nothing is in flight any more, everything is resent on the next one. */
+  /**
+   * Nothing is in flight any more, everything is sent again: the connection ended, or the resend hold
+   * after an `UNAVAILABLE` ran out (what did get stored is deduplicated by the server).
+   */
   disconnected(): void {
     for (const entry of this.#entries.values()) entry.sent = false;
   }

@@ -51,7 +51,7 @@ export type PolicyDecision =
  */
 export type PolicyFunction = (code: number, reason: string, attempt: number) => PolicyDecision | undefined;
 
-/** Why a reconnect got its delay. */
+/** Why a reconnect got its delay. @internal */
 export type ReconnectReason =
   /** a planned event (1001, 1012): uniform in the `soon` window */
   | 'soon'
@@ -62,12 +62,12 @@ export type ReconnectReason =
   /** the user's `policy` option decided */
   | 'policy';
 
-/** The outcome of {@link decide}. */
+/** The outcome of {@link decide}. @internal */
 export type Decision =
   | { readonly action: 'reconnect'; /** milliseconds */ readonly delayMs: number; readonly reason: ReconnectReason }
   | { readonly action: 'stop'; /** why the client stopped, for people */ readonly diagnosis: string };
 
-/** Everything {@link decide} needs besides the close itself. Only `random` is required. */
+/** Everything {@link decide} needs besides the close itself. Only `random` is required. @internal */
 export interface PolicyConfig {
   /** Random source in [0, 1); drawn once per decision. */
   readonly random: RandomSource;
@@ -89,7 +89,7 @@ export interface PolicyConfig {
   readonly onError?: (error: PolicyError) => void;
 }
 
-/** What a close means, read from the registry and the reason. */
+/** What a close means, read from the registry and the reason. @internal */
 export interface CloseFacts {
   /** The code as reported. */
   readonly code: number;
@@ -140,6 +140,7 @@ function explain(code: number, lang: Lang, explainer: Explainer | undefined): Ex
  * and the reason's `incident=` and `retry=` fields. Never throws, whatever the peer sent.
  * @param code - the close code as reported
  * @param reason - the raw close reason
+ * @internal
  */
 export function analyzeClose(
   code: number,
@@ -188,6 +189,7 @@ export function analyzeClose(
  * A one-line diagnosis for people: the code's registry name, the server's text, and the registry's
  * fix (or `note` instead of the fix). For example
  * `Policy Violation (1008): "token expired". Re-authenticate before reconnecting.`
+ * @internal
  */
 export function diagnose(facts: CloseFacts, note?: string): string {
   const name = facts.explanation.name || 'Close';
@@ -224,6 +226,7 @@ function validOverride(value: unknown): value is PolicyDecision {
  *
  * @param input.attempt - consecutive failures including this close; 1 after the first
  * @param facts - a precomputed {@link analyzeClose} result, to avoid reading the close twice
+ * @internal
  */
 export function decide(
   input: { readonly code: number; readonly reason: string; readonly attempt: number },

@@ -6,7 +6,7 @@
  */
 import { continuesFrom, isUnwrittenEpoch, type EventFrame, type Position, type SubscribedFrame } from '../protocol/frames.js';
 
-/** What to do with one `ev` frame. */
+/** What to do with one `ev` frame. @internal */
 export type EventVerdict =
   /** The next message: hand it to the application (the cursor has moved to it). */
   | 'deliver'
@@ -17,7 +17,7 @@ export type EventVerdict =
   /** No live subscription on this connection (not yet confirmed, or re-syncing): drop it. */
   | 'ignore';
 
-/** What a `subscribed` frame meant for the cursor. */
+/** What a `subscribed` frame meant for the cursor. @internal */
 export interface SubscribedOutcome {
   /** True when messages after the previous position will not all be delivered: tell the application. */
   readonly lost: boolean;
@@ -29,6 +29,7 @@ export interface SubscribedOutcome {
  * The application's place in one channel. `position` is the last message delivered (undefined
  * before the first `subscribed`, unless the application supplied one). `live` is true between a
  * `subscribed` on the current connection and the next disconnect or re-sync.
+ * @internal
  */
 export class ChannelCursor {
   #position: Position | undefined;

@@ -67,7 +67,9 @@ describe('the browser build', () => {
     await page.waitForSelector('body[data-loaded="true"]');
     const loaded = await page.evaluate(() => (window as unknown as { loaded: { globals: Record<string, string>; exports: string[] } }).loaded);
     for (const [name, type] of Object.entries(loaded.globals)) expect(type, name).toBe('undefined');
-    expect(loaded.exports).toEqual(expect.arrayContaining(['createClient', 'createSession', 'parseReason', 'backoffDelay', 'decide', 'ReadyState', 'RejectedError']));
+    expect(loaded.exports).toEqual(expect.arrayContaining(['createClient', 'createSession', 'parseReason', 'DEFAULT_BACKOFF', 'RejectedError']));
+    // The reconnect policy and its delay math are internal: reached through the client, not exported.
+    for (const internal of ['backoffDelay', 'decide', 'analyzeClose', 'ReadyState']) expect(loaded.exports).not.toContain(internal);
 
     const outcome = await page.evaluate(async (url) => {
       const within = <T>(what: string, p: Promise<T>): Promise<T> =>
@@ -75,25 +77,25 @@ describe('the browser build', () => {
       const lifeline = (window as unknown as { lifelineModule: typeof import('../../src/client/index.js') }).lifelineModule;
       const reason = lifeline.parseReason('service restart; retry=1000-5000ms');
       // A plain client: the demo echoes, and "crash" is a 1011 with an incident id; the policy says back off.
-      const client = lifeline.createClient({ url, backoff: { baseMs: 50 } });
+      const client = lifeline.createClient({ url, backoff: { baseMs: 50 }, random: () => 0.5 });
       const echoed = await within('echo', new Promise<string>((resolve) => {
         client.on('open', () => client.send('hello from the bundle'));
         client.on('message', ({ data }) => resolve(String(data)));
       }));
-      const closed = await within('1011', new Promise<{ code: number; name: string; incident?: string; willReconnect: boolean; cls: string }>((resolve) => {
-        client.on('close', (c) => resolve({ code: c.code, name: c.name, incident: c.incident, willReconnect: c.willReconnect, cls: c.class }));
+      const closed = await within('1011', new Promise<{ code: number; name: string; incident?: string; willReconnect: boolean; cls: string; delayMs?: number }>((resolve) => {
+        client.on('close', (c) => resolve({ code: c.code, name: c.name, incident: c.incident, willReconnect: c.willReconnect, cls: c.class, delayMs: c.delayMs }));
         client.send('crash');
       }));
       client.close();
       // Error classes keep their names through minification (callers may check \`error.name\`).
       const names = [new lifeline.ClientClosedError().name, new lifeline.RejectedError(1, 'FORBIDDEN').name];
-      return { reason, echoed, closed, names, delay: lifeline.backoffDelay(3, lifeline.DEFAULT_BACKOFF, () => 0.5) };
+      return { reason, echoed, closed, names };
     }, `ws://127.0.0.1:${serve.port}/`);
     expect(outcome.reason).toMatchObject({ retry: { minMs: 1000, maxMs: 5000 } });
     expect(outcome.echoed).toBe('hello from the bundle');
     expect(outcome.names).toEqual(['ClientClosedError', 'RejectedError']);
-    expect(outcome.delay).toBe(1000); // 0.5 * min(30000, 500 * 2 ** 2)
-    expect(outcome.closed).toMatchObject({ code: 1011, name: 'Internal Error', willReconnect: true, cls: 'backoff' });
+    // The first failure's backoff, drawn by the bundle's policy: 0.5 * min(30000, 50 * 2 ** 0).
+    expect(outcome.closed).toMatchObject({ code: 1011, name: 'Internal Error', willReconnect: true, cls: 'backoff', delayMs: 25 });
     expect(outcome.closed.incident).toMatch(/^inc_/);
     await serve.waitForLog((e) => e.incident === outcome.closed.incident, 2000);
     // Only the page and the module were fetched: the lazy `ws` import never runs in a browser.

@@ -124,7 +124,8 @@ describe('a client-only consumer (npm install lifeline --omit=optional)', () => 
 
 /** What the consumer runs: the client from the package, and the server features it did not install. */
 const CHECK = `
-import { createSession, analyzeClose } from 'lifeline/client';
+import { createSession } from 'lifeline/client';
+import { explainCode } from 'lifeline/codes';
 import { createServer } from 'lifeline/server';
 import { createSqliteStore } from 'lifeline/store/sqlite';
 import { createMemoryStore } from 'lifeline/store';
@@ -139,7 +140,7 @@ storeConformance({
 const failure = (f) => { try { f(); return 'no error'; } catch (e) { return { code: e.code, packageName: e.packageName }; } };
 console.log(JSON.stringify({
   client: typeof createSession,
-  closeName: analyzeClose(1012, '').explanation.name,
+  closeName: explainCode(1012, 'en').name,
   server: failure(() => createServer()),
   sqlite: failure(() => createSqliteStore({ path: ':memory:' })),
   testing: tests,

@@ -1,7 +1,8 @@
 /** The Node client honours `Retry-After` of a refused upgrade as the least delay before its next attempt. */
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createClient, parseRetryAfter, type CloseInfo, type LifelineClient } from '../../src/client/index.js';
+import { createClient, type CloseInfo, type LifelineClient } from '../../src/client/index.js';
+import { parseRetryAfter } from '../../src/client/environment.js';
 import { createServer, type LifelineServer } from '../../src/server/index.js';
 import { closeAllPeers, connectPeer } from '../support/ws-peer.js';
 

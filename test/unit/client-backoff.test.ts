@@ -5,7 +5,7 @@ import {
   backoffDelay,
   clampWindow,
   uniformDelay,
-} from '../../src/client/index.js';
+} from '../../src/client/backoff.js';
 
 const fixed = (value: number) => () => value;
 const JUST_BELOW_ONE = 1 - 1e-12;

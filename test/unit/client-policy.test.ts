@@ -1,7 +1,9 @@
 import { describe, expect, it, vi } from 'vitest';
 import { explainCode } from '../../src/codes/index.js';
-import { PolicyError, analyzeClose, decide } from '../../src/client/index.js';
-import type { ActionClass, Decision, PolicyConfig } from '../../src/client/index.js';
+import { PolicyError } from '../../src/client/index.js';
+import type { ActionClass } from '../../src/client/index.js';
+import { analyzeClose, decide } from '../../src/client/policy.js';
+import type { Decision, PolicyConfig } from '../../src/client/policy.js';
 
 /** A scripted random source: returns the values in order, cycling. */
 function script(...values: number[]): () => number {

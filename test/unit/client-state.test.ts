@@ -13,51 +13,13 @@ import type {
   ClientEnvironment,
   ClientEvents,
   ClientOptions,
-  Clock,
   LifelineClient,
   WebSocketConstructor,
   WebSocketLike,
 } from '../../src/client/index.js';
+import { SyncClock } from '../support/sync-clock.js';
 
 // ---- test doubles ---------------------------------------------------------------------------
-
-/** A hand-driven clock: `advance` runs due timers in order; `jump` moves time without running any (a throttled tab). */
-class ManualClock implements Clock {
-  private time = 0;
-  private seq = 0;
-  private tasks: { at: number; id: number; callback: () => void }[] = [];
-
-  now(): number {
-    return this.time;
-  }
-  setTimeout(callback: () => void, ms: number): unknown {
-    const id = ++this.seq;
-    this.tasks.push({ at: this.time + Math.max(0, ms), id, callback });
-    return id;
-  }
-  clearTimeout(handle: unknown): void {
-    this.tasks = this.tasks.filter((t) => t.id !== handle);
-  }
-  /** Move time forward by `ms`, running every timer that falls due, in order. */
-  advance(ms: number): void {
-    const end = this.time + ms;
-    for (;;) {
-      const due = this.tasks.filter((t) => t.at <= end).sort((a, b) => a.at - b.at || a.id - b.id)[0];
-      if (!due) break;
-      this.tasks = this.tasks.filter((t) => t !== due);
-      this.time = Math.max(this.time, due.at);
-      due.callback();
-    }
-    this.time = end;
-  }
-  /** Move time forward without running timers: they fire late, on the next advance. */
-  jump(ms: number): void {
-    this.time += ms;
-  }
-  get pending(): number {
-    return this.tasks.length;
-  }
-}
 
 /** A fake WebSocket class that records its instances; the test plays the server. */
 function fakeWebSocket() {
@@ -146,7 +108,7 @@ type Recorded = { [K in keyof ClientEvents]: [K, ClientEvents[K]] }[keyof Client
 
 /** A client wired to fakes, with every event recorded in order. */
 function setup(options: Partial<ClientOptions> = {}) {
-  const clock = new ManualClock();
+  const clock = new SyncClock();
   const ws = fakeWebSocket();
   const env = new FakeEnvironment();
   const client = createClient({
@@ -663,7 +625,7 @@ describe('client state machine', () => {
   });
 
   it('autoConnect (default): connects on the next microtask, so listeners added right away see everything', async () => {
-    const clock = new ManualClock();
+    const clock = new SyncClock();
     const ws = fakeWebSocket();
     const client: LifelineClient = createClient({ url: 'ws://x.invalid', WebSocket: ws.WebSocket, clock, environment: null });
     const seen: unknown[] = [];
@@ -719,7 +681,7 @@ describe('client options', () => {
 
 describe('client without an injected WebSocket (Node 20)', () => {
   it('loads a WebSocket lazily and treats a refused connection as 1006', async () => {
-    const clock = new ManualClock();
+    const clock = new SyncClock();
     const client = createClient({ url: 'ws://127.0.0.1:1/', clock, environment: null, random: () => 0.5 });
     const errors: unknown[] = [];
     client.on('error', (e) => errors.push(e));

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createSession, QueueFullError, RejectedError, ServerError } from '../../src/client/index.js';
-import { makeOrigin, pingInterval } from '../../src/client/session.js';
+import { pingInterval } from '../../src/client/heartbeat.js';
+import { makeOrigin } from '../../src/client/origin.js';
 
 const base = { url: 'ws://127.0.0.1:1/', autoConnect: false, environment: null } as const;
 

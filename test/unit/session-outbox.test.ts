@@ -28,16 +28,16 @@ describe('Outbox', () => {
     expect(box.add(request())?.text).toBe('m1');
   });
 
-  it('due() lists unsent, not-waiting entries in id order; disconnected() makes everything due again', () => {
+  it('due() lists unsent entries in id order; disconnected() makes everything due again', () => {
     const box = new Outbox(10);
     const entries = [1, 2, 3, 4].map(() => box.add(request())!);
     entries[0]!.sent = true;
-    entries[2]!.waiting = true;
+    entries[2]!.sent = true;
     expect(box.due().map((e) => e.id)).toEqual([2, 4]);
     for (const e of box.due()) e.sent = true;
     expect(box.due()).toEqual([]);
     box.disconnected();
-    expect(box.due().map((e) => e.id)).toEqual([1, 2, 4]);
+    expect(box.due().map((e) => e.id)).toEqual([1, 2, 3, 4]);
   });
 
   it('take() removes once; drain() empties in id order', () => {
