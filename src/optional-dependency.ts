@@ -25,7 +25,7 @@ export const OPTIONAL_PACKAGES = {
 export type OptionalPackage = keyof typeof OPTIONAL_PACKAGES;
 
 /** A feature needs a package that is not installed. `packageName` says which one to install. */
-export class MissingDependencyError extends LifelineError {
+export class MissingDependencyError extends LifelineError<'LIFELINE_ERR_MISSING_DEPENDENCY'> {
   /** The npm package to install. */
   readonly packageName: OptionalPackage;
 

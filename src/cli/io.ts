@@ -17,7 +17,7 @@ export interface CliIo {
 }
 
 /** A bad command line: printed as one line, exit status 2, never a stack trace. */
-export class UsageError extends LifelineError {
+export class UsageError extends LifelineError<'LIFELINE_ERR_USAGE'> {
   constructor(message: string, options?: ErrorOptions) {
     super('LIFELINE_ERR_USAGE', message, options);
   }

@@ -4,10 +4,10 @@
  * @packageDocumentation
  */
 import { LifelineError } from '../errors.js';
-import type { ErrorCode } from '../protocol/frames.js';
+import type { ProtocolErrorCode } from '../protocol/frames.js';
 
 /** `send()` was called while the connection is not open. Thrown synchronously to the caller. */
-export class NotOpenError extends LifelineError {
+export class NotOpenError extends LifelineError<'LIFELINE_ERR_NOT_OPEN'> {
   override name = 'NotOpenError';
   /** The client's state at the time of the call. */
   readonly state: string;
@@ -20,7 +20,7 @@ export class NotOpenError extends LifelineError {
 }
 
 /** `connect()`/`reconnect()` was called after `close()`: a closed client is final; create a new one. */
-export class ClientClosedError extends LifelineError {
+export class ClientClosedError extends LifelineError<'LIFELINE_ERR_CLIENT_CLOSED'> {
   override name = 'ClientClosedError';
   constructor(options?: ErrorOptions) {
     super('LIFELINE_ERR_CLIENT_CLOSED', 'the client was closed with close(); create a new client to connect again', options);
@@ -32,7 +32,7 @@ export class ClientClosedError extends LifelineError {
  * Emitted on `error`; the close that follows (code 1006) drives the reconnect. `cause` holds what the
  * WebSocket implementation gave, when it gave anything (browsers give no detail by design).
  */
-export class SocketError extends LifelineError {
+export class SocketError extends LifelineError<'LIFELINE_ERR_SOCKET'> {
   override name = 'SocketError';
   constructor(message: string, options?: ErrorOptions) {
     super('LIFELINE_ERR_SOCKET', message, options);
@@ -40,7 +40,7 @@ export class SocketError extends LifelineError {
 }
 
 /** No message arrived within `deadLinkMs`; the client gave up on the socket and reconnects as for 1006. */
-export class DeadLinkError extends LifelineError {
+export class DeadLinkError extends LifelineError<'LIFELINE_ERR_DEAD_LINK'> {
   override name = 'DeadLinkError';
   /** How long the link had been silent, in milliseconds, when it was declared dead. */
   readonly silentMs: number;
@@ -53,7 +53,7 @@ export class DeadLinkError extends LifelineError {
 }
 
 /** The `url` option's function threw, rejected, or produced something that is not a non-empty string. */
-export class UrlError extends LifelineError {
+export class UrlError extends LifelineError<'LIFELINE_ERR_URL'> {
   override name = 'UrlError';
   constructor(message: string, options?: ErrorOptions) {
     super('LIFELINE_ERR_URL', message, options);
@@ -61,7 +61,7 @@ export class UrlError extends LifelineError {
 }
 
 /** No WebSocket implementation: none injected, no `globalThis.WebSocket`, and `ws` could not be loaded. */
-export class WebSocketUnavailableError extends LifelineError {
+export class WebSocketUnavailableError extends LifelineError<'LIFELINE_ERR_NO_WEBSOCKET'> {
   override name = 'WebSocketUnavailableError';
   constructor(options?: ErrorOptions) {
     super(
@@ -73,7 +73,7 @@ export class WebSocketUnavailableError extends LifelineError {
 }
 
 /** Creating the socket failed synchronously (for example an invalid URL): retrying the same call cannot help. */
-export class ConnectError extends LifelineError {
+export class ConnectError extends LifelineError<'LIFELINE_ERR_CONNECT'> {
   override name = 'ConnectError';
   constructor(message: string, options?: ErrorOptions) {
     super('LIFELINE_ERR_CONNECT', message, options);
@@ -81,7 +81,7 @@ export class ConnectError extends LifelineError {
 }
 
 /** The `policy` or `applicationCodes` option threw or returned something invalid; the default was used instead. */
-export class PolicyError extends LifelineError {
+export class PolicyError extends LifelineError<'LIFELINE_ERR_POLICY'> {
   override name = 'PolicyError';
   constructor(message: string, options?: ErrorOptions) {
     super('LIFELINE_ERR_POLICY', message, options);
@@ -89,7 +89,7 @@ export class PolicyError extends LifelineError {
 }
 
 /** An event listener threw. The client carries on; the thrown value is the `cause`. */
-export class ListenerError extends LifelineError {
+export class ListenerError extends LifelineError<'LIFELINE_ERR_LISTENER'> {
   override name = 'ListenerError';
   /** The event whose listener threw. */
   readonly event: string;
@@ -108,7 +108,7 @@ export class ListenerError extends LifelineError {
  * not accepted. Rejects the `send()`/`publish()` call and is also emitted on `error`, so an overflow
  * is never silent.
  */
-export class QueueFullError extends LifelineError {
+export class QueueFullError extends LifelineError<'LIFELINE_ERR_QUEUE_FULL'> {
   override name = 'QueueFullError';
   /** The `maxQueue` limit that was reached. */
   readonly limit: number;
@@ -122,14 +122,14 @@ export class QueueFullError extends LifelineError {
 
 /**
  * The server answered `reject`: this message will never succeed and is not resent.
- * `reason` is the protocol's error code: `HANDLER_FAILED` (the handler failed on it; `incident`
+ * `protocolCode` is the protocol's error code: `HANDLER_FAILED` (the handler failed on it; `incident`
  * names the server-side log entry), `OUTCOME_UNKNOWN` (the server died while handling it; it may or
  * may not have taken effect), `FORBIDDEN` (a publish the server does not allow) ...
  */
-export class RejectedError extends LifelineError {
+export class RejectedError<C extends 'LIFELINE_ERR_REJECTED' | 'LIFELINE_ERR_DECLINED' = 'LIFELINE_ERR_REJECTED'> extends LifelineError<C> {
   override name = 'RejectedError';
-  /** The protocol error code from the `reject` frame. */
-  readonly reason: ErrorCode;
+  /** The protocol's error code from the `reject` frame (`HANDLER_FAILED`, `FORBIDDEN`, `DECLINED` ...). */
+  readonly protocolCode: ProtocolErrorCode;
   /** The server's incident id, for `HANDLER_FAILED`. */
   readonly incident: string | undefined;
   /** The rejected message's id. */
@@ -137,14 +137,14 @@ export class RejectedError extends LifelineError {
 
   /**
    * @param id - the message id
-   * @param reason - the `reject` frame's code
+   * @param protocolCode - the `reject` frame's code
    * @param incident - the `reject` frame's incident id, if any
    */
-  constructor(id: number, reason: ErrorCode, incident?: string, options?: ErrorOptions) {
+  constructor(id: number, protocolCode: ProtocolErrorCode, incident?: string, options?: ErrorOptions) {
     // A FORBIDDEN reject answers a publish: say where that is decided, since by default nothing is allowed.
-    const hint = incident ? ` (incident ${incident})` : reason === 'FORBIDDEN' ? ": the server's authorizePublish did not allow it (by default no client may publish)" : '';
-    super('LIFELINE_ERR_REJECTED', `message ${id} was rejected by the server: ${reason}${hint}`, options);
-    this.reason = reason;
+    const hint = incident ? ` (incident ${incident})` : protocolCode === 'FORBIDDEN' ? ": the server's authorizePublish did not allow it (by default no client may publish)" : '';
+    super((protocolCode === 'DECLINED' ? 'LIFELINE_ERR_DECLINED' : 'LIFELINE_ERR_REJECTED') as C, `message ${id} was rejected by the server: ${protocolCode}${hint}`, options);
+    this.protocolCode = protocolCode;
     this.incident = incident;
     this.id = id;
   }
@@ -154,7 +154,8 @@ export class RejectedError extends LifelineError {
  * The server's handler declined the message on purpose (`reject` code `DECLINED`): `error` is the
  * application's own code (e.g. `out_of_stock`), `detail` its text for people. Never resent.
  */
-export class DeclinedError extends RejectedError {
+export class DeclinedError extends RejectedError<'LIFELINE_ERR_DECLINED'> {
+  override name = 'DeclinedError';
   /** The application's error code. */
   readonly error: string;
   /** The application's text for people (may be empty). */
@@ -174,34 +175,35 @@ export class DeclinedError extends RejectedError {
 }
 
 /** The session's `auth` function threw or rejected while refreshing credentials on a live connection. Emitted on `error`. */
-export class CredentialsError extends LifelineError {
+export class CredentialsError extends LifelineError<'LIFELINE_ERR_CREDENTIALS'> {
+  override name = 'CredentialsError';
   constructor(options?: ErrorOptions) {
     super('LIFELINE_ERR_CREDENTIALS', 'the auth function failed to provide credentials', options);
   }
 }
 
 /** The server sent an `error` frame: a problem that did not close the connection. Emitted on `error`. */
-export class ServerError extends LifelineError {
+export class ServerError extends LifelineError<'LIFELINE_ERR_SERVER'> {
   override name = 'ServerError';
-  /** The protocol error code (`UNAVAILABLE`, `FORBIDDEN`, `LIMIT`, `BAD_REQUEST`, `UNKNOWN_TYPE` ...). */
-  readonly reason: ErrorCode;
+  /** The protocol's error code from the `error` frame (`UNAVAILABLE`, `FORBIDDEN`, `LIMIT`, `BAD_REQUEST`, `UNKNOWN_TYPE` ...). */
+  readonly protocolCode: ProtocolErrorCode;
   /** What it is about: a message id (number) or a channel or frame type (string). */
   readonly ref: number | string | undefined;
 
   /**
-   * @param reason - the `error` frame's code
+   * @param protocolCode - the `error` frame's code
    * @param message - the `error` frame's text
    * @param ref - the `error` frame's ref
    */
-  constructor(reason: ErrorCode, message: string, ref?: number | string, options?: ErrorOptions) {
-    super('LIFELINE_ERR_SERVER', `${reason}: ${message}${ref !== undefined ? ` (${typeof ref === 'number' ? 'message' : 'ref'} ${ref})` : ''}`, options);
-    this.reason = reason;
+  constructor(protocolCode: ProtocolErrorCode, message: string, ref?: number | string, options?: ErrorOptions) {
+    super('LIFELINE_ERR_SERVER', `${protocolCode}: ${message}${ref !== undefined ? ` (${typeof ref === 'number' ? 'message' : 'ref'} ${ref})` : ''}`, options);
+    this.protocolCode = protocolCode;
     this.ref = ref;
   }
 }
 
 /** The server sent something that is not a `lifeline.v1` frame (binary, not JSON, a malformed frame). Ignored; emitted on `error`. */
-export class ServerFrameError extends LifelineError {
+export class ServerFrameError extends LifelineError<'LIFELINE_ERR_SERVER_FRAME'> {
   override name = 'ServerFrameError';
   constructor(message: string, options?: ErrorOptions) {
     super('LIFELINE_ERR_SERVER_FRAME', message, options);
@@ -212,7 +214,7 @@ export class ServerFrameError extends LifelineError {
  * The server did not accept the `lifeline.v1` subprotocol, so no session can be held with it.
  * Emitted on `error`; the session then closes for good (retrying the same server cannot help).
  */
-export class SubprotocolError extends LifelineError {
+export class SubprotocolError extends LifelineError<'LIFELINE_ERR_SUBPROTOCOL'> {
   override name = 'SubprotocolError';
   /** The subprotocol the server selected (`''` for none). */
   readonly protocol: string;

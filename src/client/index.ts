@@ -18,7 +18,7 @@ export { SESSION_DEFAULTS } from './session-options.js';
 export type { SessionOptions } from './session-options.js';
 export type { PublishResult, RecoveryInfo, SessionEvents, SessionMessage, SubscribeOptions, SubscribedInfo, WelcomeInfo } from './session-types.js';
 export type { Json, Position } from '../protocol/frames.js';
-export { ErrorCode } from '../protocol/frames.js';
+export { ProtocolErrorCode } from '../protocol/frames.js';
 export { CLIENT_DEFAULTS } from './options.js';
 export type { ClientOptions, UrlContext } from './options.js';
 export type { ClientEnvironment, Clock, CloseEventLike, HandshakeRefusal, MessageEventLike, WebSocketConstructor, WebSocketLike } from './environment.js';
@@ -45,5 +45,6 @@ export {
   WebSocketUnavailableError,
 } from './errors.js';
 export { LifelineError } from '../errors.js';
+export type { LifelineErrorCode } from '../errors.js';
 export { parseReason } from '../protocol/close-reason.js';
 export type { ReasonFields, RetryHint } from '../protocol/close-reason.js';

@@ -16,7 +16,7 @@ function show(value: unknown): string {
  * Thrown for a value that is not a close code: not a number, not an integer, negative, or above 4999.
  * Branch on `error.code === 'LIFELINE_ERR_INVALID_CLOSE_CODE'`, never on the message.
  */
-export class InvalidCloseCodeError extends LifelineError {
+export class InvalidCloseCodeError extends LifelineError<'LIFELINE_ERR_INVALID_CLOSE_CODE'> {
   override name = 'InvalidCloseCodeError';
   /** The value that was rejected, as it was passed in. */
   readonly value: unknown;

@@ -182,8 +182,8 @@ export interface AckFrame {
 export interface RejectFrame {
   readonly t: 'reject';
   readonly id: number;
-  /** Why: a {@link ErrorCode}. */
-  readonly code: ErrorCode;
+  /** Why: a {@link ProtocolErrorCode}. */
+  readonly code: ProtocolErrorCode;
   /** For `HANDLER_FAILED`: the incident id operators can look up. */
   readonly incident?: string;
   /** For `DECLINED`: the application's own error code (1-64 of `[A-Za-z0-9_.:-]`). */
@@ -194,7 +194,7 @@ export interface RejectFrame {
 /** A problem that does not close the connection. */
 export interface ErrorFrame {
   readonly t: 'error';
-  readonly code: ErrorCode;
+  readonly code: ProtocolErrorCode;
   /** Human text; never internal details. */
   readonly message: string;
   /** The `id` or channel the error is about, when there is one. */
@@ -217,8 +217,12 @@ export type ServerFrame =
   | ErrorFrame
   | PongFrame;
 
-/** Stable codes of `reject` and `error` frames. */
-export const ErrorCode = {
+/**
+ * The protocol's error codes: the stable `code` of `reject` and `error` frames (docs/protocol.md §13).
+ * Not to be confused with a {@link LifelineError}'s `code` (`LIFELINE_ERR_*`): a client error that
+ * carries one of these has it as `protocolCode`.
+ */
+export const ProtocolErrorCode = {
   /** The handler failed on this message before; it will not be run again. */
   HANDLER_FAILED: 'HANDLER_FAILED',
   /** The server died while the handler ran; whether it took effect is unknown. */
@@ -240,11 +244,19 @@ export const ErrorCode = {
   /** Credentials were refused (an `auth` refresh): the ones in force stay until they expire. */
   UNAUTHORIZED: 'UNAUTHORIZED',
 } as const;
-/** Union of {@link ErrorCode} values. */
-export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+/** Union of {@link ProtocolErrorCode} values. */
+export type ProtocolErrorCode = (typeof ProtocolErrorCode)[keyof typeof ProtocolErrorCode];
+
+/**
+ * @deprecated the old name of {@link ProtocolErrorCode}; kept only while the last internal users move.
+ * @internal
+ */
+export const ErrorCode = ProtocolErrorCode;
+/** @internal */
+export type ErrorCode = ProtocolErrorCode;
 
 /** A frame that breaks the protocol. `closeCode` is what the receiver closes with (never 1011). */
-export class FrameError extends LifelineError {
+export class FrameError extends LifelineError<'LIFELINE_ERR_FRAME'> {
   override name = 'FrameError';
   /** 1002 (malformed frame), 1003 (binary in a text protocol) or 1007 (not JSON). */
   readonly closeCode: 1002 | 1003 | 1007;
@@ -258,7 +270,7 @@ export class FrameError extends LifelineError {
 }
 
 /** Thrown by {@link decodeClientFrame} for a well-formed frame of a type this version does not know. */
-export class UnknownFrameTypeError extends LifelineError {
+export class UnknownFrameTypeError extends LifelineError<'LIFELINE_ERR_UNKNOWN_FRAME'> {
   override name = 'UnknownFrameTypeError';
   /** The unknown type, cut to 32 characters. */
   readonly type: string;

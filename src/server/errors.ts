@@ -7,7 +7,7 @@ import type { RetryHint } from '../protocol/index.js';
  * with `closeCode` (1002, 1003, 1007, 1008, 1009 or an application code) and `reason`,
  * not with 1011, which is reserved for the server's own failures.
  */
-export class CloseError extends LifelineError {
+export class CloseError extends LifelineError<'LIFELINE_ERR_CLOSE'> {
   /** The close code sent to the peer. */
   readonly closeCode: number;
   /** The close reason sent to the peer (cut to 123 bytes on the way out). */
@@ -56,7 +56,7 @@ export class InvalidPayloadError extends CloseError {
  * A handler failure whose incident id was assigned where it happened (so the id can be recorded, e.g.
  * against the message that caused it, before the error boundary closes the connection with 1011).
  */
-export class HandlerFailure extends LifelineError {
+export class HandlerFailure extends LifelineError<'LIFELINE_ERR_HANDLER_FAILED'> {
   /** The incident id to report. */
   readonly incident: string;
   constructor(incident: string, cause: unknown) {
@@ -75,7 +75,7 @@ export const MAX_DECLINED_MESSAGE = 500;
  * never with a stack. The message is recorded as handled: a resend gets the same answer and the handler
  * does not run again. Anything else a handler throws is a bug (1011 with an incident).
  */
-export class DeclinedError extends LifelineError {
+export class DeclinedError extends LifelineError<'LIFELINE_ERR_DECLINED'> {
   /** The application's error code, e.g. `out_of_stock` (1-64 characters of `[A-Za-z0-9_.:-]`). */
   readonly error: string;
 

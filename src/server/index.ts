@@ -19,6 +19,8 @@ export type { Logger, LogMethod } from './core/logger.js';
 export { Connection } from './core/connection.js';
 export type { ClosedBy, ConnectionState, OutputMeter, UnsentReason } from './core/connection.js';
 export { CloseError, DeclinedError, HandlerFailure, InvalidPayloadError, PolicyViolationError, UnsupportedDataError } from './errors.js';
+export { LifelineError } from '../errors.js';
+export type { LifelineErrorCode } from '../errors.js';
 export type { Authenticate, AuthResult, RateLimit, CloseHandler, ConnectionHandler, MessageHandler, ServerOptions, ShutdownCode } from './core/options.js';
 export { handleSignals } from './node/signals.js';
 export type { SignalOptions } from './node/signals.js';

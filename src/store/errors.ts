@@ -9,15 +9,21 @@ import { LifelineError } from '../errors.js';
  * The engine failed an operation (`code: 'LIFELINE_ERR_STORE'`): e.g. a constraint the engine
  * enforces, or data written by a newer version of lifeline. The engine's own error is the `cause`.
  */
-export class StoreError extends LifelineError {
+export class StoreError<C extends StoreErrorCode = 'LIFELINE_ERR_STORE'> extends LifelineError<C> {
   /**
    * @param message - human-readable explanation
    * @param options - standard `ErrorOptions`; `cause` is the engine's error
    */
-  constructor(message: string, options?: ErrorOptions) {
-    super('LIFELINE_ERR_STORE', message, options);
+  constructor(message: string, options?: ErrorOptions);
+  /** @internal a subclass names its own code */
+  constructor(message: string, options: ErrorOptions | undefined, code: C);
+  constructor(message: string, options?: ErrorOptions, code?: C) {
+    super(code ?? ('LIFELINE_ERR_STORE' as C), message, options);
   }
 }
+
+/** The codes of {@link StoreError} and its subclasses. */
+export type StoreErrorCode = 'LIFELINE_ERR_STORE' | 'LIFELINE_ERR_STORE_UNAVAILABLE' | 'LIFELINE_ERR_STORE_OUTCOME_UNKNOWN';
 
 /**
  * The engine cannot serve at all (`code: 'LIFELINE_ERR_STORE_UNAVAILABLE'`): the store was closed,
@@ -25,15 +31,16 @@ export class StoreError extends LifelineError {
  * A subclass of {@link StoreError}, so
  * `instanceof StoreError` catches both; branch on `code` to tell them apart.
  */
-export class StoreUnavailableError extends StoreError {
-  override readonly code: string = 'LIFELINE_ERR_STORE_UNAVAILABLE';
-
+export class StoreUnavailableError<C extends 'LIFELINE_ERR_STORE_UNAVAILABLE' | 'LIFELINE_ERR_STORE_OUTCOME_UNKNOWN' = 'LIFELINE_ERR_STORE_UNAVAILABLE'> extends StoreError<C> {
   /**
    * @param message - human-readable explanation
    * @param options - standard `ErrorOptions`; `cause` is the engine's error, if any
    */
-  constructor(message = 'the store is closed or unreachable', options?: ErrorOptions) {
-    super(message, options);
+  constructor(message?: string, options?: ErrorOptions);
+  /** @internal a subclass names its own code */
+  constructor(message: string | undefined, options: ErrorOptions | undefined, code: C);
+  constructor(message = 'the store is closed or unreachable', options?: ErrorOptions, code?: C) {
+    super(message, options, code ?? ('LIFELINE_ERR_STORE_UNAVAILABLE' as C));
   }
 }
 
@@ -43,15 +50,13 @@ export class StoreUnavailableError extends StoreError {
  * Never report such a write as "not stored": retry it with the same idempotency key or message id to
  * learn its outcome. A subclass of {@link StoreUnavailableError}: the engine cannot serve right now either.
  */
-export class StoreOutcomeUnknownError extends StoreUnavailableError {
-  override readonly code: string = 'LIFELINE_ERR_STORE_OUTCOME_UNKNOWN';
-
+export class StoreOutcomeUnknownError extends StoreUnavailableError<'LIFELINE_ERR_STORE_OUTCOME_UNKNOWN'> {
   /**
    * @param message - human-readable explanation
    * @param options - standard `ErrorOptions`; `cause` is the engine's error, if any
    */
   constructor(message = 'the store did not answer; the operation may or may not have taken effect', options?: ErrorOptions) {
-    super(message, options);
+    super(message, options, 'LIFELINE_ERR_STORE_OUTCOME_UNKNOWN');
   }
 }
 
@@ -67,7 +72,7 @@ export interface OriginalMessage {
  * (`code: 'LIFELINE_ERR_IDEMPOTENCY_CONFLICT'`): nothing was stored. The caller's mistake, not a store
  * failure: answer it as a conflict (HTTP 409, a `reject` with `CONFLICT`), never as an outage.
  */
-export class IdempotencyConflictError extends LifelineError {
+export class IdempotencyConflictError extends LifelineError<'LIFELINE_ERR_IDEMPOTENCY_CONFLICT'> {
   /** The first message stored under the key, when it was a publish. */
   readonly original: OriginalMessage | undefined;
 
@@ -85,7 +90,7 @@ export class IdempotencyConflictError extends LifelineError {
  * A client message id older than the window of ids its scope keeps (`code: 'LIFELINE_ERR_ID_FORGOTTEN'`):
  * whether a message with that id was ever stored is unknown, so nothing was stored now.
  */
-export class IdempotencyWindowError extends LifelineError {
+export class IdempotencyWindowError extends LifelineError<'LIFELINE_ERR_ID_FORGOTTEN'> {
   /** @param message - human-readable explanation */
   constructor(message = 'this message id is older than the ids the store remembers for its sender') {
     super('LIFELINE_ERR_ID_FORGOTTEN', message);

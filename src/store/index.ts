@@ -39,4 +39,7 @@ export type {
   SessionPatch,
 } from './types.js';
 export { IdempotencyConflictError, IdempotencyWindowError, StoreError, StoreOutcomeUnknownError, StoreUnavailableError } from './errors.js';
+export type { StoreErrorCode } from './errors.js';
+export { LifelineError } from '../errors.js';
+export type { LifelineErrorCode } from '../errors.js';
 export { MemoryStore, createMemoryStore } from './memory.js';

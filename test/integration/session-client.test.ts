@@ -280,7 +280,7 @@ describe('session client: acknowledged messages', () => {
     expect(outcome).toBeInstanceOf(RejectedError);
     const rejected = outcome as RejectedError;
     expect(rejected.code).toBe('LIFELINE_ERR_REJECTED');
-    expect(rejected.reason).toBe('HANDLER_FAILED');
+    expect(rejected.protocolCode).toBe('HANDLER_FAILED');
 
     const close = seen.closes.find((c) => c.code === 1011);
     expect(close).toBeDefined();
@@ -340,7 +340,7 @@ describe('session client: acknowledged messages', () => {
   it('a forbidden publish is rejected and never resent', async () => {
     const { url } = await startServer({ authorizePublish: () => false });
     const { session } = openSession(url);
-    await expect(session.publish('board', 'x')).rejects.toMatchObject({ code: 'LIFELINE_ERR_REJECTED', reason: 'FORBIDDEN' });
+    await expect(session.publish('board', 'x')).rejects.toMatchObject({ code: 'LIFELINE_ERR_REJECTED', protocolCode: 'FORBIDDEN' });
     expect(session.pending).toBe(0);
   });
 });

@@ -175,7 +175,7 @@ describe('session client against a scripted server', () => {
     expect(session.pending).toBe(0);
     expect(errors).toHaveLength(1);
     expect(errors[0]).toBeInstanceOf(ServerError);
-    expect((errors[0] as ServerError).reason).toBe('UNAVAILABLE');
+    expect((errors[0] as ServerError).protocolCode).toBe('UNAVAILABLE');
     expect((errors[0] as ServerError).ref).toBe(1);
   });
 
@@ -248,7 +248,7 @@ describe('session client against a scripted server', () => {
     await connections[0]!.next((f) => f.t === 'sub');
     connections[0]!.send({ t: 'error', code: 'FORBIDDEN', message: 'not allowed to subscribe', ref: 'private' });
     await until(() => errors.length === 1);
-    expect(errors[0]).toMatchObject({ code: 'LIFELINE_ERR_SERVER', reason: 'FORBIDDEN', ref: 'private' });
+    expect(errors[0]).toMatchObject({ code: 'LIFELINE_ERR_SERVER', protocolCode: 'FORBIDDEN', ref: 'private' });
     expect(session.channels).toEqual([]);
   });
 

@@ -203,7 +203,7 @@ describe('request/response: send() resolves to what the handler returned', () =>
     const declined = await session.send({ qty: 5 }).catch((e: unknown) => e);
     expect(declined).toBeInstanceOf(DeclinedError);
     expect(declined).toBeInstanceOf(RejectedError);
-    expect(declined).toMatchObject({ reason: 'DECLINED', error: 'out_of_stock', detail: 'only 3 left', code: 'LIFELINE_ERR_REJECTED' });
+    expect(declined).toMatchObject({ protocolCode: 'DECLINED', error: 'out_of_stock', detail: 'only 3 left', code: 'LIFELINE_ERR_DECLINED' });
     expect(String((declined as Error).message)).not.toMatch(/ at /);
 
     const { peer } = await hello(url, { origin: session.origin });

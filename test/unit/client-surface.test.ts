@@ -1,6 +1,6 @@
 /**
  * `lifeline/client`'s runtime exports, exactly: the factories, the classes they return, the defaults,
- * the error classes, `ErrorCode` and `parseReason`. The reconnect policy, the delay math and the
+ * the error classes, `ProtocolErrorCode` and `parseReason`. The reconnect policy, the delay math and the
  * session's parts are internal (imported from their src paths by the tests that need them), so they can
  * change without breaking users.
  */
@@ -20,7 +20,7 @@ describe('the public client entry', () => {
         'DEFAULT_SOON',
         'DeadLinkError',
         'DeclinedError',
-        'ErrorCode',
+        'ProtocolErrorCode',
         'LifelineClient',
         'LifelineError',
         'LifelineSession',

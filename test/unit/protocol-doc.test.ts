@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { LifelineCloseCode } from '../../src/codes/index.js';
-import { ErrorCode } from '../../src/protocol/index.js';
+import { ProtocolErrorCode as ErrorCode } from '../../src/protocol/index.js';
 
 const frames = readFileSync(new URL('../../src/protocol/frames.ts', import.meta.url), 'utf8');
 const doc = readFileSync(new URL('../../docs/protocol.md', import.meta.url), 'utf8');

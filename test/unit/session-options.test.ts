@@ -54,7 +54,7 @@ describe('session options and helpers', () => {
 
   it('errors carry stable codes and their protocol details', () => {
     expect(new QueueFullError(3)).toMatchObject({ code: 'LIFELINE_ERR_QUEUE_FULL', limit: 3 });
-    expect(new RejectedError(7, 'HANDLER_FAILED', 'inc_1')).toMatchObject({ code: 'LIFELINE_ERR_REJECTED', reason: 'HANDLER_FAILED', incident: 'inc_1', id: 7 });
-    expect(new ServerError('UNAVAILABLE', 'later', 4)).toMatchObject({ code: 'LIFELINE_ERR_SERVER', reason: 'UNAVAILABLE', ref: 4 });
+    expect(new RejectedError(7, 'HANDLER_FAILED', 'inc_1')).toMatchObject({ code: 'LIFELINE_ERR_REJECTED', protocolCode: 'HANDLER_FAILED', incident: 'inc_1', id: 7 });
+    expect(new ServerError('UNAVAILABLE', 'later', 4)).toMatchObject({ code: 'LIFELINE_ERR_SERVER', protocolCode: 'UNAVAILABLE', ref: 4 });
   });
 });

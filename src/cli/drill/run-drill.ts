@@ -264,7 +264,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
           () => logs.get(channel)!.ack(src, mine),
           (error: unknown) => {
             clientRejects += 1;
-            const reason = error instanceof RejectedError ? error.reason : 'ERROR';
+            const reason = error instanceof RejectedError ? error.protocolCode : 'ERROR';
             rejectReasons[reason] = (rejectReasons[reason] ?? 0) + 1;
           },
         ),

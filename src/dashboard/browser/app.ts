@@ -150,7 +150,7 @@ function connect(): void {
     if (channel === STATS_CHANNEL && isStatsSnapshot(data)) onSnapshot(data);
   });
   s.on('error', (error) => {
-    if (error instanceof ServerError && error.reason === 'FORBIDDEN' && error.ref === STATS_CHANNEL) {
+    if (error instanceof ServerError && error.protocolCode === 'FORBIDDEN' && error.ref === STATS_CHANNEL) {
       const el = byId('link');
       el.dataset.state = 'forbidden';
       el.textContent = t(page.lang, 'forbidden');

@@ -214,7 +214,7 @@ byId('crash').addEventListener('click', () => {
     (error: unknown) => {
       crashResult =
         error instanceof RejectedError
-          ? { key: 'demoResendRefused', values: { reason: error.reason, incident: error.incident ? ` (${t(lang, 'incident')} ${error.incident})` : '' } }
+          ? { key: 'demoResendRefused', values: { reason: error.protocolCode, incident: error.incident ? ` (${t(lang, 'incident')} ${error.incident})` : '' } }
           : { key: 'failed', values: { message: String(error) } };
       renderResults();
     },
