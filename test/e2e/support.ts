@@ -1,3 +1,4 @@
+import { vi } from 'vitest';
 import { randomBytes } from 'node:crypto';
 /**
  * Shared pieces of the browser tests: Debian's Chromium (never a downloaded browser), screenshots in
@@ -108,11 +109,12 @@ export async function publish(server: DemoServer, channel: string, data: unknown
 
 /** Poll `check` until it returns a value other than undefined, or fail after `timeoutMs`. */
 export async function until<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000, everyMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
+  return vi.waitFor(
+    async () => {
+      const value = await check();
+      if (value === undefined) throw new Error(`timed out waiting for ${what}`);
+      return value;
+    },
+    { timeout: timeoutMs, interval: everyMs },
+  );
 }

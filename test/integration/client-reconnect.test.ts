@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createClient, type CloseInfo, type LifelineClient } from '../../src/client/index.js';
 import { killAll, startServe } from '../support/serve-process.js';
+import { until } from '../support/wait.js';
 
 const clients: LifelineClient[] = [];
 afterEach(async () => {
@@ -22,23 +23,15 @@ function track(client: LifelineClient) {
   return { closes, opens, connecting, messages };
 }
 
-async function until(check: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 describe('the client against real server processes', () => {
   it('reconnects after a real 1012 from a restarted server process, within the hint', async () => {
     const first = await startServe(['--demo', '--store', 'memory', '--drain-window', '300ms']);
     const client = createClient({ url: first.url });
     const seen = track(client);
-    await until(() => seen.opens.length === 1);
+    await until(() => seen.opens.length === 1, 'the client to get there', 15_000);
 
     first.kill('SIGTERM');
-    await until(() => seen.closes.length === 1);
+    await until(() => seen.closes.length === 1, 'the client to get there', 15_000);
     const close = seen.closes[0]!;
     expect(close.code).toBe(1012);
     expect(close.class).toBe('reconnect-soon');
@@ -53,13 +46,13 @@ describe('the client against real server processes', () => {
 
     // The next process comes up on the same port; the client finds it on its own.
     const second = await startServe(['--demo', '--store', 'memory', '--port', String(first.port)]);
-    await until(() => seen.opens.length === 2);
+    await until(() => seen.opens.length === 2, 'the client to get there', 15_000);
     const waited = seen.opens[1]! - close.at;
     // Not before the chosen delay (a client that ignores its own delay would stampede).
     expect(waited).toBeGreaterThanOrEqual(close.delayMs! - 50);
     console.log(`reconnect after 1012: delay chosen ${close.delayMs} ms, reconnected after ${waited} ms`);
     client.send('after restart');
-    await until(() => seen.messages.includes('after restart'));
+    await until(() => seen.messages.includes('after restart'), 'the client to get there', 15_000);
     expect(second.child.exitCode).toBeNull();
   });
 
@@ -67,10 +60,10 @@ describe('the client against real server processes', () => {
     const server = await startServe(['--demo', '--store', 'memory']);
     const client = createClient({ url: server.url });
     const seen = track(client);
-    await until(() => seen.opens.length === 1);
+    await until(() => seen.opens.length === 1, 'the client to get there', 15_000);
 
     client.send('crash');
-    await until(() => seen.closes.length === 1);
+    await until(() => seen.closes.length === 1, 'the client to get there', 15_000);
     const crash = seen.closes[0]!;
     expect(crash.code).toBe(1011);
     expect(crash.class).toBe('backoff');
@@ -81,7 +74,7 @@ describe('the client against real server processes', () => {
     expect(crash.delayMs).toBeLessThan(500);
     expect(crash.reason).not.toContain('s3cr3t');
     await server.waitForLog((e) => e.incident === crash.incident);
-    await until(() => seen.opens.length === 2);
+    await until(() => seen.opens.length === 2, 'the client to get there', 15_000);
 
     const stopped = new Promise<{ diagnosis: string }>((resolve) => client.on('stopped', resolve));
     client.send('forbidden');
@@ -96,6 +89,6 @@ describe('the client against real server processes', () => {
     expect(seen.connecting.length).toBe(attempts); // it really stopped
 
     client.reconnect(); // and can be told to try again
-    await until(() => seen.opens.length === 3);
+    await until(() => seen.opens.length === 3, 'the client to get there', 15_000);
   });
 });

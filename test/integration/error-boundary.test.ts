@@ -1,46 +1,8 @@
-import { connect, type Socket } from 'node:net';
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { parseReason } from '../../src/protocol/index.js';
 import { killAll, startServe, type ServeProcess } from '../support/serve-process.js';
 import { closeAllPeers, connectPeer } from '../support/ws-peer.js';
-
-/** Write raw bytes after a hand-made handshake, to send frames no well-behaved client would. */
-async function rawSocket(port: number): Promise<{ socket: Socket; closeCode: Promise<number> }> {
-  const socket = connect(port, '127.0.0.1');
-  await new Promise((r) => socket.once('connect', r));
-  socket.write(
-    'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
-  );
-  const closeCode = new Promise<number>((resolve) => {
-    let buf = Buffer.alloc(0);
-    let headerDone = false;
-    socket.on('data', (chunk: Buffer) => {
-      buf = Buffer.concat([buf, chunk]);
-      if (!headerDone) {
-        const end = buf.indexOf('\r\n\r\n');
-        if (end === -1) return;
-        headerDone = true;
-        buf = buf.subarray(end + 4);
-      }
-      // A server close frame: 0x88, unmasked length, 2-byte code.
-      if (buf.length >= 4 && buf[0] === 0x88) resolve(buf.readUInt16BE(2));
-    });
-    socket.on('close', () => resolve(-1));
-    socket.on('error', () => resolve(-1));
-  });
-  await new Promise((r) => setTimeout(r, 100));
-  return { socket, closeCode };
-}
-
-/** A masked client frame. */
-function frame(opcode: number, payload: Buffer, fin = true): Buffer {
-  const mask = Buffer.from([1, 2, 3, 4]);
-  const masked = Buffer.from(payload.map((b, i) => b ^ mask[i % 4]!));
-  const len = payload.length;
-  const head = len < 126 ? Buffer.from([(fin ? 0x80 : 0) | opcode, 0x80 | len]) : Buffer.from([(fin ? 0x80 : 0) | opcode, 0x80 | 126, len >> 8, len & 0xff]);
-  return Buffer.concat([head, mask, masked]);
-}
+import { OP, destroyRawPeers, frame, rawConnect } from '../support/raw-socket.js';
 
 describe('error boundary over real sockets against a real `lifeline serve --demo` process', () => {
   let server: ServeProcess;
@@ -49,6 +11,7 @@ describe('error boundary over real sockets against a real `lifeline serve --demo
   });
   afterAll(async () => {
     closeAllPeers();
+    destroyRawPeers();
     await killAll();
   });
   afterEach(() => closeAllPeers());
@@ -106,17 +69,17 @@ describe('error boundary over real sockets against a real `lifeline serve --demo
     big.ws.send('x'.repeat(1024 * 1024 + 1));
     expect((await big.closed).code).toBe(1009);
 
-    const utf8 = await rawSocket(server.port);
-    utf8.socket.write(frame(0x1, Buffer.from([0xc3, 0x28])));
-    expect(await utf8.closeCode).toBe(1007);
+    const utf8 = await rawConnect(server.port);
+    utf8.write(frame({ opcode: OP.text, payload: Buffer.from([0xc3, 0x28]) }));
+    expect((await utf8.close)?.code).toBe(1007);
 
-    const opcode = await rawSocket(server.port);
-    opcode.socket.write(frame(0x3, Buffer.from('reserved opcode')));
-    expect(await opcode.closeCode).toBe(1002);
+    const opcode = await rawConnect(server.port);
+    opcode.write(frame({ opcode: 0x3, payload: 'reserved opcode' }));
+    expect((await opcode.close)?.code).toBe(1002);
 
-    const unmasked = await rawSocket(server.port);
-    unmasked.socket.write(Buffer.from([0x81, 0x02, 0x68, 0x69]));
-    expect(await unmasked.closeCode).toBe(1002);
+    const unmasked = await rawConnect(server.port);
+    unmasked.write(frame({ opcode: OP.text, payload: 'hi', mask: false }));
+    expect((await unmasked.close)?.code).toBe(1002);
 
     expect(await bystander.request('after the abuse')).toBe('after the abuse');
     expect(server.child.exitCode).toBeNull();

@@ -1,4 +1,4 @@
-import { connect } from 'node:net';
+import { destroyRawPeers, rawConnect } from '../support/raw-socket.js';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createServer, type LifelineServer } from '../../src/server/index.js';
@@ -7,6 +7,7 @@ import { closeAllPeers, connectPeer } from '../support/ws-peer.js';
 let server: LifelineServer | undefined;
 afterEach(async () => {
   closeAllPeers();
+  destroyRawPeers();
   await server?.shutdown();
   server = undefined;
 });
@@ -17,16 +18,9 @@ describe('heartbeats', () => {
     const { port } = await server.listen(0);
     const dead = new Promise<void>((resolve) => server!.on('dead-peer', () => resolve()));
 
-    // A raw TCP peer completes the handshake and then never reads or answers a ping.
-    const silent = connect(port, '127.0.0.1');
-    silent.on('error', () => {});
-    silent.resume(); // read (and drop) what arrives, so the close is seen; never answer
-    const closed = new Promise((r) => silent.once('close', r));
-    await new Promise((r) => silent.once('connect', r));
-    silent.write(
-      'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
-    );
+    // A raw TCP peer completes the handshake and then never answers a ping (it reads, so the close is seen).
+    const silent = await rawConnect(port);
+    const closed = new Promise((r) => silent.socket.once('close', r));
     const live = await connectPeer(`ws://127.0.0.1:${port}/`); // `ws` answers pings by itself
     await dead;
     await closed;

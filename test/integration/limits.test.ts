@@ -1,5 +1,5 @@
 /** Issue 7: every limit and access rule over real sockets: the code or status the client sees, and that others are unaffected. */
-import { connect } from 'node:net';
+import { destroyRawPeers, rawConnect, textFrame } from '../support/raw-socket.js';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
@@ -10,6 +10,7 @@ import { closeAllPeers, connectPeer, tryUpgrade } from '../support/ws-peer.js';
 let server: LifelineServer | undefined;
 afterEach(async () => {
   closeAllPeers();
+  destroyRawPeers();
   await server?.shutdown();
   server = undefined;
 });
@@ -101,15 +102,9 @@ describe('limits', () => {
       },
     });
     const bystander = await connectPeer(url);
-    const slow = connect(port, '127.0.0.1');
-    slow.on('error', () => {});
-    await new Promise((r) => slow.once('connect', r));
-    slow.write('GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
-    await new Promise((r) => setTimeout(r, 100));
-    slow.pause(); // never read again
-    const mask = Buffer.from([1, 2, 3, 4]);
-    const payload = Buffer.from('flood').map((b, i) => b ^ mask[i % 4]!);
-    slow.write(Buffer.concat([Buffer.from([0x81, 0x80 | 5]), mask, payload]));
+    const slow = await rawConnect(port);
+    slow.stopReading(); // never read again
+    slow.write(textFrame('flood'));
     const deadline = Date.now() + 5000;
     while (server!.stats().slowConsumers === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     expect(server!.stats().slowConsumers).toBe(1);

@@ -1,4 +1,3 @@
-import { createConnection, type Socket } from 'node:net';
 import { pino } from 'pino';
 import { Registry, type Histogram } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -10,12 +9,13 @@ import type { Store, StoredMessage } from '../../src/store/types.js';
 import { killAll, startServe } from '../support/serve-process.js';
 import { connectV1 } from '../support/v1-peer.js';
 import { closeAllPeers, connectPeer } from '../support/ws-peer.js';
+import { untilValue } from '../support/wait.js';
+import { destroyRawPeers, rawConnect, type RawPeer } from '../support/raw-socket.js';
 
 const servers: LifelineServer[] = [];
-const sockets: Socket[] = [];
 afterEach(async () => {
   closeAllPeers();
-  for (const s of sockets.splice(0)) s.destroy();
+  destroyRawPeers();
   await Promise.all(servers.splice(0).map((s) => s.shutdown()));
   await killAll();
 });
@@ -73,16 +73,6 @@ async function scrape(port: number): Promise<{ status: number; contentType: stri
   return { status: res.status, contentType: res.headers.get('content-type'), text, ...parseExposition(text) };
 }
 
-async function until<T>(get: () => Promise<T>, check: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const got = await get();
-    if (check(got)) return got;
-    if (Date.now() > end) throw new Error(`condition not met in time; last: ${JSON.stringify(got).slice(0, 2000)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 /** Every value each lifeline label may take: anything else would be unbounded cardinality. */
 const ALLOWED_LABEL_VALUES: Record<string, RegExp> = {
   code: /^(100\d|101[0-5]|3xxx|4xxx|other)$/,
@@ -97,23 +87,10 @@ const ALLOWED_LABEL_VALUES: Record<string, RegExp> = {
 };
 
 /** A raw client that completes the upgrade and then reads nothing more: its server-side queue only grows. */
-function stuckPeer(port: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = createConnection({ port, host: '127.0.0.1' });
-    sockets.push(socket);
-    socket.once('error', reject);
-    socket.once('connect', () => {
-      socket.write(
-        'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-          'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
-      );
-    });
-    socket.once('data', (chunk: Buffer) => {
-      if (!chunk.toString('latin1').startsWith('HTTP/1.1 101')) reject(new Error(`upgrade failed: ${chunk.toString('latin1')}`));
-      socket.pause();
-      resolve(socket);
-    });
-  });
+async function stuckPeer(port: number): Promise<RawPeer> {
+  const peer = await rawConnect(port);
+  peer.stopReading();
+  return peer;
 }
 
 describe('GET /metrics on a real `lifeline serve` process', () => {
@@ -157,7 +134,7 @@ describe('GET /metrics on a real `lifeline serve` process', () => {
     await server.waitForLog((e) => e.msg === 'drain finished');
 
     // The server counts a close when its side of the socket is done, which can trail the client by a moment.
-    const after = await until(
+    const after = await untilValue(
       () => scrape(server.port),
       (s) => s.status === 200 && sum(s.samples, 'lifeline_connection_closes_total') >= 3 && value(s.samples, 'lifeline_connections_open') === 0,
     );
@@ -235,7 +212,7 @@ describe('createMetrics on an in-process server', () => {
     b.ws.close(3001, 'framework says bye');
     c.ws.close(1000);
     await Promise.all([a.closed, b.closed, c.closed]);
-    const { samples } = await until(
+    const { samples } = await untilValue(
       () => scrape(port),
       (s) => sum(s.samples, 'lifeline_connection_closes_total') === 3,
     );

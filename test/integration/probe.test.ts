@@ -1,12 +1,13 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
-import { createServer as createNetServer, createConnection, type Socket } from 'node:net';
+import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { killAll, startServe, tempDataDir } from '../support/serve-process.js';
+import { destroyRawPeers, rawConnect, type RawPeer } from '../support/raw-socket.js';
 
 const BIN = fileURLToPath(new URL('../../bin/lifeline.js', import.meta.url));
 
@@ -17,12 +18,11 @@ interface Run {
 }
 
 const children = new Set<ChildProcess>();
-const sockets: Socket[] = [];
 const wsServers: WebSocketServer[] = [];
 afterEach(async () => {
   for (const c of children) c.kill('SIGKILL');
   children.clear();
-  for (const s of sockets.splice(0)) s.destroy();
+  destroyRawPeers();
   for (const w of wsServers.splice(0)) {
     for (const client of w.clients) client.terminate();
     await new Promise((r) => w.close(r));
@@ -70,22 +70,8 @@ async function probeUntil(args: string[], text: string): Promise<{ ended: Promis
 }
 
 /** A raw client that completes the upgrade and never answers anything: it holds a drain open until closeTimeoutMs. */
-function silentPeer(port: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = createConnection({ port, host: '127.0.0.1' });
-    sockets.push(socket);
-    socket.once('error', reject);
-    socket.once('connect', () =>
-      socket.write(
-        'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-          'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
-      ),
-    );
-    socket.once('data', (chunk: Buffer) => {
-      if (chunk.toString('latin1').startsWith('HTTP/1.1 101')) resolve(socket);
-      else reject(new Error(`upgrade failed: ${chunk.toString('latin1')}`));
-    });
-  });
+function silentPeer(port: number): Promise<RawPeer> {
+  return rawConnect(port);
 }
 
 /** A bare `ws` server (not lifeline) for closes the demo cannot produce. */

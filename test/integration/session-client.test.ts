@@ -22,6 +22,7 @@ import type { WelcomeFrame } from '../../src/protocol/index.js';
 import { createServer, type LifelineServer, type ServerOptions } from '../../src/server/index.js';
 import { createMemoryStore } from '../../src/store/memory.js';
 import { connectV1 } from '../support/v1-peer.js';
+import { until } from '../support/wait.js';
 
 const servers: LifelineServer[] = [];
 const sessions: LifelineSession[] = [];
@@ -69,14 +70,6 @@ function openSession(url: string, options: Partial<SessionOptions> = {}) {
   session.on('close', (c) => seen.closes.push(c));
   session.on('error', (e) => seen.errors.push(e));
   return { session, seen };
-}
-
-async function until(check: () => boolean, what = 'condition', timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`${what} not met in time`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

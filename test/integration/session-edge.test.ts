@@ -17,6 +17,7 @@ import {
 } from '../../src/client/index.js';
 import type { LifelineError } from '../../src/errors.js';
 import type { ClientFrame, ServerFrame } from '../../src/protocol/index.js';
+import { until } from '../support/wait.js';
 
 interface FakeConnection {
   ws: WebSocket;
@@ -92,14 +93,6 @@ function openSession(url: string, options: Partial<SessionOptions> = {}) {
   session.on('message', (m) => messages.push(m));
   session.on('error', (e) => errors.push(e));
   return { session, messages, errors };
-}
-
-async function until(check: () => boolean, what = 'condition', timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`${what} not met in time`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

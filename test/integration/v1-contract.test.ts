@@ -12,6 +12,7 @@ import { createServer, DeclinedError as ServerDeclined, type LifelineServer, typ
 import { createRedisStore } from '../../src/store/redis/index.js';
 import { deletePrefix, REDIS_URL, uniquePrefix } from '../support/redis.js';
 import { connectV1, type V1Peer } from '../support/v1-peer.js';
+import { until } from '../support/wait.js';
 
 const servers: LifelineServer[] = [];
 const sessions: LifelineSession[] = [];
@@ -31,14 +32,6 @@ async function hello(url: string, frame: Record<string, unknown> = {}): Promise<
   const peer = await connectV1(url);
   peer.send({ t: 'hello', v: 1, ...frame });
   return { peer, welcome: await peer.next<WelcomeFrame>((f) => f.t === 'welcome') };
-}
-
-async function until(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 describe('resume restores what the session held, never silently from the head', () => {

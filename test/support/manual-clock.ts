@@ -1,9 +1,18 @@
 /**
- * A clock driven by hand, for the server core's rules about time (the drain, the heartbeat, deadlines):
- * `advance(ms)` fires the timers that fall due, in time order, and lets the promise chains they start
- * settle before the next one fires, so a test sees exactly what happens at each millisecond.
+ * The one hand-driven clock of the test kit, for every rule about time, on both sides of the wire: the
+ * server core's (the drain, the heartbeat, deadlines) and the client's (reconnect waits, dead-link checks,
+ * pings, resend holds, credential refresh). Nothing runs until the test moves time, so no test waits on
+ * the wall clock.
+ *
+ * - `advance(ms)` (async) fires the timers that fall due, in order of time then of creation, and lets the
+ *   promise chains each one starts settle before the next fires: for the server core, whose rules await.
+ * - `tick(ms)` (sync) fires them the same way without waiting for promises: for the client, whose timers
+ *   are synchronous, so a test can assert right after the call.
+ * - `jump(ms)` moves time without firing anything, as a throttled background tab does: due timers fire
+ *   late, on the next advance or tick.
  */
-import type { Clock } from '../../src/server/core/clock.js';
+import type { Clock as ClientClock } from '../../src/client/index.js';
+import type { Clock as ServerClock } from '../../src/server/core/clock.js';
 
 interface Timer {
   readonly at: number;
@@ -16,13 +25,13 @@ export function settle(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-/** A {@link Clock} whose time moves only when the test says so. */
-export class ManualClock implements Clock {
+/** A clock (the server's and the client's interface alike) whose time moves only when the test says so. */
+export class ManualClock implements ServerClock, ClientClock {
   #now: number;
   #seq = 0;
   readonly #timers = new Map<number, Timer>();
 
-  /** @param start - the time at start, ms since the epoch */
+  /** @param start - the time at start, in milliseconds */
   constructor(start = 0) {
     this.#now = start;
   }
@@ -46,23 +55,40 @@ export class ManualClock implements Clock {
     return this.#timers.size;
   }
 
-  /** Move time forward by `ms`, firing what falls due (in order of time, then of creation). */
+  /** Move time forward by `ms`, firing what falls due and letting each firing's promises settle. */
   async advance(ms: number): Promise<void> {
     const until = this.#now + ms;
     await settle();
-    for (;;) {
-      let next: [number, Timer] | undefined;
-      for (const entry of this.#timers) {
-        if (entry[1].at > until) continue;
-        if (!next || entry[1].at < next[1].at || (entry[1].at === next[1].at && entry[1].seq < next[1].seq)) next = entry;
-      }
-      if (!next) break;
-      this.#timers.delete(next[0]);
-      this.#now = next[1].at;
-      next[1].callback();
-      await settle();
-    }
-    this.#now = until;
+    while (this.#fireNext(until)) await settle();
+    this.#now = Math.max(this.#now, until);
     await settle();
+  }
+
+  /** Move time forward by `ms`, firing what falls due, synchronously. */
+  tick(ms: number): void {
+    const until = this.#now + ms;
+    while (this.#fireNext(until)) {
+      // every due timer, in order
+    }
+    this.#now = Math.max(this.#now, until);
+  }
+
+  /** Move time forward without firing anything: due timers fire late, on the next advance or tick. */
+  jump(ms: number): void {
+    this.#now += ms;
+  }
+
+  /** Fire the earliest timer due by `until`; false when there is none. */
+  #fireNext(until: number): boolean {
+    let next: Timer | undefined;
+    for (const timer of this.#timers.values()) {
+      if (timer.at > until) continue;
+      if (!next || timer.at < next.at || (timer.at === next.at && timer.seq < next.seq)) next = timer;
+    }
+    if (!next) return false;
+    this.#timers.delete(next.seq);
+    this.#now = Math.max(this.#now, next.at);
+    next.callback();
+    return true;
   }
 }

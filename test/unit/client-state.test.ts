@@ -17,7 +17,7 @@ import type {
   WebSocketConstructor,
   WebSocketLike,
 } from '../../src/client/index.js';
-import { SyncClock } from '../support/sync-clock.js';
+import { ManualClock } from '../support/manual-clock.js';
 
 // ---- test doubles ---------------------------------------------------------------------------
 
@@ -108,7 +108,7 @@ type Recorded = { [K in keyof ClientEvents]: [K, ClientEvents[K]] }[keyof Client
 
 /** A client wired to fakes, with every event recorded in order. */
 function setup(options: Partial<ClientOptions> = {}) {
-  const clock = new SyncClock();
+  const clock = new ManualClock();
   const ws = fakeWebSocket();
   const env = new FakeEnvironment();
   const client = createClient({
@@ -133,7 +133,7 @@ function setup(options: Partial<ClientOptions> = {}) {
 function openStable(t: ReturnType<typeof setup>): void {
   t.client.connect();
   t.ws.last().open();
-  t.clock.advance(10_000);
+  t.clock.tick(10_000);
 }
 
 // ---- tests ----------------------------------------------------------------------------------
@@ -159,9 +159,9 @@ describe('client state machine', () => {
     expect(close!.diagnosis).toBeUndefined();
     expect(t.of('reconnecting')).toEqual([{ attempt: 1, delayMs: 2500, code: 1012 }]);
 
-    t.clock.advance(2499);
+    t.clock.tick(2499);
     expect(t.ws.sockets).toHaveLength(1);
-    t.clock.advance(1);
+    t.clock.tick(1);
     expect(t.ws.sockets).toHaveLength(2);
     expect(t.client.state).toBe('connecting');
     expect(t.of('connecting')).toEqual([{ attempt: 0 }, { attempt: 1 }]);
@@ -193,7 +193,7 @@ describe('client state machine', () => {
     expect(t.of('reconnecting')).toEqual([{ attempt: 1, delayMs: 250, code: 1011, incident: 'inc_3f9a2c71d0e4' }]);
 
     // The retry is refused (HTTP 503 while the server drains): 1006, the next backoff step.
-    t.clock.advance(250);
+    t.clock.tick(250);
     t.ws.last().refuse();
     expect(t.of('error').at(-1)).toBeInstanceOf(SocketError);
     expect(t.of('error').at(-1)!.code).toBe('LIFELINE_ERR_SOCKET');
@@ -207,18 +207,18 @@ describe('client state machine', () => {
     const delays: number[] = [];
     for (let i = 0; i < 5; i++) {
       t.ws.last().open();
-      t.clock.advance(100); // well under stableAfterMs
+      t.clock.tick(100); // well under stableAfterMs
       t.ws.last().serverClose(1011, 'internal error; incident=inc_x');
       const { delayMs } = t.of('reconnecting').at(-1)!;
       delays.push(delayMs);
-      t.clock.advance(delayMs);
+      t.clock.tick(delayMs);
     }
     expect(t.of('reconnecting').map((r) => r.attempt)).toEqual([1, 2, 3, 4, 5]);
     expect(delays.map(Math.round)).toEqual([500, 999, 1998, 3996, 7992]);
     expect(t.of('open').map((o) => o.attempt)).toEqual([0, 1, 2, 3, 4]);
 
     t.ws.last().open();
-    t.clock.advance(5000); // stableAfterMs
+    t.clock.tick(5000); // stableAfterMs
     t.ws.last().serverClose(1011);
     expect(t.of('reconnecting').at(-1)!.attempt).toBe(1);
     expect(t.client.attempt).toBe(1);
@@ -237,7 +237,7 @@ describe('client state machine', () => {
     expect(t.of('close')[0]!.diagnosis).toBe(stopped!.diagnosis);
     expect(t.of('reconnecting')).toEqual([]);
     expect(t.clock.pending).toBe(0);
-    t.clock.advance(3_600_000);
+    t.clock.tick(3_600_000);
     expect(t.ws.sockets).toHaveLength(1);
 
     t.client.reconnect();
@@ -258,10 +258,10 @@ describe('client state machine', () => {
     t.client.connect();
     t.ws.last().refuse('connect ECONNREFUSED');
     expect(t.of('reconnecting').at(-1)!.attempt).toBe(1);
-    t.clock.advance(60_000);
+    t.clock.tick(60_000);
     t.ws.last().refuse('connect ECONNREFUSED');
     expect(t.of('reconnecting').at(-1)!.attempt).toBe(2);
-    t.clock.advance(60_000);
+    t.clock.tick(60_000);
     t.ws.last().refuse('connect ECONNREFUSED');
 
     expect(t.client.state).toBe('exhausted');
@@ -304,7 +304,7 @@ describe('client state machine', () => {
     expect(after.map((e) => e[0])).toEqual(['state', 'close']);
     expect(t.of('close').at(-1)).toMatchObject({ code: 1000, willReconnect: false });
     expect(t.clock.pending).toBe(0);
-    t.clock.advance(3_600_000);
+    t.clock.tick(3_600_000);
     expect(t.ws.sockets).toHaveLength(1);
 
     expect(() => t.client.connect()).toThrow(ClientClosedError);
@@ -321,7 +321,7 @@ describe('client state machine', () => {
     expect(t.clock.pending).toBe(1);
     t.client.close();
     expect(t.clock.pending).toBe(0);
-    t.clock.advance(60_000);
+    t.clock.tick(60_000);
     expect(t.ws.sockets).toHaveLength(1);
     expect(t.states().at(-1)).toBe('closed');
   });
@@ -368,7 +368,7 @@ describe('client state machine', () => {
     t.ws.last().serverClose(1006, '', false);
     expect(t.client.state).toBe('reconnecting');
     expect(t.clock.pending).toBe(0);
-    t.clock.advance(600_000);
+    t.clock.tick(600_000);
     expect(t.ws.sockets).toHaveLength(1);
     expect(t.client.attempt).toBe(1);
 
@@ -387,7 +387,7 @@ describe('client state machine', () => {
     expect(t.clock.pending).toBe(1);
     t.env.goOffline();
     expect(t.clock.pending).toBe(0);
-    t.clock.advance(60_000);
+    t.clock.tick(60_000);
     expect(t.ws.sockets).toHaveLength(1);
     t.env.goOnline();
     expect(t.ws.sockets).toHaveLength(2);
@@ -418,7 +418,7 @@ describe('client state machine', () => {
     t.ws.last().open();
     // Traffic every 4 s keeps the link alive for a long time.
     for (let i = 0; i < 10; i++) {
-      t.clock.advance(4000);
+      t.clock.tick(4000);
       t.ws.last().message('tick');
     }
     expect(t.client.state).toBe('open');
@@ -427,7 +427,7 @@ describe('client state machine', () => {
     // The tab is throttled: a minute passes and no timer fires; then one (late) timer fires.
     const socket = t.ws.last();
     t.clock.jump(60_000);
-    t.clock.advance(0);
+    t.clock.tick(0);
     const dead = t.of('error').at(-1);
     expect(dead).toBeInstanceOf(DeadLinkError);
     expect((dead as DeadLinkError).silentMs).toBeGreaterThanOrEqual(60_000);
@@ -445,9 +445,9 @@ describe('client state machine', () => {
     const t = setup({ deadLinkMs: 10_000 });
     t.client.connect();
     t.ws.last().open();
-    t.clock.advance(9_999);
+    t.clock.tick(9_999);
     expect(t.client.state).toBe('open');
-    t.clock.advance(1);
+    t.clock.tick(1);
     expect(t.client.state).toBe('reconnecting');
     expect(t.of('error').at(-1)!.code).toBe('LIFELINE_ERR_DEAD_LINK');
   });
@@ -480,7 +480,7 @@ describe('client state machine', () => {
     t.clock.jump(3_600_000);
     t.env.setVisibility('visible');
     t.env.goOnline();
-    t.clock.advance(0);
+    t.clock.tick(0);
     expect(t.client.state).toBe('open');
     expect(t.clock.pending).toBe(0);
   });
@@ -506,7 +506,7 @@ describe('client state machine', () => {
     t.ws.last().serverClose(1008);
     expect(t.of('reconnecting')[0]).toEqual({ attempt: 1, delayMs: 10, code: 1008 });
     expect(policy).toHaveBeenCalledWith(1008, '', 1);
-    t.clock.advance(10);
+    t.clock.tick(10);
     t.ws.last().serverClose(1002);
     expect(t.client.state).toBe('stopped');
   });
@@ -517,7 +517,7 @@ describe('client state machine', () => {
     t.ws.last().serverClose(2500, 'what');
     expect(t.client.state).toBe('reconnecting');
     expect(t.of('close')[0]).toMatchObject({ code: 2500, class: 'backoff', willReconnect: true });
-    t.clock.advance(1000);
+    t.clock.tick(1000);
     t.ws.last().serverClose(99_999);
     expect(t.of('close')[1]).toMatchObject({ code: 99_999, name: explainCode(1006).name, class: 'backoff' });
   });
@@ -532,11 +532,11 @@ describe('client state machine', () => {
     await Promise.resolve();
     expect(t.ws.last().url).toBe('ws://test.invalid/live?attempt=0');
     t.ws.last().refuse();
-    t.clock.advance(250);
+    t.clock.tick(250);
     await vi.waitFor(() => expect(t.of('error').at(-1)).toBeInstanceOf(UrlError));
     expect(t.of('close').at(-1)).toMatchObject({ code: 1006, willReconnect: true });
     expect(t.ws.sockets).toHaveLength(1);
-    t.clock.advance(500);
+    t.clock.tick(500);
     await vi.waitFor(() => expect(t.ws.sockets).toHaveLength(2));
     expect(t.ws.last().url).toBe('ws://test.invalid/live?attempt=2');
     expect(url).toHaveBeenCalledTimes(3);
@@ -576,7 +576,7 @@ describe('client state machine', () => {
     expect(errors.map((e) => (e as ListenerError).event)).toEqual(['close', 'state']);
     expect(errors[0]).toBeInstanceOf(ListenerError);
     expect((errors[0]!.cause as Error).message).toBe('listener bug');
-    t.clock.advance(1000);
+    t.clock.tick(1000);
     t.ws.last().open();
     expect(t.client.state).toBe('open');
   });
@@ -605,7 +605,7 @@ describe('client state machine', () => {
     const t = setup();
     t.client.connect();
     t.ws.last().refuse();
-    t.clock.advance(250);
+    t.clock.tick(250);
     t.ws.last().refuse();
     expect(t.client.state).toBe('reconnecting');
     expect(t.of('reconnecting').at(-1)).toEqual({ attempt: 2, delayMs: 500, code: 1006 });
@@ -625,7 +625,7 @@ describe('client state machine', () => {
   });
 
   it('autoConnect (default): connects on the next microtask, so listeners added right away see everything', async () => {
-    const clock = new SyncClock();
+    const clock = new ManualClock();
     const ws = fakeWebSocket();
     const client: LifelineClient = createClient({ url: 'ws://x.invalid', WebSocket: ws.WebSocket, clock, environment: null });
     const seen: unknown[] = [];
@@ -681,7 +681,7 @@ describe('client options', () => {
 
 describe('client without an injected WebSocket (Node 20)', () => {
   it('loads a WebSocket lazily and treats a refused connection as 1006', async () => {
-    const clock = new SyncClock();
+    const clock = new ManualClock();
     const client = createClient({ url: 'ws://127.0.0.1:1/', clock, environment: null, random: () => 0.5 });
     const errors: unknown[] = [];
     client.on('error', (e) => errors.push(e));

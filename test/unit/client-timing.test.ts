@@ -15,7 +15,7 @@ import { Heartbeat } from '../../src/client/heartbeat.js';
 import { ResendHold, resendDelay } from '../../src/client/resend.js';
 import { Timer } from '../../src/client/timer.js';
 import type { Json } from '../../src/protocol/frames.js';
-import { SyncClock } from '../support/sync-clock.js';
+import { ManualClock } from '../support/manual-clock.js';
 
 const JUST_BELOW_ONE = 1 - 1e-12;
 
@@ -24,19 +24,19 @@ const settle = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('Timer', () => {
   it('runs once, replaces a pending callback when started again, and cancels', () => {
-    const clock = new SyncClock();
+    const clock = new ManualClock();
     const timer = new Timer(clock);
     const fired: string[] = [];
     timer.start(100, () => fired.push('a'));
     timer.start(50, () => fired.push('b'));
     expect(timer.armed).toBe(true);
-    clock.advance(100);
+    clock.tick(100);
     expect(fired).toEqual(['b']);
     expect(timer.armed).toBe(false);
     timer.start(10, () => fired.push('c'));
     timer.cancel();
     timer.cancel();
-    clock.advance(100);
+    clock.tick(100);
     expect(fired).toEqual(['b']);
     expect(clock.pending).toBe(0);
   });
@@ -54,7 +54,7 @@ describe('Timer', () => {
 describe('DeadLinkWatch', () => {
   /** A watch on a link opened at time 0, with `deadLinkMs` 1000, recording its verdicts. */
   function started() {
-    const clock = new SyncClock();
+    const clock = new ManualClock();
     const dead: number[] = [];
     const watch = new DeadLinkWatch(clock, 1000, (silent) => dead.push(silent));
     watch.start();
@@ -63,14 +63,14 @@ describe('DeadLinkWatch', () => {
 
   it('declares the link dead after deadLinkMs of silence, counted from the last traffic', () => {
     const { clock, dead, watch } = started();
-    clock.advance(600);
+    clock.tick(600);
     watch.heard();
-    clock.advance(999);
+    clock.tick(999);
     expect(dead).toEqual([]);
-    clock.advance(1);
+    clock.tick(1);
     expect(dead).toEqual([1000]);
     // Stopped by then: no second verdict.
-    clock.advance(5000);
+    clock.tick(5000);
     expect(dead).toEqual([1000]);
     expect(clock.pending).toBe(0);
   });
@@ -84,18 +84,18 @@ describe('DeadLinkWatch', () => {
   });
 
   it('does nothing when off (0), before start, or after stop', () => {
-    const clock = new SyncClock();
+    const clock = new ManualClock();
     const onDead = vi.fn();
     const off = new DeadLinkWatch(clock, 0, onDead);
     off.start();
-    clock.advance(60_000);
+    clock.tick(60_000);
     expect(off.check()).toBe(false);
     const idle = new DeadLinkWatch(clock, 1000, onDead);
-    clock.advance(5000);
+    clock.tick(5000);
     expect(idle.check()).toBe(false);
     idle.start();
     idle.stop();
-    clock.advance(5000);
+    clock.tick(5000);
     expect(idle.check()).toBe(false);
     expect(onDead).not.toHaveBeenCalled();
   });
@@ -103,48 +103,48 @@ describe('DeadLinkWatch', () => {
 
 describe('Heartbeat', () => {
   it('pings after each silent interval, counting from the last thing heard or the last ping', () => {
-    const clock = new SyncClock();
+    const clock = new ManualClock();
     const pings: [number, number][] = [];
     const beat = new Heartbeat(clock, (n) => pings.push([n, clock.now()]));
     beat.heard();
     beat.start(1000);
-    clock.advance(999);
+    clock.tick(999);
     expect(pings).toEqual([]);
-    clock.advance(1);
-    clock.advance(1000);
+    clock.tick(1);
+    clock.tick(1000);
     expect(pings).toEqual([[1, 1000], [2, 2000]]);
-    clock.advance(500);
+    clock.tick(500);
     beat.heard();
-    clock.advance(999);
+    clock.tick(999);
     expect(pings).toHaveLength(2);
-    clock.advance(1);
+    clock.tick(1);
     expect(pings).toEqual([[1, 1000], [2, 2000], [3, 3500]]);
   });
 
   it('one late timer costs one ping, not one per missed interval', () => {
-    const clock = new SyncClock();
+    const clock = new ManualClock();
     const pings: number[] = [];
     const beat = new Heartbeat(clock, (n) => pings.push(n));
     beat.heard();
     beat.start(1000);
     clock.jump(10_000);
-    clock.advance(0);
+    clock.tick(0);
     expect(pings).toEqual([1]);
   });
 
   it('shares its sequence with pings sent outside the schedule; stops; 0 means never', () => {
-    const clock = new SyncClock();
+    const clock = new ManualClock();
     const pings: number[] = [];
     const beat = new Heartbeat(clock, (n) => pings.push(n));
     expect(beat.nextSeq()).toBe(1);
     beat.start(100);
-    clock.advance(100);
+    clock.tick(100);
     expect(pings).toEqual([2]);
     beat.stop();
-    clock.advance(1000);
+    clock.tick(1000);
     expect(pings).toEqual([2]);
     beat.start(0);
-    clock.advance(10_000);
+    clock.tick(10_000);
     expect(pings).toEqual([2]);
     expect(clock.pending).toBe(0);
   });
@@ -160,40 +160,40 @@ describe('the resend hold', () => {
   });
 
   it('holds once per failure streak step, releases after the delay, backs off further, and resets on an ack', () => {
-    const clock = new SyncClock();
+    const clock = new ManualClock();
     const released: number[] = [];
     const hold = new ResendHold(clock, { baseMs: 100, factor: 2, capMs: 10_000 }, () => 0, () => released.push(clock.now()));
     hold.fail();
     expect(hold.held).toBe(true);
-    clock.advance(20);
+    clock.tick(20);
     hold.fail(); // during the hold: no longer, no shorter
-    clock.advance(30);
+    clock.tick(30);
     expect(released).toEqual([50]);
     expect(hold.held).toBe(false);
     hold.fail();
-    clock.advance(1000);
+    clock.tick(1000);
     expect(released).toEqual([50, 150]); // the second hold: half of 200
     hold.succeeded();
     hold.fail();
-    clock.advance(1000);
+    clock.tick(1000);
     expect(released).toEqual([50, 150, 1100]); // from the base again
   });
 
   it('release ends the hold without resending', () => {
-    const clock = new SyncClock();
+    const clock = new ManualClock();
     const onRelease = vi.fn();
     const hold = new ResendHold(clock, { baseMs: 100, factor: 2, capMs: 100 }, () => 0, onRelease);
     hold.fail();
     hold.release();
     expect(hold.held).toBe(false);
-    clock.advance(1000);
+    clock.tick(1000);
     expect(onRelease).not.toHaveBeenCalled();
   });
 });
 
 describe('Credentials', () => {
   function credentials(auth: () => Json | PromiseLike<Json>, live = true) {
-    const clock = new SyncClock();
+    const clock = new ManualClock();
     const sent: Json[] = [];
     const failed: CredentialsError[] = [];
     const creds = new Credentials(auth, clock, () => 0.5, { live: () => live, send: (v) => sent.push(v), failed: (e) => failed.push(e) });
@@ -204,14 +204,14 @@ describe('Credentials', () => {
     let n = 0;
     const { clock, creds, sent } = credentials(() => `token-${++n}`);
     creds.schedule(10 * 60_000);
-    clock.advance(9 * 60_000 - 1);
+    clock.tick(9 * 60_000 - 1);
     await settle();
     expect(sent).toEqual([]);
-    clock.advance(1);
+    clock.tick(1);
     await settle();
     expect(sent).toEqual(['token-1']);
     creds.schedule(60_000);
-    clock.advance(30_000);
+    clock.tick(30_000);
     await settle();
     expect(sent).toEqual(['token-1', 'token-2']);
   });
@@ -220,18 +220,18 @@ describe('Credentials', () => {
     let fail = true;
     const { clock, creds, sent, failed } = credentials(() => (fail ? Promise.reject(new Error('down')) : 'ok'));
     creds.schedule(60_000);
-    clock.advance(30_000);
+    clock.tick(30_000);
     await settle();
     expect(failed).toHaveLength(1);
     expect(failed[0]).toBeInstanceOf(CredentialsError);
     fail = false;
-    clock.advance(15_000); // half of the 30 s left
+    clock.tick(15_000); // half of the 30 s left
     await settle();
     expect(sent).toEqual(['ok']);
 
     const gone = credentials(() => 'late', false);
     gone.creds.schedule(60_000);
-    gone.clock.advance(30_000);
+    gone.clock.tick(30_000);
     await settle();
     expect(gone.sent).toEqual([]);
     // Cancelled (the connection ended) or no expiry: no refresh at all.
@@ -239,7 +239,7 @@ describe('Credentials', () => {
     idle.creds.schedule(60_000);
     idle.creds.cancel();
     idle.creds.schedule(undefined);
-    idle.clock.advance(120_000);
+    idle.clock.tick(120_000);
     await settle();
     expect(idle.sent).toEqual([]);
   });
