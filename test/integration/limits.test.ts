@@ -1,24 +1,21 @@
 /** Issue 7: every limit and access rule over real sockets: the code or status the client sees, and that others are unaffected. */
-import { destroyRawPeers, rawConnect, textFrame } from '../support/raw-socket.js';
-import pino from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { createServer, type LifelineServer, type ServerOptions } from '../../src/server/index.js';
+import type { LifelineServer, ServerOptions } from '../../src/server/index.js';
+import { useKit } from '../support/kit.js';
+import { rawConnect, textFrame } from '../support/raw-socket.js';
 import { connectV1 } from '../support/v1-peer.js';
-import { closeAllPeers, connectPeer, tryUpgrade } from '../support/ws-peer.js';
+import { connectPeer, tryUpgrade } from '../support/ws-peer.js';
 
+const kit = useKit();
+/** The server the test started last. */
 let server: LifelineServer | undefined;
-afterEach(async () => {
-  closeAllPeers();
-  destroyRawPeers();
-  await server?.shutdown();
-  server = undefined;
-});
 
+/** An echo server (the kit disposes of it). */
 async function start(options: ServerOptions = {}): Promise<{ url: string; port: number }> {
-  server = createServer({ logger: pino({ level: 'silent' }), drainWindowMs: 0, graceMs: 0, closeTimeoutMs: 200, onMessage: (c, d) => c.send(d), ...options });
-  const { port } = await server.listen(0);
-  return { url: `ws://127.0.0.1:${port}/`, port };
+  const started = await kit.start({ closeTimeoutMs: 200, onMessage: (c, d) => c.send(d), ...options });
+  server = started.server;
+  return started;
 }
 
 function upgradeWith(url: string, headers: Record<string, string>): Promise<number | 'open'> {

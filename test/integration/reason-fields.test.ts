@@ -2,28 +2,23 @@
  * Close reasons the server sends follow the grammar of docs/protocol.md §3: application text can never
  * produce a field a client trusts (`incident=`, `retry=`), while lifeline's own reasons keep theirs.
  */
-import pino from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createClient, type CloseInfo } from '../../src/client/index.js';
 import { parseReason } from '../../src/protocol/index.js';
-import { CloseError, createServer, PolicyViolationError, type LifelineServer, type ServerOptions } from '../../src/server/index.js';
+import { CloseError, PolicyViolationError, type LifelineServer, type ServerOptions } from '../../src/server/index.js';
+import { useKit } from '../support/kit.js';
 import { connectV1 } from '../support/v1-peer.js';
-import { closeAllPeers, connectPeer } from '../support/ws-peer.js';
+import { connectPeer } from '../support/ws-peer.js';
 
-const servers: LifelineServer[] = [];
+const kit = useKit();
+/** The server the test started last. */
 let server: LifelineServer | undefined;
-afterEach(async () => {
-  closeAllPeers();
-  await Promise.all(servers.splice(0).map((s) => s.shutdown()));
-  server = undefined;
-});
 
-/** Start a server (the latest is `server`); all are shut down after the test. */
+/** Start a server (the latest is `server`); the kit shuts all down after the test. */
 async function start(options: ServerOptions): Promise<string> {
-  server = createServer({ logger: pino({ level: 'silent' }), drainWindowMs: 0, graceMs: 0, closeTimeoutMs: 200, ...options });
-  servers.push(server);
-  const { port } = await server.listen(0);
-  return `ws://127.0.0.1:${port}/`;
+  const started = await kit.start({ closeTimeoutMs: 200, ...options });
+  server = started.server;
+  return started.url;
 }
 
 /** A reason in the grammar: no field but the ones named, and text without a semicolon. */

@@ -1,13 +1,15 @@
 /**
  * The in-process test kit: `createServer` on port 0 with a quiet logger, raw `lifeline.v1` peers, and a
- * disposer that cleans up whatever a test left (servers, peers, serve processes, extra cleanups) after
- * each test. Call {@link useKit} once at the top of a test file.
+ * disposer that cleans up whatever a test left (servers, `lifeline.v1` peers, `ws` peers, raw sockets, serve
+ * processes, extra cleanups) after each test. Call {@link useKit} once at the top of a test file.
  */
 import pino from 'pino';
 import { afterEach } from 'vitest';
 import { createServer, type LifelineServer, type ServerOptions } from '../../src/server/index.js';
 import { connectV1, type V1Peer } from './v1-peer.js';
 import { killAll } from './serve-process.js';
+import { destroyRawPeers } from './raw-socket.js';
+import { closeAllPeers } from './ws-peer.js';
 
 /** What {@link useKit} gives a test file. */
 export interface Kit {
@@ -28,6 +30,8 @@ export function useKit(): Kit {
   const cleanups: (() => unknown)[] = [];
   afterEach(async () => {
     for (const p of peers.splice(0)) p.ws.terminate();
+    closeAllPeers();
+    destroyRawPeers();
     await Promise.all(servers.splice(0).map((s) => s.shutdown()));
     for (const c of cleanups.splice(0).reverse()) await c();
     await killAll();
