@@ -8,6 +8,7 @@
  * @packageDocumentation
  */
 import { performance } from 'node:perf_hooks';
+import type { WelcomeInfo } from '../../client/index.js';
 import { requireOptional } from '../../optional-dependency.js';
 import { codeLabels, explainCode, type Lang, type ReconnectClass } from '../../codes/index.js';
 import { decodeServerFrame, encodeFrame, parseReason, SUBPROTOCOL, type RetryHint, type ServerFrame } from '../../protocol/index.js';
@@ -68,21 +69,8 @@ export interface ProbeHandshake {
   error?: string;
 }
 
-/** The welcome of a `lifeline.v1` server, without the secret resume token. */
-export interface ProbeWelcome {
-  /** Public session id. */
-  readonly session: string;
-  /** Whether a presented token resumed a session (never, for a probe: it presents none). */
-  readonly resumed: boolean;
-  /** As the server said; false for every new session (docs/protocol.md §9). */
-  readonly recovered: boolean;
-  /** Channels whose history could not be restored. */
-  readonly lost: readonly string[];
-  /** The server's heartbeat interval, ms. */
-  readonly heartbeatMs: number;
-  /** When the resume token expires, ms since the epoch. */
-  readonly expiresAt: number;
-}
+/** The welcome of a `lifeline.v1` server, without the secret resume token (a probe presents none, so `resumed` is false). */
+export type ProbeWelcome = Omit<WelcomeInfo, 'authTtlMs'>;
 
 /** The close, as a client sees it, explained from the registry. */
 export interface ProbeClose {
