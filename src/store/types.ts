@@ -300,6 +300,14 @@ export interface Store {
   close(): Promise<void>;
 }
 
+/** A hold on a channel's deliveries to this process ({@link Store.follow}). */
+export interface ChannelFollow {
+  /** Resolves once the channel's messages reach `watch` listeners; rejects with `StoreUnavailableError` when that cannot be confirmed in time. */
+  readonly ready: Promise<void>;
+  /** Let go of the channel (idempotent). */
+  release(): void;
+}
+
 /** Options every engine accepts. Durations in ms. */
 export interface StoreOptions {
   /** History bounds per channel. @default {maxCount: 10000, maxAgeMs: 24h} */
