@@ -144,7 +144,7 @@ export class RedisConnection {
       const first = settings.cluster[0]!;
       this.#options = { ...credentialsOf(first), ...settings.redisOptions, ...common, retryStrategy: retryDelay };
       this.client = new (ioredis().Cluster)(settings.cluster.map(hostAndPort), {
-        redisOptions: withoutRetryStrategy(this.#options),
+        redisOptions: clusterNodeOptions(this.#options),
         enableOfflineQueue: false,
         enableReadyCheck: true,
         lazyConnect: false,
@@ -170,7 +170,7 @@ export class RedisConnection {
       this.#lastError = undefined;
       const check = ++checks;
       // Serve only once the layout is known to be ours (a fresh prefix is initialised here).
-      this.#withTimeout('layout check', checkLayout(this.client, this.where), this.#commandTimeoutMs).then(
+      this.#withTimeout('layout check', this.#nodesReady().then(() => checkLayout(this.client, this.where)), this.#commandTimeoutMs).then(
         () => {
           if (check !== checks || this.#closed || this.client.status !== 'ready') return;
           this.#refusal = undefined;
@@ -203,6 +203,16 @@ export class RedisConnection {
       attempted();
     });
     this.client.on('end', attempted);
+  }
+
+  /**
+   * On a cluster: ioredis connects each node on its first command, and (the cluster having no offline
+   * queue) refuses a command to a node still connecting. A PING to each master first, so the store's
+   * first commands find every master connected.
+   */
+  async #nodesReady(): Promise<void> {
+    if (!this.cluster) return;
+    await Promise.all((this.client as Cluster).nodes('master').map((node) => node.ping().catch(() => undefined)));
   }
 
   /**
@@ -285,10 +295,15 @@ export class RedisConnection {
   }
 }
 
-/** Node options for a Cluster, which reconnects its nodes itself. */
-function withoutRetryStrategy(options: RedisOptions): RedisOptions {
+/**
+ * Node options for a Cluster: it reconnects its nodes itself (no retry strategy), and connects each on
+ * first use (an eager connect races with its own and drops the node).
+ */
+function clusterNodeOptions(options: RedisOptions): RedisOptions {
   const copy = { ...options };
   delete copy.retryStrategy;
+  delete copy.lazyConnect;
+  delete copy.enableOfflineQueue;
   return copy;
 }
 
