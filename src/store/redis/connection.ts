@@ -53,6 +53,12 @@ export function describeUrl(url: string): string {
   }
 }
 
+/**
+ * The least time the layout check gets, in ms, whatever `commandTimeoutMs`: initialising a fresh prefix
+ * writes a key per partition, more than one operation's worth.
+ */
+const LAYOUT_CHECK_MIN_MS = 5000;
+
 /** Reconnect delays: exponential from 100 ms, capped at 2 s, forever; half of each delay jittered. */
 function retryDelay(attempt: number): number {
   const ceiling = Math.min(100 * 2 ** Math.min(attempt - 1, 10), 2000);
@@ -170,7 +176,7 @@ export class RedisConnection {
       this.#lastError = undefined;
       const check = ++checks;
       // Serve only once the layout is known to be ours (a fresh prefix is initialised here).
-      this.#withTimeout('layout check', this.#nodesReady().then(() => checkLayout(this.client, this.where)), this.#commandTimeoutMs).then(
+      this.#withTimeout('layout check', this.#nodesReady().then(() => checkLayout(this.client, this.where)), Math.max(this.#commandTimeoutMs, LAYOUT_CHECK_MIN_MS)).then(
         () => {
           if (check !== checks || this.#closed || this.client.status !== 'ready') return;
           this.#refusal = undefined;
