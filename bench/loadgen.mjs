@@ -94,7 +94,7 @@ async function openClient(implName, url, scenario, on, record) {
     if (scenario === 'echo') {
       ready = new Promise((resolve) => session.on('welcome', resolve));
     } else {
-      session.subscribe(CHANNEL);
+      session.subscribe(on.channel ?? CHANNEL);
       ready = new Promise((resolve) => session.on('subscribed', resolve));
     }
     if (record) {
@@ -105,7 +105,8 @@ async function openClient(implName, url, scenario, on, record) {
   }
   if (implName === 'socketio') {
     const io = await socketIoClient();
-    const socket = io(url, { transports: ['websocket'], forceNew: true });
+    // The multi-node scenario's server joins each socket to the room its handshake names.
+    const socket = io(url, { transports: ['websocket'], forceNew: true, ...(on.channel !== undefined ? { query: { room: on.channel } } : {}) });
     socket.on('m', (data) => on.message(data));
     socket.on('connect_error', noteError);
     if (record) {
@@ -231,7 +232,7 @@ function newRecord() {
 
 serveRequests({
   /** Open the clients and wait until they are ready. */
-  async connect({ implName, url, scenario, count, concurrency = 100 }) {
+  async connect({ implName, url, scenario, count, concurrency = 100, channels }) {
     clients = new Array(count);
     records = [];
     const started = performance.now();
@@ -243,11 +244,13 @@ serveRequests({
         records[i] = record;
       }
       const on = {
+        // The multi-node scenario: client i subscribes to channels[i mod length].
+        channel: channels?.[i % channels.length],
         message: (data) => {
           if (scenario === 'echo') {
             const sentAt = state.sent.shift();
             onReply(sentAt, state);
-          } else if (scenario === 'fanout') {
+          } else if (scenario === 'fanout' || scenario === 'scaleout') {
             const payload = payloadOf(data);
             if (win.open) {
               win.count += 1;

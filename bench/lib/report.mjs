@@ -127,6 +127,29 @@ export function renderTables(results, { markdown = false } = {}) {
       rows.map((r) => [r.scenario, r.what, r.impl, `${fmt(r.a)} ${r.unit}`, r.base, `${fmt(r.b)} ${r.unit}`, fmt(r.ratio), r.target, verdict(r.met)]),
     );
   }
+  const scaleout = results.filter((x) => x.scenario === 'scaleout' && x.metrics);
+  if (scaleout.length > 0) {
+    table(
+      ['multi-node fan-out', 'node', 'received from Redis', 'needed by its clients', 'received/needed', 'delivered/s', 'server CPU', 'us/delivery', 'p50', 'p99', 'target <= 1.1'],
+      scaleout.flatMap((r) =>
+        r.metrics.skipped
+          ? [[r.impl, '—', `skipped: ${r.metrics.skipped}`, '', '', '', '', '', '', '', '']]
+          : r.metrics.nodes.map((n) => [
+              r.impl,
+              n.node,
+              fmt(n.receivedFromRedis),
+              fmt(n.neededByClients),
+              fmt(n.receivedPerNeeded),
+              fmt(n.deliveriesPerSec),
+              `${fmt(n.serverCpuPct)}%`,
+              fmt(n.serverCpuUsPerDelivery),
+              `${fmt(n.latencyMs.p50)} ms`,
+              `${fmt(n.latencyMs.p99)} ms`,
+              r.impl.startsWith('lifeline') && !r.impl.endsWith('broadcast') ? verdict(n.receivedPerNeeded !== null && n.receivedPerNeeded <= 1.1) : '',
+            ]),
+      ),
+    );
+  }
   if (restart.length > 0) {
     table(
       ['restart storm', '50% back', '99% back', '100% back', 'never back', 'resumed', 'attempts', 'failed', 'peak/mean per 100 ms', 'published', 'lost', 'verdict'],

@@ -35,6 +35,7 @@ const EXPECTED: Record<string, string[]> = {
   fanout: ['lifeline-memory', 'lifeline-sqlite', 'ws', 'socketio'],
   idle: ['lifeline', 'lifeline-v1', 'ws', 'socketio'],
   restart: ['lifeline', 'socketio', 'rws'],
+  scaleout: ['lifeline-cluster-3', 'lifeline-redis-2', 'socketio-cluster-3'],
 };
 
 let outDir: string;
@@ -119,6 +120,27 @@ describe('bench/run.mjs all --smoke', () => {
       finite(m.rssPerConn, `idle/${impl} RSS per connection`);
       positive(m.heapPerConn, `idle/${impl} heap per connection`);
       finite(m.externalPerConn, `idle/${impl} external per connection`);
+    }
+  });
+
+  it('multi-node fan-out: per node, appends received from Redis against those its clients need (the Socket.IO baseline may be skipped)', () => {
+    for (const impl of EXPECTED.scaleout!) {
+      const m = entry('scaleout', impl) as Record<string, unknown> & { skipped?: string; nodes?: Record<string, number | null>[] };
+      if (m.skipped !== undefined) {
+        // Only an optional baseline may be skipped, and it says why in one line.
+        expect(impl.startsWith('socketio'), `scaleout/${impl} skipped: ${m.skipped}`).toBe(true);
+        expect(m.skipped).toMatch(/not installed|redis-server/);
+        continue;
+      }
+      expect(m.nodes!.length).toBe(Number(impl.at(-1)));
+      for (const n of m.nodes!) {
+        positive(n.receivedFromRedis, `scaleout/${impl} node ${n.node} received`);
+        positive(n.neededByClients, `scaleout/${impl} node ${n.node} needed`);
+        positive(n.deliveriesPerSec, `scaleout/${impl} node ${n.node} delivered/s`);
+        finite(n.serverCpuUsPerDelivery, `scaleout/${impl} node ${n.node} CPU per delivery`);
+        // Interest: a node receives what its clients need (give or take a message in flight at the window's edges).
+        if (impl.startsWith('lifeline')) expect(n.receivedPerNeeded!, `scaleout/${impl} node ${n.node} received/needed`).toBeLessThanOrEqual(1.1);
+      }
     }
   });
 
