@@ -138,8 +138,9 @@ describe('bench/run.mjs all --smoke', () => {
         positive(n.neededByClients, `scaleout/${impl} node ${n.node} needed`);
         positive(n.deliveriesPerSec, `scaleout/${impl} node ${n.node} delivered/s`);
         finite(n.serverCpuUsPerDelivery, `scaleout/${impl} node ${n.node} CPU per delivery`);
-        // Interest: a node receives what its clients need (give or take a message in flight at the window's edges).
-        if (impl.startsWith('lifeline')) expect(n.receivedPerNeeded!, `scaleout/${impl} node ${n.node} received/needed`).toBeLessThanOrEqual(1.1);
+        // Interest: a node receives what its clients need, give or take the few messages in flight at the
+        // window's edges (broadcast would be about nodes x needed).
+        if (impl.startsWith('lifeline')) expect(n.receivedFromRedis!, `scaleout/${impl} node ${n.node} received`).toBeLessThanOrEqual(n.neededByClients! * 1.1 + 3);
       }
     }
   });
