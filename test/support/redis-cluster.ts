@@ -111,7 +111,7 @@ export class RedisCluster {
   async ownerOf(slot: number, via = this.nodes[0]!.port): Promise<number> {
     const redis = this.connect(via);
     try {
-      const slots = (await redis.cluster('SLOTS')) as [number, number, [string, number, string]][];
+      const slots = (await redis.cluster('SLOTS')) as unknown as [number, number, [string, number, string]][];
       const range = slots.find(([from, to]) => slot >= from && slot <= to);
       if (!range) throw new Error(`no master serves slot ${slot}`);
       return range[2][1];
@@ -162,7 +162,7 @@ export class RedisCluster {
   async masterPorts(): Promise<number[]> {
     const redis = this.connect(this.nodes[0]!.port);
     try {
-      const slots = (await redis.cluster('SLOTS')) as [number, number, [string, number, string]][];
+      const slots = (await redis.cluster('SLOTS')) as unknown as [number, number, [string, number, string]][];
       return [...new Set(slots.map((s) => s[2][1]))];
     } finally {
       redis.disconnect();

@@ -106,8 +106,8 @@ export class ServerCore {
   readonly #unwatch: (() => void) | undefined;
   /** The store's resubscription reports, answered by catch-up reads. */
   readonly #unresubscribe: (() => void) | undefined;
-  /** The takeover channel, followed for the server's life (every node must hear every resume). */
-  readonly #takeoverFollow: ChannelFollow | undefined;
+  /** The takeover channel, followed for the server's life (every node must hear every resume); followed again after a failed confirmation. */
+  #takeoverFollow: ChannelFollow | undefined;
   /** The newest takeover announcement seen, where a catch-up of the takeover channel reads from. */
   #takeoverSeen: ChannelPosition | undefined;
   readonly #offAvailability: (() => void) | undefined;
@@ -139,7 +139,7 @@ export class ServerCore {
     this.#holders = new SessionHolders(
       this.store.watch
         ? async (session, connection) => {
-            await this.#takeoverFollow?.ready;
+            await this.#takeoversHeard();
             return (await this.publish(TAKEOVER_CHANNEL, { session, connection })).message;
           }
         : undefined,
@@ -192,6 +192,26 @@ export class ServerCore {
       else this.logger.error({ store: this.store.kind, reason }, 'store unavailable; not ready, publishes refused until it is back');
     });
     this.#heartbeat.start(this.#options.heartbeatMs);
+  }
+
+  /**
+   * Resolves once this node hears resume announcements. A confirmation that failed (the store was
+   * unavailable) is asked for again, so one outage at start does not stop resumes for good.
+   * @throws what the store's `follow` rejects with
+   */
+  async #takeoversHeard(): Promise<void> {
+    const follow = this.#takeoverFollow;
+    if (follow === undefined) return;
+    try {
+      await follow.ready;
+    } catch (error) {
+      if (this.#takeoverFollow === follow && this.store.follow) {
+        follow.release();
+        this.#takeoverFollow = this.store.follow(TAKEOVER_CHANNEL);
+        this.#takeoverFollow.ready.catch(() => undefined);
+      }
+      throw error;
+    }
   }
 
   /** A message the shared store delivered to this process (from any process, this one's own included). */

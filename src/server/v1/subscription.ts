@@ -300,13 +300,18 @@ export class ChannelHub {
       const follow = store.follow(channel);
       held = { follow, ready: follow.ready };
       this.follows.set(channel, held);
-      // Once confirmed, later subscribers need not wait (and a rejection reaches the callers only).
+      // Once confirmed, later subscribers need not wait. A rejection reaches the subscriptions that
+      // waited (they are dropped); the next subscription of the channel follows it afresh.
       const entry = held;
       follow.ready.then(
         () => {
           if (this.follows.get(channel) === entry) entry.ready = Promise.resolve();
         },
-        () => undefined,
+        () => {
+          if (this.follows.get(channel) !== entry) return;
+          this.follows.delete(channel);
+          follow.release();
+        },
       );
     }
     return held.ready;
