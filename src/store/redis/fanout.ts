@@ -98,6 +98,9 @@ interface Followed {
   lingerUntil: number | undefined;
 }
 
+/** Most released channels kept subscribed for their linger at once. */
+export const MAX_LINGERING = 10_000;
+
 /** The key of the one subscriber on one Redis (and of the broadcast subscriber). */
 const SINGLE = '';
 
@@ -108,6 +111,8 @@ export class Fanout {
   readonly #resubscribeListeners = new Set<(channels: readonly string[]) => void>();
   readonly #shards = new Map<string, ShardSubscriber>();
   readonly #followed = new Map<string, Followed>();
+  /** Followed channels released by all, waiting out their linger. */
+  readonly #lingering = new Set<Followed>();
   readonly #byTopic = new Map<string, Followed>();
   /** Followed channels waiting for the cluster's slot map (interest mode, cluster). */
   readonly #unplaced = new Set<Followed>();
@@ -167,6 +172,7 @@ export class Fanout {
     }
     state.refs++;
     state.lingerUntil = undefined;
+    this.#lingering.delete(state);
     const followed = state;
     let released = false;
     return {
@@ -215,12 +221,8 @@ export class Fanout {
       state.confirmFirst = undefined;
     });
     if (this.#o.mode === 'broadcast') void this.#broadcastShard().add([this.#o.keys.broadcast]).then(state.confirmFirst);
-    else {
-      const placed = this.#placeOne(state, false);
-      // Not placed: the slot map is not known yet; `#place` does it, and confirms there.
-      if (placed) void placed.then(state.confirmFirst);
-      else this.#unplaced.add(state);
-    }
+    // Not placed: the slot map is not known yet; `#place` places it, and the placement confirms it.
+    else if (!this.#placeOne(state, false)) this.#unplaced.add(state);
     return confirmed;
   }
 
@@ -232,19 +234,23 @@ export class Fanout {
       return;
     }
     state.lingerUntil = Date.now() + this.#o.lingerMs;
-    this.#lingerTimer ??= setInterval(() => this.#expireLingering(), Math.max(10, Math.min(1000, this.#o.lingerMs / 4)));
-    this.#lingerTimer.unref();
+    this.#lingering.add(state);
+    // Bounded whatever clients do (subscribe and leave fresh channels as fast as allowed): past the bound
+    // the channel released longest ago goes at once.
+    if (this.#lingering.size > MAX_LINGERING) this.#forget(this.#lingering.values().next().value!);
+    if (!this.#lingerTimer) {
+      this.#lingerTimer = setInterval(() => this.#expireLingering(), Math.max(10, Math.min(1000, this.#o.lingerMs / 4)));
+      this.#lingerTimer.unref();
+    }
   }
 
+  /** Give up the channels whose linger ran out (their unsubscribes go out together). */
   #expireLingering(): void {
     const now = Date.now();
-    let lingering = 0;
-    for (const state of [...this.#followed.values()]) {
-      if (state.refs > 0 || state.lingerUntil === undefined) continue;
-      if (state.lingerUntil <= now) this.#forget(state);
-      else lingering++;
+    for (const state of [...this.#lingering]) {
+      if (state.lingerUntil !== undefined && state.lingerUntil <= now) this.#forget(state);
     }
-    if (lingering === 0 && this.#lingerTimer) {
+    if (this.#lingering.size === 0 && this.#lingerTimer) {
       clearInterval(this.#lingerTimer);
       this.#lingerTimer = undefined;
     }
@@ -255,6 +261,7 @@ export class Fanout {
     this.#followed.delete(state.channel);
     this.#byTopic.delete(state.topic);
     this.#unplaced.delete(state);
+    this.#lingering.delete(state);
     if (this.#o.mode === 'broadcast') {
       this.#dropBroadcastIfIdle();
       return;
@@ -285,7 +292,12 @@ export class Fanout {
     previous?.remove([state.topic]);
     if (previous) this.#retire(previous);
     if (shard.pingTopic === undefined) shard.setPingTopic(this.#o.keys.partition(state.partition).ping);
-    return shard.add([state.topic], moved);
+    const confirmation = shard.add([state.topic], moved);
+    // A channel not confirmed yet (placed on a master that went away before it answered, say) is
+    // confirmed by its new placement.
+    const confirmFirst = state.confirmFirst;
+    if (confirmFirst) void confirmation.then(confirmFirst);
+    return confirmation;
   }
 
   /** Re-read where every followed topic belongs, and move those whose slot moved (cluster). */
@@ -299,8 +311,8 @@ export class Fanout {
       if (owner === undefined) continue;
       if (state.shard?.node === owner) continue;
       const wasPlaced = state.shard !== undefined;
-      const confirmation = this.#placeOne(state, wasPlaced);
-      if (this.#unplaced.delete(state) && confirmation && state.confirmFirst) void confirmation.then(state.confirmFirst);
+      this.#placeOne(state, wasPlaced);
+      this.#unplaced.delete(state);
       if (wasPlaced) {
         moved++;
         movedTo.set(owner, (movedTo.get(owner) ?? 0) + 1);

@@ -57,7 +57,8 @@ export interface RedisStoreOptions extends StoreOptions {
   fanout?: RedisFanoutMode;
   /**
    * How long a channel's topic stays subscribed after its last local follower left, in ms: a client
-   * that reconnects within it (to this process) finds the topic still subscribed. @default 30000
+   * that reconnects within it (to this process) finds the topic still subscribed. At most 10,000 released
+   * channels linger at once (the one released longest ago goes first). @default 30000
    */
   lingerMs?: number;
   /**

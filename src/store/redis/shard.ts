@@ -170,7 +170,12 @@ export class ShardSubscriber {
       this.#wanted.add(topic);
       if (moved) this.#held.add(topic);
       this.#toRemove.delete(topic);
-      if (this.#confirmed.has(topic)) continue;
+      if (this.#confirmed.has(topic)) {
+        // Given up and wanted again before the unsubscribe went out: still subscribed, and held (a later
+        // reconnect reports it like any other).
+        this.#held.add(topic);
+        continue;
+      }
       this.#toAdd.add(topic);
       waits.push(new Promise<void>((resolve) => {
         let list = this.#waiters.get(topic);
@@ -189,6 +194,8 @@ export class ShardSubscriber {
       this.#wanted.delete(topic);
       this.#held.delete(topic);
       this.#toAdd.delete(topic);
+      // Whoever waited for it here waits for its new placement instead (or times out).
+      this.#waiters.delete(topic);
       if (this.#confirmed.has(topic)) this.#toRemove.add(topic);
     }
     this.#queueFlush();
