@@ -10,6 +10,7 @@ const LOAD = [
   'test/integration/no-loss-restarts.test.ts',
   'test/integration/chaos.test.ts',
   'test/integration/redis-scale-out.test.ts',
+  'test/integration/redis-cluster-drill.test.ts',
   'test/integration/workers.test.ts',
   'test/integration/redis-outage.test.ts',
   'test/integration/readme.test.ts',

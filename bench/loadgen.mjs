@@ -101,7 +101,7 @@ async function openClient(implName, url, scenario, on, record, options = {}) {
     if (scenario === 'echo') {
       ready = new Promise((resolve) => session.on('welcome', resolve));
     } else {
-      session.subscribe(CHANNEL);
+      session.subscribe(on.channel ?? CHANNEL);
       ready = new Promise((resolve) => session.on('subscribed', resolve));
     }
     if (record) {
@@ -114,7 +114,8 @@ async function openClient(implName, url, scenario, on, record, options = {}) {
   }
   if (implName === 'socketio' || implName === 'socketio-ack') {
     const io = await socketIoClient();
-    const socket = io(url, { transports: ['websocket'], forceNew: true, ...options.socketIo });
+    // The multi-node scenario's server joins each socket to the room its handshake names.
+    const socket = io(url, { transports: ['websocket'], forceNew: true, ...options.socketIo, ...(on.channel !== undefined ? { query: { room: on.channel } } : {}) });
     socket.on('m', (data) => on.message(data));
     socket.on('connect_error', noteError);
     if (record) {
@@ -196,7 +197,7 @@ let prober;
 
 serveRequests({
   /** Open the clients and wait until they are ready. */
-  async connect({ implName, url, scenario, count, concurrency = 100, clientOptions = {} }) {
+  async connect({ implName, url, scenario, count, concurrency = 100, clientOptions = {}, channels }) {
     clients = new Array(count);
     records = [];
     storm = newStorm();
@@ -209,11 +210,13 @@ serveRequests({
         records[i] = record;
       }
       const on = {
+        // The multi-node scenario: client i subscribes to channels[i mod length].
+        channel: channels?.[i % channels.length],
         message: (data) => {
           if (scenario === 'echo') {
             const sentAt = state.sent.shift();
             onReply(sentAt, state);
-          } else if (scenario === 'fanout') {
+          } else if (scenario === 'fanout' || scenario === 'scaleout') {
             const payload = payloadOf(data);
             if (win.open) {
               win.count += 1;

@@ -2,7 +2,7 @@
 /**
  * lifeline benchmarks against raw `ws`, Socket.IO 4 and reconnecting-websocket, in one invocation.
  *
- *   npm run bench -- <echo|fanout|idle|restart|all|a,b> [--quick | --smoke] [options]
+ *   npm run bench -- <echo|fanout|idle|restart|scaleout|all|a,b> [--quick | --smoke] [options]
  *
  * Every scenario runs each implementation in turn, with the server and the load generator(s) in
  * separate processes on loopback. Needs the compiled library (dist/, built by `npm ci` / `npm run build`).
@@ -31,12 +31,13 @@ import * as echo from './scenarios/echo.mjs';
 import * as fanout from './scenarios/fanout.mjs';
 import * as idle from './scenarios/idle.mjs';
 import * as restart from './scenarios/restart.mjs';
+import * as scaleout from './scenarios/scaleout.mjs';
 
-const SCENARIOS = { echo, fanout, idle, restart };
+const SCENARIOS = { echo, fanout, idle, restart, scaleout };
 
 function usage(message) {
   if (message) console.error(`bench: ${message}`);
-  console.error('usage: npm run bench -- <echo|fanout|idle|restart|all|a,b> [--quick | --smoke] [--only ids] [--rate N] [--rounds N] [--out DIR] [--profile] [--heap-snapshot] [--markdown]');
+  console.error('usage: npm run bench -- <echo|fanout|idle|restart|scaleout|all|a,b> [--quick | --smoke] [--only ids] [--rate N] [--rounds N] [--out DIR] [--profile] [--heap-snapshot] [--markdown]');
   process.exit(2);
 }
 
@@ -90,7 +91,7 @@ console.log(`${facts.cores} cores (${facts.cpuModel}), ${facts.ramGiB} GiB RAM, 
 const results = [];
 for (const scenario of chosen.map((s) => SCENARIOS[s])) {
   const params = scenario.modes[mode];
-  const impls = scenario.implementations.filter((impl) => !only || only.has(impl.id));
+  const impls = (scenario.implementationsFor?.(mode) ?? scenario.implementations).filter((impl) => !only || only.has(impl.id));
   // Several rounds in alternating order (A B C, C B A, ...), so drifting load on a shared machine
   // hits every implementation alike; the rounds are then combined (see each scenario's `combine`).
   const rounds = values.rounds !== undefined ? Number(values.rounds) : (params.rounds ?? 1);
@@ -147,6 +148,9 @@ function summaryOf(name, m) {
       return `steady ${m.deliveredPerSec.toLocaleString('en-US')} delivered/s of ${m.offeredPerSec.toLocaleString('en-US')}, p50 ${m.latencyMs.p50} ms, p99 ${m.latencyMs.p99} ms; max ${m.maxDeliveredPerSec.toLocaleString('en-US')}/s at ${m.maxServerCpuUsPerDelivery} us server CPU each (${m.maxServerCpuPct}%)`;
     case 'idle':
       return `${m.rssPerConn} B RSS, ${m.heapPerConn} B heap, ${m.externalPerConn} B external per connection (${m.params.connections} in ${m.connectSeconds} s)`;
+    case 'scaleout':
+      if (m.skipped) return `skipped: ${m.skipped}`;
+      return `${m.deliveriesPerSec.toLocaleString('en-US')} delivered/s of ${m.offeredPerSec.toLocaleString('en-US')}; received/needed per node ${m.nodes.map((n) => n.receivedPerNeeded).join(', ')}; server CPU per delivery ${m.nodes.map((n) => n.serverCpuUsPerDelivery).join(', ')} us; p99 ${m.latencyMs.p99} ms`;
     case 'restart':
       return `back 50% ${m.back50Ms} ms, 99% ${m.back99Ms} ms, 100% ${m.back100Ms ?? `never (${m.neverBack} missing)`} ms; gap p50 ${m.gapMs.p50} p99 ${m.gapMs.p99} max ${m.gapMs.max} ms; ${m.attempts} attempts (${m.failedAttempts} failed), peak/mean ${m.herd.peakToMean}; probes not upgraded ${m.probe.notUpgraded} of ${m.probe.sent}; lost ${m.lost} of ${m.published}x${m.params.clients}`;
     default:

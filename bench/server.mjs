@@ -8,6 +8,7 @@
  * - `socketio`: a Socket.IO 4 server, `transports: ['websocket']`; echo answers `m` with `m` and acknowledges
  *   `a` (the client's `emitWithAck`). With `recovery: true`, its connection state recovery is on (restart
  *   storm), and with `cycleOnHup: true` SIGHUP closes every connection in-process (see startSocketIo).
+ * - `socketio-sharded`: Socket.IO 4 with `@socket.io/redis-adapter`'s sharded adapter (the multi-node baseline).
  *
  * The restart storm's lifeline server is the real `lifeline serve` CLI (see scenarios/restart.mjs);
  * its baselines come from here (`restart` mode: a fixed port and `POST /publish` that broadcasts).
@@ -29,11 +30,15 @@ let impl;
 let publisher;
 let cleanup = [];
 
-async function startLifeline({ scenario, variant, store: storeKind }) {
+async function startLifeline({ scenario, variant, store: storeKind, redis, channels, nodes, node }) {
   const pino = (await import('pino')).default;
   const { createServer } = await import('lifeline/server');
   let store;
-  if (storeKind === 'sqlite') {
+  if (storeKind === 'redis' || storeKind === 'redis-cluster') {
+    const { createRedisStore } = await import('lifeline/store/redis');
+    const where = storeKind === 'redis' ? { url: redis.urls[0] } : { cluster: redis.urls };
+    store = createRedisStore({ ...where, prefix: redis.prefix, fanout: redis.fanout ?? 'interest' });
+  } else if (storeKind === 'sqlite') {
     const { createSqliteStore } = await import('lifeline/store/sqlite');
     const dir = mkdtempSync(join(tmpdir(), 'lifeline-bench-'));
     store = createSqliteStore({ path: join(dir, 'bench.db') });
@@ -49,11 +54,82 @@ async function startLifeline({ scenario, variant, store: storeKind }) {
     ...(scenario === 'echo' && variant === 'v1' ? { onSessionMessage: () => {} } : {}),
   });
   const { port } = await server.listen(0, '127.0.0.1');
+  if (scenario === 'scaleout') {
+    // Every node publishes to every channel in turn (most of them served by other nodes), and counts
+    // what it published by the node whose clients subscribe to the channel (channel i: node i % nodes).
+    const publishedTo = new Array(nodes).fill(0);
+    let next = node;
+    return {
+      port,
+      connections: () => server.connections.size,
+      publish: async () => {
+        const i = next++ % channels.length;
+        await server.publish(channels[i], makePayload(i, 128));
+        publishedTo[i % nodes] += 1;
+      },
+      scaleoutStats: () => {
+        const stats = server.stats();
+        return { received: stats.fanout.received, unwanted: stats.fanout.unwanted, delivered: stats.messagesOut, publishedTo: [...publishedTo] };
+      },
+      stop: async () => {
+        await server.shutdown({ code: 1001 });
+        await store.close();
+      },
+    };
+  }
   return {
     port,
     connections: () => server.connections.size,
     publish: (n) => server.publish(CHANNEL, makePayload(n, 128)),
     stop: () => server.shutdown({ code: 1001 }),
+  };
+}
+
+/**
+ * Socket.IO 4 with its sharded Redis adapter (`@socket.io/redis-adapter`, `createShardedAdapter`, one
+ * shard channel per room in its default `dynamic` mode), over ioredis: the multi-node baseline. Each
+ * client joins the room named in its handshake query.
+ */
+async function startSocketIoSharded({ redis, channels, nodes, node }, route) {
+  let adapterModule;
+  try {
+    adapterModule = await import('@socket.io/redis-adapter');
+  } catch {
+    throw new Error('SKIPPED: @socket.io/redis-adapter is not installed (npm install -D @socket.io/redis-adapter@8.3.0)');
+  }
+  const { Server } = await import('socket.io');
+  const { Redis, Cluster } = await import('ioredis');
+  const cluster = redis.kind === 'cluster';
+  const pub = cluster ? new Cluster(redis.urls, { shardedSubscribers: true }) : new Redis(redis.urls[0]);
+  const sub = pub.duplicate();
+  // What Redis delivered to this node: every sharded message its subscriber connection received.
+  let received = 0;
+  sub.on('smessageBuffer', () => (received += 1));
+  const http = createHttpServer(route);
+  const io = new Server(http, { transports: ['websocket'], serveClient: false, adapter: adapterModule.createShardedAdapter(pub, sub, { channelPrefix: redis.prefix }) });
+  io.on('connection', (socket) => {
+    const room = socket.handshake.query.room;
+    if (typeof room === 'string') socket.join(room);
+  });
+  const publishedTo = new Array(nodes).fill(0);
+  let next = node;
+  return {
+    http,
+    connections: () => io.engine.clientsCount,
+    publish: () => {
+      const i = next++ % channels.length;
+      io.to(channels[i]).emit('m', makePayload(i, 128));
+      publishedTo[i % nodes] += 1;
+    },
+    scaleoutStats: () => ({ received, publishedTo: [...publishedTo] }),
+    stop: () =>
+      new Promise((resolve) => {
+        io.close(() => {
+          pub.disconnect();
+          sub.disconnect();
+          resolve();
+        });
+      }),
   };
 }
 
@@ -184,6 +260,7 @@ serveRequests({
     if (implName === 'lifeline' || implName === 'lifeline-v1') impl = await startLifeline(config);
     else if (implName === 'ws') impl = startWs(config, route);
     else if (implName === 'socketio') impl = await startSocketIo(config, route);
+    else if (implName === 'socketio-sharded') impl = await startSocketIoSharded(config, route);
     else throw new Error(`unknown implementation ${implName}`);
     if (impl.http) impl.port = await listen(impl.http, config.port ?? 0);
     return { port: impl.port, pid: process.pid };
@@ -207,6 +284,10 @@ serveRequests({
     const { writeHeapSnapshot } = await import('node:v8');
     globalThis.gc?.();
     return { file: writeHeapSnapshot(path) };
+  },
+  /** The multi-node scenario's counts: appends received from Redis, deliveries, publishes by the node whose clients need them. */
+  scaleoutStats() {
+    return impl.scaleoutStats();
   },
   publishStart({ rate }) {
     publisher = startPublisher(rate);

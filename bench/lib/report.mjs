@@ -179,6 +179,29 @@ export function renderTables(results, { markdown = false } = {}) {
       echo.map((r) => [r.impl, fmt(r.roundTrips), `${fmt(r.p50)} ms`, `${fmt(r.p99)} ms`, `${fmt(r.serverCpu)} us`, `${fmt(r.clientCpu)} us`, `${fmt(r.clientVsWs)}x`]),
     );
   }
+  const scaleout = results.filter((x) => x.scenario === 'scaleout' && x.metrics);
+  if (scaleout.length > 0) {
+    table(
+      ['multi-node fan-out', 'node', 'received from Redis', 'needed by its clients', 'received/needed', 'delivered/s', 'server CPU', 'us/delivery', 'p50', 'p99', 'target <= 1.1'],
+      scaleout.flatMap((r) =>
+        r.metrics.skipped
+          ? [[r.impl, '—', `skipped: ${r.metrics.skipped}`, '', '', '', '', '', '', '', '']]
+          : r.metrics.nodes.map((n) => [
+              r.impl,
+              n.node,
+              fmt(n.receivedFromRedis),
+              fmt(n.neededByClients),
+              fmt(n.receivedPerNeeded),
+              fmt(n.deliveriesPerSec),
+              `${fmt(n.serverCpuPct)}%`,
+              fmt(n.serverCpuUsPerDelivery),
+              `${fmt(n.latencyMs.p50)} ms`,
+              `${fmt(n.latencyMs.p99)} ms`,
+              r.impl.startsWith('lifeline') && !r.impl.endsWith('broadcast') ? verdict(n.receivedPerNeeded !== null && n.receivedPerNeeded <= 1.1) : '',
+            ]),
+      ),
+    );
+  }
   if (restart.length > 0) {
     table(
       ['restart storm', '50% back', '99% back', '100% back', 'never back', 'gap p50', 'gap p99', 'gap max', 'resumed', 'attempts', 'failed', 'peak/mean per 100 ms', 'probes not upgraded', 'published', 'lost', 'delivery p99 before', 'verdict'],

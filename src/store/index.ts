@@ -22,6 +22,7 @@
  */
 export type {
   AppendResult,
+  ChannelFollow,
   ChannelPosition,
   ClaimResult,
   HistoryLimits,

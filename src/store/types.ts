@@ -269,11 +269,31 @@ export interface Store {
   finishMessage(session: string, messageId: number, outcome: MessageOutcome): Promise<void>;
 
   /**
-   * Engines shared by several processes (redis) call `listener` for every message appended to any channel,
-   * by any process, so each process can deliver to its own subscribers. Engines private to one process
-   * leave it undefined: the server then delivers what it appends itself. Returns the unsubscribe function.
+   * Engines shared by several processes (redis) call `listener` for messages appended by any process, so
+   * each process can deliver them to its own subscribers: every message of every channel, or, in an
+   * engine with {@link Store.follow}, the messages of the channels this process follows (and possibly a
+   * few more). Engines private to one process leave it undefined: the server then delivers what it
+   * appends itself. Returns the unsubscribe function.
    */
   watch?(listener: (message: StoredMessage) => void): () => void;
+
+  /**
+   * Engines whose `watch` delivers only followed channels (redis, by default) take interest here: the
+   * server follows a channel while it has a subscriber of it, and releases it when the last one leaves.
+   * `ready` resolves once messages appended to the channel reach `watch` listeners (or, should that
+   * delivery break later, are reported by {@link Store.onResubscribe}); the server reads a channel's
+   * head only after that, so no message falls between the read and the delivery. It rejects with
+   * `StoreUnavailableError` when that cannot be confirmed in time. Follows are counted: the channel is
+   * followed while one is unreleased. An engine may keep delivering a released channel for a while.
+   */
+  follow?(channel: string): ChannelFollow;
+
+  /**
+   * Engines whose delivery to `watch` can break and be restored (a reconnect, a failover) call `listener`
+   * with the followed channels whose messages may have been missed meanwhile, once delivery is restored:
+   * the listener reads them from history. Returns the unsubscribe function.
+   */
+  onResubscribe?(listener: (channels: readonly string[]) => void): () => void;
 
   /**
    * Whether the engine can serve right now. Networked engines turn `false` while their service is
@@ -298,6 +318,14 @@ export interface Store {
    * method rejects with `StoreUnavailableError` (`code: 'LIFELINE_ERR_STORE_UNAVAILABLE'`).
    */
   close(): Promise<void>;
+}
+
+/** A hold on a channel's deliveries to this process ({@link Store.follow}). */
+export interface ChannelFollow {
+  /** Resolves once the channel's messages reach `watch` listeners; rejects with `StoreUnavailableError` when that cannot be confirmed in time. */
+  readonly ready: Promise<void>;
+  /** Let go of the channel (idempotent). */
+  release(): void;
 }
 
 /** Options every engine accepts. Durations in ms. */

@@ -99,6 +99,9 @@ describe('redis store outage', () => {
     store.onAvailability((up) => changes.push(up));
     const watched: StoredMessage[] = [];
     store.watch((m) => watched.push(m));
+    const resubscribed: string[] = [];
+    store.onResubscribe((channels) => resubscribed.push(...channels));
+    await store.follow('news').ready;
     await until(() => events.some((e) => e.type === 'fanout-subscribed'), 'the first subscription');
 
     const acked: StoredMessage[] = [];
@@ -160,6 +163,8 @@ describe('redis store outage', () => {
       'the watch listener to receive appends after the restart',
     );
     await until(() => events.some((e) => e.type === 'fanout-subscribed' && e.resubscribed), 'the resubscription event');
+    // ...and says which followed channels may have missed appends meanwhile, for a catch-up read.
+    expect(resubscribed).toContain('news');
   });
 
   it('reports unavailable when Redis is not there at start, then connects once it is', async () => {
@@ -256,6 +261,9 @@ describe('redis store fan-out liveness', () => {
     stores.add(store);
     const watched: number[] = [];
     store.watch((m) => watched.push(m.offset));
+    const resubscribed: string[] = [];
+    store.onResubscribe((channels) => resubscribed.push(...channels));
+    await store.follow('a').ready;
     await until(() => events.some((e) => e.type === 'fanout-subscribed'), 'the first subscription');
     await store.append('a', 1);
     await until(() => watched.includes(1), 'the first append');
@@ -267,6 +275,8 @@ describe('redis store fan-out liveness', () => {
     await store.append('a', 3);
     await until(() => watched.includes(3), 'delivery after the new subscription', 5000);
     expect(watched).not.toContain(2);
+    // The channel is reported once its subscription is back: a reader of it catches up from history.
+    expect(resubscribed).toContain('a');
     expect(store.available).toBe(true); // the command connection never noticed anything
   });
 });

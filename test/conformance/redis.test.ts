@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisStore, type RedisStore, type RedisStoreEvent } from '../../src/store/redis/index.js';
+import { redisKeys } from '../../src/store/redis/keys.js';
 import { createMemoryStore } from '../../src/store/memory.js';
 import type { Store, StoredMessage, StoreOptions } from '../../src/store/types.js';
 import { storeConformance } from '../../src/testing/index.js';
@@ -128,7 +129,7 @@ describe('redis engine specifics', () => {
     const store = open(prefix);
     const first = await store.append('a', 1);
     await store.append('a', 2);
-    await admin.del(`${prefix}ch:a`); // as if Redis restarted without persistence (for this channel)
+    await admin.del(redisKeys(prefix).channel('a').meta); // as if Redis restarted without persistence (for this channel)
     const head = await store.head('a');
     expect(isUnwrittenEpoch(head.epoch)).toBe(true);
     expect(head.offset).toBe(0);
@@ -141,33 +142,31 @@ describe('redis engine specifics', () => {
     expect(isUnwrittenEpoch(next.message.epoch)).toBe(false);
   });
 
-  it('watch: listeners of two instances both receive an append made through a third', async () => {
+  it('watch: listeners of two instances that follow a channel both receive an append made through a third', async () => {
     const prefix = uniquePrefix();
-    const eventsA: RedisStoreEvent[] = [];
-    const eventsB: RedisStoreEvent[] = [];
-    const a = open(prefix, { onEvent: (e) => eventsA.push(e) });
-    const b = open(prefix, { onEvent: (e) => eventsB.push(e) });
+    const a = open(prefix);
+    const b = open(prefix);
     const c = open(prefix);
     const gotA: StoredMessage[] = [];
     const gotB: StoredMessage[] = [];
-    const subscribedA = nextEvent(eventsA, 'fanout-subscribed');
-    const subscribedB = nextEvent(eventsB, 'fanout-subscribed');
     a.watch((m) => gotA.push(m));
     b.watch((m) => gotB.push(m));
-    await Promise.all([subscribedA, subscribedB]);
+    await Promise.all([a.follow('room:1').ready, b.follow('room:1').ready]);
 
     const { message } = await c.append('room:1', { text: 'hello' });
     const dup = await c.append('room:1', { text: 'again' }, { idempotencyKey: 'k' });
     await c.append('room:1', { text: 'again' }, { idempotencyKey: 'k' }); // a duplicate: not published again
+    await c.append('room:2', 'not followed');
     await expect.poll(() => gotA.length).toBe(2);
     await expect.poll(() => gotB.length).toBe(2);
     expect(gotA).toEqual([message, dup.message]);
     expect(gotB).toEqual([message, dup.message]);
     expect(gotA[0]).not.toBe(gotB[0]); // no shared objects
-    // Another prefix's appends are not seen.
+    // Another prefix's appends are not seen, nor channels not followed.
     await open(uniquePrefix()).append('room:1', 'elsewhere');
     await new Promise((r) => setTimeout(r, 100));
     expect(gotA).toHaveLength(2);
+    expect(a.fanoutStats()).toMatchObject({ received: 2, followed: 1, connections: 1 });
   });
 
   it('watch: unsubscribing stops delivery; a listener that throws does not stop the others', async () => {
@@ -175,12 +174,11 @@ describe('redis engine specifics', () => {
     const events: RedisStoreEvent[] = [];
     const store = open(prefix, { onEvent: (e) => events.push(e) });
     const got: number[] = [];
-    const subscribed = nextEvent(events, 'fanout-subscribed');
     const offThrowing = store.watch(() => {
       throw new Error('listener bug');
     });
     const off = store.watch((m) => got.push(m.offset));
-    await subscribed;
+    await store.follow('a').ready;
     await store.append('a', 1);
     await expect.poll(() => got).toEqual([1]);
     expect(events.some((e) => e.type === 'listener-error')).toBe(true);
@@ -189,6 +187,55 @@ describe('redis engine specifics', () => {
     await store.append('a', 2);
     await new Promise((r) => setTimeout(r, 100));
     expect(got).toEqual([1]);
+  });
+
+  it('follow: the topic is subscribed once per channel, and given up a linger after the last release', async () => {
+    const prefix = uniquePrefix();
+    const store = open(prefix, { lingerMs: 200 });
+    const topic = redisKeys(prefix).channel('room').topic;
+    const subscribers = async (): Promise<number> => Number(((await admin.call('PUBSUB', 'NUMSUB', topic)) as [string, number])[1]);
+    const one = store.follow('room');
+    const two = store.follow('room');
+    await Promise.all([one.ready, two.ready]);
+    expect(await subscribers()).toBe(1);
+    one.release();
+    one.release(); // idempotent
+    two.release();
+    // Still there during the linger (a client that comes back finds it subscribed)...
+    expect(await subscribers()).toBe(1);
+    const again = store.follow('room');
+    await again.ready;
+    await new Promise((r) => setTimeout(r, 400));
+    expect(await subscribers()).toBe(1);
+    again.release();
+    // ...and gone after it.
+    await expect.poll(subscribers, { timeout: 5000 }).toBe(0);
+    expect(store.fanoutStats().followed).toBe(0);
+  });
+
+  it('broadcast: every append reaches every watcher, followed or not', async () => {
+    const prefix = uniquePrefix();
+    const a = open(prefix, { fanout: 'broadcast' });
+    const b = open(prefix, { fanout: 'broadcast' });
+    const got: string[] = [];
+    a.watch((m) => got.push(m.channel));
+    await a.follow('x').ready;
+    await b.append('x', 1);
+    await b.append('y', 2);
+    await expect.poll(() => got).toEqual(['x', 'y']);
+  });
+
+  it('refuses, with a clear error, a prefix that holds the layout before partitioning', async () => {
+    const prefix = uniquePrefix();
+    used.add(prefix);
+    await admin.sadd(`${prefix}channels`, 'old-channel');
+    const store = open(prefix);
+    const error = await store.append('a', 1).catch((e: unknown) => e);
+    expect((error as { code?: string }).code).toBe('LIFELINE_ERR_STORE');
+    expect((error as Error).message).toMatch(/first Redis layout/);
+    expect(store.available).toBe(false);
+    // Nothing was written beside the old data.
+    expect(await admin.exists(redisKeys(prefix).layout)).toBe(0);
   });
 });
 

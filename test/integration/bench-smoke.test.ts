@@ -36,6 +36,7 @@ const EXPECTED: Record<string, string[]> = {
   fanout: ['lifeline-memory', 'lifeline-sqlite', 'ws', 'socketio'],
   idle: ['lifeline', 'lifeline-v1', 'ws', 'socketio'],
   restart: ['lifeline', 'lifeline-zerodark', 'lifeline-workers', 'socketio', 'socketio-csr', 'socketio-csr-cycle', 'rws'],
+  scaleout: ['lifeline-cluster-3', 'lifeline-redis-2', 'socketio-cluster-3'],
 };
 
 /** The restart variants whose clients resume: nothing published may be missing at any of them. */
@@ -62,7 +63,7 @@ beforeAll(async () => {
   // compute, so together they take about as long as the longer one. Nothing here is timed.
   mkdirSync(join(outDir, 'restart'));
   mkdirSync(join(outDir, 'rest'));
-  const [storms, rest] = await Promise.all([smoke('restart', join(outDir, 'restart')), smoke('echo,fanout,idle', join(outDir, 'rest'))]);
+  const [storms, rest] = await Promise.all([smoke('restart', join(outDir, 'restart')), smoke('echo,fanout,idle,scaleout', join(outDir, 'rest'))]);
   run = { ...rest, results: [...rest.results, ...storms.results] };
 }, 240_000);
 
@@ -135,6 +136,28 @@ describe('bench/run.mjs --smoke: every scenario, every implementation', () => {
       finite(m.rssPerConn, `idle/${impl} RSS per connection`);
       positive(m.heapPerConn, `idle/${impl} heap per connection`);
       finite(m.externalPerConn, `idle/${impl} external per connection`);
+    }
+  });
+
+  it('multi-node fan-out: per node, appends received from Redis against those its clients need (the Socket.IO baseline may be skipped)', () => {
+    for (const impl of EXPECTED.scaleout!) {
+      const m = entry('scaleout', impl) as Record<string, unknown> & { skipped?: string; nodes?: Record<string, number | null>[] };
+      if (m.skipped !== undefined) {
+        // Only an optional baseline may be skipped, and it says why in one line.
+        expect(impl.startsWith('socketio'), `scaleout/${impl} skipped: ${m.skipped}`).toBe(true);
+        expect(m.skipped).toMatch(/not installed|redis-server/);
+        continue;
+      }
+      expect(m.nodes!.length).toBe(Number(impl.at(-1)));
+      for (const n of m.nodes!) {
+        positive(n.receivedFromRedis, `scaleout/${impl} node ${n.node} received`);
+        positive(n.neededByClients, `scaleout/${impl} node ${n.node} needed`);
+        positive(n.deliveriesPerSec, `scaleout/${impl} node ${n.node} delivered/s`);
+        finite(n.serverCpuUsPerDelivery, `scaleout/${impl} node ${n.node} CPU per delivery`);
+        // Interest: a node receives what its clients need, give or take the few messages in flight at the
+        // window's edges (broadcast would be about nodes x needed).
+        if (impl.startsWith('lifeline')) expect(n.receivedFromRedis!, `scaleout/${impl} node ${n.node} received`).toBeLessThanOrEqual(n.neededByClients! * 1.1 + 3);
+      }
     }
   });
 

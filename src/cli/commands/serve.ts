@@ -56,7 +56,7 @@ export function readConfigFile(path: string): ServeConfig {
 }
 
 /** The keys `serve` itself uses; every other config key is a server option of the same name. */
-const CLI_KEYS = ['port', 'host', 'demo', 'logLevel', 'store', 'dataDir', 'clientPublish', 'history', 'workers', 'redisPrefix', 'adminToken', 'chaosCrashEveryMs', 'pidFile', 'sqliteSynchronous', 'metricsHost', 'metricsPort'] as const;
+const CLI_KEYS = ['port', 'host', 'demo', 'logLevel', 'store', 'dataDir', 'clientPublish', 'history', 'workers', 'redisPrefix', 'redisFanout', 'redisLingerMs', 'adminToken', 'chaosCrashEveryMs', 'pidFile', 'sqliteSynchronous', 'metricsHost', 'metricsPort'] as const;
 
 /** The server options a config sets (what a SIGHUP reload may change). */
 function serverOptionsOf(config: ServeConfig): Partial<ServerOptions> {
@@ -74,8 +74,9 @@ export function channelMatches(pattern: string, channel: string): boolean {
   return pattern === channel;
 }
 
-/** A Redis URL without its password, for logs. */
+/** A Redis URL without its password, for logs (a cluster URL, which `URL` may not parse, included). */
 function redactUrl(url: string): string {
+  if (isClusterUrl(url)) return url.replace(/^([^:]+:\/\/[^:@/]*:)[^@/]*@/, '$1***@');
   try {
     const u = new URL(url);
     if (u.password !== '') u.password = '***';
@@ -97,11 +98,57 @@ async function openStore(config: ServeConfig): Promise<Store> {
     const dir = resolve(config.dataDir ?? SERVE.options.dataDir.default!);
     return createSqliteStore({ path: join(dir, 'lifeline.db'), history, synchronous: config.sqliteSynchronous ?? 'normal' });
   }
+  const redis = {
+    history,
+    ...(config.redisPrefix !== undefined ? { prefix: config.redisPrefix } : {}),
+    ...(config.redisFanout !== undefined ? { fanout: config.redisFanout } : {}),
+    ...(config.redisLingerMs !== undefined ? { lingerMs: config.redisLingerMs } : {}),
+  };
   if (kind.startsWith('redis://') || kind.startsWith('rediss://')) {
     const { createRedisStore } = await import('../../store/redis/index.js');
-    return createRedisStore({ url: kind, history, ...(config.redisPrefix !== undefined ? { prefix: config.redisPrefix } : {}) });
+    return createRedisStore({ url: kind, ...redis });
   }
-  throw new UsageError(`--store: unknown store "${kind}"${suggestion(kind, ['sqlite', 'memory', 'redis://'])} (sqlite, memory, or redis://host:port)`);
+  if (isClusterUrl(kind)) {
+    const { createRedisStore } = await import('../../store/redis/index.js');
+    return createRedisStore({ cluster: clusterNodes(kind), ...redis });
+  }
+  throw new UsageError(`--store: unknown store "${kind}"${suggestion(kind, ['sqlite', 'memory', 'redis://', 'redis-cluster://'])} (sqlite, memory, redis://host:port, or redis-cluster://host:port,host:port)`);
+}
+
+/** Whether `--store` names a Redis Cluster (`redis-cluster://` or, with TLS, `rediss-cluster://`). */
+function isClusterUrl(store: string): boolean {
+  return /^rediss?-cluster:\/\//.test(store);
+}
+
+/**
+ * The node URLs of `redis-cluster://[user:pass@]host:port,host:port,...`: each node a `redis://` URL
+ * (`rediss://` for `rediss-cluster://`) with the credentials given once.
+ * @throws UsageError when no node is named or one is not host:port
+ */
+export function clusterNodes(store: string): string[] {
+  const match = /^(rediss?)-cluster:\/\/(?:([^@/]*)@)?([^/?#]*)\/?$/.exec(store);
+  const hosts = match?.[3]?.split(',').filter((h) => h !== '') ?? [];
+  if (!match || hosts.length === 0) throw new UsageError(`--store: "${redactUrl(store)}" names no node; give redis-cluster://host:port,host:port,...`);
+  return hosts.map((host) => {
+    if (!/^(\[[0-9a-fA-F:.]+\]|[^:[\]]+):\d{1,5}$/.test(host)) throw new UsageError(`--store: cluster node "${host}" is not host:port`);
+    return `${match[1]}://${match[2] !== undefined ? `${match[2]}@` : ''}${host}`;
+  });
+}
+
+/**
+ * A Redis whose keys under the prefix are in another layout is refused at start, with the store's
+ * message (what to do about it), rather than served as unavailable forever. One that cannot be reached
+ * is not refused: the server comes up and waits for it (see {@link warnWhileUnreachable}).
+ */
+async function refuseForeignLayout(store: Store, url: string): Promise<void> {
+  try {
+    await store.head('$lifeline.startup');
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code !== 'LIFELINE_ERR_STORE') return;
+    await store.close();
+    throw new UsageError(`cannot use the redis store at ${redactUrl(url)}: ${(error as Error).message}`, { cause: error });
+  }
 }
 
 /**
@@ -168,7 +215,7 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
   const workers = config.workers ?? 1;
   if (workers > 1) {
     // Each worker would have its own history and fan-out: clients on one would never see publishes on another.
-    if (!/^rediss?:\/\//.test(config.store ?? '')) throw new UsageError(`--workers ${workers} needs a shared store (--store redis://host:port); with ${config.store ?? 'sqlite'} the workers would split the service`);
+    if (!/^rediss?(-cluster)?:\/\//.test(config.store ?? '')) throw new UsageError(`--workers ${workers} needs a shared store (--store redis://host:port or redis-cluster://...); with ${config.store ?? 'sqlite'} the workers would split the service`);
     if (cluster.isPrimary) return runPrimary(workers, logger, () => pidFile !== undefined && writeFileSync(pidFile, `${process.pid}\n`));
   }
   // A demo should be usable at once: it gets a fresh publish key, printed below, unless one was given.
@@ -181,6 +228,7 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
     if (error instanceof UsageError || (error as { code?: unknown }).code === 'LIFELINE_ERR_MISSING_DEPENDENCY') throw error;
     throw new UsageError(`cannot open the ${config.store ?? 'sqlite'} store: ${(error as Error).message.split('\n')[0]}`, { cause: error });
   }
+  if (store.kind === 'redis') await refuseForeignLayout(store, config.store!);
   let server;
   try {
     server = createServer({

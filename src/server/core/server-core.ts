@@ -9,7 +9,7 @@
  */
 import { decodeClientFrame, SUBPROTOCOL, type Json } from '../../protocol/index.js';
 import { createMemoryStore } from '../../store/memory.js';
-import type { AppendOptions, AppendResult, Store } from '../../store/types.js';
+import type { AppendOptions, AppendResult, ChannelFollow, ChannelPosition, Store, StoredMessage } from '../../store/types.js';
 import { Emitter } from '../../util/emitter.js';
 import { ByteBudget } from '../v1/byte-budget.js';
 import { ProtocolSession, type ProtocolContext } from '../v1/protocol-session.js';
@@ -100,10 +100,16 @@ export class ServerCore {
   /** The store holding history, sessions and dedupe records. */
   readonly store: Store;
   readonly #ownsStore: boolean;
-  readonly #hub = new ChannelHub();
+  readonly #hub: ChannelHub;
   readonly #protocolContext: ProtocolContext;
   readonly #meter: OutputMeter;
   readonly #unwatch: (() => void) | undefined;
+  /** The store's resubscription reports, answered by catch-up reads. */
+  readonly #unresubscribe: (() => void) | undefined;
+  /** The takeover channel, followed for the server's life (every node must hear every resume); followed again after a failed confirmation. */
+  #takeoverFollow: ChannelFollow | undefined;
+  /** The newest takeover announcement seen, where a catch-up of the takeover channel reads from. */
+  #takeoverSeen: ChannelPosition | undefined;
   readonly #offAvailability: (() => void) | undefined;
   /** The `lifeline.v1` state of each protocol connection. */
   readonly #sessions = new WeakMap<Connection, ProtocolSession>();
@@ -124,9 +130,19 @@ export class ServerCore {
     this.#replayBudget = new ByteBudget(this.#options.maxReplayBytes);
     this.#ownsStore = options.store === undefined;
     this.store = options.store ?? createMemoryStore();
+    this.#hub = new ChannelHub({ store: this.store, pageBytes: () => this.#options.replayPageBytes, storeFailed: (operation, error) => this.storeFailed(operation, error) });
+    // Every node hears every resume (a store that delivers followed channels only is told so), and a
+    // resume is announced only once this node hears announcements: two resumes cannot pass unseen.
+    this.#takeoverFollow = this.store.watch ? this.store.follow?.(TAKEOVER_CHANNEL) : undefined;
+    this.#takeoverFollow?.ready.catch(() => undefined);
     // A store shared by several processes carries resumes to all of them, so a takeover reaches every node.
     this.#holders = new SessionHolders(
-      this.store.watch ? async (session, connection) => (await this.publish(TAKEOVER_CHANNEL, { session, connection })).message : undefined,
+      this.store.watch
+        ? async (session, connection) => {
+            await this.#takeoversHeard();
+            return (await this.publish(TAKEOVER_CHANNEL, { session, connection })).message;
+          }
+        : undefined,
     );
     this.#protocolContext = this.#protocolContextOf();
     this.#meter = this.#outputMeter();
@@ -165,15 +181,65 @@ export class ServerCore {
     });
     // A shared store tells every process about every append; each delivers to its own subscribers, and
     // closes its connection of a session resumed elsewhere.
-    this.#unwatch = this.store.watch?.((message) => {
-      this.#holders.received(message);
-      this.#hub.deliver(message);
+    this.#unwatch = this.store.watch?.((message) => this.#received(message));
+    // A delivery that broke and was restored: what was published meanwhile is read from history, once per channel.
+    this.#unresubscribe = this.store.onResubscribe?.((channels) => {
+      this.counters.fanout.catchUps += this.#hub.catchUp(channels);
+      if (channels.includes(TAKEOVER_CHANNEL)) void this.#catchUpTakeovers();
     });
     this.#offAvailability = this.store.onAvailability?.((available, reason) => {
       if (available) this.logger.info({ store: this.store.kind }, 'store available again');
       else this.logger.error({ store: this.store.kind, reason }, 'store unavailable; not ready, publishes refused until it is back');
     });
     this.#heartbeat.start(this.#options.heartbeatMs);
+  }
+
+  /**
+   * Resolves once this node hears resume announcements. A confirmation that failed (the store was
+   * unavailable) is asked for again, so one outage at start does not stop resumes for good.
+   * @throws what the store's `follow` rejects with
+   */
+  async #takeoversHeard(): Promise<void> {
+    const follow = this.#takeoverFollow;
+    if (follow === undefined) return;
+    try {
+      await follow.ready;
+    } catch (error) {
+      if (this.#takeoverFollow === follow && this.store.follow) {
+        follow.release();
+        this.#takeoverFollow = this.store.follow(TAKEOVER_CHANNEL);
+        this.#takeoverFollow.ready.catch(() => undefined);
+      }
+      throw error;
+    }
+  }
+
+  /** A message the shared store delivered to this process (from any process, this one's own included). */
+  #received(message: StoredMessage): void {
+    this.counters.fanout.received += 1;
+    if (message.channel === TAKEOVER_CHANNEL) {
+      const seen = this.#takeoverSeen;
+      if (seen === undefined || seen.epoch !== message.epoch || seen.offset < message.offset) this.#takeoverSeen = { epoch: message.epoch, offset: message.offset };
+      this.#holders.received(message);
+    }
+    if (!this.#hub.deliver(message) && message.channel !== TAKEOVER_CHANNEL) this.counters.fanout.unwanted += 1;
+  }
+
+  /** Read the resumes announced while the takeover channel's delivery was broken (from the newest one seen). */
+  async #catchUpTakeovers(): Promise<void> {
+    let from = this.#takeoverSeen;
+    if (from === undefined) return;
+    try {
+      for (;;) {
+        const page = await this.store.read(TAKEOVER_CHANNEL, from, 500);
+        for (const m of page.messages) this.#received(m);
+        const last = page.messages.at(-1);
+        if (!page.more || last === undefined) return;
+        from = { epoch: last.epoch, offset: last.offset };
+      }
+    } catch (error) {
+      this.storeFailed('read', error);
+    }
   }
 
   /** What the `lifeline.v1` layer reads and reports; the settings are read live, so a reload reaches it. */
@@ -440,6 +506,8 @@ export class ServerCore {
       if (stopListening) for (const source of this.#sources) source.stopListening?.();
       await this.#drain({ kind: 'shutdown', code, stopListening });
       this.#unwatch?.();
+      this.#unresubscribe?.();
+      this.#takeoverFollow?.release();
       this.#offAvailability?.();
       this.#heartbeat.stop();
       for (const source of this.#sources) await source.close?.();

@@ -62,6 +62,12 @@ export interface ServerStats {
   acceptErrors: number;
   /** `lifeline.v1` connections closed (1008) for not sending `hello` in time. */
   helloTimeouts: number;
+  /**
+   * A shared store's deliveries to this process (`Store.watch`): messages received (from every process,
+   * this one's own included), those of them no local subscriber needed, and channels read again after
+   * the store reported a broken delivery (`Store.onResubscribe`).
+   */
+  fanout: { received: number; unwanted: number; catchUps: number };
 }
 
 /** A server's counters at start: every known series at 0. */
@@ -92,6 +98,7 @@ export function emptyStats(): ServerStats {
     protocol: { conflicts: 0, forgottenIds: 0, outcomeUnknown: 0, subscriptionLimit: 0, channelLimit: 0, reservedRefused: 0, takeovers: 0, authRefused: 0, credentialsExpired: 0 },
     acceptErrors: 0,
     helloTimeouts: 0,
+    fanout: { received: 0, unwanted: 0, catchUps: 0 },
   };
 }
 

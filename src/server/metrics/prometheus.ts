@@ -156,6 +156,7 @@ class TotalMirror {
  * - bounds: `unsent_messages_total{reason}`, `inbound_paused_connections`, `inbound_pauses_total`,
  *   `inbound_overflows_total`, `admitting_upgrades`, `replay_bytes_in_flight`, `replay_budget_bytes`,
  *   `replay_waits_total`, `protocol_refusals_total{reason}`, `accept_errors_total`, `hello_timeouts_total`,
+ *   `fanout_received_total`, `fanout_unwanted_total`, `fanout_catch_ups_total`,
  *   `store_records{kind}` (when the store counts them)
  *
  * @example
@@ -277,6 +278,9 @@ export function createMetrics(server: ServerCore, options: MetricsOptions = {}):
   mirrored('replay_waits_total', 'History replays that waited for room in the server-wide replay budget.', () => server.stats().replay.waits);
   mirrored('accept_errors_total', 'Failed accepts of the listening socket (EMFILE/ENFILE: out of file descriptors).', () => server.stats().acceptErrors);
   mirrored('hello_timeouts_total', 'lifeline.v1 connections closed (1008) for not sending hello in time.', () => server.stats().helloTimeouts);
+  mirrored('fanout_received_total', 'Channel messages a shared store (Redis) delivered to this process, from every process.', () => server.stats().fanout.received);
+  mirrored('fanout_unwanted_total', 'Of fanout_received_total, messages of channels no subscriber of this process needed (interest fan-out keeps this near 0).', () => server.stats().fanout.unwanted);
+  mirrored('fanout_catch_ups_total', 'Channels read again from history after the store reported a broken delivery (a Redis reconnect, failover or slot move).', () => server.stats().fanout.catchUps);
   const gauge = (suffix: string, help: string, read: () => number) =>
     new Gauge({
       name: name(suffix),

@@ -456,8 +456,10 @@ export class ProtocolSession implements SessionHolder {
     const kept: { channel: string; position?: Position }[] = [];
     await pool(restore, RESTORE_CONCURRENCY, async ({ channel, from, lost: unknown }) => {
       if (this.closed) return;
-      const sub = this.addSubscription(channel);
+      const [sub, delivered] = this.addSubscription(channel);
       const ok = complete.get(channel);
+      // The store delivers the channel's messages here before its head is read: none falls between.
+      await delivered;
       await sub.start(from, unknown || ok === false);
       kept.push({ channel, position: sub.position });
     });
@@ -472,11 +474,11 @@ export class ProtocolSession implements SessionHolder {
     }
   }
 
-  private addSubscription(channel: string): Subscription {
+  /** Register a subscription; the promise resolves once the store delivers its channel to this process. */
+  private addSubscription(channel: string): [Subscription, Promise<void>] {
     const sub = new Subscription(channel, this.sink, this.ctx.store, this.replay);
     this.subscriptions.set(channel, sub);
-    this.ctx.hub.add(sub);
-    return sub;
+    return [sub, this.ctx.hub.add(sub)];
   }
 
   private async subscribe(frame: SubFrame): Promise<void> {
@@ -495,10 +497,11 @@ export class ProtocolSession implements SessionHolder {
       return;
     }
     if (this.closed || this.subscriptions.has(ch)) return;
-    const sub = this.addSubscription(ch);
+    const [sub, delivered] = this.addSubscription(ch);
+    // The store delivers the channel's messages here before its head is read: none falls between.
+    await delivered;
     // The position recorded is where delivery starts: never ahead of what the client will have had.
-    const start = sub.start(frame.from);
-    await start;
+    await sub.start(frame.from);
     await this.ctx.store.updateSession(this.session!.id, { subscribe: [{ channel: ch, position: sub.position }], expiresAt: Date.now() + this.ctx.settings.sessionTtlMs });
   }
 

@@ -13,7 +13,7 @@
  * @packageDocumentation
  */
 import { continuesFrom, isUnwrittenEpoch, type Position, type ServerFrame } from '../../protocol/index.js';
-import type { ChannelPosition, Store, StoredMessage } from '../../store/types.js';
+import type { ChannelFollow, ChannelPosition, Store, StoredMessage } from '../../store/types.js';
 import type { ByteBudget, Grant } from './byte-budget.js';
 
 /** Most messages one store read returns during catch-up. */
@@ -254,32 +254,146 @@ export class Subscription {
   }
 }
 
-/** Local fan-out: channel name to the subscriptions on this process. */
+/** What the hub needs to follow channels and read them again after a broken delivery. */
+export interface HubStore {
+  /** The store (its `follow`, when it has one, and `read`). */
+  readonly store: Store;
+  /** Most bytes of stored data one catch-up page holds. */
+  readonly pageBytes: () => number;
+  /** Report a store failure during a catch-up (it is retried). */
+  readonly storeFailed: (operation: string, error: unknown) => void;
+}
+
+/** Channels read at once when a resubscription reports many. */
+const CATCH_UP_CONCURRENCY = 16;
+/** Tries of one channel's catch-up read before its subscriptions are left to their own catch-up. */
+const CATCH_UP_TRIES = 5;
+
+/**
+ * Local fan-out: channel name to the subscriptions on this process. With a store that delivers only the
+ * channels a process follows (`Store.follow`), the hub follows a channel from its first subscription to
+ * its last; after a broken delivery (`Store.onResubscribe`) it reads each reported channel once, from
+ * the oldest position among its subscriptions, and offers what it read to all of them.
+ */
 export class ChannelHub {
   private readonly byChannel = new Map<string, Set<Subscription>>();
+  private readonly follows = new Map<string, { follow: ChannelFollow; ready: Promise<void> }>();
+  private readonly catchingUp = new Set<string>();
 
-  /** Register a subscription. */
-  add(subscription: Subscription): void {
-    let set = this.byChannel.get(subscription.channel);
-    if (!set) this.byChannel.set(subscription.channel, (set = new Set()));
+  /** @param source - the store and how to read it; none: nothing to follow or read (tests of the hub alone) */
+  constructor(private readonly source?: HubStore) {}
+
+  /**
+   * Register a subscription. Resolves once the store delivers its channel's messages to this process
+   * (at once for a store that delivers everything): read the channel's head only after that.
+   * @throws what the store's `follow` rejects with (the store cannot confirm delivery)
+   */
+  add(subscription: Subscription): Promise<void> {
+    const channel = subscription.channel;
+    let set = this.byChannel.get(channel);
+    if (!set) this.byChannel.set(channel, (set = new Set()));
     set.add(subscription);
+    const store = this.source?.store;
+    if (!store?.follow) return Promise.resolve();
+    let held = this.follows.get(channel);
+    if (!held) {
+      const follow = store.follow(channel);
+      held = { follow, ready: follow.ready };
+      this.follows.set(channel, held);
+      // Once confirmed, later subscribers need not wait. A rejection reaches the subscriptions that
+      // waited (they are dropped); the next subscription of the channel follows it afresh.
+      const entry = held;
+      follow.ready.then(
+        () => {
+          if (this.follows.get(channel) === entry) entry.ready = Promise.resolve();
+        },
+        () => {
+          if (this.follows.get(channel) !== entry) return;
+          this.follows.delete(channel);
+          follow.release();
+        },
+      );
+    }
+    return held.ready;
   }
 
-  /** Unregister a subscription. */
+  /** Unregister a subscription; the last one of a channel releases the channel. */
   remove(subscription: Subscription): void {
     const set = this.byChannel.get(subscription.channel);
-    if (!set) return;
-    set.delete(subscription);
-    if (set.size === 0) this.byChannel.delete(subscription.channel);
+    if (!set || !set.delete(subscription)) return;
+    if (set.size > 0) return;
+    this.byChannel.delete(subscription.channel);
+    const held = this.follows.get(subscription.channel);
+    this.follows.delete(subscription.channel);
+    held?.follow.release();
   }
 
-  /** Offer a stored message to every local subscriber of its channel. */
-  deliver(message: StoredMessage): void {
+  /** Offer a stored message to every local subscriber of its channel; returns whether it had any. */
+  deliver(message: StoredMessage): boolean {
     const set = this.byChannel.get(message.channel);
-    if (!set) return;
+    if (!set) return false;
     // The frame is the same for every subscriber: encode it once, not once per connection.
     const text = JSON.stringify(eventFrame(message));
     for (const s of set) s.offer(message, text);
+    return true;
+  }
+
+  /**
+   * The store's delivery of `channels` broke and was restored: read each one that has local
+   * subscribers, once, and offer what it missed to all of them.
+   * @returns the number of channels read
+   */
+  catchUp(channels: readonly string[]): number {
+    const due = channels.filter((channel) => this.byChannel.has(channel) && !this.catchingUp.has(channel));
+    if (due.length === 0 || !this.source) return 0;
+    for (const channel of due) this.catchingUp.add(channel);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < due.length) {
+        const channel = due[next++]!;
+        try {
+          await this.readMissed(channel);
+        } finally {
+          this.catchingUp.delete(channel);
+        }
+      }
+    };
+    for (let i = 0; i < Math.min(CATCH_UP_CONCURRENCY, due.length); i++) void worker();
+    return due.length;
+  }
+
+  /** One channel's catch-up: pages from the oldest position of its subscriptions, offered to all. */
+  private async readMissed(channel: string): Promise<void> {
+    const source = this.source!;
+    for (let attempt = 1; ; attempt++) {
+      const set = this.byChannel.get(channel);
+      if (!set) return;
+      // The oldest position of the channel's current epoch: every subscription is at or past it.
+      let from: Position | undefined;
+      for (const s of set) {
+        const p = s.position;
+        if (p.epoch === '') continue; // still starting: it reads the head after the resubscription
+        if (from === undefined || (p.epoch === from.epoch && p.offset < from.offset)) from = p;
+      }
+      if (from === undefined) return;
+      try {
+        for (;;) {
+          const page = await source.store.read(channel, from, READ_BATCH, { maxBytes: source.pageBytes() });
+          for (const m of page.messages) this.deliver(m);
+          const last = page.messages.at(-1);
+          if (!page.more || last === undefined) return;
+          from = { epoch: last.epoch, offset: last.offset };
+        }
+      } catch (error) {
+        source.storeFailed('read', error);
+        if (attempt >= CATCH_UP_TRIES) {
+          // Each subscription catches up on its own from here (it retries until the store is back).
+          for (const s of this.byChannel.get(channel) ?? []) void s.catchUp();
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 1000 * attempt).unref());
+      }
+    }
   }
 
   /** Number of subscriptions on a channel. */

@@ -14,19 +14,23 @@ export function outcomeOfFields(state: string, incident: string, result: string)
   return outcomeFrom(state, incident, result === '' ? undefined : result);
 }
 
-/** Write a claim record (`finish`), or write it unless a live one exists (`claim`): see CLAIM_LUA. */
+/** What a claim write is for (see CLAIM_LUA), and the operation it is reported as. */
+const OPERATION = { claim: 'claimMessage', finish: 'finishMessage', pub: 'append', published: 'append' } as const;
+
+/** Write a claim record, as `mode` says: see CLAIM_LUA. */
 async function writeClaim(
   { connection, keys: k, options: o }: RedisContext,
-  mode: 'claim' | 'finish',
+  mode: keyof typeof OPERATION,
   scope: string,
   messageId: number,
   outcome: MessageOutcome,
   lifeMs: number,
   fingerprint: string,
   now: number,
+  channelJson = '',
 ): Promise<string[]> {
   const { state, incident, result } = outcomeFields(outcome);
-  return (await connection.exec(mode === 'claim' ? 'claimMessage' : 'finishMessage', () =>
+  return (await connection.exec(OPERATION[mode], () =>
     connection.script('lifelineClaim')(
       k.claim(scope, messageId),
       k.claims(scope),
@@ -40,11 +44,33 @@ async function writeClaim(
       result ?? '',
       fingerprint,
       String(o.maxClaimsPerScope),
-      k.claimHead,
-      k.claimTail(scope),
+      k.claimHead(scope),
       pxFor(o.dedupeTtlMs),
+      channelJson,
     ),
   )) as string[];
+}
+
+/**
+ * Reserve a client message id for a publish on a channel (the first step of an append with a `claim`):
+ * `['go']` when the append may proceed, `['forgotten']` below the scope's window, or the recorded
+ * `[state, incident, result, fingerprint]` that answers it.
+ */
+export function reservePublish(ctx: RedisContext, scope: string, messageId: number, fingerprint: string, channelJson: string, now: number): Promise<string[]> {
+  return writeClaim(ctx, 'pub', scope, messageId, { state: 'claimed' }, ctx.options.dedupeTtlMs, fingerprint, now, channelJson);
+}
+
+/** Record a publish's outcome under its id (the last step of an append with a `claim`). */
+export async function recordPublished(
+  ctx: RedisContext,
+  scope: string,
+  messageId: number,
+  fingerprint: string,
+  channelJson: string,
+  result: { channel: string; epoch: string; offset: number; time: number },
+  now: number,
+): Promise<void> {
+  await writeClaim(ctx, 'published', scope, messageId, { state: 'done', result }, ctx.options.dedupeTtlMs, fingerprint, now, channelJson);
 }
 
 /** `claimMessage`. */

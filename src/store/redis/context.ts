@@ -5,11 +5,20 @@
  */
 import type { ResolvedStoreOptions } from '../options.js';
 import type { RedisConnection } from './connection.js';
-import type { RedisKeys } from './keys.js';
+import type { ChannelKeys, RedisKeys } from './keys.js';
+
+/** How the append script publishes a message for other processes (see `fanout.ts`). */
+export interface PublishTarget {
+  /** `PUBLISH` (one Redis, or the broadcast channel), `SPUBLISH` (a shard channel on a cluster). */
+  readonly command: 'PUBLISH' | 'SPUBLISH';
+  /** The pub/sub channel of an append to the channel of `keys`. */
+  topic(keys: ChannelKeys): string;
+}
 
 /** The engine's shared state. */
 export interface RedisContext {
   readonly connection: RedisConnection;
   readonly keys: RedisKeys;
   readonly options: ResolvedStoreOptions;
+  readonly fanout: PublishTarget;
 }

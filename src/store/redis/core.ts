@@ -1,18 +1,20 @@
 /**
  * The Redis engine's core: the operations (in `history.ts`, `sessions.ts`, `claims.ts`) over one command
- * connection, the periodic sweep that one process per interval does, and the fan-out behind `watch`.
+ * connection, the periodic sweep that one process per interval does, and the fan-out behind `watch`,
+ * `follow` and `onResubscribe`.
  * @packageDocumentation
  */
 import type { Availability } from '../availability.js';
 import type { StoreCore } from '../core.js';
 import { AUTO_SWEEP_INTERVAL_MS, type ResolvedStoreOptions } from '../options.js';
-import type { AppendOptions, AppendResult, ChannelPosition, ClaimOptions, ClaimResult, JsonValue, MessageOutcome, ReadResult, SessionPatch, SessionRecord, StoredMessage } from '../types.js';
+import type { AppendOptions, AppendResult, ChannelFollow, ChannelPosition, ClaimOptions, ClaimResult, JsonValue, MessageOutcome, ReadResult, SessionPatch, SessionRecord, StoredMessage } from '../types.js';
 import { claimMessage, finishMessage } from './claims.js';
-import { describeUrl, RedisConnection } from './connection.js';
-import type { RedisContext } from './context.js';
-import { Fanout } from './fanout.js';
+import { describeCluster, describeUrl, RedisConnection } from './connection.js';
+import type { PublishTarget, RedisContext } from './context.js';
+import { Fanout, type FanoutStats } from './fanout.js';
 import { append, head, read, sweepHistory } from './history.js';
 import { redisKeys } from './keys.js';
+import { ensureLayout } from './layout.js';
 import type { RedisSettings, RedisStoreEvent } from './options.js';
 import { deleteSession, loadSession, saveSession, updateSession } from './sessions.js';
 
@@ -27,9 +29,15 @@ export class RedisCore implements StoreCore {
   /** Connect (in the background: nothing here waits for Redis). */
   constructor(settings: RedisSettings, options: ResolvedStoreOptions) {
     this.#settings = settings;
-    this.label = `the redis store (${describeUrl(settings.url)}, prefix ${settings.prefix})`;
-    const connection = new RedisConnection(settings, this.label, (event) => this.#emit(event));
-    this.#ctx = { connection, keys: redisKeys(settings.prefix), options };
+    const where = settings.cluster !== undefined ? describeCluster(settings.cluster) : describeUrl(settings.url);
+    this.label = `the redis store (${where}, prefix ${settings.prefix})`;
+    const keys = redisKeys(settings.prefix);
+    const connection = new RedisConnection(settings, this.label, (event) => this.#emit(event), (client, at) => ensureLayout(client, keys, settings.prefix, at));
+    const fanout: PublishTarget =
+      settings.fanout === 'broadcast'
+        ? { command: 'PUBLISH', topic: () => keys.broadcast }
+        : { command: connection.cluster ? 'SPUBLISH' : 'PUBLISH', topic: (channel) => channel.topic };
+    this.#ctx = { connection, keys, options, fanout };
   }
 
   /** Whether Redis can be reached right now: the command connection is ready. */
@@ -91,31 +99,38 @@ export class RedisCore implements StoreCore {
     })();
   }
 
-  /**
-   * Add a listener of every append under this prefix, by any process. The first listener opens the
-   * fan-out's subscriber connection; the last one removed closes it.
-   */
-  watch(listener: (message: StoredMessage) => void): () => void {
+  /** The fan-out, made on first use. */
+  #fanoutOf(): Fanout {
     const { connection, keys } = this.#ctx;
-    const fanout = (this.#fanout ??= new Fanout({
-      subscriber: connection.subscriber(),
-      channel: keys.fanout,
-      publish: (payload) => connection.client.publish(keys.fanout, payload),
-      commandReady: () => connection.availability.up && !this.#closed,
+    return (this.#fanout ??= new Fanout({
+      connection,
+      keys,
+      mode: this.#settings.fanout,
+      lingerMs: this.#settings.lingerMs,
       livenessIntervalMs: this.#settings.livenessIntervalMs,
+      commandTimeoutMs: this.#settings.commandTimeoutMs,
       onEvent: (event) => this.#emit(event),
     }));
-    const remove = fanout.add(listener);
-    let removed = false;
-    return () => {
-      if (removed) return;
-      removed = true;
-      remove();
-      if (fanout.size === 0 && this.#fanout === fanout) {
-        this.#fanout = undefined;
-        void fanout.close();
-      }
-    };
+  }
+
+  /** Add a listener of appends delivered to this process (see `RedisStore.watch`). */
+  watch(listener: (message: StoredMessage) => void): () => void {
+    return this.#fanoutOf().watch(listener);
+  }
+
+  /** Follow a channel (see `RedisStore.follow`). */
+  follow(channel: string): ChannelFollow {
+    return this.#fanoutOf().follow(channel);
+  }
+
+  /** Add a listener of resubscriptions (see `RedisStore.onResubscribe`). */
+  onResubscribe(listener: (channels: readonly string[]) => void): () => void {
+    return this.#fanoutOf().onResubscribe(listener);
+  }
+
+  /** The fan-out's counts (zeros before it is used). */
+  fanoutStats(): FanoutStats {
+    return this.#fanout?.stats() ?? { received: 0, followed: 0, connections: 0, resubscribed: 0 };
   }
 
   /** Stop the fan-out and close both connections (waiting for replies already due). */

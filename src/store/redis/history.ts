@@ -1,68 +1,88 @@
 /**
- * Channel history in Redis: appends (one script: the dedupe checks, the offset, the stream entry, the
- * trimming, the dedupe records and the fan-out publish, atomically), reads, heads, and the age sweep.
+ * Channel history in Redis: appends (in the channel's slot, one script: the dedupe checks, the offset,
+ * the stream entry, the trimming, the dedupe records and the fan-out publish, atomically; with the steps
+ * a global idempotency key or a client message id adds in their own slots), reads, heads, and the age sweep.
  * @packageDocumentation
  */
-import { IdempotencyWindowError } from '../errors.js';
+import { IdempotencyConflictError, IdempotencyWindowError, StoreOutcomeUnknownError } from '../errors.js';
 import { decodeData } from '../records.js';
 import { ageCutoff, duplicateOfClaim, duplicateOfKey, keyConflict, planRead, randomEmptyEpoch, randomEpoch } from '../rules.js';
 import type { AppendOptions, AppendResult, ChannelPosition, JsonValue, ReadResult, StoredMessage } from '../types.js';
-import { outcomeOfFields } from './claims.js';
+import { outcomeOfFields, recordPublished, reservePublish } from './claims.js';
 import type { RedisContext } from './context.js';
-import { keyPart, pxFor } from './keys.js';
+import { allPartitions, keyPart, pxFor } from './keys.js';
 
-/** `append`: see APPEND_LUA for the arguments and the replies. */
-export async function append(
-  { connection, keys: k, options: o }: RedisContext,
-  channel: string,
-  data: JsonValue,
-  json: string,
-  options: AppendOptions | undefined,
-  now: number,
-): Promise<AppendResult> {
+/**
+ * `append`, in up to four steps, each one script on one slot (see APPEND_LUA, OWN_KEY_LUA, CLAIM_LUA):
+ * 1. with an idempotency key: take it for this channel in its owner record, or learn that another channel
+ *    has it (a conflict: keys are global across channels);
+ * 2. with a client message id: reserve it in its scope, where `claimMessage` sees it too (a recorded
+ *    outcome answers at once: a duplicate or a conflict);
+ * 3. the append itself in the channel's slot: the dedupe checks (the key's record, the id's record on
+ *    this channel), the offset, the entry, the trimming, the records, the publish;
+ * 4. with a client message id: record the outcome in its scope.
+ * An attempt that dies between steps leaves a reservation that its resend completes: step 3 then finds
+ * the channel's own record and answers a duplicate, so a message is never stored twice.
+ */
+export async function append(ctx: RedisContext, channel: string, data: JsonValue, json: string, options: AppendOptions | undefined, now: number): Promise<AppendResult> {
+  const { connection, keys: k, options: o } = ctx;
   const key = options?.idempotencyKey;
   const scope = options?.idempotencyScope;
   const claim = options?.claim;
-  const part = keyPart(channel);
-  const keys = [k.meta(part), k.history(part), k.channels];
+  const ck = k.channel(channel);
+  const channelJson = JSON.stringify(channel);
+  const px = pxFor(o.dedupeTtlMs);
+  const until = o.dedupeTtlMs === Infinity ? '' : String(now + o.dedupeTtlMs);
+  if (key !== undefined) {
+    const owner = (await connection.exec('append', () => connection.script('lifelineOwnKey')(k.keyOwner(key), channelJson, String(now), until, px))) as string[];
+    if (owner[0] === 'other') throw await conflictElsewhere(ctx, key, JSON.parse(owner[1]!) as string);
+  }
+  if (claim !== undefined) {
+    const reserved = await reservePublish(ctx, claim.scope, claim.id, claim.fingerprint, channelJson, now);
+    if (reserved[0] === 'forgotten') throw new IdempotencyWindowError();
+    if (reserved[0] !== 'go') {
+      const [state, incident, result, fp] = reserved as [string, string, string, string];
+      return duplicateOfClaim(outcomeOfFields(state, incident, result), fp === '' ? undefined : fp, claim.fingerprint, data);
+    }
+  }
+  const keys = [ck.meta, ck.history, ck.channels];
   let keyMode = '';
   if (key !== undefined) {
-    keys.push(k.idempotency(key));
+    keys.push(ck.idempotency(key));
     keyMode = 'key';
     if (scope !== undefined) {
-      keys.push(k.idempotencyScope(scope));
+      keys.push(ck.idempotencyScope(scope));
       keyMode = 'scoped-key';
     }
   }
-  if (claim !== undefined) keys.push(k.claim(claim.scope, claim.id), k.claims(claim.scope));
-  const px = pxFor(o.dedupeTtlMs);
+  if (claim !== undefined) keys.push(ck.publishedIds(claim.scope));
   const reply = (await connection.exec('append', () =>
     connection.script('lifelineAppend')(
       String(keys.length),
       ...keys,
       randomEpoch(),
       String(now),
-      JSON.stringify(channel),
+      channelJson,
       json,
       o.maxCount === Infinity ? '' : String(o.maxCount),
       o.maxAgeMs === Infinity ? '' : String(ageCutoff(now, o.maxAgeMs)),
-      o.dedupeTtlMs === Infinity ? '' : String(now + o.dedupeTtlMs),
+      until,
       px,
-      k.fanout,
-      part,
+      ctx.fanout.topic(ck),
+      ctx.fanout.command,
+      ck.part,
       keyMode,
       key === undefined ? '' : keyPart(key),
       String(o.maxKeysPerScope),
-      k.idempotencyHead,
-      claim === undefined ? '' : 'claim',
+      ck.idempotencyHead,
+      claim === undefined ? '' : 'pub',
       claim === undefined ? '' : String(claim.id),
       claim?.fingerprint ?? '',
       String(o.maxClaimsPerScope),
-      k.claimHead,
-      claim === undefined ? '' : k.claimTail(claim.scope),
-      px,
     ),
   )) as string[];
+  let message: StoredMessage;
+  let duplicate = false;
   switch (reply[0]) {
     case 'dup': {
       const [, channelJson, epoch, offset, time, dataJson] = reply as [string, string, string, string, string, string];
@@ -74,15 +94,37 @@ export async function append(
       const [, channelJson, epoch, offset] = reply as [string, string, string, string];
       throw keyConflict(key!, { channel: JSON.parse(channelJson) as string, epoch, offset: Number(offset) });
     }
-    case 'forgotten':
-      throw new IdempotencyWindowError();
-    case 'claim': {
-      const [, state, result, fp] = reply as [string, string, string, string];
-      return duplicateOfClaim(outcomeOfFields(state, '', result), fp === '' ? undefined : fp, claim!.fingerprint, data);
+    case 'pubdup': {
+      // Stored by an earlier attempt of this publish (step 2 checked the fingerprint against the reservation).
+      const [, fp, epoch, offset, time] = reply as [string, string, string, string, string];
+      const first = { channel, epoch, offset: Number(offset), time: Number(time) };
+      const result = duplicateOfClaim({ state: 'done', result: first }, fp, claim!.fingerprint, data);
+      message = result.message;
+      duplicate = true;
+      break;
+    }
+    default: {
+      const [, epoch, offset, time] = reply as [string, string, string, string];
+      message = { channel, epoch, offset: Number(offset), data: decodeData(json), time: Number(time) };
     }
   }
-  const [, epoch, offset, time] = reply as [string, string, string, string];
-  return { message: { channel, epoch, offset: Number(offset), data: decodeData(json), time: Number(time) }, duplicate: false };
+  if (claim !== undefined) {
+    const result = { channel, epoch: message.epoch, offset: message.offset, time: message.time };
+    try {
+      await recordPublished(ctx, claim.scope, claim.id, claim.fingerprint, channelJson, result, now);
+    } catch (error) {
+      // Stored, not yet recorded in the scope: a resend finishes it (and is answered a duplicate).
+      throw new StoreOutcomeUnknownError(`redis store: the message was stored but its id's outcome was not recorded (${(error as Error).message}); resend it to learn its offset`, { cause: error });
+    }
+  }
+  return { message, duplicate };
+}
+
+/** The conflict of a key another channel holds, with where its first message went when that is still known. */
+async function conflictElsewhere({ connection, keys: k }: RedisContext, key: string, other: string): Promise<IdempotencyConflictError> {
+  const [epoch, offset] = await connection.exec('append', () => connection.client.hmget(k.channel(other).idempotency(key), 'epoch', 'offset'));
+  if (epoch == null || offset == null) return new IdempotencyConflictError(`idempotency key ${key} was used for another message`);
+  return keyConflict(key, { channel: other, epoch, offset: Number(offset) });
 }
 
 /** `read` from a position: see READ_LUA; `complete` is decided here by the shared rule, on the script's snapshot. */
@@ -94,12 +136,12 @@ export async function read(
   maxBytes: number,
   now: number,
 ): Promise<ReadResult> {
-  const part = keyPart(channel);
+  const ck = k.channel(channel);
   const reply = (await connection.exec('read', () =>
     connection.script('lifelineRead')(
-      k.meta(part),
-      k.history(part),
-      k.emptyEpoch,
+      ck.meta,
+      ck.history,
+      ck.emptyEpoch,
       randomEmptyEpoch(),
       o.maxAgeMs === Infinity ? '' : String(ageCutoff(now, o.maxAgeMs)),
       from.epoch,
@@ -122,8 +164,8 @@ export async function read(
 
 /** `head`: see HEAD_LUA; creates nothing but the store's empty epoch. */
 export async function head({ connection, keys: k }: RedisContext, channel: string): Promise<ChannelPosition> {
-  const part = keyPart(channel);
-  const [epoch, last] = (await connection.exec('head', () => connection.script('lifelineHead')(k.meta(part), k.emptyEpoch, randomEmptyEpoch()))) as [
+  const ck = k.channel(channel);
+  const [epoch, last] = (await connection.exec('head', () => connection.script('lifelineHead')(ck.meta, ck.emptyEpoch, randomEmptyEpoch()))) as [
     string,
     string,
   ];
@@ -132,18 +174,29 @@ export async function head({ connection, keys: k }: RedisContext, channel: strin
 
 /**
  * Trim history older than `maxAgeMs` in every channel (appends and reads trim their own channel; this
- * reaches channels nobody touches), a hundred channels a round, until the set of channels was scanned.
- * Expired sessions, idempotency keys and claims need no sweep: they are invisible from their expiry on,
- * and Redis deletes them.
+ * reaches channels nobody touches): each partition's channel set, a hundred channels a round, a few
+ * partitions at a time. Expired sessions, idempotency keys and claims need no sweep: they are invisible
+ * from their expiry on, and Redis deletes them.
  * @param stopped - whether to stop between rounds (the store closed)
  */
 export async function sweepHistory({ connection, keys: k, options: o }: RedisContext, now: number, stopped: () => boolean): Promise<void> {
   if (o.maxAgeMs === Infinity) return;
   const cutoff = String(ageCutoff(now, o.maxAgeMs));
-  let cursor = '0';
-  do {
-    const [next, parts] = await connection.exec('sweep', () => connection.client.sscan(k.channels, cursor, 'COUNT', 100));
-    cursor = next;
-    await Promise.all(parts.map((part) => connection.exec('sweep', () => connection.script('lifelineTrim')(k.meta(part), k.history(part), k.channels, cutoff, part))));
-  } while (cursor !== '0' && !stopped());
+  const partitions = allPartitions();
+  for (let i = 0; i < partitions.length && !stopped(); i += SWEEP_PARTITIONS) {
+    await Promise.all(
+      partitions.slice(i, i + SWEEP_PARTITIONS).map(async (n) => {
+        const p = k.partition(n);
+        let cursor = '0';
+        do {
+          const [next, parts] = await connection.exec('sweep', () => connection.client.sscan(p.channels, cursor, 'COUNT', 100));
+          cursor = next;
+          await Promise.all(parts.map((part) => connection.exec('sweep', () => connection.script('lifelineTrim')(p.meta(part), p.history(part), p.channels, cutoff, part))));
+        } while (cursor !== '0' && !stopped());
+      }),
+    );
+  }
 }
+
+/** Partitions a sweep works on at once. */
+const SWEEP_PARTITIONS = 16;

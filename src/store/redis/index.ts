@@ -1,15 +1,28 @@
 /**
  * The Redis engine (ioredis), `lifeline/store/redis`: for several processes and nodes sharing one
- * history. Channel history in Redis Streams, sessions and dedupe records as keys with expiry, and every
- * append published on one pub/sub channel so each process can deliver it to its own subscribers
- * (`RedisStore.watch`). A separate entry point, so users of the other engines never load ioredis.
+ * history, on one Redis or a Redis Cluster. Channel history in Redis Streams, sessions and dedupe
+ * records as keys with expiry, and every append published on its channel's topic so each process that
+ * follows the channel can deliver it to its own subscribers (`RedisStore.follow`, `RedisStore.watch`).
+ * A separate entry point, so users of the other engines never load ioredis.
  *
- * The folder, one concern a file: `keys.ts` (the key layout and expiry), `scripts.ts` (the Lua),
- * `connection.ts` (the command connection, timeouts, availability), `fanout.ts` (the subscriber and
- * its liveness check), `history.ts`, `sessions.ts`, `claims.ts` (the operations), `core.ts` (the engine
- * behind the guard), `options.ts` and `store.ts` (what users pass and get).
+ * The folder, one concern a file: `partitions.ts` (slots, partitions and their hash tags), `keys.ts`
+ * (the key layout and expiry), `layout.ts` (the layout version: initialise, or refuse another),
+ * `scripts.ts` (the Lua), `connection.ts` (the command connection, timeouts, availability),
+ * `fanout.ts` (interest, topics placed on subscribers, resubscriptions), `shard.ts` (one subscriber
+ * connection and its liveness check), `history.ts`, `sessions.ts`, `claims.ts` (the operations),
+ * `core.ts` (the engine behind the guard), `options.ts` and `store.ts` (what users pass and get).
  * @packageDocumentation
  */
 export { EXPIRY_GRACE_MS } from './keys.js';
-export { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_LIVENESS_INTERVAL_MS, DEFAULT_REDIS_PREFIX, type RedisStoreEvent, type RedisStoreOptions } from './options.js';
+export type { FanoutStats } from './fanout.js';
+export { LAYOUT_VERSION } from './layout.js';
+export {
+  DEFAULT_COMMAND_TIMEOUT_MS,
+  DEFAULT_LINGER_MS,
+  DEFAULT_LIVENESS_INTERVAL_MS,
+  DEFAULT_REDIS_PREFIX,
+  type RedisFanoutMode,
+  type RedisStoreEvent,
+  type RedisStoreOptions,
+} from './options.js';
 export { RedisStore, createRedisStore } from './store.js';

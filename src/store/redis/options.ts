@@ -13,6 +13,18 @@ export const DEFAULT_REDIS_PREFIX = 'lifeline:';
 export const DEFAULT_LIVENESS_INTERVAL_MS = 5000;
 /** Default bound on one Redis operation, in ms. */
 export const DEFAULT_COMMAND_TIMEOUT_MS = 5000;
+/** Default time a channel's topic stays subscribed after its last local follower left, in ms. */
+export const DEFAULT_LINGER_MS = 30_000;
+
+/**
+ * How appends reach other processes.
+ * - `interest` (the default): each channel has its own pub/sub topic (a shard channel on Redis Cluster),
+ *   and a process subscribes to the topics of the channels it follows ({@link RedisStore.follow}) only:
+ *   a process receives the appends its own subscribers need, and no others.
+ * - `broadcast`: every append goes to one pub/sub channel that every process subscribes to. Fewer
+ *   subscriptions; every process receives and decodes every append of every channel.
+ */
+export type RedisFanoutMode = 'interest' | 'broadcast';
 
 /** What a `RedisStore` reports through {@link RedisStoreOptions.onEvent}: for logs and metrics. */
 export type RedisStoreEvent =
@@ -21,24 +33,38 @@ export type RedisStoreEvent =
   | { readonly type: 'command-timeout'; readonly operation: string; readonly timeoutMs: number }
   | { readonly type: 'sweep-failed'; readonly error: unknown };
 
-/** Options of `createRedisStore`. */
+/** Options of `createRedisStore`: `url` (one Redis) or `cluster` (a Redis Cluster). */
 export interface RedisStoreOptions extends StoreOptions {
-  /** Redis URL, e.g. `redis://user:pass@host:6379/0` or `rediss://…` for TLS. */
-  url: string;
+  /** Redis URL, e.g. `redis://user:pass@host:6379/0` or `rediss://…` for TLS. Required unless `cluster` is given. */
+  url?: string;
+  /**
+   * A Redis Cluster: URLs of some of its nodes (`redis://host:port`; the rest are discovered), e.g.
+   * `['redis://10.0.0.1:7000', 'redis://10.0.0.2:7000']`. Credentials and TLS (`rediss://`) of the first
+   * apply to every node. Topics are shard channels (`SSUBSCRIBE`/`SPUBLISH`, Redis 7+).
+   */
+  cluster?: readonly string[];
   /**
    * Prefix of every key and of the fan-out channel, so several deployments (or tests) share one Redis.
    * Processes that share history must use the same prefix. @default 'lifeline:'
    */
   prefix?: string;
   /**
-   * Where the fan-out subscriber connects. Redis forwards publishes to its replicas' subscribers, so
-   * this may name a replica to take pub/sub load off the primary. @default url
+   * Where the fan-out subscriber connects (one Redis only). Redis forwards publishes to its replicas'
+   * subscribers, so this may name a replica to take pub/sub load off the primary. @default url
    */
   subscriberUrl?: string;
+  /** How appends reach other processes: per-channel topics a process follows, or one broadcast channel. @default 'interest' */
+  fanout?: RedisFanoutMode;
   /**
-   * How often the fan-out subscription proves it is alive, in ms: a ping published through the command
-   * connection must arrive on the subscriber within one interval, else the subscriber reconnects.
-   * @default 5000
+   * How long a channel's topic stays subscribed after its last local follower left, in ms: a client
+   * that reconnects within it (to this process) finds the topic still subscribed. At most 10,000 released
+   * channels linger at once (the one released longest ago goes first). @default 30000
+   */
+  lingerMs?: number;
+  /**
+   * How often each subscriber connection (one per cluster master with followed channels) proves it is
+   * alive, in ms: a ping published through the command connection must arrive on it within one
+   * interval, else it reconnects, subscribes again, and its channels catch up from history. @default 5000
    */
   livenessIntervalMs?: number;
   /**
@@ -59,9 +85,13 @@ export interface RedisStoreOptions extends StoreOptions {
 
 /** {@link RedisStoreOptions}' engine settings with their defaults, checked. */
 export interface RedisSettings {
+  /** One Redis's URL (the first cluster node's, on a cluster: for messages only). */
   readonly url: string;
+  readonly cluster: readonly string[] | undefined;
   readonly prefix: string;
   readonly subscriberUrl: string;
+  readonly fanout: RedisFanoutMode;
+  readonly lingerMs: number;
   readonly livenessIntervalMs: number;
   readonly commandTimeoutMs: number;
   readonly onEvent: ((event: RedisStoreEvent) => void) | undefined;
@@ -75,29 +105,55 @@ function positive(value: unknown, name: string): number {
   return value;
 }
 
+function nonNegative(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new RangeError(`${name} must be a finite number of ms >= 0, got ${String(value)}`);
+  }
+  return value;
+}
+
+function redisUrl(value: unknown, name: string): string {
+  if (typeof value !== 'string' || value.length === 0) throw new TypeError(`${name} must be a non-empty Redis URL`);
+  return value;
+}
+
 /**
  * Apply the defaults of the engine's settings and check them (the options every engine accepts are
  * checked by `resolveStoreOptions`). Throws `TypeError`/`RangeError` synchronously on a bad option.
  */
 export function resolveRedisSettings(options: RedisStoreOptions): RedisSettings {
   const {
-    url,
+    cluster,
     prefix = DEFAULT_REDIS_PREFIX,
-    subscriberUrl = url,
+    fanout = 'interest',
+    lingerMs = DEFAULT_LINGER_MS,
     livenessIntervalMs = DEFAULT_LIVENESS_INTERVAL_MS,
     commandTimeoutMs = DEFAULT_COMMAND_TIMEOUT_MS,
     onEvent,
     redisOptions = {},
   } = options;
-  if (typeof url !== 'string' || url.length === 0) throw new TypeError('url must be a non-empty Redis URL');
-  if (typeof subscriberUrl !== 'string' || subscriberUrl.length === 0) throw new TypeError('subscriberUrl must be a non-empty Redis URL');
+  let nodes: string[] | undefined;
+  if (cluster !== undefined) {
+    if (!Array.isArray(cluster) || cluster.length === 0) throw new TypeError('cluster must be a non-empty array of node URLs');
+    nodes = cluster.map((node: unknown, i) => redisUrl(node, `cluster[${i}]`));
+    if (options.url !== undefined) throw new TypeError('give url (one Redis) or cluster (a Redis Cluster), not both');
+    if (options.subscriberUrl !== undefined) throw new TypeError('subscriberUrl is for one Redis; on a cluster each master\'s subscriber connects to it');
+  }
+  const url = nodes !== undefined ? nodes[0]! : redisUrl(options.url, 'url');
+  const subscriberUrl = nodes !== undefined ? url : redisUrl(options.subscriberUrl ?? url, 'subscriberUrl');
   if (typeof prefix !== 'string' || prefix.length === 0) throw new TypeError('prefix must be a non-empty string');
+  // The first hash tag of every key must be the layout's own (see keys.ts).
+  if (/[{}]/.test(prefix)) throw new RangeError(`prefix must not contain { or }, got ${JSON.stringify(prefix)}`);
+  if (fanout !== 'interest' && fanout !== 'broadcast') throw new RangeError(`fanout must be 'interest' or 'broadcast', got ${String(fanout)}`);
   if (onEvent !== undefined && typeof onEvent !== 'function') throw new TypeError('onEvent must be a function');
   if (typeof redisOptions !== 'object' || redisOptions === null) throw new TypeError('redisOptions must be an object');
   return {
     url,
+    cluster: nodes,
     prefix,
     subscriberUrl,
+    fanout,
+    lingerMs: nonNegative(lingerMs, 'lingerMs'),
     livenessIntervalMs: positive(livenessIntervalMs, 'livenessIntervalMs'),
     commandTimeoutMs: positive(commandTimeoutMs, 'commandTimeoutMs'),
     onEvent,

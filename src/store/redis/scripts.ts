@@ -60,16 +60,16 @@ local function emptyEpoch(key, fresh)
 end
 
 -- Record a claim of one id in its scope and keep the scope to its window: ids at or below the highest
--- minus perScope are dropped (their keys named from the index: one Redis, not Cluster).
-local function recordClaim(claim, index, id, state, incident, result, fp, untilText, px, perScope, claimHead, claimTail, indexPx)
+-- minus perScope are dropped (their keys named from the index: they share the scope's hash tag, so its slot).
+local function recordClaim(claim, index, id, state, incident, result, fp, untilText, px, perScope, claimHead, indexPx, pub)
   redis.call('DEL', claim)
-  redis.call('HSET', claim, 'state', state, 'incident', incident, 'result', result, 'fp', fp, 'until', untilText)
+  redis.call('HSET', claim, 'state', state, 'incident', incident, 'result', result, 'fp', fp, 'until', untilText, 'pub', pub)
   if px ~= '' then redis.call('PEXPIRE', claim, px) end
   redis.call('ZADD', index, id, id)
   local top = redis.call('ZRANGE', index, -1, -1, 'WITHSCORES')[2]
   local floor = tonumber(top) - tonumber(perScope)
   local old = redis.call('ZRANGEBYSCORE', index, '-inf', floor)
-  for i = 1, #old do redis.call('DEL', claimHead .. old[i] .. claimTail) end
+  for i = 1, #old do redis.call('DEL', claimHead .. old[i]) end
   if #old > 0 then redis.call('ZREMRANGEBYSCORE', index, '-inf', floor) end
   if indexPx ~= '' then redis.call('PEXPIRE', index, indexPx) else redis.call('PERSIST', index) end
 end
@@ -82,28 +82,31 @@ end
 `;
 
 /**
- * Append. KEYS: meta, history, channels[, idempotency, idempotencyScope][, claim, claims].
- * ARGV: newEpoch, now, channelJson, dataJson, maxCount, ageCutoff, until, px, fanout, channelPart,
+ * Append. KEYS: meta, history, channels[, idempotency, idempotencyScope][, publishedIds] — all keys of
+ * one channel, so one slot. ARGV: newEpoch, now, channelJson, dataJson, maxCount, ageCutoff, until, px,
+ * topic, publishCommand ('PUBLISH' | 'SPUBLISH' | '' for none), channelPart,
  * keyMode ('' | 'key' | 'scoped-key'), keyPart, perScopeKeys, idempotencyHead,
- * claimMode ('' | 'claim'), claimId, fingerprint, perScopeClaims, claimHead, claimTail, indexPx.
+ * pubMode ('' | 'pub'), pubId, fingerprint, perScopeClaims.
  * Returns `{'new', epoch, offset, time}`, `{'dup', channelJson, epoch, offset, time, dataJson}` for a live
  * idempotency key with the same content, `{'conflict', channelJson, epoch, offset}` for one with other
- * content, `{'claim', state, result, fp}` for an id already claimed, `{'forgotten'}` below the window.
+ * content, `{'pubdup', fingerprint, epoch, offset, time}` for a client message id this scope already
+ * published on this channel (the caller compares the fingerprint).
  *
  * The checks, the offset, the entry, the trimming, the dedupe records and the publish happen together or
- * not at all: a message is never stored without its record, nor published unstored.
+ * not at all: a message is never stored without its record, nor published unstored. (Issue 16 moves the
+ * publish after a `WAIT`: the script then stores, and a commit script publishes what replicas hold.)
  */
 export const APPEND_LUA = `${PRELUDE}
 local meta, history, channels = KEYS[1], KEYS[2], KEYS[3]
 local newEpoch, now, channelJson, data = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local keyMode, claimMode = ARGV[11], ARGV[15]
-local idem, idemScope, claim, claims
+local keyMode, pubMode = ARGV[12], ARGV[16]
+local idem, idemScope, pubIds
 local k = 4
 if keyMode ~= '' then
   idem = KEYS[k]; k = k + 1
   if keyMode == 'scoped-key' then idemScope = KEYS[k]; k = k + 1 end
 end
-if claimMode ~= '' then claim, claims = KEYS[k], KEYS[k + 1] end
+if pubMode ~= '' then pubIds = KEYS[k] end
 if idem then
   local r = redis.call('HMGET', idem, 'channel', 'epoch', 'offset', 'time', 'data', 'until')
   if r[1] and live(r[6], now) then
@@ -111,10 +114,12 @@ if idem then
     return {'dup', r[1], r[2], r[3], r[4], r[5]}
   end
 end
-if claim then
-  if forgotten(claims, ARGV[16], ARGV[18]) then return {'forgotten'} end
-  local r = redis.call('HMGET', claim, 'state', 'result', 'fp', 'until')
-  if r[1] and live(r[4], now) then return {'claim', r[1], r[2] or '', r[3] or ''} end
+if pubIds then
+  local found = redis.call('ZRANGEBYSCORE', pubIds, ARGV[17], ARGV[17])
+  for i = 1, #found do
+    local id, untilText, fp, epoch, offset, time = string.match(found[i], '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|(.*)$')
+    if live(untilText, now) then return {'pubdup', fp, epoch, offset, time} end
+  end
 end
 local epoch = redis.call('HGET', meta, 'epoch')
 if not epoch then
@@ -122,7 +127,7 @@ if not epoch then
   redis.call('DEL', history)
   epoch = newEpoch
   redis.call('HSET', meta, 'epoch', epoch, 'last', '0')
-  redis.call('SADD', channels, ARGV[10])
+  redis.call('SADD', channels, ARGV[11])
 end
 local last = redis.call('HINCRBY', meta, 'last', 1)
 local offset = fmt(last)
@@ -138,24 +143,48 @@ if idem then
   redis.call('HSET', idem, 'channel', channelJson, 'epoch', epoch, 'offset', offset, 'time', time, 'data', data, 'until', ARGV[7])
   if ARGV[8] ~= '' then redis.call('PEXPIRE', idem, ARGV[8]) end
   if idemScope then
-    redis.call('ZADD', idemScope, now, ARGV[12])
-    local over = redis.call('ZCARD', idemScope) - tonumber(ARGV[13])
+    redis.call('ZADD', idemScope, now, ARGV[13])
+    local over = redis.call('ZCARD', idemScope) - tonumber(ARGV[14])
     if over > 0 then
       local oldest = redis.call('ZPOPMIN', idemScope, over)
       for i = 1, #oldest, 2 do
-        if oldest[i] ~= ARGV[12] then redis.call('DEL', ARGV[14] .. oldest[i]) end
+        if oldest[i] ~= ARGV[13] then redis.call('DEL', ARGV[15] .. oldest[i]) end
       end
     end
     if ARGV[8] ~= '' then redis.call('PEXPIRE', idemScope, ARGV[8]) end
   end
 end
-if claim then
-  local result = '{"channel":' .. channelJson .. ',"epoch":"' .. epoch .. '","offset":' .. offset .. ',"time":' .. time .. '}'
-  recordClaim(claim, claims, ARGV[16], 'done', '', result, ARGV[17], ARGV[7], ARGV[8], ARGV[18], ARGV[19], ARGV[20], ARGV[21])
+if pubIds then
+  -- The scope's window on this channel, as its claims keep theirs: the highest perScope ids.
+  redis.call('ZREMRANGEBYSCORE', pubIds, ARGV[17], ARGV[17])
+  redis.call('ZADD', pubIds, ARGV[17], ARGV[17] .. '|' .. ARGV[7] .. '|' .. ARGV[18] .. '|' .. epoch .. '|' .. offset .. '|' .. time)
+  local top = redis.call('ZRANGE', pubIds, -1, -1, 'WITHSCORES')[2]
+  redis.call('ZREMRANGEBYSCORE', pubIds, '-inf', tonumber(top) - tonumber(ARGV[19]))
+  if ARGV[8] ~= '' then redis.call('PEXPIRE', pubIds, ARGV[8]) else redis.call('PERSIST', pubIds) end
 end
-redis.call('PUBLISH', ARGV[9], '{"type":"append","channel":' .. channelJson .. ',"epoch":"' .. epoch ..
-  '","offset":' .. offset .. ',"time":' .. time .. ',"data":' .. data .. '}')
+if ARGV[10] ~= '' then
+  redis.call(ARGV[10], ARGV[9], '{"type":"append","channel":' .. channelJson .. ',"epoch":"' .. epoch ..
+    '","offset":' .. offset .. ',"time":' .. time .. ',"data":' .. data .. '}')
+end
 return {'new', epoch, offset, time}
+`;
+
+/**
+ * Take an idempotency key for a channel, or learn which channel has it: keys are global across channels,
+ * and the records that deduplicate live with each channel (APPEND_LUA), so this is the one place that
+ * knows a key's channel. KEYS: keyOwner. ARGV: channelJson, now, until, px.
+ * Returns `{'other', channelJson}` while another channel holds the key, else `{'ok'}` (taken or already held).
+ */
+export const OWN_KEY_LUA = `${PRELUDE}
+local r = redis.call('HMGET', KEYS[1], 'channel', 'until')
+if r[1] and live(r[2], ARGV[2]) then
+  if r[1] ~= ARGV[1] then return {'other', r[1]} end
+  return {'ok'}
+end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'channel', ARGV[1], 'until', ARGV[3])
+if ARGV[4] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
+return {'ok'}
 `;
 
 /**
@@ -225,25 +254,39 @@ return 1
 `;
 
 /**
- * Claim or finish a client message id. KEYS: claim, claims (the scope's index by id).
- * ARGV: mode (`claim` | `finish`), now, until, px, messageId, state, incident, result, fingerprint,
- * perScope, claimHead, claimTail, indexPx.
- * Returns `{}` when the record was written, `{'forgotten'}` below the scope's window (mode `claim`),
- * or `{state, incident, result, fp}` of a live claim (mode `claim`).
+ * Claim or finish a client message id. KEYS: claim, claims (the scope's index by id), in the scope's slot.
+ * ARGV: mode, now, until, px, messageId, state, incident, result, fingerprint, perScope, claimHead,
+ * indexPx, channelJson. Modes:
+ * - `claim`: record `state` unless a live record exists;
+ * - `finish`: record `state`, keeping the claim's fingerprint;
+ * - `pub`: reserve the id for a publish on channel `channelJson` (the append itself runs in the channel's
+ *   slot, then `published` records its outcome): answered `{'go'}` when reserved now, or when a reservation
+ *   of the same publish (same channel and fingerprint) is still open, as after an attempt that died
+ *   between the two steps; a resend then finishes it, and the channel's own record makes it a duplicate;
+ * - `published`: record `done` with `result`, keeping the fingerprint and the channel.
+ * Returns `{}` when the record was written, `{'go'}` (mode `pub`), `{'forgotten'}` below the scope's window
+ * (modes `claim`, `pub`), or `{state, incident, result, fp}` of a live record (modes `claim`, `pub`).
  */
 export const CLAIM_LUA = `${PRELUDE}
 local claim, index = KEYS[1], KEYS[2]
 local mode, now, id = ARGV[1], ARGV[2], ARGV[5]
-local fp = ARGV[9]
-if mode == 'claim' then
+local fp, pub = ARGV[9], ''
+if mode == 'claim' or mode == 'pub' then
   if forgotten(index, id, ARGV[10]) then return {'forgotten'} end
-  local r = redis.call('HMGET', claim, 'state', 'incident', 'result', 'fp', 'until')
-  if r[1] and live(r[5], now) then return {r[1], r[2] or '', r[3] or '', r[4] or ''} end
+  local r = redis.call('HMGET', claim, 'state', 'incident', 'result', 'fp', 'until', 'pub')
+  if r[1] and live(r[5], now) then
+    if mode == 'pub' and r[1] == 'claimed' and r[6] == ARGV[13] and r[4] == fp then return {'go'} end
+    return {r[1], r[2] or '', r[3] or '', r[4] or ''}
+  end
+  if mode == 'pub' then pub = ARGV[13] end
 else
-  -- Finishing keeps the fingerprint the claim was taken with.
-  fp = redis.call('HGET', claim, 'fp') or ''
+  -- Finishing keeps the fingerprint the claim was taken with (and a publish's channel).
+  local r = redis.call('HMGET', claim, 'fp', 'pub')
+  fp, pub = r[1] or '', r[2] or ''
+  if mode == 'published' then fp, pub = ARGV[9], ARGV[13] end
 end
-recordClaim(claim, index, id, ARGV[6], ARGV[7], ARGV[8], fp, ARGV[3], ARGV[4], ARGV[10], ARGV[11], ARGV[12], ARGV[13])
+recordClaim(claim, index, id, ARGV[6], ARGV[7], ARGV[8], fp, ARGV[3], ARGV[4], ARGV[10], ARGV[11], ARGV[12], pub)
+if mode == 'pub' then return {'go'} end
 return {}
 `;
 
@@ -297,13 +340,14 @@ return 1
 `;
 
 /**
- * Delete a session, its channels and its claims. KEYS: session, claims, sessionChannels. ARGV: claimHead, claimTail.
- * Claim keys are named from the index (not declared in KEYS): fine on one Redis, not on Redis Cluster.
+ * Delete a session, its channels and its claims. KEYS: session, claims, sessionChannels. ARGV: claimHead.
+ * Claim keys are named from the index (not declared in KEYS): they share the session's hash tag, so the
+ * script still touches one slot, as Redis Cluster requires.
  */
 export const DELETE_SESSION_LUA = `
 redis.call('DEL', KEYS[1], KEYS[3])
 local ids = redis.call('ZRANGE', KEYS[2], 0, -1)
-for i = 1, #ids do redis.call('DEL', ARGV[1] .. ids[i] .. ARGV[2]) end
+for i = 1, #ids do redis.call('DEL', ARGV[1] .. ids[i]) end
 redis.call('DEL', KEYS[2])
 return #ids
 `;
@@ -311,6 +355,7 @@ return #ids
 /** The scripts as ioredis commands (`defineCommand`), by name. */
 export const SCRIPTS = {
   lifelineAppend: { lua: APPEND_LUA }, // variable key count: the first argument is the number of keys
+  lifelineOwnKey: { lua: OWN_KEY_LUA, numberOfKeys: 1 },
   lifelineRead: { lua: READ_LUA, numberOfKeys: 3 },
   lifelineHead: { lua: HEAD_LUA, numberOfKeys: 2 },
   lifelineTrim: { lua: TRIM_LUA, numberOfKeys: 3 },

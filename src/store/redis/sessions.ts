@@ -89,6 +89,6 @@ export async function loadSession({ connection, keys: k }: RedisContext, id: str
 /** `deleteSession`: the session, its channels and its claims (see DELETE_SESSION_LUA). */
 export async function deleteSession({ connection, keys: k }: RedisContext, id: string): Promise<void> {
   await connection.exec('deleteSession', () =>
-    connection.script('lifelineDeleteSession')(k.session(id), k.claims(id), k.sessionChannels(id), k.claimHead, k.claimTail(id)),
+    connection.script('lifelineDeleteSession')(k.session(id), k.claims(id), k.sessionChannels(id), k.claimHead(id)),
   );
 }

@@ -6,8 +6,9 @@ import { checkListener } from '../checks.js';
 import type { AvailabilityListener } from '../availability.js';
 import { GuardedStore } from '../guarded.js';
 import { resolveStoreOptions } from '../options.js';
-import type { StoredMessage } from '../types.js';
+import type { ChannelFollow, StoredMessage } from '../types.js';
 import { RedisCore } from './core.js';
+import type { FanoutStats } from './fanout.js';
 import { resolveRedisSettings, type RedisStoreOptions } from './options.js';
 
 /**
@@ -20,10 +21,17 @@ import { resolveRedisSettings, type RedisStoreOptions } from './options.js';
  * readers holding older offsets are told their history is incomplete, never handed wrong messages.
  * Use `maxmemory-policy noeviction`: an evicted key is lost data.
  *
- * - Each channel: a hash `ch:<channel>` (epoch, newest offset, newest time) and a stream
- *   `hist:<channel>` whose entry ids are `<offset>-0`, so reads by offset are XRANGE.
- * - `append` is one Lua script: idempotency check, offset, XADD, trimming, the idempotency record and
- *   the PUBLISH on `<prefix>fanout` are atomic.
+ * - One Redis (`url`) or a Redis Cluster (`cluster`), with the same key layout (`keys.ts`): every key
+ *   carries a hash tag, and every script touches the keys of one slot.
+ * - Each channel: a hash `{p<k>}ch:<channel>` (epoch, newest offset, newest time) and a stream
+ *   `{p<k>}hist:<channel>` whose entry ids are `<offset>-0`, so reads by offset are XRANGE; `k` is the
+ *   channel's partition, which all its keys share.
+ * - `append` is one Lua script in the channel's slot: the dedupe checks, offset, XADD, trimming, the
+ *   dedupe records and the publish on the channel's topic are atomic. A global idempotency key, or a
+ *   client message id, adds a step in its own slot before (and, for an id, after).
+ * - Fan-out by interest (`fanout: 'interest'`, the default): a process receives the appends of the
+ *   channels it follows ({@link RedisStore.follow}), on one subscriber connection per Redis (per cluster
+ *   master); `fanout: 'broadcast'` sends every append to every process instead.
  * - Sessions, idempotency keys and message claims are keys that Redis expires; whether they are live is
  *   decided from this store's clock (`now`), see `EXPIRY_GRACE_MS`.
  * - Outages: while Redis cannot be reached every method rejects promptly with
@@ -34,7 +42,8 @@ import { resolveRedisSettings, type RedisStoreOptions } from './options.js';
  *   bounded per scope (claims by id window, scoped idempotency keys by count).
  * - A call that was sent but got no answer (timeout, connection lost) rejects with
  *   `StoreOutcomeUnknownError`: it may have taken effect.
- * - Not for Redis Cluster: scripts touch keys of several channels and sessions.
+ * - Data of the layout before partitioning (lifeline before Redis Cluster support) is refused, with
+ *   a clear error, never read as empty.
  */
 export class RedisStore extends GuardedStore {
   /** Always `redis`. */
@@ -74,10 +83,11 @@ export class RedisStore extends GuardedStore {
   }
 
   /**
-   * Call `listener` for every message appended to any channel under this prefix, by any process
-   * (this one included), in the order Redis published them. The first listener opens a subscriber
-   * connection; the last unsubscribe closes it. Messages published while the subscription was down
-   * are not replayed here: readers catch up by offset ({@link RedisStore.read}).
+   * Call `listener` for messages appended under this prefix by any process (this one included), in the
+   * order Redis published each channel's: with `fanout: 'interest'`, those of the channels this store
+   * follows ({@link RedisStore.follow}, including for a linger after their release); with `'broadcast'`,
+   * every channel's. Messages published while a subscription was down are not replayed here: they are
+   * reported by {@link RedisStore.onResubscribe}, and readers catch up by offset ({@link RedisStore.read}).
    * @throws `StoreUnavailableError` when the store is closed
    */
   watch(listener: (message: StoredMessage) => void): () => void {
@@ -85,17 +95,48 @@ export class RedisStore extends GuardedStore {
     checkListener(listener);
     return this.#core.watch(listener);
   }
+
+  /**
+   * Follow a channel: its topic is subscribed (batched with the other follows of the moment) on the
+   * first follow, and unsubscribed `lingerMs` after the last release. `ready` resolves once the
+   * subscription is confirmed (at once when it already is), and rejects with `StoreUnavailableError`
+   * when that takes longer than `commandTimeoutMs`.
+   * @throws `StoreUnavailableError` when the store is closed; TypeError for an empty channel
+   */
+  follow(channel: string): ChannelFollow {
+    this.assertOpen();
+    if (typeof channel !== 'string' || channel.length === 0) throw new TypeError('channel must be a non-empty string');
+    return this.#core.follow(channel);
+  }
+
+  /**
+   * Be told which followed channels may have missed appends, once their subscription is restored
+   * after a break: a reconnect, a liveness check that failed, a failover, a slot that moved, Redis
+   * unsubscribing us. Read them from history. Returns the unsubscribe function.
+   * @throws `StoreUnavailableError` when the store is closed
+   */
+  onResubscribe(listener: (channels: readonly string[]) => void): () => void {
+    this.assertOpen();
+    checkListener(listener);
+    return this.#core.onResubscribe(listener);
+  }
+
+  /** The fan-out's counts: appends received from Redis, channels followed, subscriber connections, resubscriptions. */
+  fanoutStats(): FanoutStats {
+    return this.#core.fanoutStats();
+  }
 }
 
 /**
  * Create a Redis store (see {@link RedisStore}). Returns at once; the connection is made in the
  * background, and the first operations wait for that first attempt (bounded by `commandTimeoutMs`).
- * @param options - `url` and engine settings, plus history bounds, dedupe TTL and clock
+ * @param options - `url` (or `cluster`) and engine settings, plus history bounds, dedupe TTL and clock
  * @throws TypeError or RangeError for an invalid option
  * @example
  * ```ts
  * import { createRedisStore } from 'lifeline/store/redis';
  * const store = createRedisStore({ url: 'redis://127.0.0.1:6379', prefix: 'chat:' });
+ * // or a Redis Cluster: createRedisStore({ cluster: ['redis://10.0.0.1:7000', 'redis://10.0.0.2:7000'] })
  * store.onAvailability((up, reason) => console.log(up ? 'redis up' : 'redis down', reason));
  * const { message } = await store.append('news', { title: 'hello' }, { idempotencyKey: 'post-17' });
  * await store.close();
