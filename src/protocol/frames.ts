@@ -460,8 +460,11 @@ const isBoolean = (v: unknown): v is boolean => typeof v === 'boolean';
 const optional = (v: unknown, check: (v: unknown) => boolean): boolean => v === undefined || check(v);
 const isDuration = (v: unknown): boolean => isNumber(v) && v >= 0;
 
-/** Whether a server frame of a known type has every member it must have, each of its type. */
-function validServerFrame(f: Record<string, unknown>): boolean {
+/**
+ * Whether a server frame of a known type has every member it must have, each of its type; undefined for a
+ * type this version does not know (the switch is the list of known types).
+ */
+function validServerFrame(f: Record<string, unknown>): boolean | undefined {
   switch (f.t) {
     case 'welcome':
       return (
@@ -485,23 +488,20 @@ function validServerFrame(f: Record<string, unknown>): boolean {
     case 'pong':
       return optional(f.n, isNumber);
     case 'members':
+      // A page (`count` and `members`), or a refusal (`code`); whatever is there, of its type.
       return (
-        isString(f.ch) && optional(f.n, isNumber) && optional(f.count, (v) => isCount(v, 0)) && optional(f.next, isString) && optional(f.code, isString) &&
-        optional(f.members, (v) => Array.isArray(v) && v.every((m) => isObject(m) && isMember(m))) && (f.code !== undefined || (f.count !== undefined && f.members !== undefined))
+        isString(f.ch) && optional(f.n, isNumber) && optional(f.next, isString) && optional(f.code, isString) && optional(f.count, (v) => isCount(v, 0)) &&
+        optional(f.members, (v) => Array.isArray(v) && v.every(isMember)) && (f.code !== undefined || (f.count !== undefined && f.members !== undefined))
       );
     case 'join':
     case 'leave':
       return isString(f.ch) && isMember(f);
-    default:
-      return true;
   }
+  return undefined;
 }
 
-/** A member's fields (in a `members` page, or a `join`/`leave`): a session id, a user when given. */
-const isMember = (m: Record<string, unknown>): boolean => isString(m.session) && optional(m.user, isString);
-
-/** The server frame types this version knows. */
-const SERVER_TYPES = new Set(['welcome', 'authed', 'subscribed', 'unsubscribed', 'ev', 'ack', 'reject', 'error', 'pong', 'members', 'join', 'leave']);
+/** A member (in a `members` page, or a `join`/`leave`): an object with a session id, a user when given. */
+const isMember = (m: unknown): boolean => isObject(m) && isString(m.session) && optional(m.user, isString);
 
 /**
  * Decode one server message on the client. Lenient about unknown types (returns undefined, so newer
@@ -517,7 +517,8 @@ export function decodeServerFrame(data: string): ServerFrame | undefined {
     throw new FrameError(1007, 'frame is not valid JSON');
   }
   if (!isObject(value) || typeof value.t !== 'string') bad('frame must be an object with a type');
-  if (!SERVER_TYPES.has(value.t)) return undefined;
-  if (!validServerFrame(value)) bad(`bad ${value.t}`);
+  const valid = validServerFrame(value);
+  if (valid === undefined) return undefined;
+  if (!valid) bad(`bad ${value.t}`);
   return value as unknown as ServerFrame;
 }
