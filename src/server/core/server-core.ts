@@ -535,6 +535,11 @@ export class ServerCore {
 
   // ---- Presence ----
 
+  /** Presence changes waiting for the per-channel event rate on this process (for metrics). */
+  get presenceWaiting(): number {
+    return this.#presence?.feeds.waiting ?? 0;
+  }
+
   /** Whether this server keeps presence (its store does). */
   get hasPresence(): boolean {
     return this.#presence !== undefined;

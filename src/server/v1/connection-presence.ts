@@ -157,7 +157,7 @@ export class ConnectionPresence {
     try {
       page = await service.page(ch, frame.after, Math.min(frame.limit ?? PRESENCE_PAGE_MAX, PRESENCE_PAGE_MAX));
     } catch (error) {
-      this.ctx.storeFailed('presence.page', error);
+      this.ctx.storeFailed('presencePage', error);
       return refused(ErrorCode.UNAVAILABLE);
     }
     const members = page.members.map((m) => ({ session: m.session, ...(m.user !== undefined ? { user: m.user } : {}), ...(m.info !== undefined ? { info: m.info } : {}) }));
@@ -181,6 +181,6 @@ export class ConnectionPresence {
     const holder = this.#holder(service);
     for (const channel of channels) this.#memberships.delete(channel);
     const work = ended ? service.leave(session, channels, holder) : service.detach(session, channels, holder);
-    work.catch((error: unknown) => this.ctx.storeFailed(ended ? 'presence.leave' : 'presence.detach', error));
+    work.catch((error: unknown) => this.ctx.storeFailed(ended ? 'presenceLeave' : 'presenceDetach', error));
   }
 }

@@ -153,7 +153,7 @@ export class PresenceService {
         for (const { channel, member, holder } of [...this.#held.values()]) await this.join(channel, member, holder);
       }
     } catch (error) {
-      this.#ctx.storeFailed('presence.refreshNode', error);
+      this.#ctx.storeFailed('presenceRefresh', error);
     } finally {
       if (!this.#stopped) this.#leaseTimer = inBackground(this.#ctx.clock.setTimeout(() => void this.#renew(), Math.max(1, presenceLeaseMs / 3)));
     }
@@ -172,7 +172,7 @@ export class PresenceService {
         if (left.length < EXPIRE_BATCH) break;
       }
     } catch (error) {
-      this.#ctx.storeFailed('presence.expire', error);
+      this.#ctx.storeFailed('presenceExpire', error);
     }
     this.#scheduleSweep();
   }

@@ -590,7 +590,7 @@ export class ProtocolSession implements SessionHolder {
 
   private dropSubscription(ch: string): void {
     // A subscription that did not start is no membership either (in the background: the store just failed).
-    this.presence.leave(ch).catch((error: unknown) => this.ctx.storeFailed('presence.leave', error));
+    this.presence.leave(ch).catch((error: unknown) => this.ctx.storeFailed('presenceLeave', error));
     const sub = this.subscriptions.get(ch);
     if (!sub) return;
     sub.close();
