@@ -90,8 +90,9 @@ export class ChannelTable {
     let listed = 0;
     for (const [channel, row] of this.#rows) {
       const p = row.cursor?.position;
-      // A presence channel the server may not hold is left out: restored from a position alone, it would be
-      // no membership; after the sync `pong` it is subscribed again, with its presence and from its position.
+      // A presence channel the server may not hold is left out: restored from the hello's position alone it would
+      // be no membership (and the `sub` the welcome sends would only be answered "already subscribed"); left out,
+      // that `sub` subscribes it with its presence, from its position.
       if (!p || listed >= max || (!all && row.presence && !row.held)) continue;
       (out ??= {})[channel] = { epoch: p.epoch, offset: p.offset };
       listed += 1;
