@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { JoinFrame, LeaveFrame, MembersFrame, ServerFrame, WelcomeFrame } from '../../src/protocol/index.js';
 import { createServer, type LifelineServer, type PresenceEvent, type ServerOptions } from '../../src/server/index.js';
 import { createMemoryStore } from '../../src/store/memory.js';
+import { StoreUnavailableError } from '../../src/store/errors.js';
 import type { Store } from '../../src/store/types.js';
 import { connectV1, type V1Peer } from '../support/v1-peer.js';
 
@@ -173,6 +174,39 @@ describe('presence over lifeline.v1', () => {
     b.peer.send({ t: 'sub', ch: 'other', presence: { events: 'yes' } });
     expect((await b.peer.closed).code).toBe(1002);
     expect(server!.stats().incidents).toBe(0);
+  });
+
+  it('a connection end the store failed to record is recorded at a later sweep: the member still leaves after its grace', async () => {
+    const store = createMemoryStore();
+    const presence = store.presence!;
+    let failures = 1;
+    const flaky: typeof presence = {
+      join: (...args) => presence.join(...args),
+      detach: (...args) => (failures-- > 0 ? Promise.reject(new StoreUnavailableError('the disk is gone for a moment')) : presence.detach(...args)),
+      leave: (...args) => presence.leave(...args),
+      refreshNode: (...args) => presence.refreshNode(...args),
+      expire: (...args) => presence.expire(...args),
+      page: (...args) => presence.page(...args),
+      count: (...args) => presence.count(...args),
+    };
+    const withFlakyPresence = new Proxy(store, {
+      get(target, prop) {
+        if (prop === 'presence') return flaky;
+        const value: unknown = Reflect.get(target, prop, target);
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    }) as Store;
+    const { url, leaves } = await start({ store: withFlakyPresence, presenceGraceMs: 300 });
+    const a = await hello(url);
+    a.peer.send({ t: 'sub', ch: 'room', presence: {} });
+    await a.peer.next((f) => f.t === 'subscribed');
+    a.peer.ws.terminate();
+    const deadline = Date.now() + 5000;
+    while (leaves.length === 0 && Date.now() < deadline) await sleep(50);
+    expect(leaves.map((e) => e.member.session)).toEqual([a.welcome.session]);
+    expect(failures).toBe(-1);
+    expect(server!.stats().storeErrors).toMatchObject({ presenceDetach: 1 });
+    await store.close();
   });
 
   it('a store without presence: the sub works and says presence is unavailable; queries say so too', async () => {

@@ -108,10 +108,12 @@ export class ConnectionPresence {
   /** The session left `channel` (an `unsub`, a subscription that failed): its membership ends here. */
   async leave(channel: string): Promise<void> {
     this.#unwatch(channel);
-    if (!this.#memberships.delete(channel)) return;
+    if (!this.#memberships.has(channel)) return;
     const { service } = this.ctx;
     const session = this.session();
     if (service && session !== undefined) await service.leave(session, [channel], this.#holder(service));
+    // Only once the store has it: a failed leave keeps the membership, which the connection's end lets go of.
+    this.#memberships.delete(channel);
   }
 
   /**
@@ -178,9 +180,7 @@ export class ConnectionPresence {
     const { service } = this.ctx;
     const session = this.session();
     if (!service || session === undefined || channels.length === 0) return;
-    const holder = this.#holder(service);
     for (const channel of channels) this.#memberships.delete(channel);
-    const work = ended ? service.leave(session, channels, holder) : service.detach(session, channels, holder);
-    work.catch((error: unknown) => this.ctx.storeFailed(ended ? 'presenceLeave' : 'presenceDetach', error));
+    service.letGo(session, channels, this.#holder(service), ended);
   }
 }

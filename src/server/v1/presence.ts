@@ -22,6 +22,8 @@ import { PresenceFeeds, type FeedCounters } from './presence-feed.js';
 
 /** Most leaves one sweep claims per store call; a sweep calls again while it gets full batches. */
 export const EXPIRE_BATCH = 500;
+/** Most connection ends the store failed to record that are kept to try again. */
+const MAX_RETRIES = 10_000;
 /** Most store calls one sweep makes, so a backlog is taken a bounded bite per tick. */
 const EXPIRE_CALLS = 20;
 
@@ -61,6 +63,14 @@ export interface PresenceContext {
   changed(change: PresenceChange): void;
 }
 
+/** A connection's end to record: its session's memberships leave (`ended`) or wait for a resume. */
+interface LetGo {
+  readonly session: string;
+  readonly channels: readonly string[];
+  readonly holder: PresenceHolder;
+  readonly ended: boolean;
+}
+
 /** Key of a membership this process holds. */
 const keyOf = (channel: string, session: string): string => `${channel}\n${session}`;
 
@@ -76,6 +86,8 @@ export class PresenceService {
   /** The first renewal: no member is joined before the node has a lease. */
   readonly #ready: Promise<void>;
   readonly #unwatch: (() => void) | undefined;
+  /** Connections' ends the store failed to record, tried again at each sweep (bounded by the memberships held here). */
+  #retries: LetGo[] = [];
   #leaseTimer: unknown;
   #sweepTimer: unknown;
   #stopped = false;
@@ -118,6 +130,30 @@ export class PresenceService {
     if (holder !== undefined) this.#release(session, channels, holder);
     else for (const channel of channels) this.#drop(channel, session);
     this.#reported(await this.#ctx.store.leave(session, channels, holder));
+  }
+
+  /**
+   * A connection is gone: its session's memberships in `channels` leave (`ended`: the session ended with it)
+   * or are detached (they wait for a resume). Never rejects: a store that fails here would leave them held
+   * by a connection that is no more, for as long as this process lives, so a failed call is counted and
+   * tried again at each sweep until it goes through.
+   */
+  letGo(session: string, channels: readonly string[], holder: PresenceHolder, ended: boolean): void {
+    const work = { session, channels, holder, ended };
+    void this.#letGo(work).catch((error: unknown) => {
+      this.#ctx.storeFailed(ended ? 'presenceLeave' : 'presenceDetach', error);
+      this.#retries.push(work);
+      // Bounded: past it the oldest are given up (logged); their members then stay until this process stops.
+      if (this.#retries.length > MAX_RETRIES) {
+        const dropped = this.#retries.splice(0, this.#retries.length - MAX_RETRIES);
+        this.#ctx.logger.error({ dropped: dropped.length }, 'presence: too many connection ends the store did not record; giving up the oldest');
+      }
+    });
+  }
+
+  async #letGo({ session, channels, holder, ended }: LetGo): Promise<void> {
+    if (ended) await this.leave(session, channels, holder);
+    else await this.detach(session, channels, holder);
   }
 
   /** A page of `channel`'s members. */
@@ -163,6 +199,14 @@ export class PresenceService {
   async #sweep(): Promise<void> {
     this.#sweepTimer = undefined;
     if (this.#stopped) return;
+    const retries = this.#retries.splice(0);
+    for (const work of retries) {
+      try {
+        await this.#letGo(work);
+      } catch {
+        this.#retries.push(work);
+      }
+    }
     try {
       for (let calls = 0; calls < EXPIRE_CALLS && !this.#stopped; calls++) {
         const left = await this.#ctx.store.expire(EXPIRE_BATCH);
