@@ -14,6 +14,7 @@ const LOAD = [
   'test/integration/workers.test.ts',
   'test/integration/redis-outage.test.ts',
   'test/integration/readme.test.ts',
+  'test/integration/presence-restarts.test.ts',
 ];
 
 /**

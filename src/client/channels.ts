@@ -26,8 +26,7 @@
  * ```
  * @packageDocumentation
  */
-import { ErrorCode } from '../protocol/frames.js';
-import type { ErrorCode as ErrorCodeValue, EventFrame, Position, SubFrame, SubscribedFrame, UnsubFrame } from '../protocol/frames.js';
+import type { ErrorCode as ErrorCodeValue, EventFrame, Position, PresenceRequest, SubFrame, SubscribedFrame, UnsubFrame } from '../protocol/frames.js';
 import { ChannelCursor } from './positions.js';
 import type { EventVerdict } from './positions.js';
 
@@ -50,6 +49,8 @@ interface Row {
   readonly cursor: ChannelCursor | undefined;
   /** The server's session holds the channel (a confirmed `sub`, no `unsub` sent since), as far as known. */
   held: boolean;
+  /** What the application asked of the channel's presence, sent with every `sub`. */
+  readonly presence?: PresenceRequest;
 }
 
 /** The channels of one session, as the module comment describes. @internal */
@@ -76,19 +77,23 @@ export class ChannelTable {
 
   /** The last position delivered in each wanted channel that has one. */
   positions(): Record<string, Position> {
-    return this.hello(Infinity) ?? {};
+    return this.hello(Infinity, true) ?? {};
   }
 
   /**
    * The `hello`'s channels: each wanted channel with a position, at most `max` (the server refuses a
    * hello listing more; channels left out are subscribed again from their positions). Undefined for none.
+   * @param all - every channel with a position (for `positions()`), presence or not
    */
-  hello(max: number): Record<string, Position> | undefined {
+  hello(max: number, all = false): Record<string, Position> | undefined {
     let out: Record<string, Position> | undefined;
     let listed = 0;
     for (const [channel, row] of this.#rows) {
       const p = row.cursor?.position;
-      if (!p || listed >= max) continue;
+      // A presence channel the server may not hold is left out: restored from the hello's position alone it would
+      // be no membership (and the `sub` the welcome sends would only be answered "already subscribed"); left out,
+      // that `sub` subscribes it with its presence, from its position.
+      if (!p || listed >= max || (!all && row.presence && !row.held)) continue;
       (out ??= {})[channel] = { epoch: p.epoch, offset: p.offset };
       listed += 1;
     }
@@ -101,11 +106,11 @@ export class ChannelTable {
    * The application subscribes (a channel it already wants: nothing changes).
    * @param welcomed - whether the session is welcomed (else the `sub` waits for the next `welcome`)
    */
-  subscribe(channel: string, from: Position | undefined, welcomed: boolean): ChannelFrame[] {
+  subscribe(channel: string, from: Position | undefined, welcomed: boolean, presence?: PresenceRequest): ChannelFrame[] {
     const previous = this.#rows.get(channel);
     if (previous?.cursor) return [];
     this.#rows.delete(channel);
-    const row: Row = { state: 'wanted', cursor: new ChannelCursor(from), held: previous?.held ?? false };
+    const row: Row = { state: 'wanted', cursor: new ChannelCursor(from), held: previous?.held ?? false, ...(presence ? { presence } : {}) };
     this.#rows.set(channel, row);
     return welcomed ? [this.#sub(channel, row)] : [];
   }
@@ -219,7 +224,8 @@ export class ChannelTable {
   refused(channel: string, code: ErrorCodeValue): void {
     const row = this.#rows.get(channel);
     if (!row || row.state !== 'subscribing') return;
-    if (code === ErrorCode.FORBIDDEN || code === ErrorCode.LIMIT) this.#rows.delete(channel);
+    // Literals, not `ErrorCode.X` (the compiler checks them against the union): the bundle need not carry the object.
+    if (code === 'FORBIDDEN' || code === 'LIMIT') this.#rows.delete(channel);
     else row.state = 'wanted';
   }
 
@@ -230,7 +236,7 @@ export class ChannelTable {
     cursor.suspend();
     row.state = 'subscribing';
     const from = cursor.position;
-    return from ? { t: 'sub', ch: channel, from: { epoch: from.epoch, offset: from.offset } } : { t: 'sub', ch: channel };
+    return { t: 'sub', ch: channel, ...(from ? { from: { epoch: from.epoch, offset: from.offset } } : {}), ...(row.presence ? { presence: row.presence } : {}) };
   }
 
   #unsub(channel: string): UnsubFrame {

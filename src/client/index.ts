@@ -16,7 +16,20 @@ export type { CloseInfo } from './close-plan.js';
 export { LifelineSession, createSession } from './session.js';
 export { SESSION_DEFAULTS } from './session-options.js';
 export type { SessionOptions } from './session-options.js';
-export type { PublishResult, RecoveryInfo, SessionEvents, SessionMessage, SubscribeOptions, SubscribedInfo, WelcomeInfo } from './session-types.js';
+export type {
+  PresenceEvent,
+  PresenceMember,
+  PresencePage,
+  PresenceQuery,
+  PublishResult,
+  RecoveryInfo,
+  SessionEvents,
+  SessionMessage,
+  SubscribeOptions,
+  SubscribedInfo,
+  WelcomeInfo,
+} from './session-types.js';
+export type { PresenceRequest } from '../protocol/frames.js';
 export type { Json, Position } from '../protocol/frames.js';
 export { ProtocolErrorCode } from '../protocol/frames.js';
 export { CLIENT_DEFAULTS } from './options.js';

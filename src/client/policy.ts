@@ -5,8 +5,8 @@
  * @packageDocumentation
  */
 // Never '../codes/index.js': that would bring the registry's English and Chinese texts into every bundle.
-import { briefExplanation } from '../codes/brief.js';
-import { classifyCode } from '../codes/policy.js';
+import { briefOrNone } from '../codes/brief.js';
+import { factsOf } from '../codes/facts.js';
 import type { Explanation, Lang, ReconnectClass } from '../codes/types.js';
 import { parseReason } from '../protocol/close-reason.js';
 import type { RetryHint } from '../protocol/close-reason.js';
@@ -128,11 +128,7 @@ function explain(code: number, lang: Lang, explainer: Explainer | undefined): Ex
       // A code the registry rejects (or an explainer that failed): explained as what the client does, 1006.
     }
   }
-  try {
-    return briefExplanation(code);
-  } catch {
-    return briefExplanation(1006);
-  }
+  return briefOrNone(code) ?? briefOrNone(1006)!;
 }
 
 /**
@@ -151,13 +147,7 @@ export function analyzeClose(
   const fields = parseReason(typeof reason === 'string' ? reason : '');
   const unexpected = !isExpectedCode(code);
   let registryClass: ReconnectClass = 'backoff';
-  if (!unexpected) {
-    try {
-      registryClass = classifyCode(code);
-    } catch {
-      registryClass = 'backoff';
-    }
-  }
+  if (!unexpected) registryClass = factsOf(code)?.reconnect ?? 'backoff';
   let actionClass: ActionClass;
   if (registryClass !== 'application') {
     actionClass = registryClass;

@@ -3,7 +3,7 @@
  * @packageDocumentation
  */
 import type { LifelineError } from '../errors.js';
-import type { Json, Position } from '../protocol/frames.js';
+import type { Json, Member, Position, PresenceRequest } from '../protocol/frames.js';
 import type { ClientEvents } from './client.js';
 
 /** A channel message, delivered to the application exactly once and in offset order. */
@@ -90,6 +90,13 @@ export interface SessionEvents {
   /** A channel message, exactly once, in order. */
   message: SessionMessage;
   /**
+   * A member joined a channel subscribed with `presence: { events: true }` (a `join` of a member you know
+   * already replaces it). Live only: after a reconnect, query {@link LifelineSession.presence} again.
+   */
+  join: PresenceEvent;
+  /** A member left such a channel: its session ended, or was not resumed within the server's grace period. */
+  leave: PresenceEvent;
+  /**
    * Something went wrong that the session handled or reports: socket errors, dead links, `error`
    * frames ({@link ServerError}), an overflowing outbox ({@link QueueFullError}), bad server frames.
    */
@@ -100,6 +107,41 @@ export interface SessionEvents {
 export interface SubscribeOptions {
   /** Continue after this position (e.g. one saved from {@link LifelineSession.positions}): history after it is replayed. */
   readonly from?: Position;
+  /**
+   * Be a member of the channel's presence, with `info` (JSON the server bounds, 1 KB by default) for the
+   * other members, and `events: true` for its `join`/`leave` events. The membership belongs to the session:
+   * reconnects and restarts that resume it are not seen as a leave and a join.
+   */
+  readonly presence?: PresenceRequest;
+}
+
+/** A member of a channel's presence: a session, its user (named by the server's `authenticate`), its info. */
+export type PresenceMember = Member;
+
+/** A `join` or `leave` event. */
+export interface PresenceEvent {
+  /** The channel. */
+  readonly channel: string;
+  /** Who joined (with its info) or left. */
+  readonly member: PresenceMember;
+}
+
+/** Options of {@link LifelineSession.presence}. */
+export interface PresenceQuery {
+  /** The cursor of the previous page (its `next`). */
+  readonly after?: string;
+  /** Most members in the page (the server sends at most 100). */
+  readonly limit?: number;
+}
+
+/** A page of a channel's members, in session id order. */
+export interface PresencePage {
+  /** Members of the channel now, all pages together. */
+  readonly count: number;
+  /** This page. */
+  readonly members: readonly PresenceMember[];
+  /** The cursor of the next page; absent on the last. */
+  readonly next?: string;
 }
 
 /** What {@link LifelineSession.publish} resolves with. */

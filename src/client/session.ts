@@ -22,8 +22,8 @@
  * @packageDocumentation
  */
 import type { LifelineError } from '../errors.js';
-import { ErrorCode, MAX_HELLO_CHANNELS, SUBPROTOCOL, decodeServerFrame, encodeFrame } from '../protocol/frames.js';
-import type { AckFrame, ClientFrame, ErrorFrame, EventFrame, Json, Position, RejectFrame, SubscribedFrame, WelcomeFrame } from '../protocol/frames.js';
+import { MAX_HELLO_CHANNELS, MAX_PRESENCE_LIMIT, SUBPROTOCOL, decodeServerFrame, encodeFrame } from '../protocol/frames.js';
+import type { AckFrame, ClientFrame, ErrorFrame, EventFrame, Json, MembersFrame, Position, RejectFrame, SubscribedFrame, WelcomeFrame } from '../protocol/frames.js';
 import type { Emitter, Listener, Unsubscribe } from '../util/emitter.js';
 import { rethrowAsync } from '../util/rethrow.js';
 import { ChannelTable } from './channels.js';
@@ -53,7 +53,7 @@ import type { PhaseEvent, SessionPhase } from './phase.js';
 import { ResendHold } from './resend.js';
 import { checkChannel, checkPosition, jsonText, resolveSessionOptions } from './session-options.js';
 import type { SessionOptions } from './session-options.js';
-import type { PublishResult, SessionEvents, SubscribeOptions } from './session-types.js';
+import type { PresencePage, PresenceQuery, PublishResult, SessionEvents, SubscribeOptions } from './session-types.js';
 
 /**
  * A `lifeline.v1` session. Create one with {@link createSession}.
@@ -78,6 +78,10 @@ export class LifelineSession {
   readonly #hold: ResendHold;
   readonly #heartbeat: Heartbeat;
   readonly #credentials: Credentials | undefined;
+
+  /** Presence queries awaiting their `members`, by `n`. */
+  readonly #queries = new Map<number, { resolve(page: PresencePage): void; reject(error: LifelineError): void }>();
+  #queryN = 0;
 
   #phase: SessionPhase = { name: 'disconnected' };
   #token: string | undefined;
@@ -196,9 +200,29 @@ export class LifelineSession {
   subscribe(channel: string, options: SubscribeOptions = {}): void {
     if (this.#phase.name === 'closed') throw new ClientClosedError();
     checkChannel(channel);
-    const from = options.from;
+    const { from, presence } = options;
     if (from !== undefined) checkPosition(from);
-    this.#sendFrames(this.#channels.subscribe(channel, from, isWelcomed(this.#phase)));
+    if (presence !== undefined) jsonText(presence);
+    this.#sendFrames(this.#channels.subscribe(channel, from, isWelcomed(this.#phase), presence));
+  }
+
+  /**
+   * A page of a channel's presence members (the server answers for channels this session may read).
+   * Pass the page's `next` as `after` for the following page.
+   * @returns rejects with {@link NotOpenError} when the session is not welcomed (or disconnects before the
+   *   answer), {@link ServerError} when the server refuses (`LIMIT`: too many queries; `FORBIDDEN`; `UNAVAILABLE`)
+   * @throws TypeError for a bad channel name; RangeError for a `limit` that is not an integer 1-1000
+   */
+  presence(channel: string, query: PresenceQuery = {}): Promise<PresencePage> {
+    checkChannel(channel);
+    const { limit } = query;
+    // What the server would close the connection for (1002) is refused here, before it is sent.
+    if (limit !== undefined && !(limit % 1 === 0 && limit > 0 && limit <= MAX_PRESENCE_LIMIT)) throw new RangeError('limit: an integer 1-1000');
+    const n = ++this.#queryN;
+    return new Promise((resolve, reject) => {
+      if (isWelcomed(this.#phase) && this.#sendFrame({ t: 'presence', ch: channel, n, ...query })) this.#queries.set(n, { resolve, reject });
+      else reject(new NotOpenError(this.state));
+    });
   }
 
   /**
@@ -314,6 +338,8 @@ export class LifelineSession {
     this.#credentials?.cancel();
     this.#outbox.disconnected();
     this.#channels.disconnected();
+    for (const query of this.#queries.values()) query.reject(new NotOpenError(this.state));
+    this.#queries.clear();
   }
 
   #onMessage(data: MessageData): void {
@@ -356,6 +382,17 @@ export class LifelineSession {
         return;
       case 'error':
         this.#onErrorFrame(frame);
+        return;
+      case 'members':
+        this.#onMembers(frame);
+        return;
+      case 'join':
+      case 'leave':
+        // Only for channels the application still wants: events in flight after an unsubscribe are dropped.
+        if (this.#channels.cursor(frame.ch)) {
+          const { t, ch, ...member } = frame;
+          this.#emitter.emit(t, { channel: ch, member });
+        }
         return;
       case 'pong': {
         const was = this.#phase;
@@ -437,7 +474,7 @@ export class LifelineSession {
     if (typeof f.ref === 'number') {
       const entry = this.#outbox.get(f.ref);
       // Not stored: keep it pending and try again later (the store is down, not the message).
-      if (entry && f.code === ErrorCode.UNAVAILABLE) {
+      if (entry && f.code === 'UNAVAILABLE') {
         entry.sent = false;
         this.#hold.fail();
       }
@@ -445,6 +482,14 @@ export class LifelineSession {
       this.#channels.refused(f.ref, f.code);
     }
     this.#emitError(new ServerError(f.code, f.message, f.ref));
+  }
+
+  #onMembers({ n, ch, code, count, members, next }: MembersFrame): void {
+    const query = this.#queries.get(n!);
+    if (!query) return;
+    this.#queries.delete(n!);
+    if (code) query.reject(new ServerError(code, 'presence query refused', ch));
+    else query.resolve(next === undefined ? { count: count!, members: members! } : { count: count!, members: members!, next });
   }
 
   // ---- outbox ---------------------------------------------------------------------------------
@@ -484,7 +529,7 @@ export class LifelineSession {
     const entry = this.#outbox.take(f.id);
     if (!entry) return;
     // The poison rule: a rejected message is final, never resent.
-    if (f.code === ErrorCode.DECLINED) entry.reject(new DeclinedError(f.id, f.error ?? '', f.message ?? ''));
+    if (f.code === 'DECLINED') entry.reject(new DeclinedError(f.id, f.error ?? '', f.message ?? ''));
     else entry.reject(new RejectedError(f.id, f.code, f.incident));
   }
 

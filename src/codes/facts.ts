@@ -79,13 +79,20 @@ const LIFELINE_KEY_OF = new Map<number, LifelineCloseCodeKey>((Object.keys(Lifel
  * @throws InvalidCloseCodeError when `code` is not an integer in 0..4999
  */
 export function lookupFacts(code: number): CodeFacts {
-  const c = assertCloseCode(code);
-  const key = KEY_OF.get(c);
-  if (key !== undefined) return { kind: 'registered', from: c, to: c, key, ...REGISTERED_FACTS[key] };
-  const own = LIFELINE_KEY_OF.get(c);
-  if (own !== undefined) return { kind: 'lifeline', from: c, to: c, key: own, ...LIFELINE_FACTS[own] };
-  const range = RANGE_FACTS.find((r) => c >= r.from && c <= r.to);
-  // The ranges and the registered codes cover 0..4999 without gaps; a test checks every code.
-  if (!range) throw new Error(`registry has no entry for ${c}`);
-  return range;
+  // The ranges and the registered codes cover 0..4999 without gaps (a test checks every code): a valid code has facts.
+  return factsOf(assertCloseCode(code))!;
+}
+
+/**
+ * The facts of the entry covering `code`, undefined when it is not an integer in 0..4999. What the client
+ * uses: a close code a peer sent is read, never refused, so its bundle needs no error class for it.
+ * @internal
+ */
+export function factsOf(code: number): CodeFacts | undefined {
+  if (!Number.isInteger(code)) return undefined;
+  const key = KEY_OF.get(code);
+  if (key !== undefined) return { kind: 'registered', from: code, to: code, key, ...REGISTERED_FACTS[key] };
+  const own = LIFELINE_KEY_OF.get(code);
+  if (own !== undefined) return { kind: 'lifeline', from: code, to: code, key: own, ...LIFELINE_FACTS[own] };
+  return RANGE_FACTS.find((r) => code >= r.from && code <= r.to);
 }

@@ -79,6 +79,8 @@ export interface ConnectionsPage {
 export interface ChannelRow {
   readonly name: string;
   readonly subscribers: number;
+  /** The channel's presence members (every process's, within their grace too), when the store keeps presence. */
+  readonly presence: PresenceInfo;
   /** Under `$lifeline.`: the server's own (nobody publishes there). */
   readonly reserved: boolean;
 }
@@ -102,7 +104,7 @@ export interface HistoryMessage {
   readonly truncated: boolean;
 }
 
-/** Presence of a channel: not available until the server has a presence API (issue 17, part 1). */
+/** Presence of a channel: its members, or not available (the store keeps no presence, or did not answer). */
 export type PresenceInfo = { readonly available: false } | { readonly available: true; readonly members: number };
 
 /** `GET /_lifeline/api/channel?name=&before=&limit=` */
@@ -110,7 +112,6 @@ export interface ChannelDetail extends ChannelRow {
   readonly epoch: string;
   /** Newest offset (0: empty). */
   readonly head: number;
-  readonly presence: PresenceInfo;
   /** Newest first. */
   readonly messages: readonly HistoryMessage[];
   /** Pass as `before` for older messages; null when there are none (or history was trimmed). */

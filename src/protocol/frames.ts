@@ -84,6 +84,26 @@ export interface SubFrame {
   readonly t: 'sub';
   readonly ch: string;
   readonly from?: Position;
+  /** Be a member of the channel's presence (docs/protocol.md §20), and ask for its `join`/`leave` events. */
+  readonly presence?: PresenceRequest;
+}
+/** What a `sub` asks of the channel's presence. */
+export interface PresenceRequest {
+  /** What the client says about itself to the channel (any JSON, bounded by the server). */
+  readonly info?: Json;
+  /** Send this connection the channel's `join` and `leave` events. */
+  readonly events?: boolean;
+}
+/** Ask for a page of a channel's presence members. Answered `members`. */
+export interface PresenceFrame {
+  readonly t: 'presence';
+  readonly ch: string;
+  /** Echoed in the answer, to match it to this query. */
+  readonly n?: number;
+  /** The cursor from the previous page's `next`. */
+  readonly after?: string;
+  /** Most members in the page (the server may send fewer). */
+  readonly limit?: number;
 }
 /** Unsubscribe from a channel. */
 export interface UnsubFrame {
@@ -109,7 +129,7 @@ export interface PingFrame {
   readonly n?: number;
 }
 /** Any frame a client may send. */
-export type ClientFrame = HelloFrame | AuthFrame | SubFrame | UnsubFrame | MsgFrame | PubFrame | PingFrame;
+export type ClientFrame = HelloFrame | AuthFrame | SubFrame | UnsubFrame | MsgFrame | PubFrame | PingFrame | PresenceFrame;
 
 // ---- server to client ----
 
@@ -205,6 +225,45 @@ export interface PongFrame {
   readonly t: 'pong';
   readonly n?: number;
 }
+/** A member of a channel's presence: a session, its user, what it says about itself. */
+export interface Member {
+  /** The session's public id. */
+  readonly session: string;
+  /** The user the server's `authenticate` named for the session, if any. */
+  readonly user?: string;
+  /** What the member's `sub` said about itself, if anything. */
+  readonly info?: Json;
+}
+/** Answer to `presence`: a page of members, or why there is none (`code`). */
+export interface MembersFrame {
+  readonly t: 'members';
+  readonly ch: string;
+  /** The query's `n`. */
+  readonly n?: number;
+  /** Members of the channel now, all pages together. */
+  readonly count?: number;
+  /** This page, in session id order. */
+  readonly members?: readonly Member[];
+  /** The cursor of the next page; absent on the last. */
+  readonly next?: string;
+  /** The query was refused: `LIMIT` (too many queries), `FORBIDDEN`, `UNAVAILABLE`. */
+  readonly code?: ErrorCode;
+}
+/** A member joined a channel whose events this connection asked for (a `join` of a known member updates it). */
+export interface JoinFrame {
+  readonly t: 'join';
+  readonly ch: string;
+  readonly session: string;
+  readonly user?: string;
+  readonly info?: Json;
+}
+/** A member left a channel whose events this connection asked for. */
+export interface LeaveFrame {
+  readonly t: 'leave';
+  readonly ch: string;
+  readonly session: string;
+  readonly user?: string;
+}
 /** Any frame a server may send. */
 export type ServerFrame =
   | WelcomeFrame
@@ -215,7 +274,10 @@ export type ServerFrame =
   | AckFrame
   | RejectFrame
   | ErrorFrame
-  | PongFrame;
+  | PongFrame
+  | MembersFrame
+  | JoinFrame
+  | LeaveFrame;
 
 /**
  * The protocol's error codes: the stable `code` of `reject` and `error` frames (docs/protocol.md §13).
@@ -320,6 +382,15 @@ function position(v: unknown): Position {
 
 /** Largest number of channels a `hello` may list. */
 export const MAX_HELLO_CHANNELS = 1000;
+/** Largest page a `presence` query may ask for. */
+export const MAX_PRESENCE_LIMIT = 1000;
+/** Longest `presence.after` cursor, in characters. */
+const MAX_CURSOR = 128;
+
+function presenceRequest(v: unknown): PresenceRequest {
+  if (!isObject(v) || (v.events !== undefined && typeof v.events !== 'boolean')) bad('bad presence');
+  return { ...('info' in v ? { info: v.info as Json } : {}), ...(v.events !== undefined ? { events: v.events } : {}) };
+}
 
 /**
  * Decode and validate one client message. Accepts exactly the client frames of
@@ -362,7 +433,19 @@ export function decodeClientFrame(data: string | Uint8Array): ClientFrame {
       if (!('auth' in value)) bad('auth without credentials');
       return { t: 'auth', auth: value.auth as Json };
     case 'sub':
-      return { t: 'sub', ch: channel(value.ch), ...(value.from !== undefined ? { from: position(value.from) } : {}) };
+      return {
+        t: 'sub',
+        ch: channel(value.ch),
+        ...(value.from !== undefined ? { from: position(value.from) } : {}),
+        ...(value.presence !== undefined ? { presence: presenceRequest(value.presence) } : {}),
+      };
+    case 'presence': {
+      const ch = channel(value.ch);
+      const { n, after, limit } = value;
+      if ((n !== undefined && !isNumber(n)) || (after !== undefined && (typeof after !== 'string' || codePoints(after) > MAX_CURSOR))) bad('bad presence query');
+      if (limit !== undefined && !(isCount(limit, 1) && limit <= MAX_PRESENCE_LIMIT)) bad('bad presence query');
+      return { t: 'presence', ch, ...(n !== undefined ? { n } : {}), ...(after !== undefined ? { after } : {}), ...(limit !== undefined ? { limit } : {}) };
+    }
     case 'unsub':
       return { t: 'unsub', ch: channel(value.ch) };
     case 'msg':
@@ -389,8 +472,11 @@ const isBoolean = (v: unknown): v is boolean => typeof v === 'boolean';
 const optional = (v: unknown, check: (v: unknown) => boolean): boolean => v === undefined || check(v);
 const isDuration = (v: unknown): boolean => isNumber(v) && v >= 0;
 
-/** Whether a server frame of a known type has every member it must have, each of its type. */
-function validServerFrame(f: Record<string, unknown>): boolean {
+/**
+ * Whether a server frame of a known type has every member it must have, each of its type; undefined for a
+ * type this version does not know (the switch is the list of known types).
+ */
+function validServerFrame(f: Record<string, unknown>): boolean | undefined {
   switch (f.t) {
     case 'welcome':
       return (
@@ -413,13 +499,21 @@ function validServerFrame(f: Record<string, unknown>): boolean {
       return isString(f.code) && isString(f.message) && optional(f.ref, (v) => isString(v) || isNumber(v));
     case 'pong':
       return optional(f.n, isNumber);
-    default:
-      return true;
+    case 'members':
+      // A page (`count` and `members`), or a refusal (`code`); whatever is there, of its type.
+      return (
+        isString(f.ch) && optional(f.n, isNumber) && optional(f.next, isString) && optional(f.code, isString) && optional(f.count, (v) => isCount(v, 0)) &&
+        optional(f.members, (v) => Array.isArray(v) && v.every(isMember)) && (f.code !== undefined || (f.count !== undefined && f.members !== undefined))
+      );
+    case 'join':
+    case 'leave':
+      return isString(f.ch) && isMember(f);
   }
+  return undefined;
 }
 
-/** The server frame types this version knows. */
-const SERVER_TYPES = new Set(['welcome', 'authed', 'subscribed', 'unsubscribed', 'ev', 'ack', 'reject', 'error', 'pong']);
+/** A member (in a `members` page, or a `join`/`leave`): an object with a session id, a user when given. */
+const isMember = (m: unknown): boolean => isObject(m) && isString(m.session) && optional(m.user, isString);
 
 /**
  * Decode one server message on the client. Lenient about unknown types (returns undefined, so newer
@@ -435,7 +529,8 @@ export function decodeServerFrame(data: string): ServerFrame | undefined {
     throw new FrameError(1007, 'frame is not valid JSON');
   }
   if (!isObject(value) || typeof value.t !== 'string') bad('frame must be an object with a type');
-  if (!SERVER_TYPES.has(value.t)) return undefined;
-  if (!validServerFrame(value)) bad(`bad ${value.t}`);
+  const valid = validServerFrame(value);
+  if (valid === undefined) return undefined;
+  if (!valid) bad(`bad ${value.t}`);
   return value as unknown as ServerFrame;
 }

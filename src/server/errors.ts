@@ -90,3 +90,14 @@ export class DeclinedError extends LifelineError<'LIFELINE_ERR_DECLINED'> {
     this.error = error;
   }
 }
+
+/**
+ * `server.presence()` (or `presenceCount()`) on a server whose store keeps no presence
+ * (`code: 'LIFELINE_ERR_PRESENCE_UNAVAILABLE'`): use a store that does (memory, sqlite).
+ */
+export class PresenceUnavailableError extends LifelineError<'LIFELINE_ERR_PRESENCE_UNAVAILABLE'> {
+  /** @param store - the store's kind, named in the message */
+  constructor(store: string) {
+    super('LIFELINE_ERR_PRESENCE_UNAVAILABLE', `the ${store} store keeps no presence`);
+  }
+}

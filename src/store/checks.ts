@@ -7,7 +7,21 @@
  */
 import { isDuration } from './options.js';
 import { encodeData } from './records.js';
-import type { AppendOptions, ChannelPosition, ClaimOptions, JsonValue, MessageOutcome, ReadOptions, SessionPatch, SessionRecord, Store } from './types.js';
+import type {
+  AppendOptions,
+  ChannelPosition,
+  ClaimOptions,
+  JsonValue,
+  MessageOutcome,
+  PresenceHolder,
+  PresenceJoinOptions,
+  PresenceMember,
+  ReadOptions,
+  SessionPatch,
+  SessionPresence,
+  SessionRecord,
+  Store,
+} from './types.js';
 
 /** A channel name: any non-empty string. */
 export function checkChannel(channel: unknown): asserts channel is string {
@@ -86,6 +100,7 @@ export function checkSessionPatch(patch: unknown): asserts patch is SessionPatch
       if (typeof e !== 'object' || e === null) throw new TypeError('patch.subscribe entries must be objects');
       checkChannel(e.channel);
       if (e.position !== undefined) checkPosition(e.position);
+      if ((e as { presence?: unknown }).presence !== undefined) checkSessionPresence((e as { presence?: unknown }).presence);
     }
   }
   if (p.unsubscribe !== undefined && !(Array.isArray(p.unsubscribe) && p.unsubscribe.every((c) => typeof c === 'string'))) {
@@ -121,6 +136,61 @@ export function checkSession(session: unknown): asserts session is SessionRecord
     if (typeof s.positions !== 'object' || s.positions === null) throw new TypeError('session.positions must be an object');
     for (const position of Object.values(s.positions)) checkPosition(position);
   }
+  if (s.presence !== undefined) {
+    if (typeof s.presence !== 'object' || s.presence === null) throw new TypeError('session.presence must be an object');
+    for (const presence of Object.values(s.presence)) checkSessionPresence(presence);
+  }
+}
+
+/** A session's presence in a channel: `info` a JSON value, `events` a boolean, each when given. */
+export function checkSessionPresence(presence: unknown): asserts presence is SessionPresence {
+  if (typeof presence !== 'object' || presence === null) throw new TypeError('presence must be an object');
+  const { info, events } = presence as { info?: unknown; events?: unknown };
+  if (info !== undefined) encodeData(info as JsonValue);
+  if (events !== undefined && typeof events !== 'boolean') throw new TypeError('presence.events must be a boolean');
+}
+
+/** A presence member: a session id, a string user when given, JSON info when given. */
+export function checkMember(member: unknown): asserts member is PresenceMember {
+  if (typeof member !== 'object' || member === null) throw new TypeError('member must be an object');
+  const { session, user, info } = member as { session?: unknown; user?: unknown; info?: unknown };
+  checkId(session, 'member.session');
+  if (user !== undefined && typeof user !== 'string') throw new TypeError('member.user must be a string or undefined');
+  if (info !== undefined) encodeData(info as JsonValue);
+}
+
+/** A presence holder: a node id and a connection id. */
+export function checkHolder(holder: unknown): asserts holder is PresenceHolder {
+  if (typeof holder !== 'object' || holder === null) throw new TypeError('holder must be an object');
+  const { node, connection } = holder as { node?: unknown; connection?: unknown };
+  checkId(node, 'holder.node');
+  checkId(connection, 'holder.connection');
+}
+
+/** A duration in ms for presence: finite and >= 0. */
+export function checkPresenceDuration(value: unknown, what: string): asserts value is number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new RangeError(`${what} must be a finite number of ms >= 0, got ${String(value)}`);
+}
+
+/** Join options: a grace and a bound on members (an integer >= 0). */
+export function checkJoinOptions(options: unknown): asserts options is PresenceJoinOptions {
+  if (typeof options !== 'object' || options === null) throw new TypeError('join options must be an object');
+  const { graceMs, maxMembers } = options as { graceMs?: unknown; maxMembers?: unknown };
+  checkPresenceDuration(graceMs, 'graceMs');
+  if (typeof maxMembers !== 'number' || !Number.isSafeInteger(maxMembers) || maxMembers < 0) {
+    throw new RangeError(`maxMembers must be an integer >= 0, got ${String(maxMembers)}`);
+  }
+}
+
+/** A list of channel names. */
+export function checkChannels(channels: unknown): asserts channels is readonly string[] {
+  if (!Array.isArray(channels)) throw new TypeError('channels must be an array of channel names');
+  for (const channel of channels) checkChannel(channel);
+}
+
+/** A page size or sweep batch: an integer >= 1. */
+export function checkBatch(limit: unknown): asserts limit is number {
+  if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`limit must be an integer >= 1, got ${String(limit)}`);
 }
 
 /** A listener (of {@link Store.watch}): a function. */

@@ -5,7 +5,25 @@
  * there, once, for every engine. Internal: not re-exported from `store/index.ts`.
  * @packageDocumentation
  */
-import type { AppendOptions, AppendResult, ChannelPosition, ClaimOptions, ClaimResult, JsonValue, MessageOutcome, ReadResult, SessionPatch, SessionRecord, StoreStats } from './types.js';
+import type {
+  AppendOptions,
+  AppendResult,
+  ChannelPosition,
+  ClaimOptions,
+  ClaimResult,
+  JsonValue,
+  MessageOutcome,
+  PresenceChange,
+  PresenceHolder,
+  PresenceJoinOptions,
+  PresenceJoinResult,
+  PresenceMember,
+  PresencePage,
+  ReadResult,
+  SessionPatch,
+  SessionRecord,
+  StoreStats,
+} from './types.js';
 
 /** A value, or a promise of it: a synchronous engine answers at once, a networked one later. */
 export type Awaitable<T> = T | Promise<T>;
@@ -38,6 +56,8 @@ export interface StoreCore {
   claimMessage(scope: string, messageId: number, options: ClaimOptions | undefined, now: number): Awaitable<ClaimResult>;
   /** `Store.finishMessage`. */
   finishMessage(scope: string, messageId: number, outcome: MessageOutcome, now: number): Awaitable<void>;
+  /** `Store.presence`, behind the same guard; an engine without presence leaves it out. */
+  readonly presence?: PresenceCore;
   /** `Store.stats`; an engine that counts nothing leaves it out. */
   stats?(): Awaitable<StoreStats>;
   /** `Store.sweep`: everything due at `now`, to the end. */
@@ -51,4 +71,27 @@ export interface StoreCore {
   autoSweep(now: number): Promise<void> | undefined;
   /** `Store.close`: called once. */
   close(): Awaitable<void>;
+}
+
+/**
+ * An engine's presence records behind the guard ({@link PresenceStore} of `types.ts`, with the same
+ * promise: checked arguments, `now` read once per call from the store's clock, an open store).
+ */
+export interface PresenceCore {
+  /** `PresenceStore.join`. */
+  join(channel: string, member: PresenceMember, holder: PresenceHolder, options: PresenceJoinOptions, now: number): Awaitable<PresenceJoinResult>;
+  /** `PresenceStore.detach`. */
+  detach(session: string, channels: readonly string[], holder: PresenceHolder, graceMs: number, now: number): Awaitable<number>;
+  /** `PresenceStore.leave`. */
+  leave(session: string, channels: readonly string[], holder: PresenceHolder | undefined, now: number): Awaitable<PresenceChange[]>;
+  /** `PresenceStore.refreshNode`. */
+  refreshNode(node: string, leaseMs: number, now: number): Awaitable<boolean>;
+  /** `PresenceStore.expire`. */
+  expire(limit: number, now: number): Awaitable<PresenceChange[]>;
+  /** `PresenceStore.page`. */
+  page(channel: string, after: string | undefined, limit: number, now: number): Awaitable<PresencePage>;
+  /** `PresenceStore.count`. */
+  count(channel: string, now: number): Awaitable<number>;
+  /** `PresenceStore.watch`, for an engine shared by several processes. */
+  watch?(listener: (change: PresenceChange) => void): () => void;
 }

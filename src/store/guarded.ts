@@ -17,9 +17,10 @@
 import { StoreUnavailableError } from './errors.js';
 import { checkAppendOptions, checkChannel, checkClaimOptions, checkId, checkLimit, checkMessageId, checkOutcome, checkPosition, checkReadOptions, checkSession, checkSessionPatch } from './checks.js';
 import type { StoreCore } from './core.js';
+import { GuardedPresence } from './guarded-presence.js';
 import { AUTO_SWEEP_INTERVAL_MS, readClock, type ResolvedStoreOptions } from './options.js';
 import { encodeData } from './records.js';
-import type { AppendOptions, AppendResult, ChannelPosition, ClaimOptions, ClaimResult, JsonValue, MessageOutcome, ReadOptions, ReadResult, SessionPatch, SessionRecord, Store, StoreStats } from './types.js';
+import type { AppendOptions, AppendResult, ChannelPosition, ClaimOptions, ClaimResult, JsonValue, MessageOutcome, PresenceStore, ReadOptions, ReadResult, SessionPatch, SessionRecord, Store, StoreStats } from './types.js';
 
 /**
  * A {@link Store} made of an engine's core and the guard around it. The engines' public classes
@@ -48,7 +49,11 @@ export abstract class GuardedStore implements Store {
   protected constructor(core: StoreCore, options: ResolvedStoreOptions) {
     this.#core = core;
     this.#now = options.now;
+    if (core.presence) this.presence = new GuardedPresence(core.presence, { assertOpen: () => this.assertOpen(), now: options.now });
   }
+
+  /** Presence records, when the engine keeps them; see {@link Store.presence}. */
+  readonly presence?: PresenceStore;
 
   /** Whether {@link GuardedStore.close} was called. @internal */
   protected get closed(): boolean {

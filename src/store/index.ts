@@ -38,6 +38,14 @@ export type {
   ClaimOptions,
   ReadOptions,
   SessionPatch,
+  SessionPresence,
+  PresenceChange,
+  PresenceHolder,
+  PresenceJoinOptions,
+  PresenceJoinResult,
+  PresenceMember,
+  PresencePage,
+  PresenceStore,
 } from './types.js';
 export { IdempotencyConflictError, IdempotencyWindowError, StoreError, StoreOutcomeUnknownError, StoreUnavailableError } from './errors.js';
 export type { StoreErrorCode } from './errors.js';

@@ -7,6 +7,7 @@
 import { IdempotencyWindowError } from './errors.js';
 import type { StoreCore } from './core.js';
 import { GuardedStore } from './guarded.js';
+import { MemoryPresence } from './memory-presence.js';
 import { resolveStoreOptions, type ResolvedStoreOptions } from './options.js';
 import { copySession, decodeData, outcomeFields, outcomeFrom, patchSession, type OutcomeFields } from './records.js';
 import { ageCutoff, answerRecordedClaim, belowWindow, duplicateOfClaim, duplicateOfKey, isExpired, planRead, randomEmptyEpoch, randomEpoch, type KeyedMessage } from './rules.js';
@@ -70,6 +71,8 @@ class MemoryCore implements StoreCore {
   readonly #claims = new Map<string, ClaimScope>();
   /** The epoch of channels never written; a new one per instance, since an instance's data dies with it. */
   readonly #emptyEpoch = randomEmptyEpoch();
+  /** Presence records (`memory-presence.ts`). */
+  readonly presence = new MemoryPresence();
 
   constructor(options: ResolvedStoreOptions) {
     this.#options = options;
@@ -170,7 +173,8 @@ class MemoryCore implements StoreCore {
     for (const c of this.#claims.values()) claims += c.records.size;
     let sessionChannels = 0;
     for (const s of this.#sessions.values()) sessionChannels += s.channels.length;
-    return { channels: this.#channels.size, messages, sessions: this.#sessions.size, sessionChannels, claims, keys: this.#keys.size };
+    const presence = this.presence.stats;
+    return { channels: this.#channels.size, messages, sessions: this.#sessions.size, sessionChannels, claims, keys: this.#keys.size, presenceMembers: presence.members, presenceNodes: presence.nodes };
   }
 
   sweep(now: number): void {
@@ -196,6 +200,7 @@ class MemoryCore implements StoreCore {
     this.#keyScopes.clear();
     this.#sessions.clear();
     this.#claims.clear();
+    this.presence.clear();
   }
 
   /** A live claim record of `(scope, id)`, `'forgotten'` when the id is below the scope's window, else undefined. */

@@ -4,7 +4,7 @@
  * re-exported from `store/index.ts`.
  * @packageDocumentation
  */
-import type { ChannelPosition, JsonValue, MessageOutcome, SessionPatch, SessionRecord } from './types.js';
+import type { ChannelPosition, JsonValue, MessageOutcome, SessionPatch, SessionPresence, SessionRecord } from './types.js';
 
 /**
  * Serialize application data. Stored as JSON text by every engine so all of them round-trip exactly
@@ -47,13 +47,27 @@ export function copySession(session: SessionRecord): SessionRecord {
     for (const [channel, p] of positions) out[channel] = { epoch: p.epoch, offset: p.offset };
     copy.positions = out;
   }
+  const presence = session.presence === undefined ? [] : Object.entries(session.presence);
+  if (presence.length > 0) {
+    const out = bareRecord<SessionPresence>();
+    for (const [channel, p] of presence) out[channel] = copyPresence(p);
+    copy.presence = out;
+  }
+  return copy;
+}
+
+/** A copy of a session's presence in a channel (its info through JSON text: nothing shared), without undefined members. */
+export function copyPresence(presence: SessionPresence): SessionPresence {
+  const copy: { info?: JsonValue; events?: boolean } = {};
+  if (presence.info !== undefined) copy.info = decodeData(encodeData(presence.info));
+  if (presence.events !== undefined) copy.events = presence.events;
   return copy;
 }
 
 /**
  * Apply a {@link SessionPatch} to a session (the engines that keep sessions as one value use this; the
  * others apply the same rules in their own terms): removed channels go first, then added ones are
- * appended when new; a position given for a channel replaces the one kept.
+ * appended when new; a position (or a presence) given for a channel replaces the one kept.
  */
 export function patchSession(session: SessionRecord, patch: SessionPatch): SessionRecord {
   const channels = session.channels.filter((c) => !patch.unsubscribe?.includes(c));
@@ -62,11 +76,18 @@ export function patchSession(session: SessionRecord, patch: SessionPatch): Sessi
     const p = session.positions?.[c];
     if (p !== undefined) positions[c] = p;
   }
-  for (const { channel, position } of patch.subscribe ?? []) {
+  const presence = bareRecord<SessionPresence>();
+  for (const c of channels) {
+    const p = session.presence?.[c];
+    if (p !== undefined) presence[c] = p;
+  }
+  for (const entry of patch.subscribe ?? []) {
+    const { channel, position } = entry;
     if (!channels.includes(channel)) channels.push(channel);
     if (position !== undefined) positions[channel] = { epoch: position.epoch, offset: position.offset };
+    if (entry.presence !== undefined) presence[channel] = entry.presence;
   }
-  return copySession({ ...session, channels, positions, expiresAt: patch.expiresAt ?? session.expiresAt });
+  return copySession({ ...session, channels, positions, presence, expiresAt: patch.expiresAt ?? session.expiresAt });
 }
 
 /** A {@link MessageOutcome} as flat fields, the way every engine keeps it: `result` as JSON text. */

@@ -94,8 +94,22 @@ export interface SessionRecord {
    * Engines return it as an object without a prototype (a channel may be called `__proto__`).
    */
   readonly positions?: Readonly<Record<string, ChannelPosition>>;
+  /**
+   * For some of `channels`: the session is a presence member there, with these options (what the `sub`
+   * asked for), so a resume restores the membership, or joins again after the member left. Engines with
+   * a {@link Store.presence} keep it; they return it as an object without a prototype, like `positions`.
+   */
+  readonly presence?: Readonly<Record<string, SessionPresence>>;
   /** When the session can no longer be resumed, ms since the epoch. */
   readonly expiresAt: number;
+}
+
+/** A session's presence in one channel, as its `sub` asked for it (see {@link SessionRecord.presence}). */
+export interface SessionPresence {
+  /** What the client says about itself to the channel's other members (JSON; bounded by the server). */
+  readonly info?: JsonValue;
+  /** Whether the session wants `join` and `leave` events of the channel. */
+  readonly events?: boolean;
 }
 
 /**
@@ -105,9 +119,12 @@ export interface SessionRecord {
 export interface SessionPatch {
   /** A new expiry, ms since the epoch. */
   readonly expiresAt?: number;
-  /** Channels added (appended to `channels` when new), with the position to restore them from, if known. */
-  readonly subscribe?: readonly { readonly channel: string; readonly position?: ChannelPosition }[];
-  /** Channels removed, with their positions. */
+  /**
+   * Channels added (appended to `channels` when new), with the position to restore them from, if known,
+   * and the session's presence there, if it is a member (given: replaces what was kept; absent: kept).
+   */
+  readonly subscribe?: readonly { readonly channel: string; readonly position?: ChannelPosition; readonly presence?: SessionPresence }[];
+  /** Channels removed, with their positions and presence. */
   readonly unsubscribe?: readonly string[];
 }
 
@@ -193,6 +210,114 @@ export interface StoreStats {
   readonly claims?: number;
   /** Idempotency keys. */
   readonly keys?: number;
+  /** Presence members, held or within their grace, all channels. */
+  readonly presenceMembers?: number;
+  /** Nodes with a presence lease (live, or expired and not yet swept). */
+  readonly presenceNodes?: number;
+}
+
+/** A member of a channel's presence: one session (never one connection: a session outlives its connections). */
+export interface PresenceMember {
+  /** The session's public id (`welcome.session`). */
+  readonly session: string;
+  /** The user the server's `authenticate` hook named for the session, if any. */
+  readonly user?: string;
+  /** What the client says about itself (JSON; the server bounds its size). */
+  readonly info?: JsonValue;
+}
+
+/** Which connection of which server process holds a member now. */
+export interface PresenceHolder {
+  /** The process's id: its lease ({@link PresenceStore.refreshNode}) keeps the members it holds alive. */
+  readonly node: string;
+  /** The connection's id: a connection that no longer holds the member (taken over) cannot detach it. */
+  readonly connection: string;
+}
+
+/** Options of {@link PresenceStore.join}. */
+export interface PresenceJoinOptions {
+  /**
+   * How long the member stays once no connection holds it: after its holder detached it, or after the
+   * lease of its holder's node ran out (a process that died without a word), in ms.
+   */
+  readonly graceMs: number;
+  /** Most members the channel may have: a new member beyond it is refused (`full`). */
+  readonly maxMembers: number;
+}
+
+/**
+ * What {@link PresenceStore.join} did: `joined` (a new member: a `join` for the channel's watchers),
+ * `continued` (the session was a member already, held or within its grace: nothing to tell anyone), or
+ * `full` (a new member the channel has no room for: nothing was written).
+ */
+export type PresenceJoinResult = 'joined' | 'continued' | 'full';
+
+/** A member came or went. */
+export interface PresenceChange {
+  readonly kind: 'join' | 'leave';
+  readonly channel: string;
+  readonly member: PresenceMember;
+}
+
+/** One page of a channel's members, in the order of their session ids. */
+export interface PresencePage {
+  /** Members of the channel now, all pages together. */
+  readonly count: number;
+  /** The members after the page's cursor, at most the limit asked for. */
+  readonly members: readonly PresenceMember[];
+  /** The cursor of the next page (pass it as `after`); absent on the last page. */
+  readonly next?: string;
+}
+
+/**
+ * Presence records: who is a member of which channel, held by which connection, and until when a member
+ * no connection holds stays. What makes presence survive a restart is here: a member leaves only when
+ * (a) the server says its session ended ({@link PresenceStore.leave}) or (b) its deadline passed, a deadline
+ * set when its connection went away ({@link PresenceStore.detach}) or when the node that held it stopped
+ * renewing its lease; and the leave of (b) is claimed atomically by whichever process sweeps first
+ * ({@link PresenceStore.expire}), so it happens exactly once. The rules are written once in
+ * `store/presence-rules.ts`; the memory engine is the reference, and the conformance suite pins them.
+ */
+export interface PresenceStore {
+  /**
+   * Make `member` a member of `channel`, held by `holder`: a session already a member (held by another
+   * connection, or detached and within its grace) continues, silently, under the new holder, with the new
+   * info; otherwise a new member, unless the channel has `maxMembers` already.
+   */
+  join(channel: string, member: PresenceMember, holder: PresenceHolder, options: PresenceJoinOptions): Promise<PresenceJoinResult>;
+  /**
+   * A connection went away without ending its session (a restart, a takeover, a dropped link): each of the
+   * session's memberships in `channels` that `holder` still holds stays, for `graceMs` from now, held by
+   * nobody. Resolves with how many were detached.
+   */
+  detach(session: string, channels: readonly string[], holder: PresenceHolder, graceMs: number): Promise<number>;
+  /**
+   * The session left `channels` (it unsubscribed, or it ended): its memberships there are removed, only
+   * those `holder` holds when one is given. Resolves with the leaves that happened (each exactly once).
+   */
+  leave(session: string, channels: readonly string[], holder?: PresenceHolder): Promise<PresenceChange[]>;
+  /**
+   * `node` is alive for `leaseMs` more. A node whose lease runs out is taken for dead: every member it
+   * holds is detached with its grace counted from the lease's end. Resolves `false` when the lease had run
+   * out or was unknown (its members may have been detached meanwhile: the node joins them again).
+   */
+  refreshNode(node: string, leaseMs: number): Promise<boolean>;
+  /**
+   * Sweep: detach the members of nodes whose lease ran out, then remove at most `limit` members whose
+   * deadline passed, claiming each leave atomically (two processes sweeping at once never both get one).
+   * Resolves with the leaves this call claimed; fewer than `limit` means none is due now.
+   */
+  expire(limit: number): Promise<PresenceChange[]>;
+  /** A page of the channel's members: at most `limit` (an integer >= 1), after the session id `after`. */
+  page(channel: string, after: string | undefined, limit: number): Promise<PresencePage>;
+  /** How many members the channel has. */
+  count(channel: string): Promise<number>;
+  /**
+   * Engines shared by several processes call `listener` with every change any process makes (its own
+   * included), so each process tells its own watchers. Engines private to one process leave it undefined:
+   * the server then tells its watchers the changes its own calls report. Returns the unsubscribe function.
+   */
+  watch?(listener: (change: PresenceChange) => void): () => void;
 }
 
 /** The storage engine behind a lifeline server. */
@@ -303,6 +428,12 @@ export interface Store {
 
   /** Be told when {@link Store.available} changes. Returns the unsubscribe function. */
   onAvailability?(listener: (available: boolean, reason?: string) => void): () => void;
+
+  /**
+   * Presence (who is a member of which channel), when the engine keeps it: see {@link PresenceStore}.
+   * Without it, a server refuses presence (its clients are told so) and everything else works as before.
+   */
+  readonly presence?: PresenceStore;
 
   /** Count the records held (see {@link StoreStats}); optional. */
   stats?(): Promise<StoreStats>;

@@ -23,6 +23,7 @@ import { LifelineError } from '../errors.js';
 import { isUnwrittenEpoch } from '../protocol/frames.js';
 import { IdempotencyConflictError, IdempotencyWindowError, StoreError, StoreUnavailableError } from '../store/errors.js';
 import type { ChannelPosition, JsonValue, SessionRecord, Store, StoreOptions } from '../store/types.js';
+import { presenceConformance } from './presence-conformance.js';
 
 /** What the suite passes to an engine factory: the options under test plus the test's clock. */
 export type ConformanceOptions = StoreOptions & { now: () => number };
@@ -86,6 +87,11 @@ export interface StoreConformanceOptions {
    * default: one test reads ten thousand channels). @default the runner's own
    */
   readonly timeoutMs?: number;
+  /**
+   * Whether the engine keeps presence ({@link Store.presence}): the presence tests run when true; when
+   * false the suite checks that `store.presence` is undefined (a server then refuses presence). @default false
+   */
+  readonly presence?: boolean;
 }
 
 const HOUR = 60 * 60 * 1000;
@@ -914,6 +920,32 @@ export function storeConformance(options: StoreConformanceOptions): void {
     });
 
     const reopen = options.reopen;
+    if (options.presence === true) {
+      presenceConformance({
+        describe,
+        it,
+        expect,
+        fresh,
+        advance: (ms) => clock.advance(ms),
+        now: () => clock.now(),
+        expectUnavailable,
+        restart: reopen
+          ? async (store) => {
+              await store.close();
+              open.delete(store);
+              const next = await reopen(store, { now: clock.now });
+              open.add(next);
+              return next;
+            }
+          : undefined,
+      });
+    } else {
+      describe('presence', () => {
+        it('is absent: the engine keeps no presence records', async () => {
+          expect((await fresh()).presence).toBeUndefined();
+        });
+      });
+    }
     if (reopen) {
       describe('restart', () => {
         const restart = async (store: Store, storeOptions: StoreOptions = {}): Promise<Store> => {

@@ -136,6 +136,51 @@ describe('sqlite store on disk', () => {
     expect((await second.append('a', 3)).message.offset).toBe(3);
   });
 
+  it('a version-2 file gets presence (version 3): its sessions and history stay, members can join', async () => {
+    const path = join(dir, 'v2.db');
+    const made = open(path);
+    await made.append('news', 'one');
+    await made.saveSession({ id: 's', tokenHash: 'h', channels: ['news'], expiresAt: Date.now() + 60_000 });
+    await made.close();
+    const db = new Database(path);
+    db.exec('DROP TABLE presence; DROP TABLE presence_nodes; ALTER TABLE session_channels DROP COLUMN presence; PRAGMA user_version = 2;');
+    db.close();
+    const store = open(path);
+    expect((await store.loadSession('s'))?.channels).toEqual(['news']);
+    expect((await store.head('news')).offset).toBe(1);
+    expect(await store.presence!.join('news', { session: 's' }, { node: 'n', connection: 'c' }, { graceMs: 1000, maxMembers: 10 })).toBe('joined');
+    await store.updateSession('s', { subscribe: [{ channel: 'news', presence: { events: true } }] });
+    expect({ ...(await store.loadSession('s'))?.presence }).toEqual({ news: { events: true } });
+    const raw = new Database(path, { readonly: true });
+    try {
+      expect(raw.pragma('user_version', { simple: true })).toBe(SQLITE_SCHEMA_VERSION);
+    } finally {
+      raw.close();
+    }
+  });
+
+  it('two instances on one file claim each presence leave once, sweeping at once', async () => {
+    const path = join(dir, 'store.db');
+    const one = open(path);
+    const two = open(path);
+    const holder = { node: 'n', connection: 'c' };
+    for (let i = 0; i < 200; i++) await one.presence!.join('room', { session: `s${i}` }, holder, { graceMs: 0, maxMembers: 1000 });
+    for (let i = 0; i < 200; i++) await two.presence!.detach(`s${i}`, ['room'], holder, 0);
+    const claimed: string[] = [];
+    const sweep = async (store: typeof one) => {
+      for (;;) {
+        const left = await store.presence!.expire(7);
+        claimed.push(...left.map((c) => c.member.session));
+        if (left.length === 0) return;
+        await new Promise((r) => setImmediate(r));
+      }
+    };
+    await Promise.all([sweep(one), sweep(two)]);
+    expect(claimed).toHaveLength(200);
+    expect(new Set(claimed).size).toBe(200);
+    expect(await one.presence!.count('room')).toBe(0);
+  });
+
   it('two instances on one file share one sequence per channel', async () => {
     const path = join(dir, 'store.db');
     const one = open(path);

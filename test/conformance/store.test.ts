@@ -17,6 +17,7 @@ storeConformance({
   open: (opts) => createMemoryStore(opts),
   reopen: (_previous, opts) => createMemoryStore(opts),
   test,
+  presence: true,
 });
 
 describe('sqlite engine', () => {
@@ -46,6 +47,7 @@ describe('sqlite engine', () => {
       return store;
     },
     test,
+    presence: true,
   });
 });
 

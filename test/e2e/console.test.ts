@@ -2,7 +2,7 @@
  * The operator console of a real `lifeline serve --demo` process, in Chromium: the overview (counts
  * without the dashboard's own connection, the nodes view, the time series over a chosen window), the
  * connections view (filter, inspect, disconnect with a chosen code, paged API), the channels view
- * (subscribers, presence placeholder, history, publish from the UI, never to `$lifeline.*`), incidents
+ * (subscribers, presence members, history, publish from the UI, never to `$lifeline.*`), incidents
  * (search, permalink), and the restart view following a drain live. Screenshots in artifacts/console-*.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -189,16 +189,21 @@ describe('the operator console', () => {
     expect(await dash.locator('#connections-rows tr[data-connection]').count()).toBe(25);
   });
 
-  it('channels: subscribers, presence not available yet, history, publish from the UI, never to $lifeline.*', async () => {
+  it('channels: subscribers, presence members, history, publish from the UI, never to $lifeline.*', async () => {
     const demo = await demoPage();
     const { page: dash, errors } = await dashboard('#/channels');
     await dash.click('#channels-refresh');
     const row = await dash.waitForSelector('#channels-rows tr[data-channel="demo"]');
-    expect(Number(await row.getAttribute('data-subscribers'))).toBeGreaterThanOrEqual(1);
-    expect(await row.textContent()).toContain('presence: not available');
+    const subscribers = Number(await row.getAttribute('data-subscribers'));
+    expect(subscribers).toBeGreaterThanOrEqual(1);
+    // Every demo page is a member of the channel's presence (and so is every other demo page of earlier tests, within its grace).
+    const members = (await api<{ presence: { available: boolean; members?: number } }>('channel?name=demo')).presence;
+    expect(members.available).toBe(true);
+    expect(members.members).toBeGreaterThanOrEqual(1);
+    expect(await row.textContent()).toMatch(/\d+ members/);
     await dash.click('#channels-rows a[href="#/channels/demo"]');
-    await dash.waitForSelector('#channel-detail[data-channel="demo"] #channel-presence[data-available="false"]');
-    expect(await dash.textContent('#channel-presence')).toBe('presence: not available');
+    await dash.waitForSelector('#channel-detail[data-channel="demo"] #channel-presence[data-available="true"]');
+    expect(await dash.textContent('#channel-presence')).toMatch(/^\d+ members$/);
 
     const text = `from the console ${Date.now()}`;
     await dash.fill('#publish-data', JSON.stringify({ text }));
@@ -239,7 +244,7 @@ describe('the operator console', () => {
 
     await dash.click('button[data-lang="zh"]');
     await go(dash, '#/channels/demo');
-    await dash.waitForFunction(() => document.querySelector('#channel-presence')?.textContent === '在线状态：暂不可用');
+    await dash.waitForFunction(() => /^\d+ 位成员$/.test(document.querySelector('#channel-presence')?.textContent ?? ''));
     await screenshot(dash, 'console-channel-zh');
     expect(errors).toEqual([]);
   });

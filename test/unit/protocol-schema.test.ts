@@ -48,6 +48,7 @@ const channels = fc.oneof(
   weird,
 );
 const json = fc.jsonValue({ maxDepth: 2 });
+const bool = fc.boolean();
 const or = <T>(arb: fc.Arbitrary<T>) => fc.oneof({ arbitrary: arb, weight: 4 }, { arbitrary: weird, weight: 1 });
 
 /** A frame of type `t` with any subset of `members`, each usually plausible, sometimes not. */
@@ -59,7 +60,8 @@ function frameOf(t: string, members: Record<string, fc.Arbitrary<unknown>>): fc.
 const clientFrames = fc.oneof(
   frameOf('hello', { v: fc.constantFrom(1, 2, '1'), token, origin, channels, auth: json }),
   frameOf('auth', { auth: json }),
-  frameOf('sub', { ch: channel, from: position }),
+  frameOf('sub', { ch: channel, from: position, presence: fc.oneof(fc.record({ info: json, events: fc.oneof(bool, fc.constant('yes')) }, { requiredKeys: [] }), weird) }),
+  frameOf('presence', { ch: channel, n: fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.constant('1')), after: fc.oneof(text, fc.constant('c'.repeat(128)), fc.constant('c'.repeat(129)), fc.constant(longAstral(129))), limit: fc.oneof(count, fc.constantFrom(1000, 1001)) }),
   frameOf('unsub', { ch: channel }),
   frameOf('msg', { id: count, data: json }),
   frameOf('pub', { id: count, ch: channel, data: json }),
@@ -67,7 +69,7 @@ const clientFrames = fc.oneof(
   frameOf('future-type', { x: json }),
   weird,
 );
-const bool = fc.boolean();
+const member = fc.oneof(fc.record({ session: text, user: text, info: json }, { requiredKeys: [] }), weird);
 const serverFrames = fc.oneof(
   frameOf('welcome', { v: fc.constantFrom(1, 2), session: text, token: text, expiresAt: count, resumed: bool, recovered: bool, lost: fc.array(text, { maxLength: 2 }), heartbeatMs: count, authTtlMs: count }),
   frameOf('authed', { authTtlMs: fc.oneof(count, fc.constant(-5)) }),
@@ -78,6 +80,9 @@ const serverFrames = fc.oneof(
   frameOf('reject', { id: count, code: text, incident: text, error: text, message: text }),
   frameOf('error', { code: text, message: text, ref: fc.oneof(text, count) }),
   frameOf('pong', { n: fc.double({ noNaN: true, noDefaultInfinity: true }) }),
+  frameOf('members', { ch: text, n: fc.double({ noNaN: true, noDefaultInfinity: true }), count, members: fc.array(member, { maxLength: 2 }), next: text, code: text }),
+  frameOf('join', { ch: text, session: text, user: text, info: json }),
+  frameOf('leave', { ch: text, session: text, user: text }),
   frameOf('future-type', { x: json }),
   weird,
 );

@@ -247,3 +247,30 @@ describe('what the hello presents', () => {
     expect(t.positions()).toEqual({ a: { epoch: E, offset: 1 } });
   });
 });
+
+describe('presence', () => {
+  it('every sub of a presence channel carries what the application asked for (a resync too)', () => {
+    const t = new ChannelTable();
+    const presence = { info: { name: 'Ada' }, events: true };
+    expect(t.subscribe('room', undefined, true, presence)).toEqual([{ t: 'sub', ch: 'room', presence }]);
+    t.subscribed({ ch: 'room', epoch: E, offset: 3, recovered: true });
+    expect(t.resync('room')).toEqual([{ t: 'unsub', ch: 'room' }, { t: 'sub', ch: 'room', from: { epoch: E, offset: 3 }, presence }]);
+  });
+
+  it('hello leaves out a presence channel the server may not hold (a sub in flight): restored from a position alone it would be no membership', () => {
+    const t = new ChannelTable();
+    t.subscribe('held', { epoch: E, offset: 1 }, true, {});
+    t.subscribed({ ch: 'held', epoch: E, offset: 1, recovered: true });
+    t.subscribe('inflight', { epoch: E, offset: 2 }, true, { events: true });
+    t.subscribe('plain', { epoch: E, offset: 3 }, true);
+    t.disconnected();
+    expect(t.hello(1000)).toEqual({ held: { epoch: E, offset: 1 }, plain: { epoch: E, offset: 3 } });
+    expect(Object.keys(t.positions()).sort()).toEqual(['held', 'inflight', 'plain']);
+    // Resumed: what the server may not hold is subscribed at once, the presence channel with its presence (had the
+    // server restored it from the hello without it, this sub would only have been answered "already subscribed").
+    expect(t.welcome(true)).toEqual([
+      { t: 'sub', ch: 'inflight', from: { epoch: E, offset: 2 }, presence: { events: true } },
+      { t: 'sub', ch: 'plain', from: { epoch: E, offset: 3 } },
+    ]);
+  });
+});

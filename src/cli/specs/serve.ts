@@ -79,6 +79,17 @@ export const SERVE = defineCommand({
     claimLeaseMs: setting({ type: ms(), default: SERVER_DEFAULTS.claimLeaseMs, help: 'how long the claim of a client message holds before its handler starts (a claim whose answer was lost lapses, so the resend runs)' }),
     sessionTtlMs: setting({ type: ms(), default: SERVER_DEFAULTS.sessionTtlMs, help: "how long a resume token stays valid after the session's last use" }),
     history: setting({ type: numbers('{maxCount, maxAgeMs}', [], ['maxCount', 'maxAgeMs']), defaultText: "the store's", help: 'history kept per channel' }),
+    presenceGraceMs: setting({
+      flag: 'presence-grace',
+      type: duration,
+      defaultText: 'drain window + retry hint max + 10 s (20 s)',
+      help: 'how long a presence member whose connection went away (a restart, a dropped link) stays: a resume within it is no leave and no join',
+    }),
+    presenceLeaseMs: setting({ type: ms(), default: SERVER_DEFAULTS.presenceLeaseMs, help: "this process's presence lease, renewed every third of it: a process killed without a word has its members leave a grace period after it ran out" }),
+    maxPresenceMembers: setting({ type: count(), default: SERVER_DEFAULTS.maxPresenceMembers, help: "most members of one channel's presence; a sub with presence beyond it gets error LIMIT" }),
+    maxPresenceInfoBytes: setting({ type: bytes, default: SERVER_DEFAULTS.maxPresenceInfoBytes, help: "largest presence info of a sub, in bytes of JSON; larger gets error LIMIT" }),
+    presenceQueriesPerSecond: setting({ type: integer('N', 1, 1_000_000), default: SERVER_DEFAULTS.presenceQueriesPerSecond, help: 'presence queries one connection may make per second; more are answered with code LIMIT' }),
+    presenceEventsPerSecond: setting({ type: integer('N', 1, 1_000_000), default: SERVER_DEFAULTS.presenceEventsPerSecond, help: 'join/leave events one channel sends per second on one process; more wait, coalesced per member' }),
     chaosCrashEveryMs: setting({ type: ms(), defaultText: 'off', help: "fault injection for drills: every this many ms one random connection's handler throws (a real 1011). Never in production" }),
   },
   exits: [

@@ -4,7 +4,7 @@
  * own publish, so it is stored and delivered like any other; `$lifeline.*` channels are refused).
  * @packageDocumentation
  */
-import { API_PREFIX, isChannelName, type ChannelDetail, type ChannelsPage, type PublishResult } from '../console-api.js';
+import { API_PREFIX, isChannelName, type ChannelDetail, type ChannelRow, type ChannelsPage, type PublishResult } from '../console-api.js';
 import { adminPost, failure, getJson } from './api.js';
 import { byId, dateTime, fill, h, showPanel } from './dom.js';
 import { say, t } from './i18n.js';
@@ -27,6 +27,11 @@ function newKey(): string {
   return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
+/** A channel's presence members, or that the server keeps no presence. */
+function presenceText(lang: Parameters<typeof t>[0], presence: ChannelRow['presence']): string {
+  return presence.available ? t(lang, 'presenceMembers', { members: presence.members }) : t(lang, 'presenceUnavailable');
+}
+
 function renderList(): void {
   const lang = page.lang;
   const p = lastPage;
@@ -39,7 +44,7 @@ function renderList(): void {
       { 'data-channel': r.name, 'data-subscribers': r.subscribers },
       ['channel', 'mono', h('a', { href: routeHash({ view: 'channels', item: r.name }) }, r.name), r.reserved ? h('span', { class: 'badge' }, t(lang, 'reservedBadge')) : ''],
       ['subscribers', 'num', r.subscribers],
-      ['presence', undefined, t(lang, 'presenceUnavailable')],
+      ['presence', 'num', presenceText(lang, r.presence)],
     ),
   );
   fillRows(byId('channels-rows'), rows, t(lang, 'noChannels'));
@@ -66,8 +71,7 @@ function renderDetail(): void {
     h('dt', undefined, t(lang, 'subscribersHere')),
     h('dd', { id: 'channel-subscribers' }, d.subscribers),
     h('dt', undefined, t(lang, 'presence')),
-    // A place for the presence counts: the server has no presence API yet (issue 17, part 1).
-    h('dd', { id: 'channel-presence', 'data-available': String(d.presence.available) }, d.presence.available ? String(d.presence.members) : t(lang, 'presenceUnavailable')),
+    h('dd', { id: 'channel-presence', 'data-available': String(d.presence.available) }, presenceText(lang, d.presence)),
     h('dt', undefined, t(lang, 'headOffset')),
     h('dd', { class: 'mono' }, `${d.head} · ${t(lang, 'epoch')} ${d.epoch}`),
   );

@@ -198,7 +198,8 @@ session.on('error', (e) => {
   byId('last-error').dataset.error = 'true';
   setText('last-error', `${e.name}: ${e.message}`);
 });
-session.subscribe(channel);
+// A member of the channel's presence too: the dashboard's channel view counts the demo pages there.
+session.subscribe(channel, { presence: { info: { page: 'demo' } } });
 setText('channel', channel);
 onState();
 

@@ -161,10 +161,56 @@ export interface ServerOptions {
   authorizeReserved?: ChannelAuthorizer;
   /** Bearer key that authorises `POST /publish`; without one, HTTP publishing is off. */
   publishKey?: string;
+
+  // ---- presence (lifeline.v1 `sub` with `presence`; needs a store that keeps presence: memory, sqlite) ----
+
+  /**
+   * How long a member whose connection went away without ending its session (a restart, a dropped link)
+   * stays a member: a resume within it continues the membership silently; after it, the member leaves.
+   * @default drainWindowMs + retryHint.maxMs + 10000: a client closed at the start of a shutdown's drain
+   *   is told to come back up to drainWindowMs + retryHint.maxMs later, and gets 10 s more to reconnect
+   *   and resume (20000 with the defaults)
+   */
+  presenceGraceMs?: number;
+  /**
+   * How long this process's presence lease lasts; renewed every third of it. When a process dies without
+   * a word (SIGKILL), its members leave a grace period after its lease ran out. @default 10000
+   */
+  presenceLeaseMs?: number;
+  /** Most members of one channel's presence; a `sub` with `presence` beyond it gets `error LIMIT`. @default 10000 */
+  maxPresenceMembers?: number;
+  /** Largest `presence.info` of a `sub`, in bytes of JSON text; larger gets `error LIMIT`. @default 1024 */
+  maxPresenceInfoBytes?: number;
+  /** Presence queries one connection may make per second (as many in a burst); more are answered `members` with `code: LIMIT`. @default 10 */
+  presenceQueriesPerSecond?: number;
+  /** `join`/`leave` events one channel sends per second on this process (as many in a burst); more wait, coalesced per member. @default 100 */
+  presenceEventsPerSecond?: number;
 }
 
+/** The presence grace period in force: `presenceGraceMs`, or its default (see {@link ServerOptions.presenceGraceMs}). */
+export function presenceGraceOf(settings: Pick<ResolvedServerOptions, 'presenceGraceMs' | 'drainWindowMs' | 'retryHint'>): number {
+  return settings.presenceGraceMs ?? settings.drainWindowMs + settings.retryHint.maxMs + PRESENCE_RECONNECT_MARGIN_MS;
+}
+
+/** What the default grace gives a client beyond the drain window and the retry hint to reconnect and resume. */
+export const PRESENCE_RECONNECT_MARGIN_MS = 10_000;
+
 /** {@link ServerOptions} with every default applied. */
-type OptionalHooks = 'authenticate' | 'allowedOrigins' | 'rateLimit' | 'onConnection' | 'onMessage' | 'onClose' | 'onSessionMessage' | 'authorizeSubscribe' | 'authorizePublish' | 'authorizeReserved' | 'publishKey' | 'store' | 'maxQueuedBytes';
+type OptionalHooks =
+  | 'authenticate'
+  | 'allowedOrigins'
+  | 'rateLimit'
+  | 'onConnection'
+  | 'onMessage'
+  | 'onClose'
+  | 'onSessionMessage'
+  | 'authorizeSubscribe'
+  | 'authorizePublish'
+  | 'authorizeReserved'
+  | 'publishKey'
+  | 'store'
+  | 'maxQueuedBytes'
+  | 'presenceGraceMs';
 export type ResolvedServerOptions = Required<Omit<ServerOptions, OptionalHooks | 'logger'>> & Pick<ServerOptions, Exclude<OptionalHooks, 'maxQueuedBytes'>> & { maxQueuedBytes: number };
 
 /** The defaults, spread first. */
@@ -192,6 +238,11 @@ export const SERVER_DEFAULTS = {
   maxReplayBytesPerConnection: 4 * 1024 * 1024,
   maxChannelsCreated: 100,
   claimLeaseMs: 30_000,
+  presenceLeaseMs: 10_000,
+  maxPresenceMembers: 10_000,
+  maxPresenceInfoBytes: 1024,
+  presenceQueriesPerSecond: 10,
+  presenceEventsPerSecond: 100,
 } as const satisfies Partial<ServerOptions>;
 
 function nonNegative(name: string, value: number): void {
@@ -204,7 +255,12 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
   const given = stripUndefined(rest);
   const maxPayload = given.maxPayload ?? SERVER_DEFAULTS.maxPayload;
   const resolved: ResolvedServerOptions = { ...SERVER_DEFAULTS, maxQueuedBytes: 4 * maxPayload, ...given };
-  for (const key of ['drainWindowMs', 'graceMs', 'closeTimeoutMs', 'heartbeatMs', 'sessionTtlMs', 'maxSubscriptions', 'helloTimeoutMs', 'maxBufferedBytes', 'maxConnections', 'maxFragments', 'maxChannelsCreated', 'claimLeaseMs'] as const) nonNegative(key, resolved[key]);
+  for (const key of ['drainWindowMs', 'graceMs', 'closeTimeoutMs', 'heartbeatMs', 'sessionTtlMs', 'maxSubscriptions', 'helloTimeoutMs', 'maxBufferedBytes', 'maxConnections', 'maxFragments', 'maxChannelsCreated', 'claimLeaseMs', 'maxPresenceMembers', 'maxPresenceInfoBytes'] as const) nonNegative(key, resolved[key]);
+  if (resolved.presenceGraceMs !== undefined) nonNegative('presenceGraceMs', resolved.presenceGraceMs);
+  if (!(Number.isFinite(resolved.presenceLeaseMs) && resolved.presenceLeaseMs >= 10)) throw new RangeError(`presenceLeaseMs must be a number of ms >= 10, got ${resolved.presenceLeaseMs}`);
+  for (const key of ['presenceQueriesPerSecond', 'presenceEventsPerSecond'] as const) {
+    if (!(Number.isFinite(resolved[key]) && resolved[key] >= 1)) throw new RangeError(`${key} must be a number >= 1, got ${resolved[key]}`);
+  }
   for (const key of ['maxQueuedMessages', 'maxQueuedBytes', 'maxPendingUpgrades', 'replayPageBytes', 'maxReplayBytes', 'maxReplayBytesPerConnection'] as const) {
     if (!Number.isSafeInteger(resolved[key]) || resolved[key] < 1) throw new RangeError(`${key} must be an integer >= 1, got ${resolved[key]}`);
   }

@@ -9,10 +9,12 @@
  */
 import { decodeClientFrame, SUBPROTOCOL, type Json } from '../../protocol/index.js';
 import { createMemoryStore } from '../../store/memory.js';
-import type { AppendOptions, AppendResult, ChannelFollow, ChannelPosition, Store, StoredMessage } from '../../store/types.js';
+import type { AppendOptions, AppendResult, ChannelFollow, ChannelPosition, PresenceMember, PresencePage, Store, StoredMessage } from '../../store/types.js';
 import { Emitter } from '../../util/emitter.js';
 import { ByteBudget } from '../v1/byte-budget.js';
 import { ProtocolSession, type ProtocolContext } from '../v1/protocol-session.js';
+import { PRESENCE_PAGE_MAX } from '../v1/connection-presence.js';
+import { PresenceService } from '../v1/presence.js';
 import { ChannelHub } from '../v1/subscription.js';
 import { SessionHolders, TAKEOVER_CHANNEL } from '../v1/takeover.js';
 import { Admission, type Admitted, type UpgradePeer, type Verdict } from './admission.js';
@@ -24,10 +26,11 @@ import { Heartbeat } from './heartbeat.js';
 import { newConnectionId } from './ids.js';
 import { InboundBackpressure } from './inbound.js';
 import type { Logger } from './logger.js';
-import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions, type ShutdownCode } from './options.js';
+import { presenceGraceOf, resolveServerOptions, type ResolvedServerOptions, type ServerOptions, type ShutdownCode } from './options.js';
 import { countIn, emptyStats, type ServerStats } from './stats.js';
 import { TokenBucket } from './token-bucket.js';
 import type { TransportEvents, TransportSocket, UpgradeInfo } from './transport.js';
+import { PresenceUnavailableError } from '../errors.js';
 
 /** Lifecycle of a server. `restarting`: cycling connections with 1012 while still accepting new ones. */
 export type ServerState = 'running' | 'restarting' | 'draining' | 'stopped';
@@ -45,6 +48,24 @@ export interface ServerEvents extends Record<string, unknown> {
   /** A peer was closed as a slow consumer. */
   'slow-consumer': Connection;
   state: ServerState;
+  /** A session joined a channel's presence (a new member; a resume that continues a membership is none). */
+  join: PresenceEvent;
+  /** A member left a channel's presence: its session ended, or was not resumed within the grace period. */
+  leave: PresenceEvent;
+}
+
+/** A presence change, as the server's `join` and `leave` events carry it. */
+export interface PresenceEvent {
+  readonly channel: string;
+  readonly member: PresenceMember;
+}
+
+/** Options of {@link ServerCore.presence}. */
+export interface PresenceQuery {
+  /** The cursor of the previous page (its `next`). */
+  readonly after?: string;
+  /** Most members in the page. @default 100 */
+  readonly limit?: number;
 }
 
 /** Options of {@link ServerCore.shutdown}. */
@@ -119,6 +140,8 @@ export class ServerCore {
   readonly #boundary: ErrorBoundary;
   readonly #heartbeat: Heartbeat;
   readonly #admission: Admission;
+  /** Presence on this process, when the store keeps it. */
+  readonly #presence: PresenceService | undefined;
 
   /** @param options - see {@link ServerCoreOptions} */
   constructor(options: ServerCoreOptions) {
@@ -144,6 +167,7 @@ export class ServerCore {
           }
         : undefined,
     );
+    this.#presence = this.#presenceOf();
     this.#protocolContext = this.#protocolContextOf();
     this.#meter = this.#outputMeter();
     this.#inbound = new InboundBackpressure(() => this.#options, this.counters.inbound, this.logger);
@@ -242,6 +266,24 @@ export class ServerCore {
     }
   }
 
+  /** Presence, when the store keeps it: its lease and sweeps start now, so a restarted process sweeps what a dead one left. */
+  #presenceOf(): PresenceService | undefined {
+    const store = this.store.presence;
+    if (!store) return undefined;
+    const core = this;
+    return new PresenceService({
+      store,
+      // The system clock, not the core's: presence deadlines are read from the store's clock, which the
+      // core's (a test's manual one) does not drive; its timers only decide when to look.
+      clock: systemClock,
+      logger: this.logger,
+      settings: () => ({ ...core.#options, presenceGraceMs: presenceGraceOf(core.#options) }),
+      counters: this.counters.presence,
+      storeFailed: (operation, error) => this.storeFailed(operation, error),
+      changed: (change) => this.#emitter.emit(change.kind, { channel: change.channel, member: change.member }),
+    });
+  }
+
   /** What the `lifeline.v1` layer reads and reports; the settings are read live, so a reload reaches it. */
   #protocolContextOf(): ProtocolContext {
     const core = this;
@@ -258,6 +300,7 @@ export class ServerCore {
         counters.protocol[what] += 1;
       },
       holders: this.#holders,
+      presence: this.#presence,
       publish: (channel, data, options) => this.publish(channel, data, options),
       storeFailed: (operation, error) => this.storeFailed(operation, error),
       replayed: (count) => {
@@ -468,7 +511,7 @@ export class ServerCore {
         this.counters.closesBy[closedBy] += 1;
         connection.markClosed();
         if (helloTimer !== undefined) clock.clearTimeout(helloTimer);
-        session?.close();
+        session?.close(code, closedBy);
         this.#emitter.emit('close', { connection, code, reason, closedBy });
         const { onClose } = this.#options;
         if (onClose) this.#boundary.enqueue(connection, 'close', () => onClose(connection, code, reason));
@@ -510,6 +553,8 @@ export class ServerCore {
       this.#takeoverFollow?.release();
       this.#offAvailability?.();
       this.#heartbeat.stop();
+      // Drained: every member this process held is detached (or left). Its lease runs out on its own.
+      this.#presence?.stop();
       for (const source of this.#sources) await source.close?.();
       if (this.#ownsStore) await this.store.close();
       this.#setState('stopped');
@@ -554,6 +599,39 @@ export class ServerCore {
   /** Every channel with subscribers on this process, and how many. */
   subscriberCounts(): IterableIterator<[channel: string, subscribers: number]> {
     return this.#hub.counts();
+  }
+
+  // ---- Presence ----
+
+  /** Presence changes waiting for the per-channel event rate on this process (for metrics). */
+  get presenceWaiting(): number {
+    return this.#presence?.feeds.waiting ?? 0;
+  }
+
+  /** Whether this server keeps presence (its store does). */
+  get hasPresence(): boolean {
+    return this.#presence !== undefined;
+  }
+
+  /**
+   * A page of `channel`'s presence members (every member, whichever process holds it, within its grace
+   * included), in session id order; pass the page's `next` as `after` for the following one.
+   * @throws PresenceUnavailableError when the store keeps no presence; what the store throws
+   */
+  async presence(channel: string, query: PresenceQuery = {}): Promise<PresencePage> {
+    if (!this.#presence) throw new PresenceUnavailableError(this.store.kind);
+    const limit = query.limit ?? PRESENCE_PAGE_MAX;
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`limit must be an integer >= 1, got ${String(limit)}`);
+    return this.#presence.page(channel, query.after, limit);
+  }
+
+  /**
+   * How many members `channel`'s presence has.
+   * @throws PresenceUnavailableError when the store keeps no presence; what the store throws
+   */
+  async presenceCount(channel: string): Promise<number> {
+    if (!this.#presence) throw new PresenceUnavailableError(this.store.kind);
+    return this.#presence.count(channel);
   }
 }
 

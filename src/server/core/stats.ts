@@ -4,6 +4,7 @@
  * whole, so a reader never sees a half-updated snapshot.
  * @packageDocumentation
  */
+import type { PresenceCounters } from '../v1/presence.js';
 import type { ProtocolCount } from '../v1/protocol-session.js';
 import type { ClosedBy } from './connection.js';
 
@@ -68,6 +69,12 @@ export interface ServerStats {
    * the store reported a broken delivery (`Store.onResubscribe`).
    */
   fanout: { received: number; unwanted: number; catchUps: number };
+  /**
+   * Presence on this process: memberships its connections hold now (`held`), the joins and leaves it learned
+   * of, the leaves its sweeps claimed (`expired`), queries answered, event frames written and changes
+   * coalesced under the event rate, and times its lease had run out. Refusals are in `protocol`.
+   */
+  presence: PresenceCounters;
 }
 
 /** A server's counters at start: every known series at 0. */
@@ -95,10 +102,25 @@ export function emptyStats(): ServerStats {
     admitting: 0,
     refusedByReason: {},
     replay: { bytesInFlight: 0, peakBytes: 0, waits: 0, budgetBytes: 0 },
-    protocol: { conflicts: 0, forgottenIds: 0, outcomeUnknown: 0, subscriptionLimit: 0, channelLimit: 0, reservedRefused: 0, takeovers: 0, authRefused: 0, credentialsExpired: 0 },
+    protocol: {
+      conflicts: 0,
+      forgottenIds: 0,
+      outcomeUnknown: 0,
+      subscriptionLimit: 0,
+      channelLimit: 0,
+      reservedRefused: 0,
+      takeovers: 0,
+      authRefused: 0,
+      credentialsExpired: 0,
+      presenceFull: 0,
+      presenceInfoLimit: 0,
+      presenceQueryLimit: 0,
+      presenceUnavailable: 0,
+    },
     acceptErrors: 0,
     helloTimeouts: 0,
     fanout: { received: 0, unwanted: 0, catchUps: 0 },
+    presence: { held: 0, joins: 0, leaves: 0, expired: 0, queries: 0, eventsSent: 0, coalesced: 0, leaseLapses: 0 },
   };
 }
 

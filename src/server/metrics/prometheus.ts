@@ -158,6 +158,9 @@ class TotalMirror {
  *   `replay_waits_total`, `protocol_refusals_total{reason}`, `accept_errors_total`, `hello_timeouts_total`,
  *   `fanout_received_total`, `fanout_unwanted_total`, `fanout_catch_ups_total`,
  *   `store_records{kind}` (when the store counts them)
+ * - presence: `presence_members_held`, `presence_events_waiting` (gauges), `presence_joins_total`, `presence_leaves_total`,
+ *   `presence_expired_total`, `presence_queries_total`, `presence_events_sent_total`, `presence_events_coalesced_total`,
+ *   `presence_lease_lapses_total`
  *
  * @example
  * ```ts
@@ -272,7 +275,12 @@ export function createMetrics(server: ServerCore, options: MetricsOptions = {}):
   };
   labelled('unsent_messages_total', 'Messages a handler or the server tried to send that could not go out, by reason: closing (the close handshake had started) or slow-consumer.', 'reason', () => server.stats().unsent, ['closing', 'slow-consumer']);
   labelled('refused_upgrades_by_reason_total', 'WebSocket upgrades refused, by reason: draining, origin, connections (maxConnections), admission (maxPendingUpgrades), auth.', 'reason', () => server.stats().refusedByReason, ['draining', 'origin', 'connections', 'admission', 'auth']);
-  labelled('protocol_refusals_total', 'lifeline.v1 requests refused by a bound or answered as unknown, by reason (conflicts, forgottenIds, outcomeUnknown, subscriptionLimit, channelLimit, reservedRefused).', 'reason', () => server.stats().protocol);
+  labelled(
+    'protocol_refusals_total',
+    'lifeline.v1 requests refused by a bound or answered as unknown, by reason (conflicts, forgottenIds, outcomeUnknown, subscriptionLimit, channelLimit, reservedRefused, takeovers, authRefused, credentialsExpired, presenceFull, presenceInfoLimit, presenceQueryLimit, presenceUnavailable).',
+    'reason',
+    () => server.stats().protocol,
+  );
   mirrored('inbound_pauses_total', 'Times the server stopped reading a socket because its queue of unhandled messages was full (inbound backpressure).', () => server.stats().inbound.pauses);
   mirrored('inbound_overflows_total', 'Connections closed (1008) because their queue of unhandled messages passed its hard bound.', () => server.stats().inbound.overflows);
   mirrored('replay_waits_total', 'History replays that waited for room in the server-wide replay budget.', () => server.stats().replay.waits);
@@ -290,6 +298,16 @@ export function createMetrics(server: ServerCore, options: MetricsOptions = {}):
         this.set(read());
       },
     });
+  // Presence on this process (a shared store: each process counts what it learned and claimed).
+  gauge('presence_members_held', 'Presence memberships held by the connections of this process now (members within their grace are held by nobody).', () => server.stats().presence.held);
+  gauge('presence_events_waiting', 'Presence changes waiting for the per-channel event rate (presenceEventsPerSecond), coalesced per member.', () => server.presenceWaiting);
+  mirrored('presence_joins_total', 'Presence joins this process learned of (new members; a resume that continues a membership is none).', () => server.stats().presence.joins);
+  mirrored('presence_leaves_total', 'Presence leaves this process learned of (a session ended, or was not resumed within presenceGraceMs).', () => server.stats().presence.leaves);
+  mirrored('presence_expired_total', "Presence leaves this process's sweeps claimed: members not resumed within the grace period, or held by a node whose lease ran out.", () => server.stats().presence.expired);
+  mirrored('presence_queries_total', 'Presence queries answered (presence frames and server.presence()).', () => server.stats().presence.queries);
+  mirrored('presence_events_sent_total', 'join/leave frames written to watching connections (one per connection).', () => server.stats().presence.eventsSent);
+  mirrored('presence_events_coalesced_total', 'Presence changes that never went out on their own under the event rate: replaced or cancelled by a later change of the same member.', () => server.stats().presence.coalesced);
+  mirrored('presence_lease_lapses_total', "Times this process's presence lease had run out when it renewed it (its members were joined again).", () => server.stats().presence.leaseLapses);
   gauge('inbound_paused_connections', 'Connections whose socket the server is not reading now (inbound backpressure).', () => server.stats().inbound.paused);
   gauge('admitting_upgrades', 'Upgrades being admitted now (authenticate running); bounded by maxPendingUpgrades.', () => server.stats().admitting);
   gauge('replay_bytes_in_flight', 'Bytes of history replay held for sending now, across all connections.', () => server.stats().replay.bytesInFlight);

@@ -24,13 +24,14 @@ import {
   type Json,
   type MsgFrame,
   type Position,
+  type PresenceFrame,
   type PubFrame,
   type ServerFrame,
   type SubFrame,
 } from '../../protocol/index.js';
 import { IdempotencyConflictError, IdempotencyWindowError, StoreError, StoreOutcomeUnknownError } from '../../store/errors.js';
-import type { AppendOptions, AppendResult, MessageOutcome, SessionPatch, SessionRecord, Store } from '../../store/types.js';
-import type { Connection } from '../core/connection.js';
+import type { AppendOptions, AppendResult, MessageOutcome, SessionPatch, SessionPresence, SessionRecord, Store } from '../../store/types.js';
+import type { ClosedBy, Connection } from '../core/connection.js';
 import { admissionOf } from '../core/credentials.js';
 import { CloseError, DeclinedError, HandlerFailure } from '../errors.js';
 import type { ResolvedServerOptions } from '../core/options.js';
@@ -39,6 +40,8 @@ import { newIncidentId } from '../core/ids.js';
 import { mintToken, parseToken, verifyToken } from './resume-tokens.js';
 import { ByteBudget } from './byte-budget.js';
 import { ChannelHub, Subscription, type ReplayLimits, type SubscriptionSink } from './subscription.js';
+import { ConnectionPresence, sessionPresenceOf } from './connection-presence.js';
+import type { PresenceService } from './presence.js';
 
 /** Context passed to the handler of an acknowledged `msg`. */
 export interface SessionMessageContext {
@@ -72,7 +75,15 @@ export type ProtocolCount =
   /** Credentials refused in `hello` or an `auth` refresh. */
   | 'authRefused'
   /** Connections closed with 4802 when their credentials expired. */
-  | 'credentialsExpired';
+  | 'credentialsExpired'
+  /** `sub` with `presence` refused: the channel has `maxPresenceMembers` (also on a resume). */
+  | 'presenceFull'
+  /** `sub` with `presence` refused: its `info` is over `maxPresenceInfoBytes`. */
+  | 'presenceInfoLimit'
+  /** Presence queries answered `LIMIT`: over `presenceQueriesPerSecond`. */
+  | 'presenceQueryLimit'
+  /** Presence asked of a server whose store keeps none. */
+  | 'presenceUnavailable';
 
 /**
  * The server's settings the protocol layer reads. Read through {@link ProtocolContext.settings} each
@@ -92,6 +103,8 @@ export type ProtocolSettings = Pick<
   | 'authorizePublish'
   | 'authorizeReserved'
   | 'authenticate'
+  | 'maxPresenceInfoBytes'
+  | 'presenceQueriesPerSecond'
 >;
 
 /** What the protocol layer needs from the server. */
@@ -106,6 +119,8 @@ export interface ProtocolContext {
   readonly replayBudget: ByteBudget;
   /** Which connection holds each session: one live connection per session. */
   readonly holders: SessionHolders;
+  /** Presence on this process, when the store keeps it. */
+  readonly presence: PresenceService | undefined;
   /** Append and fan out. */
   publish(channel: string, data: Json, options?: AppendOptions): Promise<AppendResult>;
   /** Count a store failure. */
@@ -177,6 +192,8 @@ export class ProtocolSession implements SessionHolder {
   /** When the connection's credentials expire (ms since the epoch), if they do. */
   private credentialsExpireAt: number | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
+  /** The session's presence memberships held through this connection, its watched channels, its queries. */
+  private readonly presence: ConnectionPresence;
 
   constructor(
     private readonly connection: Connection,
@@ -185,6 +202,20 @@ export class ProtocolSession implements SessionHolder {
     expiresAt?: number,
   ) {
     this.credentialsExpireAt = expiresAt;
+    this.presence = new ConnectionPresence(
+      connection,
+      {
+        get service() {
+          return ctx.presence;
+        },
+        get settings() {
+          return ctx.settings;
+        },
+        count: (what) => ctx.count(what),
+        storeFailed: (operation, error) => ctx.storeFailed(operation, error),
+      },
+      () => this.session?.id,
+    );
     this.replay = {
       get pageBytes() {
         return ctx.settings.replayPageBytes;
@@ -291,6 +322,9 @@ export class ProtocolSession implements SessionHolder {
         return;
       case 'pub':
         await this.publish(frame);
+        return;
+      case 'presence':
+        await this.query(frame);
         return;
     }
   }
@@ -423,6 +457,25 @@ export class ProtocolSession implements SessionHolder {
     }
     if (this.closed) return;
 
+    // Presence: each restored channel where the session is a member continues its membership here (silently,
+    // within the grace period; a join again after it). A full channel is not restored (like a subscription
+    // over the limit); memberships of channels not restored end.
+    const memberships = resumed?.presence ?? {};
+    const presenceRefused: string[] = [];
+    const presenceUnavailable: string[] = [];
+    await pool(
+      restore.filter((r) => memberships[r.channel] !== undefined),
+      RESTORE_CONCURRENCY,
+      async ({ channel }) => {
+        const verdict = await this.presence.join(channel, memberships[channel]!);
+        if (verdict === 'full') presenceRefused.push(channel);
+        else if (verdict === 'unavailable') presenceUnavailable.push(channel);
+      },
+    );
+    if (presenceRefused.length > 0) restore.splice(0, restore.length, ...restore.filter((r) => !presenceRefused.includes(r.channel)));
+    await this.presence.end(Object.keys(memberships).filter((c) => !restore.some((r) => r.channel === c)));
+    if (this.closed) return;
+
     // Whether each restored channel's history still covers the client's position: asked before `welcome`
     // (without reading messages), so `welcome.recovered` says the same as every `subscribed` will.
     const complete = new Map<string, boolean>();
@@ -433,7 +486,7 @@ export class ProtocolSession implements SessionHolder {
       if (!ok) lost.push(channel);
     });
     if (this.closed) return;
-    const recovered = resumed !== undefined && lost.length === 0 && refused.length === 0;
+    const recovered = resumed !== undefined && lost.length === 0 && refused.length === 0 && presenceRefused.length === 0;
     this.send({
       t: 'welcome',
       v: 1,
@@ -442,7 +495,7 @@ export class ProtocolSession implements SessionHolder {
       expiresAt: this.session.expiresAt,
       resumed: resumed !== undefined,
       recovered,
-      lost: [...new Set([...lost, ...refused])],
+      lost: [...new Set([...lost, ...refused, ...presenceRefused])],
       heartbeatMs: this.ctx.settings.heartbeatMs,
       ...this.authTtl(),
     });
@@ -451,6 +504,7 @@ export class ProtocolSession implements SessionHolder {
       this.ctx.count('subscriptionLimit');
       this.send({ t: 'error', code: ErrorCode.LIMIT, message: 'too many subscriptions', ref: channel });
     }
+    for (const channel of presenceRefused) this.send({ t: 'error', code: ErrorCode.LIMIT, message: "the channel's presence is full", ref: channel });
     this.ctx.welcomed({ connection: this.connection, session: this.session.id, resumed: resumed !== undefined, recovered, lost });
 
     const kept: { channel: string; position?: Position }[] = [];
@@ -461,8 +515,10 @@ export class ProtocolSession implements SessionHolder {
       // The store delivers the channel's messages here before its head is read: none falls between.
       await delivered;
       await sub.start(from, unknown || ok === false);
+      this.presence.watch(channel);
       kept.push({ channel, position: sub.position });
     });
+    for (const channel of presenceUnavailable) this.send({ t: 'error', code: ErrorCode.UNAVAILABLE, message: 'presence is not available on this server', ref: channel });
     if (resumed) {
       const restored = new Set(restore.map((r) => r.channel));
       const patch: SessionPatch = {
@@ -496,13 +552,33 @@ export class ProtocolSession implements SessionHolder {
       this.send({ t: 'error', code: ErrorCode.FORBIDDEN, message: 'not allowed to subscribe', ref: ch });
       return;
     }
+    const presence = frame.presence !== undefined ? sessionPresenceOf(frame.presence) : undefined;
+    if (presence !== undefined && this.presence.oversized(presence)) {
+      this.send({ t: 'error', code: ErrorCode.LIMIT, message: 'presence info too large', ref: ch });
+      return;
+    }
+    if (this.closed || this.subscriptions.has(ch)) return;
+    // A member before the subscription starts: a full channel refuses the whole `sub`, nothing started.
+    const verdict = presence !== undefined ? await this.presence.join(ch, presence) : undefined;
+    if (verdict === 'full') {
+      this.send({ t: 'error', code: ErrorCode.LIMIT, message: "the channel's presence is full", ref: ch });
+      return;
+    }
     if (this.closed || this.subscriptions.has(ch)) return;
     const [sub, delivered] = this.addSubscription(ch);
     // The store delivers the channel's messages here before its head is read: none falls between.
     await delivered;
     // The position recorded is where delivery starts: never ahead of what the client will have had.
     await sub.start(frame.from);
-    await this.ctx.store.updateSession(this.session!.id, { subscribe: [{ channel: ch, position: sub.position }], expiresAt: Date.now() + this.ctx.settings.sessionTtlMs });
+    this.presence.watch(ch);
+    if (verdict === 'unavailable') this.send({ t: 'error', code: ErrorCode.UNAVAILABLE, message: 'presence is not available on this server', ref: ch });
+    const member: { presence?: SessionPresence } = verdict === 'member' ? { presence: presence! } : {};
+    await this.ctx.store.updateSession(this.session!.id, { subscribe: [{ channel: ch, position: sub.position, ...member }], expiresAt: Date.now() + this.ctx.settings.sessionTtlMs });
+  }
+
+  /** A presence query: a page of the channel's members, for a channel this connection may read. */
+  private async query(frame: PresenceFrame): Promise<void> {
+    this.send(await this.presence.query(frame, () => this.mayRead(frame.ch), this.subscriptions.has(frame.ch)));
   }
 
   private async mayRead(channel: string): Promise<boolean> {
@@ -516,6 +592,8 @@ export class ProtocolSession implements SessionHolder {
   }
 
   private dropSubscription(ch: string): void {
+    // A subscription that did not start is no membership either (in the background: the store just failed).
+    this.presence.leave(ch).catch((error: unknown) => this.ctx.storeFailed('presenceLeave', error));
     const sub = this.subscriptions.get(ch);
     if (!sub) return;
     sub.close();
@@ -525,6 +603,8 @@ export class ProtocolSession implements SessionHolder {
 
   private async unsubscribe(ch: string): Promise<void> {
     if (this.subscriptions.has(ch)) {
+      // The session's membership ends with its subscription: the leave is out before `unsubscribed`.
+      await this.presence.leave(ch);
       this.dropSubscription(ch);
       await this.ctx.store.updateSession(this.session!.id, { unsubscribe: [ch] });
     }
@@ -658,10 +738,16 @@ export class ProtocolSession implements SessionHolder {
     this.send({ t: 'ack', id: frame.id, off: result.message.offset, epoch: result.message.epoch });
   }
 
-  /** The connection closed (or was taken over): stop delivering. The session stays in the store for a resume. */
-  close(): void {
+  /**
+   * The connection closed (or was taken over): stop delivering. The session stays in the store for a resume;
+   * its presence memberships leave if the close ended the session, else wait for the resume (`connection-presence.ts`).
+   * @param code - the close code (none for a takeover, which never ends the session)
+   * @param closedBy - who started the close
+   */
+  close(code?: number, closedBy?: ClosedBy): void {
     if (this.closed) return;
     this.closed = true;
+    this.presence.closed(code, closedBy);
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     if (this.session) {
       this.ctx.holders.release(this.session.id, this);

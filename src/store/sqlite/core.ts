@@ -12,6 +12,7 @@ import { sqliteStoreError, WriteProbe } from './availability.js';
 import { claimTransaction, finishTransaction } from './claims.js';
 import { appendTransaction, headOf, readTransaction } from './history.js';
 import { openDatabase, type OpenSettings, type SqliteContext } from './open.js';
+import { SqlitePresence } from './presence.js';
 import { deleteSessionTransaction, loadSession, saveSessionTransaction, updateSessionTransaction } from './sessions.js';
 import { sweepStepTransaction } from './sweep.js';
 
@@ -41,6 +42,8 @@ export class SqliteCore implements StoreCore {
   readonly #updateSession: ReturnType<typeof updateSessionTransaction>;
   readonly #deleteSession: ReturnType<typeof deleteSessionTransaction>;
   readonly #sweepStep: ReturnType<typeof sweepStepTransaction>;
+  /** Presence records (`presence.ts`). */
+  readonly presence: SqlitePresence;
   #closed = false;
 
   /**
@@ -60,6 +63,7 @@ export class SqliteCore implements StoreCore {
     this.#updateSession = updateSessionTransaction(ctx);
     this.#deleteSession = deleteSessionTransaction(ctx);
     this.#sweepStep = sweepStepTransaction(ctx);
+    this.presence = new SqlitePresence(ctx, (what, work, write) => (write ? this.#write(what, work) : this.#run(what, work)));
   }
 
   /** Whether writes succeed: false after one failed for a reason of the engine's, until a probe write succeeds. */
@@ -114,6 +118,8 @@ export class SqliteCore implements StoreCore {
         sessionChannels: count('session_channels'),
         claims: count('message_claims'),
         keys: count('idempotency_keys'),
+        presenceMembers: count('presence'),
+        presenceNodes: count('presence_nodes'),
       };
     });
   }

@@ -6,7 +6,7 @@ import type Database from 'better-sqlite3';
 import { StoreError } from '../errors.js';
 
 /** The schema version this code writes (`PRAGMA user_version`). */
-export const SQLITE_SCHEMA_VERSION = 2;
+export const SQLITE_SCHEMA_VERSION = 3;
 
 const SCHEMA_V1 = `
 CREATE TABLE IF NOT EXISTS channels (
@@ -80,6 +80,32 @@ CREATE TABLE IF NOT EXISTS claim_scopes (scope TEXT PRIMARY KEY, max_id INTEGER 
 CREATE INDEX IF NOT EXISTS messages_by_age ON messages (time);
 `;
 
+/**
+ * Version 3: presence.
+ * - `presence`: one row per member of a channel (a session), held by a node's connection, or by nobody
+ *   until its `deadline`; the primary key orders a channel's members by session, as pages are cut.
+ * - `presence_nodes`: each server process's lease; a node whose lease ran out has its members detached.
+ * - `session_channels.presence`: the session's presence in the channel (JSON `{info?, events?}`), so a
+ *   resume restores it.
+ */
+const SCHEMA_V3 = `
+CREATE TABLE IF NOT EXISTS presence (
+  channel    TEXT NOT NULL,
+  session    TEXT NOT NULL,
+  user       TEXT,
+  info       TEXT,                -- JSON
+  node       TEXT,                -- the holder's node; NULL while nobody holds it
+  connection TEXT,                -- the holder's connection
+  deadline   INTEGER,             -- when it leaves, while nobody holds it
+  grace_ms   INTEGER NOT NULL,    -- its grace, counted from its node's lease's end if the node dies
+  PRIMARY KEY (channel, session)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS presence_by_node ON presence (node) WHERE node IS NOT NULL;
+CREATE INDEX IF NOT EXISTS presence_by_deadline ON presence (deadline) WHERE node IS NULL;
+CREATE TABLE IF NOT EXISTS presence_nodes (node TEXT PRIMARY KEY, expires_at INTEGER NOT NULL) WITHOUT ROWID;
+ALTER TABLE session_channels ADD COLUMN presence TEXT;
+`;
+
 /** Create or upgrade the schema; refuse a file written by a newer version. */
 export function migrate(db: Database.Database): void {
   const version = (): number => db.pragma('user_version', { simple: true }) as number;
@@ -98,17 +124,23 @@ export function migrate(db: Database.Database): void {
     check(found);
     if (found === SQLITE_SCHEMA_VERSION) return;
     if (found < 1) db.exec(SCHEMA_V1);
-    db.exec(SCHEMA_V2);
-    // Sessions of version 1 kept their channels as JSON in the row; move them to one row each.
-    const rows = db.prepare<[], { id: string; channels: string }>("SELECT id, channels FROM sessions WHERE channels <> '[]'").all();
-    const insert = db.prepare<[string, string, number]>('INSERT OR IGNORE INTO session_channels (session, channel, seq) VALUES (?, ?, ?)');
-    for (const row of rows) {
-      (JSON.parse(row.channels) as string[]).forEach((channel, i) => insert.run(row.id, channel, i + 1));
-    }
-    db.exec("UPDATE sessions SET channels = '[]'");
-    // Channels of version 1 that were only ever read hold no message: they are simply unwritten now.
-    db.exec('DELETE FROM channels WHERE last_offset = 0');
+    if (found < 2) migrateToV2(db);
+    db.exec(SCHEMA_V3);
     db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`);
   }).immediate();
 }
 
+
+/** Version 1 to 2, inside the migration's transaction. */
+function migrateToV2(db: Database.Database): void {
+  db.exec(SCHEMA_V2);
+  // Sessions of version 1 kept their channels as JSON in the row; move them to one row each.
+  const rows = db.prepare<[], { id: string; channels: string }>("SELECT id, channels FROM sessions WHERE channels <> '[]'").all();
+  const insert = db.prepare<[string, string, number]>('INSERT OR IGNORE INTO session_channels (session, channel, seq) VALUES (?, ?, ?)');
+  for (const row of rows) {
+    (JSON.parse(row.channels) as string[]).forEach((channel, i) => insert.run(row.id, channel, i + 1));
+  }
+  db.exec("UPDATE sessions SET channels = '[]'");
+  // Channels of version 1 that were only ever read hold no message: they are simply unwritten now.
+  db.exec('DELETE FROM channels WHERE last_offset = 0');
+}

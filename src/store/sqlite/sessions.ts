@@ -3,9 +3,9 @@
  * so a `sub` writes one row, not the whole session.
  * @packageDocumentation
  */
-import { bareRecord, copySession } from '../records.js';
+import { bareRecord, copySession, decodeData, encodeData } from '../records.js';
 import { isExpired } from '../rules.js';
-import type { ChannelPosition, SessionPatch, SessionRecord } from '../types.js';
+import type { ChannelPosition, SessionPatch, SessionPresence, SessionRecord } from '../types.js';
 import type { SqliteContext } from './open.js';
 
 /** `saveSession` as one write transaction: the session row and all its channel rows replaced. */
@@ -16,7 +16,7 @@ export function saveSessionTransaction(ctx: SqliteContext): (session: SessionRec
     sql.deleteSessionChannels.run(session.id);
     session.channels.forEach((channel, i) => {
       const p = session.positions?.[channel];
-      sql.insertSessionChannel.run(session.id, channel, i + 1, p?.epoch ?? null, p?.offset ?? null);
+      sql.insertSessionChannel.run(session.id, channel, i + 1, p?.epoch ?? null, p?.offset ?? null, presenceText(session.presence?.[channel]));
     });
   });
   return (session) => tx.immediate(session);
@@ -30,12 +30,13 @@ export function updateSessionTransaction(ctx: SqliteContext): (id: string, patch
     if (!row || isExpired(row.expiresAt, now)) return false;
     if (patch.expiresAt !== undefined) sql.touchSession.run(patch.expiresAt, id);
     for (const channel of patch.unsubscribe ?? []) sql.deleteSessionChannel.run(id, channel);
-    for (const { channel, position } of patch.subscribe ?? []) {
+    for (const { channel, position, presence } of patch.subscribe ?? []) {
       if (sql.hasSessionChannel.get(id, channel) === undefined) {
-        sql.insertSessionChannel.run(id, channel, sql.nextChannelSeq.get(id)!, position?.epoch ?? null, position?.offset ?? null);
-      } else if (position !== undefined) {
-        sql.positionSessionChannel.run(position.epoch, position.offset, id, channel);
+        sql.insertSessionChannel.run(id, channel, sql.nextChannelSeq.get(id)!, position?.epoch ?? null, position?.offset ?? null, presenceText(presence));
+        continue;
       }
+      if (position !== undefined) sql.positionSessionChannel.run(position.epoch, position.offset, id, channel);
+      if (presence !== undefined) sql.presenceSessionChannel.run(presenceText(presence)!, id, channel);
     }
     return true;
   });
@@ -60,16 +61,24 @@ export function loadSession({ sql }: SqliteContext, id: string, now: number): Se
   if (!row || isExpired(row.expiresAt, now)) return undefined;
   const channels: string[] = [];
   const positions = bareRecord<ChannelPosition>();
+  const presence = bareRecord<SessionPresence>();
   for (const c of sql.selectSessionChannels.all(id)) {
     channels.push(c.channel);
     if (c.epoch !== null && c.offset !== null) positions[c.channel] = { epoch: c.epoch, offset: c.offset };
+    if (c.presence !== null) presence[c.channel] = decodeData(c.presence) as SessionPresence;
   }
   return copySession({
     id: row.id,
     tokenHash: row.tokenHash,
     channels,
     positions,
+    presence,
     expiresAt: row.expiresAt,
     ...(row.user === null ? {} : { user: row.user }),
   });
+}
+
+/** A session's presence in a channel as its column holds it: JSON text, NULL for none. */
+function presenceText(presence: SessionPresence | undefined): string | null {
+  return presence === undefined ? null : encodeData(presence as Parameters<typeof encodeData>[0]);
 }

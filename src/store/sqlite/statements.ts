@@ -33,11 +33,20 @@ export interface SessionRow {
   user: string | null;
   expiresAt: number;
 }
-/** A row of `session_channels`: one subscription and the position to restore it from. */
+/** A row of `session_channels`: one subscription, the position to restore it from, the session's presence there. */
 export interface SessionChannelRow {
   channel: string;
   epoch: string | null;
   offset: number | null;
+  /** JSON `{info?, events?}`; NULL: not a member. */
+  presence: string | null;
+}
+/** A presence member as pages and leaves return it. */
+export interface MemberRow {
+  channel: string;
+  session: string;
+  user: string | null;
+  info: string | null;
 }
 /** A row of `message_claims`: one client message id's outcome. */
 export interface ClaimRow {
@@ -81,7 +90,8 @@ export interface Statements {
   readonly selectSessionChannels: Statement<[string], SessionChannelRow>;
   readonly nextChannelSeq: Statement<[string], number>;
   readonly hasSessionChannel: Statement<[string, string], number>;
-  readonly insertSessionChannel: Statement<[string, string, number, string | null, number | null]>;
+  readonly insertSessionChannel: Statement<[string, string, number, string | null, number | null, string | null]>;
+  readonly presenceSessionChannel: Statement<[string, string, string]>;
   readonly positionSessionChannel: Statement<[string, number, string, string]>;
   readonly deleteSessionChannel: Statement<[string, string]>;
   readonly deleteSessionChannels: Statement<[string]>;
@@ -94,6 +104,22 @@ export interface Statements {
   readonly deleteWindowOf: Statement<[string]>;
   readonly expireClaims: Statement<[number, number], { session: string }>;
   readonly claimsLeft: Statement<[string], number>;
+  readonly selectMemberHolder: Statement<[string, string], { node: string | null }>;
+  readonly countMembers: Statement<[string], number>;
+  readonly insertMember: Statement<[string, string, string | null, string | null, string, string, number]>;
+  readonly holdMember: Statement<[string | null, string | null, string, string, number, string, string]>;
+  readonly detachMember: Statement<[number, string, string, string, string]>;
+  readonly leaveMember: Statement<[string, string], MemberRow>;
+  readonly leaveHeldMember: Statement<[string, string, string, string], MemberRow>;
+  readonly selectMembers: Statement<[string, string, number], MemberRow>;
+  readonly expireMembers: Statement<[number, number], MemberRow>;
+  readonly countAllMembers: Statement<[], number>;
+  readonly selectLease: Statement<[string], number>;
+  readonly upsertLease: Statement<[string, number]>;
+  readonly placeholderLease: Statement<[string, number]>;
+  readonly expiredLeases: Statement<[number], { node: string; expiresAt: number }>;
+  readonly orphanMembers: Statement<[number, string]>;
+  readonly deleteLease: Statement<[string]>;
 }
 
 /** Prepare every statement of the engine on `db` (its schema must be current). */
@@ -128,10 +154,11 @@ export function prepareStatements(db: Database.Database): Statements {
     touchSession: db.prepare('UPDATE sessions SET expires_at = ? WHERE id = ?'),
     deleteSession: db.prepare('DELETE FROM sessions WHERE id = ?'),
     expireSessions: db.prepare('DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE expires_at <= ? LIMIT ?) RETURNING id'),
-    selectSessionChannels: db.prepare('SELECT channel, epoch, offset FROM session_channels WHERE session = ? ORDER BY seq'),
+    selectSessionChannels: db.prepare('SELECT channel, epoch, offset, presence FROM session_channels WHERE session = ? ORDER BY seq'),
     nextChannelSeq: db.prepare<[string], number>('SELECT COALESCE(MAX(seq), 0) + 1 FROM session_channels WHERE session = ?').pluck(),
     hasSessionChannel: db.prepare<[string, string], number>('SELECT 1 FROM session_channels WHERE session = ? AND channel = ?').pluck(),
-    insertSessionChannel: db.prepare('INSERT INTO session_channels (session, channel, seq, epoch, offset) VALUES (?, ?, ?, ?, ?)'),
+    insertSessionChannel: db.prepare('INSERT INTO session_channels (session, channel, seq, epoch, offset, presence) VALUES (?, ?, ?, ?, ?, ?)'),
+    presenceSessionChannel: db.prepare('UPDATE session_channels SET presence = ? WHERE session = ? AND channel = ?'),
     positionSessionChannel: db.prepare('UPDATE session_channels SET epoch = ?, offset = ? WHERE session = ? AND channel = ?'),
     deleteSessionChannel: db.prepare('DELETE FROM session_channels WHERE session = ? AND channel = ?'),
     deleteSessionChannels: db.prepare('DELETE FROM session_channels WHERE session = ?'),
@@ -144,6 +171,26 @@ export function prepareStatements(db: Database.Database): Statements {
     deleteWindowOf: db.prepare('DELETE FROM claim_scopes WHERE scope = ?'),
     expireClaims: db.prepare('DELETE FROM message_claims WHERE (session, message_id) IN (SELECT session, message_id FROM message_claims WHERE expires_at <= ? LIMIT ?) RETURNING session'),
     claimsLeft: db.prepare<[string], number>('SELECT 1 FROM message_claims WHERE session = ? LIMIT 1').pluck(),
+    selectMemberHolder: db.prepare('SELECT node FROM presence WHERE channel = ? AND session = ?'),
+    countMembers: db.prepare<[string], number>('SELECT COUNT(*) FROM presence WHERE channel = ?').pluck(),
+    insertMember: db.prepare('INSERT INTO presence (channel, session, user, info, node, connection, deadline, grace_ms) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)'),
+    holdMember: db.prepare('UPDATE presence SET user = ?, info = ?, node = ?, connection = ?, deadline = NULL, grace_ms = ? WHERE channel = ? AND session = ?'),
+    detachMember: db.prepare('UPDATE presence SET node = NULL, connection = NULL, deadline = ? WHERE channel = ? AND session = ? AND node = ? AND connection = ?'),
+    leaveMember: db.prepare('DELETE FROM presence WHERE channel = ? AND session = ? RETURNING channel, session, user, info'),
+    leaveHeldMember: db.prepare('DELETE FROM presence WHERE channel = ? AND session = ? AND node = ? AND connection = ? RETURNING channel, session, user, info'),
+    selectMembers: db.prepare('SELECT channel, session, user, info FROM presence WHERE channel = ? AND session > ? ORDER BY session LIMIT ?'),
+    // Claimed by the delete itself: two processes sweeping at once never both return one member.
+    expireMembers: db.prepare(
+      'DELETE FROM presence WHERE (channel, session) IN (SELECT channel, session FROM presence WHERE node IS NULL AND deadline <= ? LIMIT ?) RETURNING channel, session, user, info',
+    ),
+    countAllMembers: db.prepare<[], number>('SELECT COUNT(*) FROM presence').pluck(),
+    selectLease: db.prepare<[string], number>('SELECT expires_at FROM presence_nodes WHERE node = ?').pluck(),
+    upsertLease: db.prepare('INSERT INTO presence_nodes (node, expires_at) VALUES (?, ?) ON CONFLICT (node) DO UPDATE SET expires_at = excluded.expires_at'),
+    placeholderLease: db.prepare('INSERT OR IGNORE INTO presence_nodes (node, expires_at) VALUES (?, ?)'),
+    expiredLeases: db.prepare('SELECT node, expires_at AS expiresAt FROM presence_nodes WHERE expires_at <= ?'),
+    // The grace of a dead node's members counts from its lease's end (presence-rules.ts, orphanDeadline).
+    orphanMembers: db.prepare('UPDATE presence SET node = NULL, connection = NULL, deadline = ? + grace_ms WHERE node = ?'),
+    deleteLease: db.prepare('DELETE FROM presence_nodes WHERE node = ?'),
   };
 }
 

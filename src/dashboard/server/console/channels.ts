@@ -1,5 +1,5 @@
 /**
- * The channels view: channels with subscribers on this process (filtered, paged), one channel's
+ * The channels view: channels with subscribers on this process (filtered, paged) with their presence counts, one channel's
  * recent history (paged backwards), and publishing from the UI through `server.publish` — never to the
  * server's own `$lifeline.*` channels.
  * @packageDocumentation
@@ -17,19 +17,33 @@ import {
   type ChannelRow,
   type ChannelsPage,
   type HistoryMessage,
+  type PresenceInfo,
   type PublishResult,
 } from '../../console-api.js';
 import { RESERVED_PREFIX } from '../../snapshot.js';
 import { ConsoleRequestError, intParam, textParam } from '../http.js';
 import { contains, type ConsoleContext } from './context.js';
 
-const rowOf = (name: string, subscribers: number): ChannelRow => ({ name, subscribers, reserved: name.startsWith(RESERVED_PREFIX) });
+/** A channel's row: its subscribers here, and its presence members (one count from the store). */
+async function rowOf(ctx: ConsoleContext, name: string, subscribers: number): Promise<ChannelRow> {
+  return { name, subscribers, presence: await presenceOf(ctx, name), reserved: name.startsWith(RESERVED_PREFIX) };
+}
+
+/** The channel's presence members; not available when the store keeps none or does not answer (the rest of the view still shows). */
+async function presenceOf(ctx: ConsoleContext, name: string): Promise<PresenceInfo> {
+  if (!ctx.server.hasPresence) return { available: false };
+  try {
+    return { available: true, members: await ctx.server.presenceCount(name) };
+  } catch {
+    return { available: false };
+  }
+}
 
 /**
  * `GET /_lifeline/api/channels?q=&limit=&after=`: channels in name order; `after` is the previous page's `next`.
  * @throws ConsoleRequestError 400 for a bad parameter
  */
-export function listChannels(ctx: ConsoleContext, url: URL): ChannelsPage {
+export async function listChannels(ctx: ConsoleContext, url: URL): Promise<ChannelsPage> {
   const needle = textParam(url, 'q', MAX_QUERY_CHARS).trim().toLowerCase();
   const limit = intParam(url, 'limit', DEFAULT_PAGE, 1, MAX_CHANNELS_PAGE);
   const after = textParam(url, 'after', 200);
@@ -43,7 +57,8 @@ export function listChannels(ctx: ConsoleContext, url: URL): ChannelsPage {
   const from = after === '' ? 0 : found.findIndex(([name]) => name > after);
   const page = from === -1 ? [] : found.slice(from, from + limit);
   const more = from !== -1 && from + limit < found.length;
-  return { total, matched: found.length, rows: page.map(([name, n]) => rowOf(name, n)), next: more ? page.at(-1)![0] : null, source: ctx.source };
+  const rows = await Promise.all(page.map(([name, n]) => rowOf(ctx, name, n)));
+  return { total, matched: found.length, rows, next: more ? page.at(-1)![0] : null, source: ctx.source };
 }
 
 function preview(m: StoredMessage): HistoryMessage {
@@ -59,7 +74,7 @@ function channelParam(url: URL): string {
 }
 
 /**
- * `GET /_lifeline/api/channel?name=&before=&limit=`: subscribers here, presence (not available yet), and
+ * `GET /_lifeline/api/channel?name=&before=&limit=`: subscribers here, presence members, and
  * the newest stored messages before offset `before` (default: the newest), newest first.
  * @throws ConsoleRequestError 400 for a bad parameter; a store failure rejects (the route answers 503)
  */
@@ -76,7 +91,7 @@ export async function channelDetail(ctx: ConsoleContext, url: URL): Promise<Chan
   const next = read?.complete === true && oldest !== undefined && oldest > 1 ? oldest : null;
   let subscribers = 0;
   for (const [channel, n] of ctx.server.subscriberCounts()) if (channel === name) subscribers = n;
-  return { ...rowOf(name, subscribers), epoch: head.epoch, head: head.offset, presence: { available: false }, messages: messages.map(preview), next };
+  return { ...(await rowOf(ctx, name, subscribers)), epoch: head.epoch, head: head.offset, messages: messages.map(preview), next };
 }
 
 /**
