@@ -56,6 +56,13 @@ export interface ShutdownOptions {
    * load balancer that retries); by default the server keeps answering upgrades with 503 while it drains.
    */
   stopListening?: boolean;
+  /**
+   * Something else already serves these clients, listening and ready: a rolling restart's replacement,
+   * the successor of a zero-dark restart. Each close's `retry=` hint then says "now" (0 to a small
+   * jitter) instead of the configured window; without it a shutdown that keeps listening tells clients
+   * to come back after the drain window (nothing serves until a new process starts). @default false
+   */
+  successorReady?: boolean;
 }
 
 /**
@@ -412,12 +419,13 @@ export class ServerCore {
 
   /**
    * Publish nothing, close nobody: cycle every current connection with 1012 across the drain window
-   * while the server keeps accepting new connections (SIGHUP semantics). Resolves when the cycle is done.
+   * while the server keeps accepting new connections (an in-process reload). This process keeps serving,
+   * so every close's `retry=` hint says "now" (see `drain.ts`). Resolves when the cycle is done.
    */
   restart(): Promise<void> {
     if (this.#state !== 'running') return this.#restartPromise ?? this.#shutdownPromise ?? Promise.resolve();
     this.#setState('restarting');
-    this.#restartPromise = this.#drain({ kind: 'restart', code: 1012, stopListening: false }).finally(() => {
+    this.#restartPromise = this.#drain({ kind: 'restart', code: 1012, stopListening: false, successorReady: true }).finally(() => {
       this.#restartPromise = undefined;
       if (this.#state === 'restarting') this.#setState('running');
     });
@@ -433,12 +441,13 @@ export class ServerCore {
     if (this.#shutdownPromise) return this.#shutdownPromise;
     const code = options.code ?? this.#options.shutdownCode;
     const stopListening = options.stopListening === true;
+    const successorReady = options.successorReady === true;
     this.#setState('draining');
     this.#shutdownPromise = (async () => {
       // Behind a cluster primary, closing the listener at once makes it route new connections to the
       // other workers instead of to one that would only answer 503.
       if (stopListening) for (const source of this.#sources) source.stopListening?.();
-      await this.#drain({ kind: 'shutdown', code, stopListening });
+      await this.#drain({ kind: 'shutdown', code, stopListening, successorReady });
       this.#unwatch?.();
       this.#offAvailability?.();
       this.#heartbeat.stop();
