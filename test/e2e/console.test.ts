@@ -74,7 +74,7 @@ describe('the operator console', () => {
     await until('the demo page counted', async () => ((await count(dash, 'stat-open')) === 1 ? true : undefined));
 
     // The nodes view: this very process, ready, with its vitals.
-    const row = await dash.waitForSelector(`#nodes tr[data-source$=":${server.serve.child.pid}"]`);
+    const row = await dash.waitForSelector(`#nodes tr[data-source$=":${server.serve.pid}"]`);
     expect(await row.getAttribute('data-state')).toBe('ready');
     const cells = await row.$$eval('td', (tds) => tds.map((td) => td.textContent ?? ''));
     expect(cells[1]).toBe('ready');
@@ -292,7 +292,7 @@ describe('the operator console', () => {
     const text = (await dash.textContent('#restart-result'))!;
     expect(text).not.toContain('Restart requested');
     expect(text).toContain('Restart finished');
-    const row = await dash.waitForSelector(`#drain-rows tr[data-source$=":${server.serve.child.pid}"][data-running="false"]`);
+    const row = await dash.waitForSelector(`#drain-rows tr[data-source$=":${server.serve.pid}"][data-running="false"]`);
     const targets = Number(await row.getAttribute('data-targets'));
     expect(targets).toBe(21); // the demo page and the plain clients; the dashboard is not counted
     expect(Number(await row.getAttribute('data-closed'))).toBe(targets);

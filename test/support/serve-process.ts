@@ -23,6 +23,12 @@ export type LogEntry = Record<string, unknown> & { msg?: string; level?: number 
 /** A running server process. */
 export interface ServeProcess {
   readonly child: ChildProcess;
+  /**
+   * The process that serves connections, by its `listening` log entry: the worker under `serve`'s
+   * supervising primary (sqlite, Redis), the child itself with the memory store. Measure resources
+   * (RSS, bytes written) here; signal `child`. The newest one after a SIGHUP restart.
+   */
+  readonly pid: number;
   readonly port: number;
   readonly url: string;
   readonly logs: LogEntry[];
@@ -95,6 +101,10 @@ export async function startServe(args: string[] = [], options: { env?: NodeJS.Pr
   const port = listening.port as number;
   return {
     child,
+    get pid() {
+      const newest = logs.filter((e) => e.msg === 'listening' && typeof e.pid === 'number').at(-1);
+      return (newest?.pid as number | undefined) ?? child.pid!;
+    },
     port,
     url: `ws://127.0.0.1:${port}/`,
     logs,
