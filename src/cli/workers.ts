@@ -157,12 +157,53 @@ export async function runPrimary(options: PrimaryOptions): Promise<never> {
     return worker;
   };
 
+  // Signals are handled from the start: a SIGHUP before the first workers are ready restarts them once
+  // they are (never the default action, which would end the primary), a SIGTERM stops them.
+  let markStarted!: () => void;
+  const started = new Promise<void>((resolve) => (markStarted = resolve));
+  process.on('SIGHUP', () => {
+    if (stopping) return;
+    logger.info({ signal: 'SIGHUP' }, 'reload requested');
+    try {
+      options.checkConfig?.();
+    } catch (err) {
+      logger.error({ err }, 'configuration reload failed; keeping the previous configuration');
+      return;
+    }
+    rolling = (rolling ?? started).then(() => roll()).catch((err: unknown) => logger.error({ err }, 'rolling restart failed'));
+  });
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      // The workers exit with the primary: their IPC channel closes.
+      logger.warn({ signal }, 'second stop signal; exiting without finishing the drain');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, 'stop signal; draining every worker');
+    const workers = [...current];
+    for (const w of workers) {
+      retiring.add(w);
+      // One still starting may not listen for messages yet, and has no connections: a signal ends it.
+      if (serving.has(w)) drain(w, false);
+      else w.process.kill('SIGTERM');
+    }
+    void Promise.all(workers.map(exited)).then((codes) => {
+      logger.info('all workers drained; exiting');
+      logger.flush?.();
+      process.exit(codes.every((c) => c === 0 || c === null) ? 0 : 1);
+    });
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+
   const first = Array.from({ length: count }, () => fork());
   // Wait for every worker's report now: one that comes up while we await another must not be missed.
   let address: ReadyReport;
   try {
     [address] = (await Promise.all(first.map(ready))) as [ReadyReport];
   } catch (error) {
+    // Stopped while starting: the stop handler exits once the workers are gone.
+    if (stopping) return new Promise<never>(() => {});
     // The worker said why on stderr (a usage error, the port taken); its exit code is the CLI's.
     stopping = true;
     for (const worker of current) worker.process.kill('SIGKILL');
@@ -172,6 +213,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<never> {
   if (options.announce) logger.info({ port: address.port, host: address.host, workers: count, url: `ws://${address.host}:${address.port}/` }, 'listening');
   else logger.info({ workers: [...current].map((w) => w.process.pid) }, 'supervising: SIGHUP starts a new worker on the code on disk, ready before this one drains');
   options.onReady?.(address);
+  markStarted();
 
   const roll = async () => {
     const old = [...current];
@@ -196,37 +238,5 @@ export async function runPrimary(options: PrimaryOptions): Promise<never> {
     logger.info('rolling restart finished');
   };
 
-  process.on('SIGHUP', () => {
-    if (stopping) return;
-    logger.info({ signal: 'SIGHUP' }, 'reload requested');
-    try {
-      options.checkConfig?.();
-    } catch (err) {
-      logger.error({ err }, 'configuration reload failed; keeping the previous configuration');
-      return;
-    }
-    rolling = (rolling ?? Promise.resolve()).then(roll).catch((err: unknown) => logger.error({ err }, 'rolling restart failed'));
-  });
-  const stop = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      // The workers exit with the primary: their IPC channel closes.
-      logger.warn({ signal }, 'second stop signal; exiting without finishing the drain');
-      process.exit(1);
-    }
-    stopping = true;
-    logger.info({ signal }, 'stop signal; draining every worker');
-    const workers = [...current];
-    for (const w of workers) {
-      retiring.add(w);
-      drain(w, false);
-    }
-    void Promise.all(workers.map(exited)).then((codes) => {
-      logger.info('all workers drained; exiting');
-      logger.flush?.();
-      process.exit(codes.every((c) => c === 0 || c === null) ? 0 : 1);
-    });
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
   return new Promise<never>(() => {});
 }
