@@ -12,6 +12,8 @@ const LOAD = [
   'test/integration/workers.test.ts',
   'test/integration/redis-outage.test.ts',
   'test/integration/readme.test.ts',
+  'test/integration/zero-dark.test.ts',
+  'test/integration/shared-sqlite.test.ts',
 ];
 
 export default defineConfig({

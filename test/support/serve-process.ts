@@ -42,14 +42,15 @@ export interface ServeProcess {
 const running = new Set<ChildProcess>();
 
 /** Start `lifeline serve` with `args` (port 0 unless given) and wait until it listens. */
-export async function startServe(args: string[] = [], options: { env?: NodeJS.ProcessEnv; wrap?: string[] } = {}): Promise<ServeProcess> {
+export async function startServe(args: string[] = [], options: { env?: NodeJS.ProcessEnv; wrap?: string[]; bin?: string } = {}): Promise<ServeProcess> {
   const hasPort = args.includes('--port') || args.includes('-p');
   // Never the default ./lifeline-data: tests must not share (or leave behind) state.
   const hasData = args.includes('--data-dir') || args.includes('--store');
   const extra = [...(hasPort ? [] : ['--port', '0']), ...(hasData ? [] : ['--data-dir', tempDataDir()])];
   // `wrap`: a command to run it under (e.g. prlimit); signals then go to that wrapper, which execs node.
   const [command, ...prefix] = [...(options.wrap ?? []), process.execPath];
-  const child = spawn(command!, [...prefix, BIN, 'serve', ...extra, ...args], {
+  // `bin`: another copy of the package's launcher (a deploy directory whose code a test changes).
+  const child = spawn(command!, [...prefix, options.bin ?? BIN, 'serve', ...extra, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...options.env },
   });

@@ -25,6 +25,7 @@ import { mountDashboard } from '../serve-dashboard.js';
 import { instrumentStore, mountMetrics } from '../serve-metrics.js';
 import { SERVE, SERVE_PROTECTIONS, type ServeConfig } from '../specs/serve.js';
 import { suggestion } from '../suggest.js';
+import { version } from '../version.js';
 import { drainRequestOf, reportReady, runPrimary } from '../workers.js';
 
 export type { ServeConfig } from '../specs/serve.js';
@@ -282,7 +283,8 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
   }
   if (pidFile !== undefined && !cluster.isWorker) writeFileSync(pidFile, `${process.pid}\n`);
   logger.info(
-    { port: address.port, host: address.host, url: `ws://${address.host}:${address.port}/`, urls: urlsOf(address.host, address.port, config), demo: Boolean(config.demo), store: store.kind, httpPublish: config.publishKey !== undefined },
+    // The version: after a SIGHUP restart, which code on disk the new process runs.
+    { port: address.port, host: address.host, url: `ws://${address.host}:${address.port}/`, urls: urlsOf(address.host, address.port, config), demo: Boolean(config.demo), store: store.kind, httpPublish: config.publishKey !== undefined, version: version() },
     'listening',
   );
   // For the person at the terminal, not for the log: the logger never carries a secret (a worker's primary prints it).
