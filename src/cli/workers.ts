@@ -106,7 +106,7 @@ export interface PrimaryOptions {
    * one worker its own entry (with the URLs) is the only one, as with a single process.
    */
   readonly announce: boolean;
-  /** Environment given to every worker (on top of this process's). */
+  /** Environment given to every worker (on top of this process's), read at each fork: a change reaches the next workers. */
   readonly env?: Record<string, string>;
   /**
    * The listening socket was inherited (socket activation): when the last worker dies on its own the
@@ -150,9 +150,10 @@ export async function runPrimary(options: PrimaryOptions): Promise<never> {
       }
       // A worker that died on its own (a crash, the OOM killer) is replaced; its clients resume elsewhere.
       logger.error({ worker: worker.process.pid, code, signal }, 'worker exited unexpectedly; starting a replacement');
+      // Not unref'd: with no worker left nothing else keeps the primary alive until the replacement.
       setTimeout(() => {
         if (!stopping) fork();
-      }, 500).unref();
+      }, 500);
     });
     return worker;
   };

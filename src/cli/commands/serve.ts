@@ -108,6 +108,8 @@ const WORKER_ENV = {
   listenFd: 'LIFELINE_LISTEN_FD',
   /** Set in a worker started by a SIGHUP: it is the configuration reload. */
   successor: 'LIFELINE_SUCCESSOR',
+  /** The port the first workers bound: where a later one listens when --port is 0 (a free port was picked). */
+  boundPort: 'LIFELINE_BOUND_PORT',
 } as const;
 
 /** Most time a new worker waits for its store before it reports ready anyway (a Redis still connecting). */
@@ -178,6 +180,18 @@ function flagsOf(values: Record<string, unknown>): ServeConfig {
  * @throws UsageError on a bad command line or config (the dispatcher prints it and exits 2)
  */
 export async function runServe(args: string[], io: CliIo): Promise<number> {
+  if (!cluster.isWorker) return serve(args, io);
+  try {
+    return await serve(args, io);
+  } catch (error) {
+    // A worker's IPC channel keeps it alive: once the CLI has reported the error and set the exit code
+    // (promise callbacks, before this), exit, so the primary learns it never got ready.
+    setImmediate(() => process.exit());
+    throw error;
+  }
+}
+
+async function serve(args: string[], io: CliIo): Promise<number> {
   const parsed = readCommandLine(SERVE, args, io);
   if (!parsed) return 0;
   const { values } = parsed;
@@ -270,7 +284,10 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
     };
     drainOnce = drainWith;
   }
-  const port = config.port ?? SERVE.options.port.default!;
+  const configured = config.port ?? SERVE.options.port.default!;
+  // --port 0: a later worker takes the port its primary's first workers were given, not another free one.
+  const bound = cluster.isWorker ? Number(process.env[WORKER_ENV.boundPort]) : NaN;
+  const port = configured === 0 && Number.isInteger(bound) && bound > 0 ? bound : configured;
   const host = config.host ?? SERVE.options.host.default!;
   // A socket handed over by systemd (or through the primary that inherited it) replaces --port and --host.
   const inherited = listenTarget();
@@ -339,7 +356,8 @@ function runSupervisor(workers: number, config: ServeConfig, load: () => ServeCo
     announce: workers > 1,
     env,
     inheritedSocket: inherited !== undefined,
-    onReady: () => {
+    onReady: (address) => {
+      env[WORKER_ENV.boundPort] = String(address.port);
       if (pidFile !== undefined) writeFileSync(pidFile, `${process.pid}\n`);
       // For the person at the terminal, not for the log: the logger never carries a secret.
       if (generatedKey !== undefined) io.err(`demo publish key (POST /publish with Authorization: Bearer <key>): ${generatedKey}`);
