@@ -19,6 +19,22 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
 
+/** What the primary tells its workers, in their environment. */
+export const WORKER_ENV = {
+  /** The demo publish key the primary made, so every worker (and every successor) uses the same one. */
+  demoKey: 'LIFELINE_DEMO_PUBLISH_KEY',
+  /** The file descriptor of an inherited listening socket (socket activation), to listen on through the primary. */
+  listenFd: 'LIFELINE_LISTEN_FD',
+  /** Set in a worker started by a SIGHUP: it is the configuration reload. */
+  successor: 'LIFELINE_SUCCESSOR',
+  /**
+   * The port the first workers bound, for a worker started while none serves (the listening handle went
+   * with the last one) when --port is 0: it takes that port again, not another free one. Never set while
+   * a worker serves: the cluster shares a handle only with a worker asking for the same port (0).
+   */
+  boundPort: 'LIFELINE_BOUND_PORT',
+} as const;
+
 /** The message a primary sends a worker to make it drain and exit. */
 export interface DrainRequest {
   readonly cmd: 'lifeline:drain';
@@ -132,6 +148,8 @@ export async function runPrimary(options: PrimaryOptions): Promise<never> {
   const retiring = new Set<Worker>();
   let stopping = false;
   let rolling: Promise<void> | undefined;
+  /** The port the first workers were given. */
+  let boundPort: number | undefined;
 
   const fork = (extra: Record<string, string> = {}): Worker => {
     const worker = cluster.fork({ ...options.env, ...extra });
@@ -152,7 +170,8 @@ export async function runPrimary(options: PrimaryOptions): Promise<never> {
       logger.error({ worker: worker.process.pid, code, signal }, 'worker exited unexpectedly; starting a replacement');
       // Not unref'd: with no worker left nothing else keeps the primary alive until the replacement.
       setTimeout(() => {
-        if (!stopping) fork();
+        if (stopping) return;
+        fork(serving.size === 0 && boundPort !== undefined ? { [WORKER_ENV.boundPort]: String(boundPort) } : {});
       }, 500);
     });
     return worker;
@@ -213,6 +232,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<never> {
   }
   if (options.announce) logger.info({ port: address.port, host: address.host, workers: count, url: `ws://${address.host}:${address.port}/` }, 'listening');
   else logger.info({ workers: [...current].map((w) => w.process.pid) }, 'supervising: SIGHUP starts a new worker on the code on disk, ready before this one drains');
+  boundPort = address.port;
   options.onReady?.(address);
   markStarted();
 

@@ -26,7 +26,7 @@ import { instrumentStore, mountMetrics } from '../serve-metrics.js';
 import { SERVE, SERVE_PROTECTIONS, type ServeConfig } from '../specs/serve.js';
 import { suggestion } from '../suggest.js';
 import { version } from '../version.js';
-import { drainRequestOf, reportReady, runPrimary } from '../workers.js';
+import { drainRequestOf, reportReady, runPrimary, WORKER_ENV } from '../workers.js';
 
 export type { ServeConfig } from '../specs/serve.js';
 
@@ -99,18 +99,6 @@ function storeKindOf(config: ServeConfig): 'memory' | 'sqlite' | 'redis' {
   if (kind.startsWith('redis://') || kind.startsWith('rediss://')) return 'redis';
   throw new UsageError(`--store: unknown store "${kind}"${suggestion(kind, ['sqlite', 'memory', 'redis://'])} (sqlite, memory, or redis://host:port)`);
 }
-
-/** What the supervising primary tells its workers, in their environment. */
-const WORKER_ENV = {
-  /** The demo publish key the primary made, so every worker (and every successor) uses the same one. */
-  demoKey: 'LIFELINE_DEMO_PUBLISH_KEY',
-  /** The file descriptor of an inherited listening socket (socket activation), to listen on through the primary. */
-  listenFd: 'LIFELINE_LISTEN_FD',
-  /** Set in a worker started by a SIGHUP: it is the configuration reload. */
-  successor: 'LIFELINE_SUCCESSOR',
-  /** The port the first workers bound: where a later one listens when --port is 0 (a free port was picked). */
-  boundPort: 'LIFELINE_BOUND_PORT',
-} as const;
 
 /** Most time a new worker waits for its store before it reports ready anyway (a Redis still connecting). */
 const STORE_READY_WAIT_MS = 5000;
@@ -356,8 +344,7 @@ function runSupervisor(workers: number, config: ServeConfig, load: () => ServeCo
     announce: workers > 1,
     env,
     inheritedSocket: inherited !== undefined,
-    onReady: (address) => {
-      env[WORKER_ENV.boundPort] = String(address.port);
+    onReady: () => {
       if (pidFile !== undefined) writeFileSync(pidFile, `${process.pid}\n`);
       // For the person at the terminal, not for the log: the logger never carries a secret.
       if (generatedKey !== undefined) io.err(`demo publish key (POST /publish with Authorization: Bearer <key>): ${generatedKey}`);
