@@ -269,9 +269,12 @@ export interface Store {
   finishMessage(session: string, messageId: number, outcome: MessageOutcome): Promise<void>;
 
   /**
-   * Engines shared by several processes (redis) call `listener` for every message appended to any channel,
-   * by any process, so each process can deliver to its own subscribers. Engines private to one process
-   * leave it undefined: the server then delivers what it appends itself. Returns the unsubscribe function.
+   * Engines shared by several processes (redis, a sqlite file) call `listener` for every message appended
+   * to any channel by another process, so each process can deliver to its own subscribers. Whether the
+   * appends made through this very store object come back too is the engine's choice (redis: yes; sqlite:
+   * no, its caller already has them): the server delivers what it appends itself, and a listener must
+   * take a message it already has in its stride. Engines private to one process leave it undefined.
+   * Returns the unsubscribe function.
    */
   watch?(listener: (message: StoredMessage) => void): () => void;
 

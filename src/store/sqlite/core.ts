@@ -75,7 +75,7 @@ export class SqliteCore implements StoreCore {
 
   append(channel: string, data: JsonValue, json: string, options: AppendOptions | undefined, now: number): AppendResult {
     const result = this.#write('append', () => this.#append(channel, data, json, options, now));
-    if (!result.duplicate) this.#feed.appended();
+    if (!result.duplicate) this.#feed.appended(channel, result.message.offset);
     return result;
   }
 
@@ -127,8 +127,8 @@ export class SqliteCore implements StoreCore {
   }
 
   /**
-   * Call `listener` for every message appended from now on, by any process on this file (this one
-   * included), in commit order: the fan-out feed (`fanout.ts`). Returns the function that removes it.
+   * Call `listener` for every message appended from now on by any other process on this file (any other
+   * store object), in commit order: the fan-out feed (`fanout.ts`). Returns the function that removes it.
    */
   watch(listener: AppendListener): () => void {
     return this.#run('watch', () => this.#feed.add(listener));

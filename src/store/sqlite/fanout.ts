@@ -1,7 +1,7 @@
 /**
  * Cross-process fan-out on one SQLite file: every process that watches reads the `fanout` feed (a row
  * per appended message, written by a trigger in the appending transaction, see `schema.ts`) and hands
- * each new message to its listeners.
+ * each new message appended by another process (another store object) to its listeners.
  *
  * Why the database and not a relay between processes (a cluster primary's IPC): a message is in the
  * feed exactly when it is committed, whoever committed it (a worker, a successor process, a process of
@@ -15,15 +15,20 @@
  * already sent and reads history to fill any gap (`src/server/v1/subscription.ts`).
  * @packageDocumentation
  */
+import type Database from 'better-sqlite3';
 import { decodeData } from '../records.js';
 import type { StoredMessage } from '../types.js';
 import type { SqliteContext } from './open.js';
+import type { FanoutRow } from './statements.js';
 
 /** Most feed rows read per query; a longer backlog is read in further queries, yielding in between. */
 const FEED_BATCH = 1000;
 
 /** How far behind this process's clock another process's may be, for a reader that fell behind. */
 const CLOCK_MARGIN_MS = 60_000;
+
+/** Most own appends remembered for skipping (see `FanoutFeed.#own`). */
+const OWN_APPENDS_KEPT = 10_000;
 
 /** A listener of every append, by any process on the file. */
 export type AppendListener = (message: StoredMessage) => void;
@@ -42,8 +47,12 @@ export class FanoutFeed {
   #lastId = 0;
   /** `PRAGMA data_version` when last read: it changes when another connection commits. */
   #version = -1;
-  /** This connection appended since the last read (its own commits do not change `data_version`). */
-  #appended = false;
+  /**
+   * This store object's own appends not yet passed in the feed, as `channel NUL offset`: they are not
+   * handed out again (the caller that appended delivers them; a repeat would cost every subscriber a
+   * look for nothing). Bounded: past {@link OWN_APPENDS_KEPT} it is cleared, and the rest come as repeats.
+   */
+  readonly #own = new Set<string>();
   /** The newest time handed out: a reader that fell behind looks at channels written since. */
   #lastTime = 0;
   #closed = false;
@@ -55,6 +64,21 @@ export class FanoutFeed {
   constructor(ctx: SqliteContext, intervalMs: number) {
     this.#ctx = ctx;
     this.#intervalMs = intervalMs;
+    this.#lookTransaction = ctx.db.transaction((): FanoutRow[] => {
+      const { sql } = ctx;
+      // The first read starts the snapshot; data_version then tells whether another connection committed.
+      const newest = sql.lastFanoutId.get()!;
+      const version = sql.dataVersion.get()!;
+      if (version === this.#version) {
+        this.#lastId = newest;
+        this.#own.clear();
+        return [];
+      }
+      const rows = sql.fanoutAfter.all(this.#lastId, FEED_BATCH);
+      // A full batch leaves more of this snapshot to read: the version counts as seen only once all of it is.
+      if (rows.length < FEED_BATCH) this.#version = version;
+      return rows;
+    });
   }
 
   /** Number of listeners. */
@@ -75,9 +99,11 @@ export class FanoutFeed {
     };
   }
 
-  /** This process appended: read the feed at the next tick even if no other process committed. */
-  appended(): void {
-    this.#appended = true;
+  /** This store object appended a message: its row in the feed is skipped (see `#own`). */
+  appended(channel: string, offset: number): void {
+    if (this.#listeners.size === 0) return;
+    if (this.#own.size >= OWN_APPENDS_KEPT) this.#own.clear();
+    this.#own.add(`${channel}\u0000${offset}`);
   }
 
   /** Stop for good (the store closes). */
@@ -90,11 +116,16 @@ export class FanoutFeed {
   #start(): void {
     if (this.#closed) return;
     const { sql } = this.#ctx;
-    // Only what is appended from now on: history is read by offset, not from the feed.
-    this.#lastId = sql.lastFanoutId.get()!;
-    this.#version = sql.dataVersion.get()!;
+    // Only what is appended from now on: history is read by offset, not from the feed. One snapshot, so
+    // the newest row and the version agree.
+    this.#ctx.db
+      .transaction(() => {
+        this.#lastId = sql.lastFanoutId.get()!;
+        this.#version = sql.dataVersion.get()!;
+      })
+      .deferred();
     this.#lastTime = this.#ctx.options.now();
-    this.#appended = false;
+    this.#own.clear();
     this.#schedule();
   }
 
@@ -113,11 +144,11 @@ export class FanoutFeed {
   #tick(): void {
     this.#timer = undefined;
     try {
-      const version = this.#ctx.sql.dataVersion.get()!;
-      if (version !== this.#version || this.#appended) {
-        this.#version = version;
-        this.#appended = false;
-        this.#read();
+      for (;;) {
+        const rows = this.#look();
+        if (rows.length === 0) break;
+        this.#handOut(rows);
+        if (rows.length < FEED_BATCH || this.#closed || this.#listeners.size === 0) break;
       }
     } catch {
       // A lock that did not clear, the disk: nothing was handed out past #lastId, so the next tick
@@ -126,20 +157,25 @@ export class FanoutFeed {
     this.#schedule();
   }
 
-  /** Hand out every feed row after #lastId, a batch at a time. */
-  #read(): void {
-    const { sql } = this.#ctx;
-    for (;;) {
-      const rows = sql.fanoutAfter.all(this.#lastId, FEED_BATCH);
-      if (rows.length === 0) return;
-      if (rows[0]!.id > this.#lastId + 1) this.#fellBehind(rows[0]!.id);
-      for (const row of rows) {
-        this.#lastId = row.id;
-        // Dropped from history already (a tiny maxCount): subscribers find the gap and read what is left.
-        if (row.data === null || row.time === null) continue;
-        this.#emit(row.channel, row.epoch, row.seq, row.time, row.data);
-      }
-      if (rows.length < FEED_BATCH || this.#closed || this.#listeners.size === 0) return;
+  /**
+   * One look at the feed, in one read snapshot: the next rows to hand out (none when no other connection
+   * committed since the last complete look: every newer row is then this object's own, and skipped).
+   */
+  #look(): FanoutRow[] {
+    return this.#lookTransaction.deferred();
+  }
+
+  readonly #lookTransaction: Database.Transaction<() => FanoutRow[]>;
+
+  /** Hand out feed rows (in id order), skipping this object's own appends. */
+  #handOut(rows: readonly FanoutRow[]): void {
+    if (rows[0]!.id > this.#lastId + 1) this.#fellBehind(rows[0]!.id);
+    for (const row of rows) {
+      this.#lastId = row.id;
+      if (this.#own.size > 0 && this.#own.delete(`${row.channel}\u0000${row.seq}`)) continue;
+      // Dropped from history already (a tiny maxCount): subscribers find the gap and read what is left.
+      if (row.data === null || row.time === null) continue;
+      this.#emit(row.channel, row.epoch, row.seq, row.time, row.data);
     }
   }
 

@@ -96,9 +96,10 @@ export class SqliteStore extends GuardedStore {
   }
 
   /**
-   * Call `listener` for every message appended to any channel from now on, by any process on this file
-   * (this one included), in commit order; see `fanout.ts`. Another process's appends arrive within
-   * `watchIntervalMs`. Undefined for a `':memory:'` database. Returns the function that removes it.
+   * Call `listener` for every message appended to any channel from now on by another process on this
+   * file (or another store object on it), in commit order; see `fanout.ts`. They arrive within
+   * `watchIntervalMs`. The appends made through this object are not repeated: whoever appended has them.
+   * Undefined for a `':memory:'` database. Returns the function that removes it.
    * @throws `StoreUnavailableError` when the store is closed
    */
   watch?: (listener: (message: StoredMessage) => void) => () => void = (listener) => {
