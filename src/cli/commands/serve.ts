@@ -15,6 +15,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { requireOptional } from '../../optional-dependency.js';
+import { SUCCESSOR_RETRY_JITTER_MS } from '../../server/core/drain.js';
 import { createServer, forgetSocketActivation, handleSignals, inheritedSocket, type InheritedSocket, type LifelineServer, type ServerOptions } from '../../server/index.js';
 import type { Store } from '../../store/index.js';
 import { demoMessageHandler, demoSessionHandler, startChaos } from '../demo.js';
@@ -99,6 +100,9 @@ function storeKindOf(config: ServeConfig): 'memory' | 'sqlite' | 'redis' {
   if (kind.startsWith('redis://') || kind.startsWith('rediss://')) return 'redis';
   throw new UsageError(`--store: unknown store "${kind}"${suggestion(kind, ['sqlite', 'memory', 'redis://'])} (sqlite, memory, or redis://host:port)`);
 }
+
+/** How long an old worker stays after handing its clients to a successor: their return, plus a margin. */
+const HANDOVER_LINGER_MS = SUCCESSOR_RETRY_JITTER_MS + 1000;
 
 /** Most time a new worker waits for its store before it reports ready anyway (a Redis still connecting). */
 const STORE_READY_WAIT_MS = 5000;
@@ -265,6 +269,9 @@ async function serve(args: string[], io: CliIo): Promise<number> {
     const drainWith = (request: { stopListening: boolean; successorReady: boolean }) => {
       drainOnce = undefined;
       void server.shutdown(request).then(async () => {
+        // Handed over to a successor: stay a moment (not listening, no connections) so the last clients'
+        // resumes there are counted in this drain's account (the dashboard's restart view), then go.
+        if (request.successorReady) await new Promise((resolve) => setTimeout(resolve, HANDOVER_LINGER_MS));
         await store.close();
         logger.flush?.();
         process.exit(0);
