@@ -40,6 +40,8 @@ export interface DrainRequest {
   readonly cmd: 'lifeline:drain';
   /** A replacement is ready: stop listening at once and tell clients to come back now. */
   readonly successorReady: boolean;
+  /** When the restart was asked for (ms since the epoch): its drain window counts from then. */
+  readonly requestedAt?: number;
 }
 
 /** The message a worker sends once it listens with its store open: it may take the old one's clients. */
@@ -53,11 +55,22 @@ export interface ReadyReport {
  * What a drain request asks (undefined for any other message). A request without `successorReady`
  * (a primary of an earlier version) is its rolling drain: stop listening, the configured hint.
  */
-export function drainRequestOf(message: unknown): { stopListening: boolean; successorReady: boolean } | undefined {
+export function drainRequestOf(message: unknown): { stopListening: boolean; successorReady: boolean; requestedAt?: number } | undefined {
   if (typeof message !== 'object' || message === null || (message as { cmd?: unknown }).cmd !== 'lifeline:drain') return undefined;
-  const successorReady = (message as { successorReady?: unknown }).successorReady;
+  const { successorReady, requestedAt } = message as { successorReady?: unknown; requestedAt?: unknown };
   if (typeof successorReady !== 'boolean') return { stopListening: true, successorReady: false };
-  return { stopListening: successorReady, successorReady };
+  return { stopListening: successorReady, successorReady, ...(typeof requestedAt === 'number' ? { requestedAt } : {}) };
+}
+
+/**
+ * The window of a restart's drain, counted from when the restart was asked for: the time its successor
+ * took to start is taken out of `drainWindowMs`, so the whole restart ends about a window after the
+ * signal. Never below half the window, so a slow start does not crowd every close together.
+ */
+export function handoverWindowMs(drainWindowMs: number, requestedAt: number | undefined, now: number): number {
+  if (requestedAt === undefined) return drainWindowMs;
+  const spent = Math.max(0, now - requestedAt);
+  return Math.max(drainWindowMs / 2, drainWindowMs - spent);
 }
 
 /** Tell the primary this worker is ready (see {@link ReadyReport}). */
@@ -106,8 +119,8 @@ function exited(worker: Worker): Promise<number | null> {
   return new Promise((resolve) => worker.once('exit', (code: number | null) => resolve(code)));
 }
 
-function drain(worker: Worker, successorReady: boolean): void {
-  const request: DrainRequest = { cmd: 'lifeline:drain', successorReady };
+function drain(worker: Worker, successorReady: boolean, requestedAt?: number): void {
+  const request: DrainRequest = { cmd: 'lifeline:drain', successorReady, ...(requestedAt !== undefined ? { requestedAt } : {}) };
   // A worker that died meanwhile has no channel: nothing to drain.
   if (worker.isConnected()) worker.send(request);
 }
@@ -190,7 +203,8 @@ export async function runPrimary(options: PrimaryOptions): Promise<never> {
       logger.error({ err }, 'configuration reload failed; keeping the previous configuration');
       return;
     }
-    rolling = (rolling ?? started).then(() => roll()).catch((err: unknown) => logger.error({ err }, 'rolling restart failed'));
+    const requestedAt = Date.now();
+    rolling = (rolling ?? started).then(() => roll(requestedAt)).catch((err: unknown) => logger.error({ err }, 'rolling restart failed'));
   });
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {
@@ -236,12 +250,14 @@ export async function runPrimary(options: PrimaryOptions): Promise<never> {
   options.onReady?.(address);
   markStarted();
 
-  const roll = async () => {
+  const roll = async (requestedAt: number) => {
     const old = [...current];
     logger.info({ workers: old.length }, 'rolling restart started');
     for (const worker of old) {
       if (stopping) return;
-      const replacement = fork({ LIFELINE_SUCCESSOR: '1' });
+      // Each step's drain window counts from the step's start (the first one's from the signal).
+      const stepStart = worker === old[0] ? requestedAt : Date.now();
+      const replacement = fork({ [WORKER_ENV.successor]: '1' });
       try {
         await ready(replacement);
       } catch (error) {
@@ -253,7 +269,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<never> {
       retiring.add(worker);
       current.delete(worker);
       logger.info({ old: worker.process.pid, new: replacement.process.pid }, 'replacement ready; draining old worker');
-      drain(worker, true);
+      drain(worker, true, stepStart);
       await exited(worker);
     }
     logger.info('rolling restart finished');

@@ -125,6 +125,20 @@ describe('the drain on a manual clock', () => {
     }
   });
 
+  it('a shutdown may bring its own window (a restart counted from its signal): the closes fit in it', async () => {
+    const { clock, server, open } = core({ drainWindowMs: 1000 });
+    const sockets = open(10);
+    const done = server.shutdown({ stopListening: true, successorReady: true, drainWindowMs: 400 });
+    await clock.advance(400);
+    await done;
+    const times = sockets.map((s) => s.closed!.at).sort((a, b) => a - b);
+    times.forEach((t, i) => {
+      expect(t).toBeGreaterThanOrEqual(i * 40);
+      expect(t).toBeLessThan((i + 1) * 40);
+    });
+    expect(() => core().server.shutdown({ drainWindowMs: -1 })).toThrow(RangeError);
+  });
+
   it('the hint rule: "now" when a successor serves, never wider than the configured maxMs; shifted only for a cold shutdown', () => {
     const settings = { retryHint: HINT, drainWindowMs: 1000 };
     expect(retryHintFor({ kind: 'shutdown', stopListening: false, successorReady: true }, settings, 0)).toEqual(NOW);

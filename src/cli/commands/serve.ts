@@ -27,7 +27,7 @@ import { instrumentStore, mountMetrics } from '../serve-metrics.js';
 import { SERVE, SERVE_PROTECTIONS, type ServeConfig } from '../specs/serve.js';
 import { suggestion } from '../suggest.js';
 import { version } from '../version.js';
-import { drainRequestOf, reportReady, runPrimary, WORKER_ENV } from '../workers.js';
+import { drainRequestOf, handoverWindowMs, reportReady, runPrimary, WORKER_ENV } from '../workers.js';
 
 export type { ServeConfig } from '../specs/serve.js';
 
@@ -210,7 +210,7 @@ async function serve(args: string[], io: CliIo): Promise<number> {
   const keyFromPrimary = cluster.isWorker ? process.env[WORKER_ENV.demoKey] : undefined;
   if (config.demo && config.publishKey === undefined) config.publishKey = generatedKey = keyFromPrimary ?? randomBytes(18).toString('base64url');
   // The primary may ask to drain before this worker is serving (a stop during its start): nothing to drain then.
-  let drainOnce: ((request: { stopListening: boolean; successorReady: boolean }) => void) | undefined;
+  let drainOnce: ((request: { stopListening: boolean; successorReady: boolean; requestedAt?: number }) => void) | undefined;
   if (cluster.isWorker) {
     process.on('message', (message) => {
       const request = drainRequestOf(message);
@@ -266,12 +266,15 @@ async function serve(args: string[], io: CliIo): Promise<number> {
   if (cluster.isWorker) {
     // The primary's restart (a successor is ready: stop listening, the others take new connections, and
     // tell clients to come back now) or its stop (drain like a single process). Then exit.
-    const drainWith = (request: { stopListening: boolean; successorReady: boolean }) => {
+    const drainWith = (request: { stopListening: boolean; successorReady: boolean; requestedAt?: number }) => {
       drainOnce = undefined;
-      void server.shutdown(request).then(async () => {
+      const { stopListening, successorReady, requestedAt } = request;
+      // A restart's window counts from its signal: the successor's start is taken out of it.
+      const drainWindowMs = handoverWindowMs(server.settings.drainWindowMs, requestedAt, Date.now());
+      void server.shutdown({ stopListening, successorReady, drainWindowMs }).then(async () => {
         // Handed over to a successor: stay a moment (not listening, no connections) so the last clients'
         // resumes there are counted in this drain's account (the dashboard's restart view), then go.
-        if (request.successorReady) await new Promise((resolve) => setTimeout(resolve, HANDOVER_LINGER_MS));
+        if (successorReady) await new Promise((resolve) => setTimeout(resolve, HANDOVER_LINGER_MS));
         await store.close();
         logger.flush?.();
         process.exit(0);

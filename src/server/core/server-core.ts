@@ -63,6 +63,11 @@ export interface ShutdownOptions {
    * to come back after the drain window (nothing serves until a new process starts). @default false
    */
   successorReady?: boolean;
+  /**
+   * This drain's window, in ms, instead of `drainWindowMs`: for a restart whose window counts from an
+   * earlier moment (a supervisor's signal, before its successor started). @default drainWindowMs
+   */
+  drainWindowMs?: number;
 }
 
 /**
@@ -442,12 +447,14 @@ export class ServerCore {
     const code = options.code ?? this.#options.shutdownCode;
     const stopListening = options.stopListening === true;
     const successorReady = options.successorReady === true;
+    const windowMs = options.drainWindowMs;
+    if (windowMs !== undefined && !(Number.isFinite(windowMs) && windowMs >= 0)) throw new RangeError('drainWindowMs must be a number of ms >= 0');
     this.#setState('draining');
     this.#shutdownPromise = (async () => {
       // Behind a cluster primary, closing the listener at once makes it route new connections to the
       // other workers instead of to one that would only answer 503.
       if (stopListening) for (const source of this.#sources) source.stopListening?.();
-      await this.#drain({ kind: 'shutdown', code, stopListening, successorReady });
+      await this.#drain({ kind: 'shutdown', code, stopListening, successorReady }, windowMs);
       this.#unwatch?.();
       this.#offAvailability?.();
       this.#heartbeat.stop();
@@ -459,8 +466,9 @@ export class ServerCore {
   }
 
   /** Drain the connections open now. */
-  #drain(plan: DrainPlan): Promise<void> {
-    return drain([...this.#live], plan, this.#options, {
+  #drain(plan: DrainPlan, windowMs?: number): Promise<void> {
+    const settings = windowMs === undefined ? this.#options : { ...this.#options, drainWindowMs: windowMs };
+    return drain([...this.#live], plan, settings, {
       clock: this.clock,
       logger: this.logger,
       observer: {
