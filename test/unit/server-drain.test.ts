@@ -139,6 +139,30 @@ describe('the drain on a manual clock', () => {
     expect(() => core().server.shutdown({ drainWindowMs: -1 })).toThrow(RangeError);
   });
 
+  it('handing over: a connection arriving after the listener closed is admitted, then closed at once with "now"; a cold shutdown refuses it', async () => {
+    const peer = { gone: false, onGone: () => () => {} };
+    const upgrade = { remoteAddress: '127.0.0.1', url: '/', headers: {} };
+    const { clock, server, open } = core();
+    const sockets = open(4);
+    const done = server.shutdown({ stopListening: true, successorReady: true });
+    await clock.advance(300);
+    // Accepted by the kernel before the listener closed, its upgrade request arrives now.
+    expect(server.admit(upgrade, peer)).toMatchObject({ admitted: true });
+    const [late] = open(1);
+    await clock.advance(700);
+    await done;
+    expect(late!.closed!.code).toBe(1012);
+    expect(parseReason(late!.closed!.reason).retry).toEqual(NOW);
+    expect(late!.closed!.at).toBeGreaterThanOrEqual(Math.max(...sockets.map((s) => s.closed!.at)));
+    // One drain, as counted and reported.
+    expect(server.stats().drains).toBe(1);
+    expect(server.state).toBe('stopped');
+
+    const cold = core();
+    void cold.server.shutdown();
+    expect(cold.server.admit(upgrade, peer)).toMatchObject({ admitted: false, status: 503 });
+  });
+
   it('the hint rule: "now" when a successor serves, never wider than the configured maxMs; shifted only for a cold shutdown', () => {
     const settings = { retryHint: HINT, drainWindowMs: 1000 };
     expect(retryHintFor({ kind: 'shutdown', stopListening: false, successorReady: true }, settings, 0)).toEqual(NOW);

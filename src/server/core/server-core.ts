@@ -107,6 +107,8 @@ export class ServerCore {
   #state: ServerState = 'running';
   #shutdownPromise: Promise<void> | undefined;
   #restartPromise: Promise<void> | undefined;
+  /** A shutdown that stopped listening with a successor ready is under way (see `accepting`). */
+  #handingOver = false;
   readonly #sources = new Set<SocketSource>();
   readonly #replayBudget: ByteBudget;
   /** The store holding history, sessions and dedupe records. */
@@ -167,7 +169,9 @@ export class ServerCore {
         return core.#options;
       },
       get accepting() {
-        return core.#state !== 'draining' && core.#state !== 'stopped';
+        // Handing over to a successor: a connection already on its way here when the listener closed is
+        // served (and closed at once with "come back now" after the drain), not refused.
+        return core.#state === 'running' || core.#state === 'restarting' || (core.#state === 'draining' && core.#handingOver);
       },
       get open() {
         return core.#live.size;
@@ -448,13 +452,20 @@ export class ServerCore {
     const stopListening = options.stopListening === true;
     const successorReady = options.successorReady === true;
     const windowMs = options.drainWindowMs;
+    // (A successor-ready shutdown that stops listening hands over: see `accepting`.)
     if (windowMs !== undefined && !(Number.isFinite(windowMs) && windowMs >= 0)) throw new RangeError('drainWindowMs must be a number of ms >= 0');
     this.#setState('draining');
     this.#shutdownPromise = (async () => {
       // Behind a cluster primary, closing the listener at once makes it route new connections to the
       // other workers instead of to one that would only answer 503.
       if (stopListening) for (const source of this.#sources) source.stopListening?.();
+      this.#handingOver = stopListening && successorReady;
       await this.#drain({ kind: 'shutdown', code, stopListening, successorReady }, windowMs);
+      if (this.#handingOver) {
+        // Connections that arrived after the drain began (accepted before the listener closed) go now.
+        this.#handingOver = false;
+        if (this.#live.size > 0) await this.#closeLateArrivals({ kind: 'shutdown', code, stopListening, successorReady });
+      }
       this.#unwatch?.();
       this.#offAvailability?.();
       this.#heartbeat.stop();
@@ -463,6 +474,17 @@ export class ServerCore {
       this.#setState('stopped');
     })();
     return this.#shutdownPromise;
+  }
+
+  /**
+   * Close, at once and with the drain's code and hint, the connections that arrived during a hand-over
+   * drain. Part of that drain: no drain of its own in the counters, events or log.
+   */
+  #closeLateArrivals(plan: DrainPlan): Promise<void> {
+    const { logger } = this;
+    this.logger.info({ count: this.#live.size }, 'closing connections that arrived during the hand-over');
+    const quiet: Logger = { info: () => {}, warn: (fields, message) => logger.warn(fields, message), error: (fields, message) => logger.error(fields, message) };
+    return drain([...this.#live], plan, { ...this.#options, drainWindowMs: 0 }, { clock: this.clock, logger: quiet, observer: { started: () => {}, finished: () => {} } });
   }
 
   /** Drain the connections open now. */
