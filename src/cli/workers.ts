@@ -18,6 +18,7 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
+import { LifelineError } from '../errors.js';
 
 /** What the primary tells its workers, in their environment. */
 export const WORKER_ENV = {
@@ -84,18 +85,24 @@ function readyReportOf(message: unknown): ReadyReport | undefined {
   return message as ReadyReport;
 }
 
-/** Why a worker never became ready: it exited first, with this code. */
-class ExitedBeforeReady extends Error {
+/** A worker of `lifeline serve` exited before it was ready (its own stderr says why): logged by the primary. */
+export class WorkerStartError extends LifelineError {
+  override name = 'WorkerStartError';
+  /**
+   * @param worker - the worker's pid
+   * @param exitCode - its exit code (2: a usage error), null when a signal ended it
+   * @param signal - the signal that ended it, if any
+   */
   constructor(
     readonly worker: number | undefined,
     readonly exitCode: number | null,
     readonly signal: string | null,
   ) {
-    super(`worker ${worker} exited (${signal ?? exitCode}) before it was ready`);
+    super('LIFELINE_ERR_WORKER_START', `worker ${worker} exited (${signal ?? exitCode}) before it was ready`);
   }
 }
 
-/** Resolves with the worker's ready report; rejects with {@link ExitedBeforeReady} if it exits first. */
+/** Resolves with the worker's ready report; rejects with {@link WorkerStartError} if it exits first. */
 function ready(worker: Worker): Promise<ReadyReport> {
   return new Promise((resolve, reject) => {
     const onMessage = (message: unknown) => {
@@ -107,7 +114,7 @@ function ready(worker: Worker): Promise<ReadyReport> {
     };
     const onExit = (code: number | null, signal: string | null) => {
       worker.off('message', onMessage);
-      reject(new ExitedBeforeReady(worker.process.pid, code, signal));
+      reject(new WorkerStartError(worker.process.pid, code, signal));
     };
     worker.on('message', onMessage);
     worker.once('exit', onExit);
@@ -241,7 +248,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<never> {
     // The worker said why on stderr (a usage error, the port taken); its exit code is the CLI's.
     stopping = true;
     for (const worker of current) worker.process.kill('SIGKILL');
-    const code = error instanceof ExitedBeforeReady && typeof error.exitCode === 'number' && error.exitCode !== 0 ? error.exitCode : 1;
+    const code = error instanceof WorkerStartError && typeof error.exitCode === 'number' && error.exitCode !== 0 ? error.exitCode : 1;
     process.exit(code);
   }
   if (options.announce) logger.info({ port: address.port, host: address.host, workers: count, url: `ws://${address.host}:${address.port}/` }, 'listening');
