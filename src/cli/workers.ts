@@ -162,6 +162,12 @@ export interface PrimaryOptions {
  */
 export async function runPrimary(options: PrimaryOptions): Promise<never> {
   const { count, logger } = options;
+  // One worker: it accepts from the listening socket itself (the primary only holds the socket, so it
+  // stays open while workers change). Round-robin through the primary would hand every connection over
+  // IPC and wait for the worker's answer before the next one: a reconnection storm then queues behind a
+  // worker busy with the clients already back. Several workers: round-robin, for an even spread (the
+  // kernel's own spread between processes can be very uneven).
+  if (count === 1) cluster.schedulingPolicy = cluster.SCHED_NONE;
   const current = new Set<Worker>();
   /** Workers that said they are ready: only those are replaced when they die on their own. */
   const serving = new Set<Worker>();
