@@ -142,7 +142,7 @@ export interface PrimaryOptions {
    * one worker its own entry (with the URLs) is the only one, as with a single process.
    */
   readonly announce: boolean;
-  /** Environment given to every worker (on top of this process's), read at each fork: a change reaches the next workers. */
+  /** Environment given to every worker (on top of this process's). */
   readonly env?: Record<string, string>;
   /**
    * The listening socket was inherited (socket activation): when the last worker dies on its own the
