@@ -15,6 +15,8 @@ const LOAD = [
   'test/integration/redis-outage.test.ts',
   'test/integration/readme.test.ts',
   'test/integration/presence-restarts.test.ts',
+  'test/integration/zero-dark.test.ts',
+  'test/integration/shared-sqlite.test.ts',
 ];
 
 /**

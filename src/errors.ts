@@ -50,6 +50,7 @@ export const ERROR_CODES = {
   LIFELINE_ERR_ID_FORGOTTEN: { className: 'IdempotencyWindowError', source: 'store' },
   LIFELINE_ERR_MISSING_DEPENDENCY: { className: 'MissingDependencyError', source: 'package' },
   LIFELINE_ERR_USAGE: { className: 'UsageError', source: 'cli' },
+  LIFELINE_ERR_WORKER_START: { className: 'WorkerStartError', source: 'cli' },
 } as const satisfies Record<`LIFELINE_ERR_${string}`, { readonly className: string; readonly source: ErrorSource }>;
 
 /** Every code a {@link LifelineError} can carry: `switch (error.code)` over it can be exhaustive. */

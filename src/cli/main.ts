@@ -2,13 +2,13 @@
  * The `lifeline` command: serve, drill, probe, explain and compare close codes.
  * @packageDocumentation
  */
-import { readFileSync } from 'node:fs';
 import { LifelineError } from '../errors.js';
 import { renderHelp, renderOverview } from './help.js';
 import { processIo, UsageError, type CliIo } from './io.js';
 import type { CommandSpec } from './spec.js';
 import { COMMAND_SPECS } from './specs/index.js';
 import { suggestion } from './suggest.js';
+import { version } from './version.js';
 
 type Command = (args: string[], io: CliIo) => number | Promise<number>;
 
@@ -21,11 +21,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   probe: async () => (await import('./commands/probe.js')).runProbe,
 };
 
-/** The package's version, from its package.json (two levels above dist/cli/ and src/cli/ alike). */
-export function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
-  return pkg.version ?? 'unknown';
-}
+export { version } from './version.js';
 
 function specOf(name: string): CommandSpec | undefined {
   return COMMAND_SPECS.find((c) => c.name === name);

@@ -8,7 +8,7 @@
  * @packageDocumentation
  */
 export { createServer, LifelineServer } from './server.js';
-export type { AttachOptions } from './server.js';
+export type { AttachOptions, InheritedSocket } from './server.js';
 export { createServerCore, ServerCore } from './core/server-core.js';
 export type { PresenceEvent, PresenceQuery, ServerCoreOptions, ServerEvents, ServerState, ShutdownOptions, SocketSource } from './core/server-core.js';
 export type { Incident } from './core/error-boundary.js';
@@ -24,6 +24,7 @@ export type { LifelineErrorCode } from '../errors.js';
 export type { Authenticate, AuthResult, RateLimit, CloseHandler, ConnectionHandler, MessageHandler, ServerOptions, ShutdownCode } from './core/options.js';
 export { handleSignals } from './node/signals.js';
 export type { SignalOptions } from './node/signals.js';
+export { forgetSocketActivation, inheritedSocket } from './node/socket-activation.js';
 export type { TransportEvents, TransportSocket, UpgradeInfo } from './core/transport.js';
 export type { ChannelAuthorizer, ProtocolCount, SessionMessageContext, SessionMessageHandler } from './v1/protocol-session.js';
 export type { PresenceCounters } from './v1/presence.js';

@@ -27,6 +27,18 @@ export interface AttachOptions {
   path?: string;
 }
 
+/**
+ * A listening socket the process already holds, by file descriptor: one inherited from a service
+ * manager (systemd socket activation passes it as fd 3), or from a supervising process.
+ */
+export interface InheritedSocket {
+  /** The file descriptor of a socket already bound and listening. */
+  readonly fd: number;
+}
+
+/** While a drain hands clients over, how often kept-alive HTTP connections that fell idle are closed. */
+const IDLE_SWEEP_MS = 50;
+
 /** Least time between two log lines about failed accepts. */
 const ACCEPT_ERROR_LOG_MS = 10_000;
 
@@ -43,6 +55,10 @@ export class LifelineServer extends ServerCore {
   readonly #routes: ((req: IncomingMessage, res: ServerResponse) => boolean)[] = [];
   #lastAcceptErrorLog = 0;
   #stopFdWatch: (() => void) | undefined;
+  /** Stopped listening for a drain: answers close their HTTP connection, so keep-alive clients move on. */
+  #handingOver = false;
+  /** While handing over: closes kept-alive HTTP connections as they fall idle. */
+  #idleSweep: ReturnType<typeof setInterval> | undefined;
 
   /** @param options - see {@link ServerOptions} */
   constructor(options: ServerOptions = {}) {
@@ -53,7 +69,19 @@ export class LifelineServer extends ServerCore {
     super({ ...options, logger });
     this.#adapter = adapter;
     this.addSource({
-      stopListening: () => this.#httpServer?.close(),
+      stopListening: () => {
+        this.#handingOver = true;
+        // A client with a kept-alive HTTP connection (a publisher, a health checker) would go on talking
+        // to this draining process: idle connections are closed now, and those busy now as soon as they
+        // are idle (answers from now on say `Connection: close`), not all at once when the drain ends.
+        const server = this.#httpServer;
+        server?.close();
+        server?.closeIdleConnections();
+        if (server) {
+          this.#idleSweep = setInterval(() => server.closeIdleConnections(), IDLE_SWEEP_MS);
+          this.#idleSweep.unref();
+        }
+      },
       close: () => this.#closeNode(),
     });
   }
@@ -67,8 +95,12 @@ export class LifelineServer extends ServerCore {
     this.#routes.push(route);
   }
 
-  /** Create an HTTP server with the health routes, attach to it and listen. Resolves with the bound address. */
-  async listen(port = 0, host = '127.0.0.1'): Promise<{ port: number; host: string }> {
+  /**
+   * Create an HTTP server with the health routes, attach to it and listen. Resolves with the bound address.
+   * @param port - a TCP port (0 picks a free one), or a socket the process inherited ({@link InheritedSocket}:
+   *   systemd socket activation), on which `host` plays no part
+   */
+  async listen(port: number | InheritedSocket = 0, host = '127.0.0.1'): Promise<{ port: number; host: string }> {
     const server = createHttpServer((req, res) => {
       if (!this.handleRequest(req, res)) sendJson(res, 404, { error: 'not found' });
     });
@@ -76,10 +108,12 @@ export class LifelineServer extends ServerCore {
     this.attach(server);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(port, host, () => {
+      const done = () => {
         server.off('error', reject);
         resolve();
-      });
+      };
+      if (typeof port === 'number') server.listen(port, host, done);
+      else server.listen({ fd: port.fd }, done);
     });
     // Out of file descriptors, `accept` fails and Node reports it here: without a listener the process
     // would die; with one, new clients wait in the backlog until descriptors return. Logged, rate-limited.
@@ -126,6 +160,7 @@ export class LifelineServer extends ServerCore {
    * Paths are read from `req.url`, so a framework that strips a mount prefix mounts these under it.
    */
   handleRequest(req: IncomingMessage, res: ServerResponse): boolean {
+    if (this.#handingOver) res.shouldKeepAlive = false;
     if (this.#handleBuiltInRequest(req, res)) return true;
     for (const route of this.#routes) if (route(req, res)) return true;
     return false;
@@ -169,6 +204,7 @@ export class LifelineServer extends ServerCore {
   /** After the drain: stop watching descriptors, stop `ws`, and close the HTTP server `listen()` created. */
   async #closeNode(): Promise<void> {
     this.#stopFdWatch?.();
+    clearInterval(this.#idleSweep);
     this.#adapter.close();
     const server = this.#httpServer;
     if (!this.#ownsHttpServer || !server) return;

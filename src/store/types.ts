@@ -394,11 +394,13 @@ export interface Store {
   finishMessage(session: string, messageId: number, outcome: MessageOutcome): Promise<void>;
 
   /**
-   * Engines shared by several processes (redis) call `listener` for messages appended by any process, so
-   * each process can deliver them to its own subscribers: every message of every channel, or, in an
-   * engine with {@link Store.follow}, the messages of the channels this process follows (and possibly a
-   * few more). Engines private to one process leave it undefined: the server then delivers what it
-   * appends itself. Returns the unsubscribe function.
+   * Engines shared by several processes (redis, a sqlite file) call `listener` for messages appended by any
+   * other process, so each process can deliver them to its own subscribers: every message of every channel,
+   * or, in an engine with {@link Store.follow}, the messages of the channels this process follows (and
+   * possibly a few more). Whether the appends made through this very store object come back too is the
+   * engine's choice (redis: yes; sqlite: no, its caller already has them): the server delivers what it
+   * appends itself, and a listener must take a message it already has in its stride. Engines private to
+   * one process leave it undefined. Returns the unsubscribe function.
    */
   watch?(listener: (message: StoredMessage) => void): () => void;
 

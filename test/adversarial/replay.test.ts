@@ -83,7 +83,7 @@ async function metric(port: number, name: string): Promise<number> {
 describe('replay under attack', () => {
   it('resumed hellos asking for all 390 MiB of history on 250 channels, from two clients that never read', async () => {
     const server = await serve();
-    const pid = server.child.pid!;
+    const pid = server.pid;
     const health = watchHealth(server.port);
     const calm = await bystander(server.port, 'bystander');
 
@@ -117,7 +117,7 @@ describe('replay under attack', () => {
 
   it('eight clients subscribing from offset 0 to a channel of 600 x 512 KiB and never reading', async () => {
     const server = await serve();
-    const pid = server.child.pid!;
+    const pid = server.pid;
     const health = watchHealth(server.port);
     const calm = await bystander(server.port, 'bystander-2');
     for (let attacker = 0; attacker < 8; attacker++) {

@@ -74,7 +74,7 @@ describe('the operator console', () => {
     await until('the demo page counted', async () => ((await count(dash, 'stat-open')) === 1 ? true : undefined));
 
     // The nodes view: this very process, ready, with its vitals.
-    const row = await dash.waitForSelector(`#nodes tr[data-source$=":${server.serve.child.pid}"]`);
+    const row = await dash.waitForSelector(`#nodes tr[data-source$=":${server.serve.pid}"]`);
     expect(await row.getAttribute('data-state')).toBe('ready');
     const cells = await row.$$eval('td', (tds) => tds.map((td) => td.textContent ?? ''));
     expect(cells[1]).toBe('ready');
@@ -292,17 +292,19 @@ describe('the operator console', () => {
     // Plain WebSocket clients too: they close and do not come back as sessions.
     for (let i = 0; i < 20; i++) await connectPeer(`ws://127.0.0.1:${server.serve.port}/plain`);
     const { page: dash, errors } = await dashboard('#/restart');
+    // The worker serving now is the one that drains: SIGHUP hands its clients to a successor.
+    const draining = server.serve.pid;
     await dash.click('#restart');
     await dash.waitForSelector('#restart-result[data-restart="finished"]', { timeout: 15_000 });
     const text = (await dash.textContent('#restart-result'))!;
     expect(text).not.toContain('Restart requested');
     expect(text).toContain('Restart finished');
-    const row = await dash.waitForSelector(`#drain-rows tr[data-source$=":${server.serve.child.pid}"][data-running="false"]`);
+    const row = await dash.waitForSelector(`#drain-rows tr[data-source$=":${draining}"][data-running="false"]`);
     const targets = Number(await row.getAttribute('data-targets'));
     expect(targets).toBe(21); // the demo page and the plain clients; the dashboard is not counted
     expect(Number(await row.getAttribute('data-closed'))).toBe(targets);
     expect(await row.getAttribute('data-sessions')).toBe('1');
-    // The demo page's session came back: it is counted as back.
+    // The demo page's session came back (to the successor, which announced it): it is counted as back.
     await demo.page.waitForSelector('#closes tr[data-code="1012"][data-back-after-ms]', { timeout: 10_000 });
     await dash.waitForSelector('#drain-rows tr[data-back="1"]', { timeout: 10_000 });
     await dash.waitForSelector('#drain-chart polyline[data-key="left"]');

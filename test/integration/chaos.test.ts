@@ -56,7 +56,7 @@ describe('chaos drill', () => {
     b.kill('SIGHUP');
 
     const { code, report, stderr } = await drill.done;
-    const memory = [a, b].map((s) => rssMb(s.child.pid!));
+    const memory = [a, b].map((s) => rssMb(s.pid));
     const incidents = a.logs.filter((e) => e.incident !== undefined).length + b.logs.filter((e) => e.incident !== undefined).length;
     console.log(`chaos: ${JSON.stringify(report.totals)} unacknowledged=${report.unacknowledged} connectedAtEnd=${report.connectedAtEnd}/${report.clients} incidents=${incidents} rssMb=${memory.map((m) => m.toFixed(0)).join(',')}`);
     expect(incidents, stderr.slice(-1000)).toBeGreaterThan(20); // the chaos really happened

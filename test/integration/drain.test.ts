@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseReason } from '../../src/protocol/index.js';
+import { SUCCESSOR_RETRY_JITTER_MS } from '../../src/server/core/drain.js';
 import { killAll, startServe } from '../support/serve-process.js';
 import { closeAllPeers, connectPeer, tryUpgrade } from '../support/ws-peer.js';
 
@@ -52,35 +53,52 @@ describe('planned restart of a real server process', () => {
     expect(exit).toEqual({ code: 0, signal: null });
   });
 
-  it('SIGHUP: reloads the config, cycles connections with 1012, and keeps serving', async () => {
+  it('SIGHUP: a successor process with the re-read config is ready first; the old one cycles its connections with 1012 "come back now"', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lifeline-'));
     const config = join(dir, 'config.json');
     writeFileSync(config, JSON.stringify({ drainWindowMs: 600 }));
     const server = await startServe(['--demo', '--config', config]);
+    const firstWorker = server.pid;
     const peers = await Promise.all(Array.from({ length: 5 }, () => connectPeer(server.url)));
 
     writeFileSync(config, JSON.stringify({ drainWindowMs: 800, retryHint: { minMs: 200, maxMs: 900 } }));
     server.kill('SIGHUP');
     const closes = await Promise.all(peers.map((p) => p.closed));
+    // Something already serves: every reason says come back at once, with a small jitter.
     for (const c of closes) {
       expect(c.code).toBe(1012);
-      expect(parseReason(c.reason).retry).toEqual({ minMs: 200, maxMs: 900 });
+      expect(parseReason(c.reason).retry).toEqual({ minMs: 0, maxMs: SUCCESSOR_RETRY_JITTER_MS });
     }
     const reloaded = await server.waitForLog((e) => e.msg === 'configuration reloaded');
     // The reload logs which settings are in force, never their values (they may hold secrets).
     expect(reloaded.settings).toEqual(expect.arrayContaining(['drainWindowMs', 'retryHint']));
-
-    // The same process accepts and serves new connections during and after the cycle.
-    const again = await connectPeer(server.url);
-    expect(await again.request('back')).toBe('back');
+    // It was logged by the successor, a new process; the one signalled (the supervisor) is still up.
+    expect(reloaded.pid).not.toBe(firstWorker);
     expect(server.child.exitCode).toBeNull();
 
-    // A broken config on reload is logged and the old one kept: the process still serves.
+    // The service accepts and serves new connections during and after the restart.
+    const again = await connectPeer(server.url);
+    expect(await again.request('back')).toBe('back');
+
+    // A broken config on reload is logged and the old one kept: nothing restarts, the process still serves.
     writeFileSync(config, '{ not json');
     server.kill('SIGHUP');
     await server.waitForLog((e) => e.msg === 'configuration reload failed; keeping the previous configuration');
     const third = await connectPeer(server.url);
     expect(await third.request('still')).toBe('still');
+    expect(await again.request('open')).toBe('open');
+
+    // The reloaded settings are the ones in force: a SIGTERM now drains with the reloaded hint (shifted
+    // past the 800 ms window: nothing serves after a cold shutdown) and exits 0.
+    server.kill('SIGTERM');
+    for (const c of await Promise.all([again.closed, third.closed])) {
+      expect(c.code).toBe(1012);
+      const hint = parseReason(c.reason).retry!;
+      expect(hint.minMs).toBeGreaterThanOrEqual(200);
+      expect(hint.minMs).toBeLessThanOrEqual(200 + 800);
+      expect(hint.maxMs - hint.minMs).toBe(700);
+    }
+    expect(await server.exited).toEqual({ code: 0, signal: null });
   });
 
   it('--config with an unknown setting or a bad flag is a one-line error and a non-zero exit', async () => {

@@ -113,13 +113,13 @@ describe('fuzzing a real server process', () => {
   it('never crashes, never answers 1011, closes exactly as the registry prescribes, leaks nothing', async () => {
     // Memory is judged after a warm-up third of the run (allocator pools and JIT settle first): what grows
     // after that grows with the input count, i.e. leaks.
-    let before = rssKb(server.child.pid!);
+    let before = rssKb(server.pid);
     let runs = 0;
     const seen = new Map<string, number>();
     await fc.assert(
       fc.asyncProperty(payloads, fc.boolean(), async (payload, v1) => {
         // `crash` is the demo's deliberate 1011: not a client mistake, so not fuzz material.
-        if (++runs === Math.floor(RUNS / 3)) before = rssKb(server.child.pid!);
+        if (++runs === Math.floor(RUNS / 3)) before = rssKb(server.pid);
         if (payload.bytes.toString() === 'crash' || payload.bytes.toString().includes('"crash"')) return;
         const outcome = await exchange(server.url, v1, payload);
         const expected = v1 ? expectedV1(payload) : expectedPlain(payload);
@@ -133,7 +133,7 @@ describe('fuzzing a real server process', () => {
     );
     expect(server.child.exitCode).toBeNull();
     expect(server.logs.some((e) => e.incident !== undefined)).toBe(false);
-    const grownKb = rssKb(server.child.pid!) - before;
+    const grownKb = rssKb(server.pid) - before;
     console.log(`fuzz: ${RUNS} inputs, outcomes ${JSON.stringify(Object.fromEntries(seen))}, RSS growth after warm-up ${grownKb} KiB`);
     expect(grownKb).toBeLessThan(48 * 1024);
   }, 300_000);

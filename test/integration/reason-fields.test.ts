@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { createClient, type CloseInfo } from '../../src/client/index.js';
 import { parseReason } from '../../src/protocol/index.js';
+import { SUCCESSOR_RETRY_JITTER_MS } from '../../src/server/core/drain.js';
 import { CloseError, PolicyViolationError, type LifelineServer, type ServerOptions } from '../../src/server/index.js';
 import { useKit } from '../support/kit.js';
 import { connectV1 } from '../support/v1-peer.js';
@@ -100,8 +101,9 @@ describe('reason fields cannot be forged by application text', () => {
     void server!.restart();
     const [plain, session] = await Promise.all([plainPeer.closed, v1.closed]);
     expect(plain.code).toBe(1001);
-    expect(parseReason(plain.reason)).toEqual({ text: 'service restart', retry: { minMs: 1000, maxMs: 5000 } });
+    // An in-process restart keeps serving: the hint says "now" (0 to a small jitter), whichever code carries it.
+    expect(parseReason(plain.reason)).toEqual({ text: 'service restart', retry: { minMs: 0, maxMs: SUCCESSOR_RETRY_JITTER_MS } });
     expect(session.code).toBe(1012);
-    expect(parseReason(session.reason)).toEqual({ text: 'service restart', retry: { minMs: 1000, maxMs: 5000 } });
+    expect(parseReason(session.reason)).toEqual({ text: 'service restart', retry: { minMs: 0, maxMs: SUCCESSOR_RETRY_JITTER_MS } });
   });
 });

@@ -23,6 +23,12 @@ export type LogEntry = Record<string, unknown> & { msg?: string; level?: number 
 /** A running server process. */
 export interface ServeProcess {
   readonly child: ChildProcess;
+  /**
+   * The process that serves connections, by its `listening` log entry: the worker under `serve`'s
+   * supervising primary (sqlite, Redis), the child itself with the memory store. Measure resources
+   * (RSS, bytes written) here; signal `child`. The newest one after a SIGHUP restart.
+   */
+  readonly pid: number;
   readonly port: number;
   readonly url: string;
   readonly logs: LogEntry[];
@@ -36,14 +42,15 @@ export interface ServeProcess {
 const running = new Set<ChildProcess>();
 
 /** Start `lifeline serve` with `args` (port 0 unless given) and wait until it listens. */
-export async function startServe(args: string[] = [], options: { env?: NodeJS.ProcessEnv; wrap?: string[] } = {}): Promise<ServeProcess> {
+export async function startServe(args: string[] = [], options: { env?: NodeJS.ProcessEnv; wrap?: string[]; bin?: string } = {}): Promise<ServeProcess> {
   const hasPort = args.includes('--port') || args.includes('-p');
   // Never the default ./lifeline-data: tests must not share (or leave behind) state.
   const hasData = args.includes('--data-dir') || args.includes('--store');
   const extra = [...(hasPort ? [] : ['--port', '0']), ...(hasData ? [] : ['--data-dir', tempDataDir()])];
   // `wrap`: a command to run it under (e.g. prlimit); signals then go to that wrapper, which execs node.
   const [command, ...prefix] = [...(options.wrap ?? []), process.execPath];
-  const child = spawn(command!, [...prefix, BIN, 'serve', ...extra, ...args], {
+  // `bin`: another copy of the package's launcher (a deploy directory whose code a test changes).
+  const child = spawn(command!, [...prefix, options.bin ?? BIN, 'serve', ...extra, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...options.env },
   });
@@ -95,6 +102,10 @@ export async function startServe(args: string[] = [], options: { env?: NodeJS.Pr
   const port = listening.port as number;
   return {
     child,
+    get pid() {
+      const newest = logs.filter((e) => e.msg === 'listening' && typeof e.pid === 'number').at(-1);
+      return (newest?.pid as number | undefined) ?? child.pid!;
+    },
     port,
     url: `ws://127.0.0.1:${port}/`,
     logs,

@@ -64,6 +64,7 @@ function sourceOf(code: LifelineErrorCode): string {
     case 'LIFELINE_ERR_MISSING_DEPENDENCY':
       return 'package';
     case 'LIFELINE_ERR_USAGE':
+    case 'LIFELINE_ERR_WORKER_START':
       return 'cli';
     default: {
       const unhandled: never = code;

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parseReason } from '../../src/protocol/index.js';
-import { drainOffsets } from '../../src/server/core/drain.js';
+import { drainOffsets, retryHintFor, SUCCESSOR_RETRY_JITTER_MS } from '../../src/server/core/drain.js';
 import { createServerCore, type ServerCoreOptions } from '../../src/server/core/server-core.js';
 import { openFake, recordingLogger, type FakeSocket } from '../support/fake-socket.js';
 import { ManualClock } from '../support/manual-clock.js';
@@ -20,6 +20,8 @@ function seeded(seed: number): () => number {
 }
 
 const HINT = { minMs: 1000, maxMs: 5000 };
+/** The hint when something already serves: come back at once, with a small jitter. */
+const NOW = { minMs: 0, maxMs: SUCCESSOR_RETRY_JITTER_MS };
 
 /** A core on a manual clock (time starts at 0), with no heartbeat. */
 function core(options: Partial<ServerCoreOptions> = {}) {
@@ -55,7 +57,7 @@ describe('drain schedule', () => {
 });
 
 describe('the drain on a manual clock', () => {
-  it('restart: every close lands inside the window, one per slot, 1012 with the hint as configured; the server keeps running', async () => {
+  it('restart: every close lands inside the window, one per slot, 1012 with a hint that says "now" (this process keeps serving)', async () => {
     const { clock, server, open } = core();
     const sockets = open(20);
     const states: string[] = [];
@@ -71,7 +73,7 @@ describe('the drain on a manual clock', () => {
     });
     for (const s of sockets) {
       expect(s.closed!.code).toBe(1012);
-      expect(parseReason(s.closed!.reason)).toMatchObject({ text: 'service restart', retry: HINT });
+      expect(parseReason(s.closed!.reason)).toMatchObject({ text: 'service restart', retry: NOW });
     }
     expect(states).toEqual(['restarting', 'running']);
     expect(server.connections.size).toBe(0);
@@ -95,15 +97,79 @@ describe('the drain on a manual clock', () => {
     expect(new Set(sockets.map((s) => parseReason(s.closed!.reason).retry!.minMs)).size).toBeGreaterThan(1);
   });
 
-  it('shutdown with stopListening, and a restart: no shift (the clients go elsewhere, or come back to this process)', async () => {
-    for (const run of [(s: ReturnType<typeof core>['server']) => s.shutdown({ stopListening: true }), (s: ReturnType<typeof core>['server']) => s.restart()]) {
+  it('shutdown with stopListening and no successor: the configured hint, unshifted (the clients go elsewhere)', async () => {
+    const { clock, server, open } = core();
+    const sockets = open(5);
+    const done = server.shutdown({ stopListening: true });
+    await clock.advance(1000);
+    await done;
+    for (const s of sockets) expect(parseReason(s.closed!.reason).retry).toEqual(HINT);
+  });
+
+  it('successorReady: every close, early or late in the window, says "now" (a restart, a shutdown with or without stopListening)', async () => {
+    const runs = [
+      (s: ReturnType<typeof core>['server']) => s.restart(),
+      (s: ReturnType<typeof core>['server']) => s.shutdown({ stopListening: true, successorReady: true }),
+      (s: ReturnType<typeof core>['server']) => s.shutdown({ successorReady: true }),
+    ];
+    for (const run of runs) {
       const { clock, server, open } = core();
-      const sockets = open(5);
+      const sockets = open(10);
       const done = run(server);
       await clock.advance(1000);
       await done;
-      for (const s of sockets) expect(parseReason(s.closed!.reason).retry).toEqual(HINT);
+      // Closed across the whole window, as always (no herd), each told to come back at once.
+      const times = sockets.map((s) => s.closed!.at);
+      expect(Math.max(...times) - Math.min(...times)).toBeGreaterThanOrEqual(500);
+      for (const s of sockets) expect(parseReason(s.closed!.reason).retry).toEqual(NOW);
     }
+  });
+
+  it('a shutdown may bring its own window (a restart counted from its signal): the closes fit in it', async () => {
+    const { clock, server, open } = core({ drainWindowMs: 1000 });
+    const sockets = open(10);
+    const done = server.shutdown({ stopListening: true, successorReady: true, drainWindowMs: 400 });
+    await clock.advance(400);
+    await done;
+    const times = sockets.map((s) => s.closed!.at).sort((a, b) => a - b);
+    times.forEach((t, i) => {
+      expect(t).toBeGreaterThanOrEqual(i * 40);
+      expect(t).toBeLessThan((i + 1) * 40);
+    });
+    expect(() => core().server.shutdown({ drainWindowMs: -1 })).toThrow(RangeError);
+  });
+
+  it('handing over: a connection arriving after the listener closed is admitted, then closed at once with "now"; a cold shutdown refuses it', async () => {
+    const peer = { gone: false, onGone: () => () => {} };
+    const upgrade = { remoteAddress: '127.0.0.1', url: '/', headers: {} };
+    const { clock, server, open } = core();
+    const sockets = open(4);
+    const done = server.shutdown({ stopListening: true, successorReady: true });
+    await clock.advance(300);
+    // Accepted by the kernel before the listener closed, its upgrade request arrives now.
+    expect(server.admit(upgrade, peer)).toMatchObject({ admitted: true });
+    const [late] = open(1);
+    await clock.advance(700);
+    await done;
+    expect(late!.closed!.code).toBe(1012);
+    expect(parseReason(late!.closed!.reason).retry).toEqual(NOW);
+    expect(late!.closed!.at).toBeGreaterThanOrEqual(Math.max(...sockets.map((s) => s.closed!.at)));
+    // One drain, as counted and reported.
+    expect(server.stats().drains).toBe(1);
+    expect(server.state).toBe('stopped');
+
+    const cold = core();
+    void cold.server.shutdown();
+    expect(cold.server.admit(upgrade, peer)).toMatchObject({ admitted: false, status: 503 });
+  });
+
+  it('the hint rule: "now" when a successor serves, never wider than the configured maxMs; shifted only for a cold shutdown', () => {
+    const settings = { retryHint: HINT, drainWindowMs: 1000 };
+    expect(retryHintFor({ kind: 'shutdown', stopListening: false, successorReady: true }, settings, 0)).toEqual(NOW);
+    expect(retryHintFor({ kind: 'shutdown', stopListening: false, successorReady: true }, { ...settings, retryHint: { minMs: 50, maxMs: 100 } }, 0)).toEqual({ minMs: 0, maxMs: 100 });
+    expect(retryHintFor({ kind: 'shutdown', stopListening: false, successorReady: false }, settings, 300)).toEqual({ minMs: 1700, maxMs: 5700 });
+    expect(retryHintFor({ kind: 'shutdown', stopListening: true, successorReady: false }, settings, 300)).toEqual(HINT);
+    expect(retryHintFor({ kind: 'restart', stopListening: false, successorReady: false }, settings, 300)).toEqual(HINT);
   });
 
   it('a socket source is told to stop listening only with stopListening, and closed after the drain in either case', async () => {
@@ -139,7 +205,7 @@ describe('the drain on a manual clock', () => {
     await clock.advance(1000);
     await done;
     expect(plain!.closed!.code).toBe(1001);
-    expect(parseReason(plain!.closed!.reason)).toMatchObject({ text: 'service restart', retry: HINT });
+    expect(parseReason(plain!.closed!.reason)).toMatchObject({ text: 'service restart', retry: NOW });
     expect(v1!.closed!.code).toBe(1012);
   });
 

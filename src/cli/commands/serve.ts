@@ -1,6 +1,12 @@
 /**
  * `lifeline serve`: a server with the health, publish, metrics and dashboard routes, a store that
- * survives restarts, signal handling (SIGTERM drains with 1012, SIGHUP reloads), and `--workers`.
+ * survives restarts, signal handling (SIGTERM drains with 1012, SIGHUP restarts zero-dark), and `--workers`.
+ *
+ * With a store several processes can share (sqlite, the default, or Redis) the process started is a small
+ * supervising primary (`workers.ts`) that holds the listening socket and runs the server in worker
+ * processes: SIGHUP starts a worker on the code on disk and drains the old one only once it is ready.
+ * With the memory store (which no other process can share) the process serves by itself, and SIGHUP
+ * reloads the configuration and cycles the connections in place.
  * @packageDocumentation
  */
 import cluster from 'node:cluster';
@@ -9,7 +15,8 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { requireOptional } from '../../optional-dependency.js';
-import { createServer, handleSignals, type ServerOptions } from '../../server/index.js';
+import { SUCCESSOR_RETRY_JITTER_MS } from '../../server/core/drain.js';
+import { createServer, forgetSocketActivation, handleSignals, inheritedSocket, type InheritedSocket, type LifelineServer, type ServerOptions } from '../../server/index.js';
 import type { Store } from '../../store/index.js';
 import { demoMessageHandler, demoSessionHandler, startChaos } from '../demo.js';
 import { colourFor, outputMode, styles, UsageError, type CliIo } from '../io.js';
@@ -19,7 +26,8 @@ import { mountDashboard } from '../serve-dashboard.js';
 import { instrumentStore, mountMetrics } from '../serve-metrics.js';
 import { SERVE, SERVE_PROTECTIONS, type ServeConfig } from '../specs/serve.js';
 import { suggestion } from '../suggest.js';
-import { isDrainMessage, runPrimary } from '../workers.js';
+import { version } from '../version.js';
+import { drainRequestOf, handoverWindowMs, reportReady, runPrimary, WORKER_ENV } from '../workers.js';
 
 export type { ServeConfig } from '../specs/serve.js';
 
@@ -85,6 +93,20 @@ function redactUrl(url: string): string {
     return url;
   }
 }
+
+/** Which engine `--store` names; a usage error for anything else. */
+function storeKindOf(config: ServeConfig): 'memory' | 'sqlite' | 'redis' {
+  const kind = config.store ?? SERVE.options.store.default!;
+  if (kind === 'memory' || kind === 'sqlite') return kind;
+  if (kind.startsWith('redis://') || kind.startsWith('rediss://') || isClusterUrl(kind)) return 'redis';
+  throw new UsageError(`--store: unknown store "${kind}"${suggestion(kind, ['sqlite', 'memory', 'redis://', 'redis-cluster://'])} (sqlite, memory, redis://host:port, or redis-cluster://host:port,host:port)`);
+}
+
+/** How long an old worker stays after handing its clients to a successor: their return, plus a margin. */
+const HANDOVER_LINGER_MS = SUCCESSOR_RETRY_JITTER_MS + 1000;
+
+/** Most time a new worker waits for its store before it reports ready anyway (a Redis still connecting). */
+const STORE_READY_WAIT_MS = 5000;
 
 async function openStore(config: ServeConfig): Promise<Store> {
   const kind = config.store ?? SERVE.options.store.default!;
@@ -197,6 +219,18 @@ function flagsOf(values: Record<string, unknown>): ServeConfig {
  * @throws UsageError on a bad command line or config (the dispatcher prints it and exits 2)
  */
 export async function runServe(args: string[], io: CliIo): Promise<number> {
+  if (!cluster.isWorker) return serve(args, io);
+  try {
+    return await serve(args, io);
+  } catch (error) {
+    // A worker's IPC channel keeps it alive: once the CLI has reported the error and set the exit code
+    // (promise callbacks, before this), exit, so the primary learns it never got ready.
+    setImmediate(() => process.exit());
+    throw error;
+  }
+}
+
+async function serve(args: string[], io: CliIo): Promise<number> {
   const parsed = readCommandLine(SERVE, args, io);
   if (!parsed) return 0;
   const { values } = parsed;
@@ -213,14 +247,25 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
   // On exit, however it comes (a drain, the primary of --workers): a stale pid file would name another process.
   if (pidFile !== undefined) process.on('exit', () => removePidFile(pidFile));
   const workers = config.workers ?? 1;
-  if (workers > 1) {
-    // Each worker would have its own history and fan-out: clients on one would never see publishes on another.
-    if (!/^rediss?(-cluster)?:\/\//.test(config.store ?? '')) throw new UsageError(`--workers ${workers} needs a shared store (--store redis://host:port or redis-cluster://...); with ${config.store ?? 'sqlite'} the workers would split the service`);
-    if (cluster.isPrimary) return runPrimary(workers, logger, () => pidFile !== undefined && writeFileSync(pidFile, `${process.pid}\n`));
-  }
+  const kind = storeKindOf(config);
+  // Each worker would have its own history and fan-out: clients on one would never see publishes on another.
+  if (workers > 1 && kind === 'memory') throw new UsageError(`--workers ${workers} needs a store the workers share (sqlite, the default, or --store redis://host:port); with memory the workers would split the service`);
+  if (cluster.isPrimary && kind !== 'memory') return runSupervisor(workers, config, load, logger, io, pidFile);
   // A demo should be usable at once: it gets a fresh publish key, printed below, unless one was given.
+  // A worker takes the one its primary made: every worker, and every successor, has the same.
   let generatedKey: string | undefined;
-  if (config.demo && config.publishKey === undefined) config.publishKey = generatedKey = randomBytes(18).toString('base64url');
+  const keyFromPrimary = cluster.isWorker ? process.env[WORKER_ENV.demoKey] : undefined;
+  if (config.demo && config.publishKey === undefined) config.publishKey = generatedKey = keyFromPrimary ?? randomBytes(18).toString('base64url');
+  // The primary may ask to drain before this worker is serving (a stop during its start): nothing to drain then.
+  let drainOnce: ((request: { stopListening: boolean; successorReady: boolean; requestedAt?: number }) => void) | undefined;
+  if (cluster.isWorker) {
+    process.on('message', (message) => {
+      const request = drainRequestOf(message);
+      if (!request) return;
+      if (drainOnce) drainOnce(request);
+      else process.exit(0);
+    });
+  }
   let store: Store;
   try {
     store = instrumentStore(await openStore(config));
@@ -244,6 +289,8 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
   handleSignals(server, {
     logger,
     beforeExit: () => store.close(),
+    // A worker is restarted by its primary (a new process); the memory store's single process reloads in place.
+    restartOnHup: !cluster.isWorker,
     reload: () => {
       const next = { ...load(), ...(generatedKey !== undefined ? { publishKey: generatedKey } : {}) };
       server.reconfigure(serverOptionsOf(next));
@@ -265,33 +312,105 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
   }
   mountDashboard({ server, logger, demo: Boolean(config.demo), adminToken: config.adminToken });
   if (cluster.isWorker) {
-    // The primary's rolling restart: stop taking connections (the others get them), drain with 1012, exit.
-    process.on('message', (message) => {
-      if (!isDrainMessage(message)) return;
-      void server.shutdown({ stopListening: true }).then(async () => {
+    // The primary's restart (a successor is ready: stop listening, the others take new connections, and
+    // tell clients to come back now) or its stop (drain like a single process). Then exit.
+    const drainWith = (request: { stopListening: boolean; successorReady: boolean; requestedAt?: number }) => {
+      drainOnce = undefined;
+      const { stopListening, successorReady, requestedAt } = request;
+      // A restart's window counts from its signal: the successor's start is taken out of it.
+      const drainWindowMs = handoverWindowMs(server.settings.drainWindowMs, requestedAt, Date.now());
+      void server.shutdown({ stopListening, successorReady, drainWindowMs }).then(async () => {
+        // Handed over to a successor: stay a moment (not listening, no connections) so the last clients'
+        // resumes there are counted in this drain's account (the dashboard's restart view), then go.
+        if (successorReady) await new Promise((resolve) => setTimeout(resolve, HANDOVER_LINGER_MS));
         await store.close();
+        logger.flush?.();
         process.exit(0);
       });
-    });
+    };
+    drainOnce = drainWith;
   }
-  const port = config.port ?? SERVE.options.port.default!;
+  const configured = config.port ?? SERVE.options.port.default!;
+  // --port 0: a later worker takes the port its primary's first workers were given, not another free one.
+  const bound = cluster.isWorker ? Number(process.env[WORKER_ENV.boundPort]) : NaN;
+  const port = configured === 0 && Number.isInteger(bound) && bound > 0 ? bound : configured;
   const host = config.host ?? SERVE.options.host.default!;
+  // A socket handed over by systemd (or through the primary that inherited it) replaces --port and --host.
+  const inherited = listenTarget();
   let address;
   try {
-    address = await server.listen(port, host);
+    address = await server.listen(inherited ?? port, host);
   } catch (error) {
-    throw new UsageError(`cannot listen on ${host}:${port}: ${(error as Error).message}`, { cause: error });
+    const where = inherited ? `the inherited socket (fd ${inherited.fd})` : `${host}:${port}`;
+    throw new UsageError(`cannot listen on ${where}: ${(error as Error).message}`, { cause: error });
   }
   if (pidFile !== undefined && !cluster.isWorker) writeFileSync(pidFile, `${process.pid}\n`);
   logger.info(
-    { port: address.port, host: address.host, url: `ws://${address.host}:${address.port}/`, urls: urlsOf(address.host, address.port, config), demo: Boolean(config.demo), store: store.kind, httpPublish: config.publishKey !== undefined },
+    // The version: after a SIGHUP restart, which code on disk the new process runs.
+    { port: address.port, host: address.host, url: `ws://${address.host}:${address.port}/`, urls: urlsOf(address.host, address.port, config), demo: Boolean(config.demo), store: store.kind, httpPublish: config.publishKey !== undefined, version: version() },
     'listening',
   );
-  // For the person at the terminal, not for the log: the logger never carries a secret.
-  if (generatedKey !== undefined) io.err(`demo publish key (POST /publish with Authorization: Bearer <key>): ${generatedKey}`);
+  // For the person at the terminal, not for the log: the logger never carries a secret (a worker's primary prints it).
+  if (generatedKey !== undefined && keyFromPrimary === undefined) io.err(`demo publish key (POST /publish with Authorization: Bearer <key>): ${generatedKey}`);
   if (store.kind === 'redis') warnWhileUnreachable(store, logger, config.store!);
+  if (process.env[WORKER_ENV.successor] === '1') {
+    // A successor started by SIGHUP is the configuration reload: say what is in force, as an in-place reload does.
+    logger.info({ settings: Object.keys(config).sort(), config: serverOptionsOf(config) }, 'configuration reloaded');
+  }
+  if (cluster.isWorker) {
+    await storeReady(server);
+    reportReady(address);
+  }
   // The process lives until a signal drains it; the signal handler exits.
   return new Promise<number>(() => {});
+}
+
+/** Where to listen instead of --port: the primary's inherited socket (in a worker), or systemd's (alone). */
+function listenTarget(): InheritedSocket | undefined {
+  if (cluster.isWorker) {
+    const fd = process.env[WORKER_ENV.listenFd];
+    return fd === undefined ? undefined : { fd: Number(fd) };
+  }
+  const inherited = inheritedSocket();
+  forgetSocketActivation();
+  return inherited;
+}
+
+/** Resolves once the server is ready (its store available), or after {@link STORE_READY_WAIT_MS} anyway. */
+async function storeReady(server: LifelineServer): Promise<void> {
+  const until = Date.now() + STORE_READY_WAIT_MS;
+  while (!server.ready && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 50));
+}
+
+/**
+ * The supervising primary of a shareable store (sqlite, Redis): hold the socket, run `workers` workers,
+ * restart them zero-dark on SIGHUP (see `workers.ts`). The configuration is checked here first, so a
+ * usage error is reported once, by this process; the workers check it again and open the store.
+ */
+function runSupervisor(workers: number, config: ServeConfig, load: () => ServeConfig, logger: Logger, io: CliIo, pidFile: string | undefined): Promise<number> {
+  const env: Record<string, string> = {};
+  let generatedKey: string | undefined;
+  if (config.demo && config.publishKey === undefined) env[WORKER_ENV.demoKey] = generatedKey = randomBytes(18).toString('base64url');
+  // The socket systemd passed is this process's: the workers listen on it through the cluster (the
+  // primary holds it), and must not take the variables for their own.
+  const inherited = inheritedSocket();
+  forgetSocketActivation();
+  if (inherited) env[WORKER_ENV.listenFd] = String(inherited.fd);
+  return runPrimary({
+    count: workers,
+    logger,
+    announce: workers > 1,
+    env,
+    inheritedSocket: inherited !== undefined,
+    onReady: () => {
+      if (pidFile !== undefined) writeFileSync(pidFile, `${process.pid}\n`);
+      // For the person at the terminal, not for the log: the logger never carries a secret.
+      if (generatedKey !== undefined) io.err(`demo publish key (POST /publish with Authorization: Bearer <key>): ${generatedKey}`);
+    },
+    checkConfig: () => {
+      storeKindOf(load());
+    },
+  });
 }
 
 /** Remove the pid file if it is still ours (a successor may have written its own by now). */

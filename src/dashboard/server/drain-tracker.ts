@@ -3,12 +3,14 @@
  * out to close, how many have closed, and how many of their sessions came back. Dashboards are left
  * out, like everywhere the counts are shown.
  *
- * "Back" means a `lifeline.v1` session that was open when the drain started resumed on this process
- * afterwards. A plain WebSocket client has no identity across connections, so it is only seen as one of
+ * "Back" means a `lifeline.v1` session that was open when the drain started resumed afterwards: on this
+ * process, or on another one sharing the store (a zero-dark or rolling restart's successor), which
+ * announces each resume on the takeover channel. A plain WebSocket client has no identity across connections, so it is only seen as one of
  * the connections `opened` since the drain began.
  * @packageDocumentation
  */
 import type { Connection, LifelineServer } from '../../server/index.js';
+import { TAKEOVER_CHANNEL } from '../../server/v1/takeover.js';
 import type { DrainProgress } from '../snapshot.js';
 
 /** How long after a drain ends resumes are still counted as "back" (clients wait up to the retry hint). */
@@ -57,6 +59,13 @@ export class DrainTracker {
         const t = this.#tracking;
         if (t && resumed && t.away.delete(session)) this.#update({ back: t.progress.back + 1 });
       }),
+      // Resumed on another process: announced there, heard here through the shared store.
+      server.store.watch?.((message) => {
+        if (message.channel !== TAKEOVER_CHANNEL) return;
+        const session = (message.data as { session?: unknown } | null)?.session;
+        const t = this.#tracking;
+        if (t && typeof session === 'string' && t.away.delete(session)) this.#update({ back: t.progress.back + 1 });
+      }) ?? (() => {}),
       server.on('drain-end', () => {
         const t = this.#tracking;
         if (!t) return;

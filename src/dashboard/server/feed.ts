@@ -98,7 +98,7 @@ export interface FeedOptions {
 }
 
 /**
- * Publish snapshots until the server drains (one last snapshot shows the drain) or `stop()` is called.
+ * Publish snapshots until the server has stopped and its store is closed, or `stop()` is called.
  * A failed publish (store unavailable) is logged once per failure streak and retried on the next tick.
  */
 export function startFeed(server: LifelineServer, logger: Logger, options: FeedOptions = {}): () => void {
@@ -136,14 +136,17 @@ export function startFeed(server: LifelineServer, logger: Logger, options: FeedO
     stopped = true;
     clearInterval(timer);
     offState();
+    offDrainEnd();
   };
+  // Through a drain too, at the drain's pace, and once more as it ends: a shutdown whose clients go to a
+  // successor (a zero-dark restart) is the restart the dashboards follow. Once the store can no longer
+  // take the snapshots (`available` false: closed) the ticks skip them; a store that cannot say so is
+  // not written after the server stopped.
   const offState = server.on('state', (state) => {
-    if (state === 'draining') {
-      // The store closes after the drain; publishing into it then would only fail.
-      publish();
-      stop();
-    } else if (state === 'stopped') stop();
+    if (state === 'draining') publish();
+    else if (state === 'stopped' && server.store.available === undefined) stop();
   });
+  const offDrainEnd = server.on('drain-end', () => publish());
   publish();
   return stop;
 }

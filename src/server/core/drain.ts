@@ -5,8 +5,11 @@
  * 1. grace: handlers already running get up to `graceMs` to finish (never longer);
  * 2. pacing: the closes are spread over `drainWindowMs` by stratified jitter (one slot per connection,
  *    a random moment inside each), so everyone does not come back at once;
- * 3. the hint: `retry=` in each reason; a shutdown that keeps listening (answering upgrades with 503
- *    until the window ends) shifts it past the window, since coming back sooner only collects refusals;
+ * 3. the hint: `retry=` in each reason, chosen by what serves after the close: when something already
+ *    serves (`successorReady`: this process restarting in place, or a successor process listening and
+ *    ready) it says "now" (from 0, with a small jitter); a shutdown that keeps listening (answering
+ *    upgrades with 503 until the window ends) with nothing after it shifts it past the window, since
+ *    coming back sooner only collects refusals; otherwise it is the configured `retryHint`;
  * 4. stragglers: peers that have not finished the closing handshake `closeTimeoutMs` after the last
  *    paced close are terminated.
  *
@@ -21,6 +24,13 @@ import type { ShutdownCode } from './options.js';
 
 /** How long terminated stragglers get to report their close before the drain ends anyway. */
 const TERMINATE_WAIT_MS = 1000;
+
+/**
+ * The widest `retry=` window a close gets when something already serves: come back at once, spread by
+ * at most this much. The closes themselves are already paced over the drain window, so this jitter only
+ * needs to keep the clients closed in one instant from arriving in the same millisecond.
+ */
+export const SUCCESSOR_RETRY_JITTER_MS = 250;
 
 /**
  * When to close each connection: offsets in milliseconds from the start of the window, one per
@@ -55,6 +65,12 @@ export interface DrainPlan {
   readonly code: number;
   /** A shutdown that stopped listening as it began: clients are handed to other processes at once. */
   readonly stopListening: boolean;
+  /**
+   * Something already serves the clients being closed, listening and ready: this process restarting in
+   * place, or a successor process (a rolling restart's replacement, a zero-dark restart). The hint then
+   * says "now" (see {@link retryHintFor}). False for a shutdown with nothing after it (a cold restart).
+   */
+  readonly successorReady: boolean;
 }
 
 /** The settings a drain reads (the server's, as they are when it starts). */
@@ -113,19 +129,30 @@ export async function drain(
 }
 
 /**
+ * The `retry=` window of one close. Pure: the drain's hint rule.
+ * - `successorReady`: from 0 (come back at once) to at most {@link SUCCESSOR_RETRY_JITTER_MS} (never
+ *   more than the configured `maxMs`): something already serves, so waiting only makes the client stale.
+ * - a shutdown that keeps listening, with nothing after it: the configured window shifted past the end
+ *   of the drain window. Until then the process answers upgrades with 503, and then it is gone: a client
+ *   told to come back sooner only collects failures and backs off exponentially.
+ * - otherwise (a shutdown with `stopListening` that hands clients to other processes): the configured window.
+ * @param elapsedMs - how far into the drain window the close is
+ */
+export function retryHintFor(plan: Pick<DrainPlan, 'kind' | 'stopListening' | 'successorReady'>, settings: Pick<DrainSettings, 'retryHint' | 'drainWindowMs'>, elapsedMs: number): RetryHint {
+  const { retryHint } = settings;
+  if (plan.successorReady) return { minMs: 0, maxMs: Math.min(SUCCESSOR_RETRY_JITTER_MS, retryHint.maxMs) };
+  const shift = plan.kind === 'shutdown' && !plan.stopListening ? Math.max(0, settings.drainWindowMs - elapsedMs) : 0;
+  return { minMs: retryHint.minMs + shift, maxMs: retryHint.maxMs + shift };
+}
+
+/**
  * Close one connection at its moment of the window.
  * @param elapsedMs - how far into the window this close is
  */
 function closeForDrain(connection: Connection, plan: DrainPlan, settings: DrainSettings, elapsedMs: number): void {
   const { code } = plan;
   const sent = code === 1012 && connection.protocol === '' ? settings.plainRestartCode : code;
-  // A shutdown that keeps listening refuses upgrades (503) until the window ends, and then the process
-  // is gone: a client told to come back sooner only collects failures and backs off exponentially. So
-  // the hint starts when the window ends. (A restart keeps serving; stopListening hands clients to other
-  // processes at once: neither shifts.)
-  const shift = plan.kind === 'shutdown' && !plan.stopListening ? Math.max(0, settings.drainWindowMs - elapsedMs) : 0;
-  const { retryHint } = settings;
-  const retry = { minMs: retryHint.minMs + shift, maxMs: retryHint.maxMs + shift };
+  const retry = retryHintFor(plan, settings, elapsedMs);
   // The text says what happened, whichever code carries it: a restart sent as 1001 (for clients that
   // reject 1012) still reads "service restart" and has the hint; 1001 itself still means "come back".
   connection.closeWith(sent, { text: code === 1012 ? 'service restart' : 'server going away', ...(code === 1012 ? { retry } : {}) });

@@ -77,6 +77,18 @@ export interface ShutdownOptions {
    * load balancer that retries); by default the server keeps answering upgrades with 503 while it drains.
    */
   stopListening?: boolean;
+  /**
+   * Something else already serves these clients, listening and ready: a rolling restart's replacement,
+   * the successor of a zero-dark restart. Each close's `retry=` hint then says "now" (0 to a small
+   * jitter) instead of the configured window; without it a shutdown that keeps listening tells clients
+   * to come back after the drain window (nothing serves until a new process starts). @default false
+   */
+  successorReady?: boolean;
+  /**
+   * This drain's window, in ms, instead of `drainWindowMs`: for a restart whose window counts from an
+   * earlier moment (a supervisor's signal, before its successor started). @default drainWindowMs
+   */
+  drainWindowMs?: number;
 }
 
 /**
@@ -116,6 +128,8 @@ export class ServerCore {
   #state: ServerState = 'running';
   #shutdownPromise: Promise<void> | undefined;
   #restartPromise: Promise<void> | undefined;
+  /** A shutdown that stopped listening with a successor ready is under way (see `accepting`). */
+  #handingOver = false;
   readonly #sources = new Set<SocketSource>();
   readonly #replayBudget: ByteBudget;
   /** The store holding history, sessions and dedupe records. */
@@ -195,7 +209,9 @@ export class ServerCore {
         return core.#options;
       },
       get accepting() {
-        return core.#state !== 'draining' && core.#state !== 'stopped';
+        // Handing over to a successor: a connection already on its way here when the listener closed is
+        // served (and closed at once with "come back now" after the drain), not refused.
+        return core.#state === 'running' || core.#state === 'restarting' || (core.#state === 'draining' && core.#handingOver);
       },
       get open() {
         return core.#live.size;
@@ -521,12 +537,13 @@ export class ServerCore {
 
   /**
    * Publish nothing, close nobody: cycle every current connection with 1012 across the drain window
-   * while the server keeps accepting new connections (SIGHUP semantics). Resolves when the cycle is done.
+   * while the server keeps accepting new connections (an in-process reload). This process keeps serving,
+   * so every close's `retry=` hint says "now" (see `drain.ts`). Resolves when the cycle is done.
    */
   restart(): Promise<void> {
     if (this.#state !== 'running') return this.#restartPromise ?? this.#shutdownPromise ?? Promise.resolve();
     this.#setState('restarting');
-    this.#restartPromise = this.#drain({ kind: 'restart', code: 1012, stopListening: false }).finally(() => {
+    this.#restartPromise = this.#drain({ kind: 'restart', code: 1012, stopListening: false, successorReady: true }).finally(() => {
       this.#restartPromise = undefined;
       if (this.#state === 'restarting') this.#setState('running');
     });
@@ -542,12 +559,22 @@ export class ServerCore {
     if (this.#shutdownPromise) return this.#shutdownPromise;
     const code = options.code ?? this.#options.shutdownCode;
     const stopListening = options.stopListening === true;
+    const successorReady = options.successorReady === true;
+    const windowMs = options.drainWindowMs;
+    // (A successor-ready shutdown that stops listening hands over: see `accepting`.)
+    if (windowMs !== undefined && !(Number.isFinite(windowMs) && windowMs >= 0)) throw new RangeError('drainWindowMs must be a number of ms >= 0');
     this.#setState('draining');
     this.#shutdownPromise = (async () => {
       // Behind a cluster primary, closing the listener at once makes it route new connections to the
       // other workers instead of to one that would only answer 503.
       if (stopListening) for (const source of this.#sources) source.stopListening?.();
-      await this.#drain({ kind: 'shutdown', code, stopListening });
+      this.#handingOver = stopListening && successorReady;
+      await this.#drain({ kind: 'shutdown', code, stopListening, successorReady }, windowMs);
+      if (this.#handingOver) {
+        // Connections that arrived after the drain began (accepted before the listener closed) go now.
+        this.#handingOver = false;
+        if (this.#live.size > 0) await this.#closeLateArrivals({ kind: 'shutdown', code, stopListening, successorReady });
+      }
       this.#unwatch?.();
       this.#unresubscribe?.();
       this.#takeoverFollow?.release();
@@ -562,9 +589,21 @@ export class ServerCore {
     return this.#shutdownPromise;
   }
 
+  /**
+   * Close, at once and with the drain's code and hint, the connections that arrived during a hand-over
+   * drain. Part of that drain: no drain of its own in the counters, events or log.
+   */
+  #closeLateArrivals(plan: DrainPlan): Promise<void> {
+    const { logger } = this;
+    this.logger.info({ count: this.#live.size }, 'closing connections that arrived during the hand-over');
+    const quiet: Logger = { info: () => {}, warn: (fields, message) => logger.warn(fields, message), error: (fields, message) => logger.error(fields, message) };
+    return drain([...this.#live], plan, { ...this.#options, drainWindowMs: 0 }, { clock: this.clock, logger: quiet, observer: { started: () => {}, finished: () => {} } });
+  }
+
   /** Drain the connections open now. */
-  #drain(plan: DrainPlan): Promise<void> {
-    return drain([...this.#live], plan, this.#options, {
+  #drain(plan: DrainPlan, windowMs?: number): Promise<void> {
+    const settings = windowMs === undefined ? this.#options : { ...this.#options, drainWindowMs: windowMs };
+    return drain([...this.#live], plan, settings, {
       clock: this.clock,
       logger: this.logger,
       observer: {

@@ -11,6 +11,12 @@ export interface SignalOptions {
   exit?: (code: number) => void;
   /** Runs after the drain and before exit, e.g. to close the store. */
   beforeExit?: () => void | Promise<void>;
+  /**
+   * Whether SIGHUP reloads and cycles connections in this process. `false` for a process a supervisor
+   * restarts (a worker of `lifeline serve`): SIGHUP is then ignored here (a terminal's hangup reaches the
+   * whole process group; the supervisor acts on it). @default true
+   */
+  restartOnHup?: boolean;
 }
 
 /**
@@ -43,6 +49,10 @@ export function handleSignals(server: Pick<ServerCore, 'shutdown' | 'restart'>, 
     );
   };
   const onHup = () => {
+    if (options.restartOnHup === false) {
+      logger.debug({ signal: 'SIGHUP' }, 'SIGHUP ignored: the supervising process restarts this one');
+      return;
+    }
     logger.info({ signal: 'SIGHUP' }, 'reload requested');
     void (async () => {
       try {

@@ -10,15 +10,17 @@ import type { ResolvedStoreOptions } from '../options.js';
 import type { AppendOptions, AppendResult, ChannelPosition, ClaimOptions, ClaimResult, JsonValue, MessageOutcome, ReadResult, SessionPatch, SessionRecord, StoreStats } from '../types.js';
 import { sqliteStoreError, WriteProbe } from './availability.js';
 import { claimTransaction, finishTransaction } from './claims.js';
+import { FanoutFeed, type AppendListener } from './fanout.js';
 import { appendTransaction, headOf, readTransaction } from './history.js';
 import { openDatabase, type OpenSettings, type SqliteContext } from './open.js';
 import { SqlitePresence } from './presence.js';
 import { deleteSessionTransaction, loadSession, saveSessionTransaction, updateSessionTransaction } from './sessions.js';
-import { sweepStepTransaction } from './sweep.js';
+import { claimSweepTransaction, sweepStepTransaction } from './sweep.js';
 
-/** {@link OpenSettings} and how often to probe a database that cannot serve. */
+/** {@link OpenSettings}, how often to probe a database that cannot serve, and to read the fan-out feed. */
 export interface SqliteSettings extends OpenSettings {
   readonly probeIntervalMs: number;
+  readonly watchIntervalMs: number;
 }
 
 /** Wait `ms` without holding the process open. */
@@ -44,6 +46,8 @@ export class SqliteCore implements StoreCore {
   readonly #sweepStep: ReturnType<typeof sweepStepTransaction>;
   /** Presence records (`presence.ts`). */
   readonly presence: SqlitePresence;
+  readonly #claimSweep: ReturnType<typeof claimSweepTransaction>;
+  readonly #feed: FanoutFeed;
   #closed = false;
 
   /**
@@ -64,6 +68,8 @@ export class SqliteCore implements StoreCore {
     this.#deleteSession = deleteSessionTransaction(ctx);
     this.#sweepStep = sweepStepTransaction(ctx);
     this.presence = new SqlitePresence(ctx, (what, work, write) => (write ? this.#write(what, work) : this.#run(what, work)));
+    this.#claimSweep = claimSweepTransaction(ctx);
+    this.#feed = new FanoutFeed(ctx, settings.watchIntervalMs);
   }
 
   /** Whether writes succeed: false after one failed for a reason of the engine's, until a probe write succeeds. */
@@ -72,7 +78,9 @@ export class SqliteCore implements StoreCore {
   }
 
   append(channel: string, data: JsonValue, json: string, options: AppendOptions | undefined, now: number): AppendResult {
-    return this.#write('append', () => this.#append(channel, data, json, options, now));
+    const result = this.#write('append', () => this.#append(channel, data, json, options, now));
+    if (!result.duplicate) this.#feed.appended(channel, result.message.offset);
+    return result;
   }
 
   read(channel: string, from: ChannelPosition, limit: number, maxBytes: number, now: number): ReadResult {
@@ -124,18 +132,34 @@ export class SqliteCore implements StoreCore {
     });
   }
 
+  /**
+   * Call `listener` for every message appended from now on by any other process on this file (any other
+   * store object), in commit order: the fan-out feed (`fanout.ts`). Returns the function that removes it.
+   */
+  watch(listener: AppendListener): () => void {
+    return this.#run('watch', () => this.#feed.add(listener));
+  }
+
   /** Step by step, each a short transaction, until nothing expired is left. */
   async sweep(now: number): Promise<void> {
+    this.#write('sweep', () => this.#claimSweep(now, true));
     while (this.#write('sweep', () => this.#sweepStep(now))) await new Promise<void>((r) => setImmediate(r));
   }
 
   /**
    * One step inside the write that found a sweep due, then further steps in the background while more is
    * left, so no call pays for a whole sweep. A failed step ends the sweep: the availability already says
-   * what is wrong, and the next due sweep tries again.
+   * what is wrong, and the next due sweep tries again. Coordinated across the processes on the file: one
+   * that finds a sweep started by another less than the interval ago does none.
    */
   autoSweep(now: number): Promise<void> | undefined {
-    if (!this.#autoStep(now)) return undefined;
+    let claimed: boolean;
+    try {
+      claimed = this.#write('sweep', () => this.#claimSweep(now, false));
+    } catch {
+      return undefined;
+    }
+    if (!claimed || !this.#autoStep(now)) return undefined;
     return (async () => {
       do await pause(10);
       while (!this.#closed && this.#autoStep(now));
@@ -146,6 +170,7 @@ export class SqliteCore implements StoreCore {
   close(): void {
     this.#closed = true;
     this.#probe.stop();
+    this.#feed.close();
     try {
       this.#ctx.db.close();
     } catch (error) {

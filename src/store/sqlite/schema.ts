@@ -106,8 +106,55 @@ CREATE TABLE IF NOT EXISTS presence_nodes (node TEXT PRIMARY KEY, expires_at INT
 ALTER TABLE session_channels ADD COLUMN presence TEXT;
 `;
 
-/** Create or upgrade the schema; refuse a file written by a newer version. */
+/**
+ * Rows of `fanout` kept: the append trigger drops the oldest beyond this. A process reading the feed
+ * that falls further behind than this (its event loop blocked while that many appends landed) notices
+ * the hole and falls back to each changed channel's newest message (`fanout.ts`).
+ */
+export const FANOUT_ROWS_KEPT = 65_536;
+
+/**
+ * The cross-process fan-out feed: a row per appended message, in commit order, written by a trigger on
+ * `messages` and so by every process on the file, whatever version of lifeline it runs (a process of
+ * an older version that opened the file before these objects existed fires the trigger too). The ids are
+ * contiguous (`INTEGER PRIMARY KEY` is max + 1 and only the oldest rows are deleted), so a reader that
+ * finds a hole knows it fell behind the trimming.
+ *
+ * Additive, outside the version number on purpose: older versions of lifeline ignore them, so a file
+ * stays usable by the previous release and a zero-dark restart can roll back.
+ */
+const FANOUT_OBJECTS = `
+CREATE TABLE IF NOT EXISTS fanout (
+  id      INTEGER PRIMARY KEY,
+  channel TEXT NOT NULL,
+  seq     INTEGER NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS messages_fanout AFTER INSERT ON messages BEGIN
+  INSERT INTO fanout (channel, seq) VALUES (NEW.channel, NEW.seq);
+  DELETE FROM fanout WHERE id <= last_insert_rowid() - ${FANOUT_ROWS_KEPT};
+END;
+`;
+
+/** Create the fan-out feed's table and trigger when missing (under the write lock: several processes may open at once). */
+function ensureFanout(db: Database.Database): void {
+  const present = (): number => db.prepare<[], number>("SELECT COUNT(*) FROM sqlite_master WHERE name IN ('fanout', 'messages_fanout')").pluck().get()!;
+  if (present() === 2) return;
+  db.transaction(() => {
+    if (present() !== 2) db.exec(FANOUT_OBJECTS);
+  }).immediate();
+}
+
+/**
+ * Create or upgrade the schema, and the fan-out feed; refuse a file written by a newer version. Safe
+ * when several processes open the same file at once: every change happens under the write lock
+ * (`BEGIN IMMEDIATE`, waiting up to the busy timeout), after reading the version again.
+ */
 export function migrate(db: Database.Database): void {
+  migrateTables(db);
+  ensureFanout(db);
+}
+
+function migrateTables(db: Database.Database): void {
   const version = (): number => db.pragma('user_version', { simple: true }) as number;
   const check = (found: number): void => {
     if (found > SQLITE_SCHEMA_VERSION) {

@@ -57,6 +57,24 @@ export interface ClaimRow {
   expiresAt: number;
 }
 
+/** A row of the fan-out feed joined with its message (`data`/`time` null when history already dropped it). */
+export interface FanoutRow {
+  id: number;
+  channel: string;
+  seq: number;
+  epoch: string;
+  time: number | null;
+  data: string | null;
+}
+/** A channel's newest message, for a feed reader that fell behind. */
+export interface NewestRow {
+  channel: string;
+  epoch: string;
+  seq: number;
+  time: number;
+  data: string;
+}
+
 /** A prepared statement taking the parameters `P` and giving rows `R`. */
 export type Statement<P extends unknown[] = [], R = unknown> = Database.Statement<P, R>;
 
@@ -120,6 +138,11 @@ export interface Statements {
   readonly expiredLeases: Statement<[number], { node: string; expiresAt: number }>;
   readonly orphanMembers: Statement<[number, string]>;
   readonly deleteLease: Statement<[string]>;
+  readonly dataVersion: Statement<[], number>;
+  readonly lastFanoutId: Statement<[], number>;
+  readonly firstFanoutId: Statement<[], number>;
+  readonly fanoutAfter: Statement<[number, number], FanoutRow>;
+  readonly newestSince: Statement<[number], NewestRow>;
 }
 
 /** Prepare every statement of the engine on `db` (its schema must be current). */
@@ -191,6 +214,18 @@ export function prepareStatements(db: Database.Database): Statements {
     // The grace of a dead node's members counts from its lease's end (presence-rules.ts, orphanDeadline).
     orphanMembers: db.prepare('UPDATE presence SET node = NULL, connection = NULL, deadline = ? + grace_ms WHERE node = ?'),
     deleteLease: db.prepare('DELETE FROM presence_nodes WHERE node = ?'),
+    // Changes when another connection (another process) committed since this connection last asked.
+    dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
+    lastFanoutId: db.prepare<[], number>('SELECT COALESCE(MAX(id), 0) FROM fanout').pluck(),
+    firstFanoutId: db.prepare<[], number>('SELECT COALESCE(MIN(id), 0) FROM fanout').pluck(),
+    fanoutAfter: db.prepare(
+      'SELECT f.id, f.channel, f.seq, c.epoch, m.time, m.data FROM fanout f JOIN channels c ON c.name = f.channel ' +
+        'LEFT JOIN messages m ON m.channel = f.channel AND m.seq = f.seq WHERE f.id > ? ORDER BY f.id LIMIT ?',
+    ),
+    // A scan of the channels table: only for a feed reader that fell behind the trimming (rare).
+    newestSince: db.prepare(
+      'SELECT c.name AS channel, c.epoch, m.seq, m.time, m.data FROM channels c JOIN messages m ON m.channel = c.name AND m.seq = c.last_offset WHERE c.last_time >= ?',
+    ),
   };
 }
 

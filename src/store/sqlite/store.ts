@@ -3,9 +3,10 @@
  * @packageDocumentation
  */
 import type { AvailabilityListener } from '../availability.js';
+import { checkListener } from '../checks.js';
 import { GuardedStore } from '../guarded.js';
 import { resolveStoreOptions } from '../options.js';
-import type { StoreOptions } from '../types.js';
+import type { StoredMessage, StoreOptions } from '../types.js';
 import { SqliteCore } from './core.js';
 
 /** Options of {@link createSqliteStore}. */
@@ -32,6 +33,13 @@ export interface SqliteStoreOptions extends StoreOptions {
    * small write to learn whether it can again, in ms. @default 1000
    */
   probeIntervalMs?: number;
+  /**
+   * While someone watches ({@link SqliteStore.watch}), how often to look for appends committed by other
+   * processes on the file, in ms: the most a message appended in one process waits before the others
+   * see it. Each look is one `PRAGMA data_version` (shared memory, no I/O) unless something was committed.
+   * @default 5
+   */
+  watchIntervalMs?: number;
 }
 
 /**
@@ -42,7 +50,11 @@ export interface SqliteStoreOptions extends StoreOptions {
  *   included) or FULL (also against power loss), see {@link SqliteStoreOptions.synchronous}.
  * - An append, its idempotency record and the trimming it causes are one transaction: a crash can
  *   never leave a message without its idempotency record, or a record without its message.
- * - Writes take the write lock up front (`BEGIN IMMEDIATE`), so several processes may share a file.
+ * - Several processes may share a file: writes take the write lock up front (`BEGIN IMMEDIATE`) and
+ *   wait up to `busyTimeoutMs` for another's; nothing read from the file is cached in the process (heads,
+ *   epochs, sessions, claims are read in the operation that needs them); opening and migrating happen
+ *   under the write lock; the automatic sweep runs once per interval between all of them; and
+ *   {@link SqliteStore.watch} hands every process the appends of every other (the fan-out feed).
  * - Statements are prepared once. better-sqlite3 is synchronous: each method does its work before
  *   its promise resolves, and calls never interleave within a process.
  * - Reads create nothing; records clients cause are bounded per scope; sweeps go a batch at a time.
@@ -67,17 +79,34 @@ export class SqliteStore extends GuardedStore {
   constructor(options: SqliteStoreOptions) {
     if (typeof options !== 'object' || options === null) throw new TypeError('sqlite store options must be an object');
     const resolved = resolveStoreOptions(options);
-    const { path, synchronous = 'normal', busyTimeoutMs = 5000, probeIntervalMs = 1000 } = options;
+    const { path, synchronous = 'normal', busyTimeoutMs = 5000, probeIntervalMs = 1000, watchIntervalMs = 5 } = options;
     if (typeof path !== 'string' || path.length === 0) throw new TypeError('path must be a non-empty string');
     if (synchronous !== 'normal' && synchronous !== 'full') throw new RangeError("synchronous must be 'normal' or 'full'");
     if (!Number.isSafeInteger(busyTimeoutMs) || busyTimeoutMs < 0) throw new RangeError('busyTimeoutMs must be an integer >= 0');
     if (!(typeof probeIntervalMs === 'number' && probeIntervalMs > 0 && Number.isFinite(probeIntervalMs))) throw new RangeError('probeIntervalMs must be a number of ms > 0');
-    const core = new SqliteCore(path, { synchronous, busyTimeoutMs, probeIntervalMs }, resolved);
+    if (!(typeof watchIntervalMs === 'number' && watchIntervalMs > 0 && Number.isFinite(watchIntervalMs))) throw new RangeError('watchIntervalMs must be a number of ms > 0');
+    const core = new SqliteCore(path, { synchronous, busyTimeoutMs, probeIntervalMs, watchIntervalMs }, resolved);
     super(core, resolved);
     this.#core = core;
     this.path = path;
     this.durable = path !== ':memory:';
+    // A private in-memory database has no other process to hear from: like every private engine, no watch
+    // (the server then delivers what it appends itself, and announces no takeovers).
+    if (!this.durable) this.watch = undefined;
   }
+
+  /**
+   * Call `listener` for every message appended to any channel from now on by another process on this
+   * file (or another store object on it), in commit order; see `fanout.ts`. They arrive within
+   * `watchIntervalMs`. The appends made through this object are not repeated: whoever appended has them.
+   * Undefined for a `':memory:'` database. Returns the function that removes it.
+   * @throws `StoreUnavailableError` when the store is closed
+   */
+  watch?: (listener: (message: StoredMessage) => void) => () => void = (listener) => {
+    this.assertOpen();
+    checkListener(listener);
+    return this.#core.watch(listener);
+  };
 
   /** Whether writes succeed: false after a write failed for a reason of the engine's (a full disk), until a probe write succeeds. */
   get available(): boolean {

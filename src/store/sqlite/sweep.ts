@@ -3,7 +3,7 @@
  * each kind and aged-out messages per step, in one short transaction, whatever the number of channels.
  * @packageDocumentation
  */
-import { SWEEP_BATCH } from '../options.js';
+import { AUTO_SWEEP_INTERVAL_MS, SWEEP_BATCH } from '../options.js';
 import { ageCutoff } from '../rules.js';
 import type { SqliteContext } from './open.js';
 
@@ -32,4 +32,25 @@ export function sweepStepTransaction(ctx: SqliteContext): (now: number) => boole
     return more;
   });
   return (now) => tx.immediate(now);
+}
+
+/** The `meta` key holding when the last sweep started, by the clock of the process that started it. */
+const SWEEP_STARTED = 'sweep_started_at';
+
+/**
+ * Claim the sweep for this process, as one write transaction: several processes on one file sweep once
+ * per interval between them, not once each. An automatic sweep (`force` false) is skipped when another
+ * one started less than {@link AUTO_SWEEP_INTERVAL_MS} ago by the recorded time; a called sweep always
+ * runs. A recorded time in the future (a clock stepped back, another process's clock ahead) does not
+ * hold sweeps off. Returns whether this process sweeps.
+ */
+export function claimSweepTransaction(ctx: SqliteContext): (now: number, force: boolean) => boolean {
+  const { sql } = ctx;
+  const tx = ctx.db.transaction((now: number, force: boolean): boolean => {
+    const last = Number(sql.selectMeta.get(SWEEP_STARTED));
+    if (!force && Number.isFinite(last) && now >= last && now - last < AUTO_SWEEP_INTERVAL_MS) return false;
+    sql.upsertMeta.run(SWEEP_STARTED, String(now));
+    return true;
+  });
+  return (now, force) => tx.immediate(now, force);
 }
