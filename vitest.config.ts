@@ -17,6 +17,8 @@ const LOAD = [
   'test/integration/presence-restarts.test.ts',
   'test/integration/zero-dark.test.ts',
   'test/integration/shared-sqlite.test.ts',
+  // Every bench scenario in smoke mode: restart storms of real processes, timed against their restarts.
+  'test/integration/bench-smoke.test.ts',
 ];
 
 /**
