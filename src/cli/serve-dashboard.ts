@@ -47,7 +47,6 @@ export function mountDashboard(mount: DashboardMount): () => void {
   const drains = new DrainTracker(server, (c) => hooks.isDashboardConnection(c));
   const stopFeed = startFeed(server, logger, {
     source,
-    beforeTick: () => hooks.ensure(),
     parts: () => {
       const drain = drains.current();
       return { dashboards: hooks.counts(), node: sampler.sample(), ...(drain ? { drain } : {}) };

@@ -21,6 +21,7 @@ export type { ClosedBy, ConnectionState, OutputMeter, UnsentReason } from './cor
 export { CloseError, DeclinedError, HandlerFailure, InvalidPayloadError, PolicyViolationError, PresenceUnavailableError, UnsupportedDataError } from './errors.js';
 export { LifelineError } from '../errors.js';
 export type { LifelineErrorCode } from '../errors.js';
+export type { AuthenticateHook, ChannelHook, HookPoint, ServerExtension } from './core/extensions.js';
 export type { Authenticate, AuthResult, RateLimit, CloseHandler, ConnectionHandler, MessageHandler, ServerOptions, ShutdownCode } from './core/options.js';
 export { handleSignals } from './node/signals.js';
 export type { SignalOptions } from './node/signals.js';

@@ -62,9 +62,9 @@ export async function connectPeer(url: string, protocols?: string | string[]): P
 }
 
 /** Try to open a WebSocket and report the HTTP status if the server refused the upgrade. */
-export function tryUpgrade(url: string): Promise<{ opened: true } | { opened: false; status: number | undefined; headers: Record<string, unknown>; error?: string }> {
+export function tryUpgrade(url: string, headers: Record<string, string> = {}): Promise<{ opened: true } | { opened: false; status: number | undefined; headers: Record<string, unknown>; error?: string }> {
   return new Promise((resolve) => {
-    const ws = new WebSocket(url);
+    const ws = new WebSocket(url, { headers });
     ws.on('open', () => {
       ws.terminate();
       resolve({ opened: true });

@@ -89,8 +89,6 @@ export interface FeedOptions {
   readonly source?: string;
   /** Between snapshots, ms. @default 1000 */
   readonly intervalMs?: number;
-  /** Called before each snapshot (the hooks re-check themselves here). */
-  readonly beforeTick?: () => void;
   /** The parts that change from one snapshot to the next (dashboard counts, vitals, the drain). */
   readonly parts?: () => Omit<SnapshotParts, 'source' | 'startedAt'>;
   /** Whether a drain is under way (or just ended): snapshots go out every {@link DRAIN_INTERVAL_MS}. */
@@ -109,7 +107,6 @@ export function startFeed(server: LifelineServer, logger: Logger, options: FeedO
   let stopped = false;
   let last = 0;
   const publish = (): void => {
-    options.beforeTick?.();
     last = Date.now();
     if (server.store.available === false) return;
     const snapshot = takeSnapshot(server, { source, startedAt, ...options.parts?.() });

@@ -2,13 +2,13 @@
  * The dashboard's hold on the server's admission and channel hooks, so that `$lifeline.*` channels
  * are read only by admin connections and written by nobody but the server itself.
  *
- * The hooks wrap whatever the server already has (the application's own `authenticate`,
- * `authorizeSubscribe`, `authorizePublish`): the dashboard only decides for its reserved channels and
- * for the admin identity, and defers to the previous hook for everything else. They are installed with
- * the public `server.reconfigure()`, and put back whenever a configuration reload replaced one of them.
+ * The hooks are one extension (`server.use`): they run before the application's own `authenticate`,
+ * `authorizePublish` and `authorizeReserved`, decide only for the dashboard's reserved channels and the
+ * admin identity, and hand everything else on with `next()`. A configuration reload replaces the
+ * application's hooks and leaves these alone, so nothing has to be put back.
  * @packageDocumentation
  */
-import type { Authenticate, ChannelAuthorizer, Connection, LifelineServer } from '../../server/index.js';
+import type { Connection, LifelineServer } from '../../server/index.js';
 import { DASHBOARD_MARK, RESERVED_PREFIX } from '../snapshot.js';
 import { ADMIN_USER, isCrossOrigin, type DashboardAccess } from './access.js';
 
@@ -32,9 +32,7 @@ export interface DashboardHooks {
   isDashboardConnection(connection: Connection): boolean;
   /** See {@link DashboardCounts}. */
   counts(): DashboardCounts;
-  /** Re-install any hook a reload replaced; cheap when nothing changed. */
-  ensure(): void;
-  /** Stop tracking (the hooks stay: they only ever narrow access). */
+  /** Remove the hooks and stop tracking. */
   dispose(): void;
 }
 
@@ -71,61 +69,40 @@ export function installHooks(server: LifelineServer, access: DashboardAccess): D
     if (live.delete(connection)) closesByCode.set(code, (closesByCode.get(code) ?? 0) + 1);
   });
 
-  const wrapAuthenticate = (previous: Authenticate | undefined): Authenticate => {
-    const hook: Authenticate = (info) => {
-      // The browser sends the HttpOnly cookie with the page's WebSocket handshake: that is the admin credential,
-      // but only from the dashboard's own origin: a page on another port of the same host gets the SameSite cookie too.
-      if (access.mode === 'token' && !isCrossOrigin(info.headers) && access.isAdmin(info.headers)) return ADMIN_USER;
-      if (!previous) return true;
-      // Nobody else may take the admin identity, whatever the application's own hook returns.
-      return Promise.resolve(previous(info)).then((result) => (result === ADMIN_USER ? { reject: 403 as const } : result));
-    };
-    mine.add(hook);
-    return hook;
-  };
-
-  const wrapSubscribe = (previous: ChannelAuthorizer | undefined): ChannelAuthorizer => {
-    const hook: ChannelAuthorizer = (connection, channel) => {
-      if (!isReserved(channel)) return previous ? previous(connection, channel) : true;
+  // One extension, added once: its hooks run before the application's (read live, so a configuration
+  // reload replaces the application's hooks and leaves these in place).
+  const remove = server.use({
+    name: 'lifeline-dashboard',
+    // Only token mode needs an identity; without it, admission stays exactly as the application set it.
+    ...(access.mode === 'token'
+      ? {
+          authenticate: async (info, _credentials, next) => {
+            // The browser sends the HttpOnly cookie with the page's WebSocket handshake: that is the admin credential,
+            // but only from the dashboard's own origin: a page on another port of the same host gets the SameSite cookie too.
+            if (!isCrossOrigin(info.headers) && access.isAdmin(info.headers)) return ADMIN_USER;
+            // Nobody else may take the admin identity, whatever the application's own hook returns.
+            const result = await next();
+            return result === ADMIN_USER ? { reject: 403 as const } : result;
+          },
+        }
+      : {}),
+    // Nobody publishes on the server's own channels: a spoofed snapshot would lie to operators. (The core
+    // refuses them too; this keeps the rule where the channels are defined.)
+    authorizePublish: (connection, channel, next) => (isReserved(channel) ? false : next()),
+    // The server core keeps `$lifeline.*` unreadable unless this says otherwise, and unwritable by clients always.
+    authorizeReserved: (connection, channel, next) => {
+      if (!isReserved(channel)) return next();
       const allowed = access.mode === 'open' || (access.mode === 'token' && connection.user === ADMIN_USER);
       if (allowed) track(connection);
       return allowed;
-    };
-    mine.add(hook);
-    return hook;
-  };
-
-  const wrapPublish = (previous: ChannelAuthorizer | undefined): ChannelAuthorizer => {
-    // Nobody publishes on the server's own channels: a spoofed snapshot would lie to operators.
-    const hook: ChannelAuthorizer = (connection, channel) => (isReserved(channel) ? false : previous ? previous(connection, channel) : false);
-    mine.add(hook);
-    return hook;
-  };
-
-  // The server core keeps `$lifeline.*` unreadable unless this says otherwise, and unwritable by clients always.
-  const reserved = wrapSubscribe(undefined);
-
-  const ensure = (): void => {
-    const s = server.settings;
-    const patch: { authenticate?: Authenticate; authorizeSubscribe?: ChannelAuthorizer; authorizePublish?: ChannelAuthorizer; authorizeReserved?: ChannelAuthorizer } = {};
-    if (!(s.authorizeReserved && mine.has(s.authorizeReserved))) patch.authorizeReserved = reserved;
-    // Only token mode needs an identity; without it, admission stays exactly as the application set it.
-    if (access.mode === 'token' && !(s.authenticate && mine.has(s.authenticate))) patch.authenticate = wrapAuthenticate(s.authenticate);
-    if (!(s.authorizeSubscribe && mine.has(s.authorizeSubscribe))) patch.authorizeSubscribe = wrapSubscribe(s.authorizeSubscribe);
-    if (!(s.authorizePublish && mine.has(s.authorizePublish))) patch.authorizePublish = wrapPublish(s.authorizePublish);
-    if (Object.keys(patch).length > 0) server.reconfigure(patch);
-  };
-
-  ensure();
-  // A SIGHUP reload reconfigures, then restarts: by the time the state says so, re-wrap what it replaced.
-  const offState = server.on('state', () => ensure());
+    },
+  });
 
   return {
     isDashboardConnection: (connection) => dashboards.has(connection) || looksLikeDashboard(connection),
     counts: () => ({ open: live.size, opened, closesByCode }),
-    ensure,
     dispose: () => {
-      offState();
+      remove();
       offConnection();
       offClose();
     },

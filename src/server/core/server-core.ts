@@ -7,6 +7,7 @@
  * `drain.ts` (1012), `admission.ts`, `inbound.ts`, `heartbeat.ts`, `stats.ts`.
  * @packageDocumentation
  */
+import { checkExtension, withExtensions, type ServerExtension } from './extensions.js';
 import { decodeClientFrame, SUBPROTOCOL, type Json } from '../../protocol/index.js';
 import { createMemoryStore } from '../../store/memory.js';
 import type { AppendOptions, AppendResult, ChannelFollow, ChannelPosition, PresenceMember, PresencePage, Store, StoredMessage } from '../../store/types.js';
@@ -117,6 +118,10 @@ export interface ServerCoreOptions extends Omit<ServerOptions, 'logger'> {
  */
 export class ServerCore {
   #options: ResolvedServerOptions;
+  /** Extensions added with {@link ServerCore.use}, in order. */
+  readonly #extensions: ServerExtension[] = [];
+  /** What the server acts on: {@link ServerCore.settings} with the extensions' hook chains (the same object without extensions). */
+  #effective!: ResolvedServerOptions;
   /** @internal where the core and its plumbing log */
   protected readonly logger: Logger;
   /** @internal the time every rule of the core reads */
@@ -161,6 +166,7 @@ export class ServerCore {
   constructor(options: ServerCoreOptions) {
     const { logger, clock, ...rest } = options;
     this.#options = resolveServerOptions(rest);
+    this.#effective = this.#options;
     this.logger = logger;
     this.clock = clock ?? systemClock;
     this.#emitter = new Emitter<ServerEvents>((error) => this.logger.error({ err: error }, 'server event listener threw'));
@@ -206,7 +212,7 @@ export class ServerCore {
     const core = this;
     this.#admission = new Admission({
       get settings() {
-        return core.#options;
+        return core.#effective;
       },
       get accepting() {
         // Handing over to a successor: a connection already on its way here when the listener closed is
@@ -308,7 +314,7 @@ export class ServerCore {
       store: this.store,
       hub: this.#hub,
       get settings() {
-        return core.#options;
+        return core.#effective;
       },
       claimWaitMs: 2000,
       replayBudget: this.#replayBudget,
@@ -398,9 +404,28 @@ export class ServerCore {
     return this.#boundary.recent();
   }
 
-  /** The options in force. */
+  /** The application's options in force (its own hooks; extensions' hooks run before them, see {@link ServerCore.use}). */
   get settings(): Readonly<ResolvedServerOptions> {
     return this.#options;
+  }
+
+  /**
+   * Add an extension's hooks (`authenticate`, `authorizeSubscribe`, `authorizePublish`, `authorizeReserved`):
+   * each call meets the extensions' hooks in the order they were added, then the application's option of
+   * the same name, which a reload may replace without touching the extensions. A hook decides, or returns
+   * `next()` to hand the call on. Returns the function that removes them.
+   * @throws TypeError for an extension without a name, with an unknown hook, or a hook that is not a function
+   */
+  use(extension: ServerExtension): () => void {
+    checkExtension(extension);
+    this.#extensions.push(extension);
+    this.#effective = withExtensions(this.#options, this.#extensions, () => this.#options);
+    return () => {
+      const at = this.#extensions.indexOf(extension);
+      if (at === -1) return;
+      this.#extensions.splice(at, 1);
+      this.#effective = withExtensions(this.#options, this.#extensions, () => this.#options);
+    };
   }
 
   /** Listen to a server event; returns the unsubscribe function. */
@@ -415,6 +440,7 @@ export class ServerCore {
   reconfigure(options: Partial<ServerOptions>): void {
     const { logger: _ignored, ...rest } = options;
     this.#options = resolveServerOptions({ ...this.#options, ...rest });
+    this.#effective = withExtensions(this.#options, this.#extensions, () => this.#options);
     this.#heartbeat.start(this.#state === 'stopped' ? 0 : this.#options.heartbeatMs);
   }
 
