@@ -28,7 +28,7 @@ let running = false;
 const errors = { count: 0, sample: [] };
 
 function newWindow() {
-  return { open: false, started: 0, ended: 0, count: 0, histogram: new Histogram() };
+  return { open: false, started: 0, ended: 0, count: 0, histogram: new Histogram(), cpu: undefined };
 }
 
 function noteError(error) {
@@ -117,7 +117,8 @@ async function openClient(implName, url, scenario, on, record) {
       });
     }
     const ready = new Promise((resolve) => socket.once('connect', resolve));
-    return { ready, send: (text) => socket.emit('m', text), close: () => socket.disconnect() };
+    // The acked echo awaits the server's acknowledgement (a promise, like lifeline.v1's `send`).
+    return { ready, send: (text) => socket.emit('m', text), sendAcked: (text) => socket.emitWithAck('m', text), close: () => socket.disconnect() };
   }
   if (implName === 'rws') {
     const ReconnectingWebSocket = require('reconnecting-websocket');
@@ -280,13 +281,16 @@ serveRequests({
     win = newWindow();
     win.open = true;
     win.started = performance.now();
+    win.cpu = process.cpuUsage();
     return {};
   },
 
   windowEnd() {
     win.open = false;
     win.ended = performance.now();
-    return { count: win.count, seconds: (win.ended - win.started) / 1000, histogram: win.histogram.toJSON(), errors };
+    // This process's CPU over the window: its clients' cost (and the bench's own bookkeeping, alike for every implementation).
+    const cpu = process.cpuUsage(win.cpu);
+    return { count: win.count, seconds: (win.ended - win.started) / 1000, cpuUs: cpu.user + cpu.system, histogram: win.histogram.toJSON(), errors };
   },
 
   stopLoad() {
@@ -360,8 +364,8 @@ function sendEcho(client, acked) {
   if (!running) return;
   const sentAt = performance.now();
   if (acked) {
-    // lifeline.v1: the round trip is send -> the server's handler -> ack.
-    client.send(ECHO_TEXT).then(
+    // lifeline.v1: the round trip is send -> the server's handler -> ack (Socket.IO: emitWithAck -> ack).
+    (client.sendAcked ?? client.send)(ECHO_TEXT).then(
       () => onReply(sentAt, client.state, client, true),
       (error) => noteError(error),
     );

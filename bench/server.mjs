@@ -5,7 +5,7 @@
  * - `lifeline`: lifeline's server, plain frames (`onMessage`).
  * - `lifeline-v1`: lifeline's server speaking `lifeline.v1` (acked `msg`, channels), store `memory` or `sqlite`.
  * - `ws`: a raw `ws` WebSocketServer, written the way its README does it.
- * - `socketio`: a Socket.IO 4 server, `transports: ['websocket']`.
+ * - `socketio`: a Socket.IO 4 server, `transports: ['websocket']` (variant `ack`: echo answers the acknowledgement).
  *
  * The restart storm's lifeline server is the real `lifeline serve` CLI (see scenarios/restart.mjs);
  * its baselines come from here (`restart` mode: a fixed port and `POST /publish` that broadcasts).
@@ -78,12 +78,14 @@ function startWs({ scenario }, route) {
   };
 }
 
-async function startSocketIo({ scenario }, route) {
+async function startSocketIo({ scenario, variant }, route) {
   const { Server } = await import('socket.io');
   const http = createHttpServer(route);
   const io = new Server(http, { transports: ['websocket'], serveClient: false });
   io.on('connection', (socket) => {
-    if (scenario === 'echo') socket.on('m', (data) => socket.emit('m', data));
+    // `ack`: the acknowledgement is the reply (emitWithAck on the client), carrying nothing, like lifeline.v1's ack.
+    if (scenario === 'echo' && variant === 'ack') socket.on('m', (_data, ack) => ack());
+    else if (scenario === 'echo') socket.on('m', (data) => socket.emit('m', data));
     else socket.join(CHANNEL);
   });
   return {

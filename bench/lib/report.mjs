@@ -33,8 +33,12 @@ export function ratioRows(results) {
   };
   add('echo', 'round trips/s', 'lifeline', 'ws', 'roundTripsPerSec', '/s', { op: '>=', value: 0.9 });
   add('echo', 'p99 latency', 'lifeline', 'ws', 'latencyMs.p99', 'ms', { op: '<=', value: 1.2 });
-  add('echo', 'round trips/s', 'lifeline-v1', 'ws', 'roundTripsPerSec', '/s');
+  add('echo', 'round trips/s', 'lifeline-v1', 'ws', 'roundTripsPerSec', '/s', { op: '>=', value: 0.8 });
+  add('echo', 'round trips/s', 'lifeline-v1', 'socketio-ack', 'roundTripsPerSec', '/s', { op: '>=', value: 1.5 });
   add('echo', 'p99 latency', 'lifeline-v1', 'ws', 'latencyMs.p99', 'ms');
+  add('echo', 'server CPU us/round trip', 'lifeline-v1', 'ws', 'serverCpuUsPerRoundTrip', 'us');
+  add('echo', 'client CPU us/round trip', 'lifeline-v1', 'ws', 'clientCpuUsPerRoundTrip', 'us');
+  add('echo', 'client CPU us/round trip', 'lifeline', 'ws', 'clientCpuUsPerRoundTrip', 'us');
   add('echo', 'round trips/s', 'lifeline-server', 'ws', 'roundTripsPerSec', '/s');
   add('echo', 'p99 latency', 'lifeline-server', 'ws', 'latencyMs.p99', 'ms');
   add('echo', 'round trips/s', 'lifeline', 'socketio', 'roundTripsPerSec', '/s');
@@ -52,7 +56,7 @@ export function ratioRows(results) {
   add('idle', 'RSS/connection', 'lifeline', 'socketio', 'rssPerConn', 'B', { op: '<=', value: 0.5 });
   add('idle', 'heap+external/connection', 'lifeline', 'ws', 'heapPlusExternalPerConn', 'B', { op: '<=', value: 1.25 });
   add('idle', 'heap+external/connection', 'lifeline', 'socketio', 'heapPlusExternalPerConn', 'B', { op: '<=', value: 0.5 });
-  add('idle', 'RSS/connection', 'lifeline-v1', 'ws', 'rssPerConn', 'B');
+  add('idle', 'RSS/connection', 'lifeline-v1', 'ws', 'rssPerConn', 'B', { op: '<=', value: 1.5 });
   add('idle', 'RSS/connection', 'lifeline-v1', 'socketio', 'rssPerConn', 'B');
   add('idle', 'heap+external/connection', 'lifeline-v1', 'ws', 'heapPlusExternalPerConn', 'B');
   add('idle', 'heap+external/connection', 'lifeline-v1', 'socketio', 'heapPlusExternalPerConn', 'B');

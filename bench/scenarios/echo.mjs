@@ -20,6 +20,9 @@ export const implementations = [
   { id: 'lifeline-server', label: 'lifeline server (plain) + raw ws client', server: { implName: 'lifeline', variant: 'plain' }, client: 'ws', url: (p) => `ws://127.0.0.1:${p}/` },
   { id: 'ws', label: 'ws (raw server + client)', server: { implName: 'ws' }, client: 'ws', url: (p) => `ws://127.0.0.1:${p}/` },
   { id: 'socketio', label: 'Socket.IO 4 (websocket transport)', server: { implName: 'socketio' }, client: 'socketio', url: (p) => `http://127.0.0.1:${p}` },
+  // The fair baseline of the acked path: `emitWithAck` resolves on the server's acknowledgement, as
+  // lifeline.v1's `send()` resolves on its `ack` (neither carries a value back here).
+  { id: 'socketio-ack', label: 'Socket.IO 4 emitWithAck (acked, websocket transport)', server: { implName: 'socketio', variant: 'ack' }, client: 'socketio', acked: true, url: (p) => `http://127.0.0.1:${p}` },
 ];
 
 export async function run(impl, params, ctx) {
@@ -35,7 +38,7 @@ export async function run(impl, params, ctx) {
     const [w, u1] = await Promise.all([loadgen.request('windowEnd'), server.request('usage')]);
     await loadgen.request('stopLoad');
     const usage = usageBetween(u0, u1);
-    return metricsOf({ count: w.count, seconds: w.seconds, histogram: w.histogram, cpuUs: usage.cpuUs, ms: usage.ms, eluMs: usage.elu * usage.ms, clientErrors: w.errors.count }, params);
+    return metricsOf({ count: w.count, seconds: w.seconds, histogram: w.histogram, cpuUs: usage.cpuUs, clientCpuUs: w.cpuUs, ms: usage.ms, eluMs: usage.elu * usage.ms, clientErrors: w.errors.count }, params);
   } finally {
     await stopLoadgens([loadgen]);
     await server.stop();
@@ -50,6 +53,8 @@ function metricsOf(raw, params) {
     serverCpuPct: round((raw.cpuUs / 1000 / raw.ms) * 100, 1),
     serverElu: round(raw.eluMs / raw.ms, 3),
     serverCpuUsPerRoundTrip: round(raw.cpuUs / Math.max(1, raw.count), 2),
+    /** The load generator's CPU (its clients, plus the bench's bookkeeping, alike for every implementation). */
+    clientCpuUsPerRoundTrip: round(raw.clientCpuUs / Math.max(1, raw.count), 2),
     clientErrors: raw.clientErrors,
     params: { ...params, payloadBytes: 64 },
     raw,
@@ -61,7 +66,7 @@ export function combine(rounds) {
   const raws = rounds.map((m) => m.raw);
   const histogram = raws.reduce((h, r) => h.merge(Histogram.from(r.histogram)), new Histogram()).toJSON();
   const sum = (key) => raws.reduce((s, r) => s + r[key], 0);
-  const combined = metricsOf({ count: sum('count'), seconds: sum('seconds'), histogram, cpuUs: sum('cpuUs'), ms: sum('ms'), eluMs: sum('eluMs'), clientErrors: sum('clientErrors') }, rounds[0].params);
-  combined.perRound = rounds.map((m) => ({ roundTripsPerSec: m.roundTripsPerSec, p99: m.latencyMs.p99, serverCpuUsPerRoundTrip: m.serverCpuUsPerRoundTrip }));
+  const combined = metricsOf({ count: sum('count'), seconds: sum('seconds'), histogram, cpuUs: sum('cpuUs'), clientCpuUs: sum('clientCpuUs'), ms: sum('ms'), eluMs: sum('eluMs'), clientErrors: sum('clientErrors') }, rounds[0].params);
+  combined.perRound = rounds.map((m) => ({ roundTripsPerSec: m.roundTripsPerSec, p99: m.latencyMs.p99, serverCpuUsPerRoundTrip: m.serverCpuUsPerRoundTrip, clientCpuUsPerRoundTrip: m.clientCpuUsPerRoundTrip }));
   return combined;
 }

@@ -31,7 +31,7 @@ interface Run {
 }
 
 const EXPECTED: Record<string, string[]> = {
-  echo: ['lifeline', 'lifeline-v1', 'lifeline-server', 'ws', 'socketio'],
+  echo: ['lifeline', 'lifeline-v1', 'lifeline-server', 'ws', 'socketio', 'socketio-ack'],
   fanout: ['lifeline-memory', 'lifeline-sqlite', 'ws', 'socketio'],
   idle: ['lifeline', 'lifeline-v1', 'ws', 'socketio'],
   restart: ['lifeline', 'socketio', 'rws'],
@@ -99,6 +99,7 @@ describe('bench/run.mjs all --smoke', () => {
       positive(m.latencyMs!.p99, `echo/${impl} p99`);
       expect(m.latencyMs!.p99).toBeGreaterThanOrEqual(m.latencyMs!.p50);
       finite(m.serverCpuPct, `echo/${impl} server CPU`);
+      positive(m.clientCpuUsPerRoundTrip, `echo/${impl} client CPU per round trip`);
     }
   });
 
