@@ -43,10 +43,16 @@ interface ClaimRecord {
   readonly expiresAt: number;
 }
 
-/** One scope's claims, in insertion order, and the highest id it ever claimed (its window's top). */
+/** One scope's claims, in the order they were last written, and the highest id it ever claimed (its window's top). */
 interface ClaimScope {
   readonly records: Map<number, ClaimRecord>;
   maxId: number;
+  /**
+   * The id written last (the map's last entry), or undefined. A message's claim, its start and its end
+   * are written one after the other: those rewrites of the last entry change neither the order nor the
+   * window, so they replace the record in place (no delete and re-insert, no window walk).
+   */
+  lastId: number | undefined;
 }
 
 function toMessage(channel: string, epoch: string, entry: Entry): StoredMessage {
@@ -210,9 +216,16 @@ class MemoryCore implements StoreCore {
   /** Write a claim record, keeping the scope within its window and its size bound. */
   #record(scope: string, id: number, outcome: MessageOutcome, fingerprint: string | undefined, expiresAt: number): void {
     let claims = this.#claims.get(scope);
-    if (!claims) this.#claims.set(scope, (claims = { records: new Map(), maxId: -Infinity }));
+    if (!claims) this.#claims.set(scope, (claims = { records: new Map(), maxId: -Infinity, lastId: undefined }));
+    const record: ClaimRecord = { outcome: outcomeFields(outcome), fingerprint, expiresAt };
+    if (claims.lastId === id && claims.records.has(id)) {
+      // Already the last entry: the order, the size and the window stay as the last write left them.
+      claims.records.set(id, record);
+      return;
+    }
     claims.records.delete(id); // re-inserted last: the map's order is the order records were written
-    claims.records.set(id, { outcome: outcomeFields(outcome), fingerprint, expiresAt });
+    claims.records.set(id, record);
+    claims.lastId = id;
     if (id > claims.maxId) claims.maxId = id;
     const floor = claims.maxId - this.#options.maxClaimsPerScope;
     // Oldest first: for a client whose ids increase this drops exactly the ids that left the window.
