@@ -9,7 +9,7 @@
  * answers "not stored" for what may have been stored.
  * @packageDocumentation
  */
-import { createHash } from 'node:crypto';
+import * as nodeCrypto from 'node:crypto';
 import { LifelineCloseCode } from '../../codes/index.js';
 import {
   decodeClientFrame,
@@ -139,8 +139,22 @@ function resultOf(value: unknown): Json | undefined {
 }
 
 /**
+ * SHA-256 of a string as base64url, in one call where Node has the one-shot `crypto.hash` (20.12 and
+ * later: no `Hash` object per message, about a third cheaper for a short text); else the same digest
+ * through `createHash`.
+ */
+const sha256 = (nodeCrypto as { hash?: (algorithm: string, data: string, encoding: 'base64url') => string }).hash
+  ? (text: string): string => nodeCrypto.hash('sha256', text, 'base64url')
+  : (text: string): string => nodeCrypto.createHash('sha256').update(text).digest('base64url');
+
+/**
  * A digest of a message's content: a resend carries the same, a reused id for other content does not.
  * Undefined for data JSON text cannot hold (nested deeper than the encoder goes): the client's mistake.
+ *
+ * Kept a cryptographic hash, of exactly this text: fingerprints are stored with the claims and compared
+ * by the store, so a process of an earlier version sharing the store (a rolling or zero-dark restart)
+ * must compute the same one for a resend; and a collision would let a client have a message with other
+ * content answered as the duplicate of the first.
  */
 function fingerprintOf(kind: 'msg' | 'pub', channel: string, data: Json): string | undefined {
   let text: string;
@@ -149,7 +163,7 @@ function fingerprintOf(kind: 'msg' | 'pub', channel: string, data: Json): string
   } catch {
     return undefined;
   }
-  return createHash('sha256').update(`${kind}\n${channel}\n`).update(text).digest('base64url');
+  return sha256(`${kind}\n${channel}\n${text}`);
 }
 
 /** Run `work` over `items`, at most `limit` at a time, in order of start. */
