@@ -36,9 +36,8 @@ interface KeyRecord {
   readonly scope: string | undefined;
 }
 
-interface ClaimRecord {
-  /** The outcome, flattened: nothing is shared with callers. */
-  readonly outcome: OutcomeFields;
+/** A claim as kept: its outcome's flat fields (nothing is shared with callers) in the same object as its fingerprint and expiry, one object per claim. */
+interface ClaimRecord extends OutcomeFields {
   readonly fingerprint: string | undefined;
   readonly expiresAt: number;
 }
@@ -60,7 +59,7 @@ function toMessage(channel: string, epoch: string, entry: Entry): StoredMessage 
 }
 
 function outcomeOf(record: ClaimRecord): MessageOutcome {
-  return outcomeFrom(record.outcome.state, record.outcome.incident, record.outcome.result);
+  return outcomeFrom(record.state, record.incident, record.result);
 }
 
 /** The memory engine's core: maps in this process. */
@@ -217,7 +216,8 @@ class MemoryCore implements StoreCore {
   #record(scope: string, id: number, outcome: MessageOutcome, fingerprint: string | undefined, expiresAt: number): void {
     let claims = this.#claims.get(scope);
     if (!claims) this.#claims.set(scope, (claims = { records: new Map(), maxId: -Infinity, lastId: undefined }));
-    const record: ClaimRecord = { outcome: outcomeFields(outcome), fingerprint, expiresAt };
+    const { state, incident, result } = outcomeFields(outcome);
+    const record: ClaimRecord = { state, incident, result, fingerprint, expiresAt };
     if (claims.lastId === id && claims.records.has(id)) {
       // Already the last entry: the order, the size and the window stay as the last write left them.
       claims.records.set(id, record);
