@@ -36,10 +36,16 @@ interface KeyRecord {
   readonly scope: string | undefined;
 }
 
-/** A claim as kept: its outcome's flat fields (nothing is shared with callers) in the same object as its fingerprint and expiry, one object per claim. */
-interface ClaimRecord extends OutcomeFields {
-  readonly fingerprint: string | undefined;
-  readonly expiresAt: number;
+/**
+ * A claim as kept: its outcome's flat fields (nothing is shared with callers) in the same object as its
+ * fingerprint and expiry, one object per claim, rewritten in place by the writes that follow the claim.
+ */
+interface ClaimRecord {
+  state: OutcomeFields['state'];
+  incident: OutcomeFields['incident'];
+  result: OutcomeFields['result'];
+  fingerprint: string | undefined;
+  expiresAt: number;
 }
 
 /** One scope's claims, in the order they were last written, and the highest id it ever claimed (its window's top). */
@@ -217,12 +223,18 @@ class MemoryCore implements StoreCore {
     let claims = this.#claims.get(scope);
     if (!claims) this.#claims.set(scope, (claims = { records: new Map(), maxId: -Infinity, lastId: undefined }));
     const { state, incident, result } = outcomeFields(outcome);
-    const record: ClaimRecord = { state, incident, result, fingerprint, expiresAt };
-    if (claims.lastId === id && claims.records.has(id)) {
-      // Already the last entry: the order, the size and the window stay as the last write left them.
-      claims.records.set(id, record);
+    const last = claims.lastId === id ? claims.records.get(id) : undefined;
+    if (last !== undefined) {
+      // Already the last entry: the order, the size and the window stay as the last write left them, and
+      // the record is rewritten in place (a message's three writes leave one object, not three).
+      last.state = state;
+      last.incident = incident;
+      last.result = result;
+      last.fingerprint = fingerprint;
+      last.expiresAt = expiresAt;
       return;
     }
+    const record: ClaimRecord = { state, incident, result, fingerprint, expiresAt };
     claims.records.delete(id); // re-inserted last: the map's order is the order records were written
     claims.records.set(id, record);
     claims.lastId = id;
