@@ -184,14 +184,67 @@ async function pool<T>(items: readonly T[], limit: number, work: (item: T) => Pr
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, runner));
 }
 
+/**
+ * What the subscriptions of one connection write to, and the bounds their replay reads under. One
+ * object per connection with its methods on the prototype (not a closure per method and connection):
+ * an idle connection keeps it for as long as it lives.
+ */
+class ConnectionSink implements SubscriptionSink, ReplayLimits {
+  #connectionBudget: ByteBudget | undefined;
+
+  constructor(
+    private readonly connection: Connection,
+    private readonly ctx: ProtocolContext,
+  ) {}
+
+  send(frame: ServerFrame): number {
+    const text = JSON.stringify(frame);
+    return this.connection.send(text) ? text.length : 0;
+  }
+
+  sendText(text: string): void {
+    this.connection.send(text);
+  }
+
+  get open(): boolean {
+    return this.connection.writable;
+  }
+
+  drained(): Promise<void> {
+    return this.connection.drained();
+  }
+
+  storeFailed(channel: string, error: unknown): void {
+    this.ctx.storeFailed('read', error);
+    this.send({ t: 'error', code: ErrorCode.UNAVAILABLE, message: 'history is unavailable; retrying', ref: channel });
+  }
+
+  replayed(count: number): void {
+    this.ctx.replayed(count);
+  }
+
+  get pageBytes(): number {
+    return this.ctx.settings.replayPageBytes;
+  }
+
+  get budget(): ByteBudget {
+    return this.ctx.replayBudget;
+  }
+
+  /** Made at the first replay (most connections never read history), with the bound in force then. */
+  get connectionBudget(): ByteBudget {
+    return (this.#connectionBudget ??= new ByteBudget(this.ctx.settings.maxReplayBytesPerConnection));
+  }
+}
+
 /** The protocol state of one `lifeline.v1` connection. */
 export class ProtocolSession implements SessionHolder {
   private session: SessionRecord | undefined;
   /** Dedupe namespace of this client's message ids: its origin, else its session. */
   private origin = '';
   private readonly subscriptions = new Map<string, Subscription>();
-  private readonly sink: SubscriptionSink;
-  private readonly replay: ReplayLimits;
+  /** The subscriptions' output and replay bounds (one object: see {@link ConnectionSink}). */
+  private readonly sink: ConnectionSink;
   /** Set when a `hello` arrives (before it is handled), so a slow `hello` is not mistaken for a silent client. */
   helloArrived = false;
   private closed = false;
@@ -208,28 +261,7 @@ export class ProtocolSession implements SessionHolder {
     expiresAt?: number,
   ) {
     this.credentialsExpireAt = expiresAt;
-    this.replay = {
-      get pageBytes() {
-        return ctx.settings.replayPageBytes;
-      },
-      budget: ctx.replayBudget,
-      connectionBudget: new ByteBudget(ctx.settings.maxReplayBytesPerConnection),
-    };
-    this.sink = {
-      send: (frame) => this.send(frame),
-      sendText: (text) => {
-        this.connection.send(text);
-      },
-      get open() {
-        return connection.writable;
-      },
-      drained: () => connection.drained(),
-      storeFailed: (channel, error) => {
-        ctx.storeFailed('read', error);
-        this.send({ t: 'error', code: ErrorCode.UNAVAILABLE, message: 'history is unavailable; retrying', ref: channel });
-      },
-      replayed: (count) => ctx.replayed(count),
-    };
+    this.sink = new ConnectionSink(connection, ctx);
   }
 
   /** Identity from authentication, bound into the session (the upgrade's, or that of `hello.auth`). */
@@ -254,8 +286,7 @@ export class ProtocolSession implements SessionHolder {
 
   /** @returns the characters sent, 0 when the frame could not go out */
   private send(frame: ServerFrame): number {
-    const text = JSON.stringify(frame);
-    return this.connection.send(text) ? text.length : 0;
+    return this.sink.send(frame);
   }
 
   /** Handle one incoming WebSocket message. Throws `CloseError` for protocol violations. */
@@ -494,7 +525,7 @@ export class ProtocolSession implements SessionHolder {
   }
 
   private addSubscription(channel: string): Subscription {
-    const sub = new Subscription(channel, this.sink, this.ctx.store, this.replay);
+    const sub = new Subscription(channel, this.sink, this.ctx.store, this.sink);
     this.subscriptions.set(channel, sub);
     this.ctx.hub.add(sub);
     return sub;
