@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { WebSocket } from 'ws';
+import type { RawData, WebSocket } from 'ws';
 import { requireOptional } from '../../optional-dependency.js';
 import type { UpgradePeer, Verdict } from '../core/admission.js';
 import type { ServerCore } from '../core/server-core.js';
@@ -82,7 +82,7 @@ function uncorkAll(): void {
   for (const s of sockets) s.uncork();
 }
 
-/** `ws`'s own `WebSocket#close`, taken once `ws` is loaded: the instance's `close` is replaced (see {@link wire}). */
+/** `ws`'s own `WebSocket#close`, taken once `ws` is loaded: the adapter's sockets replace `close` (see {@link wiredSocketClass}). */
 let closeSocket!: WebSocket["close"];
 /** `OPEN` and `CLOSED` (RFC 6455 ready states, as `ws` numbers them). */
 const OPEN = 1;
@@ -150,46 +150,79 @@ class WsSocket implements TransportSocket {
 }
 
 /**
- * Report one socket's life to the core. At module level so that the listeners, which live as long as
- * the socket, close over `ws` and `events` only, never over the upgrade request.
+ * The `ws` socket as this adapter makes it (through `WebSocketServer`'s `WebSocket` option): what the
+ * core hears about it kept on the socket itself, so that one set of listeners (below) serves every
+ * socket, instead of a set of closures per connection for as long as it lives.
  */
-function wire(ws: WebSocket, events: TransportEvents): void {
-  let closed = false;
-  ws.on('message', (data, isBinary) => {
-    // `ws` hands over Buffer (default binaryType 'nodebuffer'); text is decoded here once.
-    const buf = data as Buffer;
-    events.message(isBinary ? new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength) : buf.toString('utf8'), isBinary);
-  });
-  ws.on('pong', () => events.pong());
+interface WiredSocket extends WebSocket {
+  /** Where this socket's life is reported; set once the core accepted it. */
+  events: TransportEvents | undefined;
+  /** `closed` was reported (exactly once). */
+  closeReported: boolean;
+  /** Our answer to the peer's Close is waiting for the replies owed before it. */
+  answeringPeerClose: boolean;
+}
+
+// The listeners of every socket: `ws` calls them with the socket as `this`, and each socket is a `WiredSocket`.
+function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+  // `ws` hands over Buffer (default binaryType 'nodebuffer'); text is decoded here once.
+  const buf = data as Buffer;
+  (this as WiredSocket).events!.message(isBinary ? new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength) : buf.toString('utf8'), isBinary);
+}
+function onPong(this: WebSocket): void {
+  (this as WiredSocket).events!.pong();
+}
+function onError(this: WebSocket, error: Error): void {
+  (this as WiredSocket).events!.protocolError(error, closeCodeOf(error));
+}
+function onClose(this: WebSocket, code: number, reason: Buffer): void {
+  const ws = this as WiredSocket;
+  if (ws.closeReported) return;
+  ws.closeReported = true;
+  ws.events!.closed(code, reason.toString('utf8'));
+}
+
+/** Report one socket's life to the core. The listeners hold nothing of the upgrade request. */
+function wire(ws: WiredSocket, events: TransportEvents): void {
+  ws.events = events;
+  ws.on('message', onMessage);
+  ws.on('pong', onPong);
   // Without an 'error' listener a malformed frame would throw out of the socket and take the process down.
-  ws.on('error', (error) => events.protocolError(error, closeCodeOf(error)));
-  ws.on('close', (code, reason) => {
-    if (closed) return;
-    closed = true;
-    events.closed(code, reason.toString('utf8'));
-  });
-  // `ws` answers a peer's Close at once, from inside its receiver, by calling `close` on the socket. This
-  // instance's `close` lets the core finish what the peer sent before its Close, so the replies go out
-  // before our Close does (RFC 6455 §5.5.1 allows it: an endpoint may delay its Close). Every other
-  // close (ours, a protocol error's) goes straight through.
-  const answer = closeSocket.bind(ws);
-  let answering = false;
-  ws.close = (code?: number, reason?: string | Buffer) => {
-    const peerClose = (ws as unknown as { _closeFrameReceived?: boolean })._closeFrameReceived === true && ws.readyState === OPEN;
-    if (!peerClose || answering) return answer(code, reason);
-    answering = true;
-    const text = reason === undefined ? '' : reason.toString();
-    let wait: Promise<void> | void;
-    try {
-      wait = events.peerClosing(code ?? 1005, text);
-    } catch {
-      wait = undefined;
+  ws.on('error', onError);
+  ws.on('close', onClose);
+}
+
+/**
+ * `ws`'s `WebSocket` with one change, `close`. `ws` answers a peer's Close at once, from inside its
+ * receiver, by calling `close` on the socket. This `close` lets the core finish what the peer sent before
+ * its Close, so the replies go out before our Close does (RFC 6455 §5.5.1 allows it: an endpoint may delay
+ * its Close). Every other close (ours, a protocol error's, one before the core has the socket) goes
+ * straight through.
+ */
+function wiredSocketClass(Base: typeof WebSocket): typeof WebSocket {
+  return class LifelineWebSocket extends Base {
+    events: TransportEvents | undefined = undefined;
+    closeReported = false;
+    answeringPeerClose = false;
+
+    override close(code?: number, reason?: string | Buffer): void {
+      const events = this.events;
+      const peerClose = (this as unknown as { _closeFrameReceived?: boolean })._closeFrameReceived === true && this.readyState === OPEN;
+      if (events === undefined || !peerClose || this.answeringPeerClose) return closeSocket.call(this, code, reason);
+      this.answeringPeerClose = true;
+      const text = reason === undefined ? '' : reason.toString();
+      let wait: Promise<void> | void;
+      try {
+        wait = events.peerClosing(code ?? 1005, text);
+      } catch {
+        wait = undefined;
+      }
+      const finish = (): void => {
+        if (this.readyState === OPEN) closeSocket.call(this, code, reason);
+      };
+      if (wait === undefined) finish();
+      else wait.then(finish, finish);
     }
-    const finish = (): void => {
-      if (ws.readyState === OPEN) answer(code, reason);
-    };
-    if (wait === undefined) finish();
-    else wait.then(finish, finish);
   };
 }
 
@@ -205,6 +238,7 @@ export function createWsAdapter(options: WsAdapterOptions): WsAdapter {
     // Compression costs CPU and memory per connection and opens CRIME-style questions; off by default.
     perMessageDeflate: false,
     clientTracking: false,
+    WebSocket: wiredSocketClass(WebSocketClass),
     // The server's order of preference decides, not the order the client listed them in.
     handleProtocols: (protocols) => options.subprotocols.find((p) => protocols.has(p)) ?? false,
   });
@@ -225,7 +259,7 @@ export function createWsAdapter(options: WsAdapterOptions): WsAdapter {
           refuseUpgrade(socket, verdict.status, verdict.headers, verdict.body);
           return;
         }
-        wss.handleUpgrade(request, socket, head, (ws) => wire(ws, core.accept(new WsSocket(ws, socket), info, verdict)));
+        wss.handleUpgrade(request, socket, head, (ws) => wire(ws as WiredSocket, core.accept(new WsSocket(ws, socket), info, verdict)));
       };
       const verdict = core.admit(info, peerOf(socket));
       // Without an `authenticate` hook the handshake completes in this same turn, as the upgrade arrived.
