@@ -239,7 +239,8 @@ class ConnectionSink implements SubscriptionSink, ReplayLimits {
 
 /** The protocol state of one `lifeline.v1` connection. */
 export class ProtocolSession implements SessionHolder {
-  private session: SessionRecord | undefined;
+  /** The session this connection speaks for, once `hello` was handled (the rest of the record is the store's). */
+  private session: { readonly id: string; readonly expiresAt: number } | undefined;
   /** Dedupe namespace of this client's message ids: its origin, else its session. */
   private origin = '';
   private readonly subscriptions = new Map<string, Subscription>();
@@ -435,13 +436,14 @@ export class ProtocolSession implements SessionHolder {
     if (!resumed) {
       const minted = mintToken();
       token = minted.token;
-      this.session = { id: minted.sessionId, tokenHash: minted.tokenHash, channels: [], expiresAt, ...(this.user !== undefined ? { user: this.user } : {}) };
-      await store.saveSession(this.session);
+      this.session = { id: minted.sessionId, expiresAt };
+      await store.saveSession({ id: minted.sessionId, tokenHash: minted.tokenHash, channels: [], expiresAt, ...(this.user !== undefined ? { user: this.user } : {}) });
     } else {
-      this.session = { ...resumed, expiresAt };
+      this.session = { id: resumed.id, expiresAt };
     }
     // Bound to the identity too, so one user can never collide with (or learn about) another's message ids.
-    this.origin = frame.origin !== undefined ? `o:${this.user ?? ''}:${frame.origin}` : `s:${this.session.id}`;
+    // Joined, not a template: one flat string for the connection's life, not a rope of its three parts.
+    this.origin = frame.origin !== undefined ? ['o', this.user ?? '', frame.origin].join(':') : `s:${this.session.id}`;
     // One live connection per session: whoever held it (here or, over a shared store, on another node) is
     // closed before anything of the session is restored here.
     await this.ctx.holders.hold(this.session.id, this, resumed !== undefined);
