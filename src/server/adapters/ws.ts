@@ -43,6 +43,52 @@ function destroySocket(this: Duplex): void {
   this.destroy();
 }
 
+/**
+ * Headers whose values clients of one server send alike (`upgrade`, `host`, `user-agent`, `origin`...).
+ * A connection keeps its request's headers for as long as it lives (`Connection.info.headers`), and these
+ * values repeat from one client to the next: each is kept once, in {@link sharedValue}. Only headers of
+ * this list, never a credential (`authorization`, `cookie`) or the handshake's nonce (`sec-websocket-key`).
+ */
+const SHARED_HEADERS: ReadonlySet<string> = new Set([
+  'host',
+  'upgrade',
+  'connection',
+  'sec-websocket-version',
+  'sec-websocket-extensions',
+  'sec-websocket-protocol',
+  'origin',
+  'user-agent',
+  'accept-encoding',
+  'accept-language',
+  'cache-control',
+  'pragma',
+  'x-forwarded-proto',
+]);
+/** Most values {@link sharedValue} keeps (then it starts over), and the longest it keeps: a bounded cache, whatever clients send. */
+const MAX_SHARED_VALUES = 1024;
+const MAX_SHARED_LENGTH = 512;
+let sharedValues = new Map<string, string>();
+
+/** The one copy of `value` every connection that sent it holds. */
+function sharedValue(value: string): string {
+  const known = sharedValues.get(value);
+  if (known !== undefined) return known;
+  if (value.length > MAX_SHARED_LENGTH) return value;
+  if (sharedValues.size >= MAX_SHARED_VALUES) sharedValues = new Map();
+  sharedValues.set(value, value);
+  return value;
+}
+
+/** The request's headers, their repeated values replaced by the equal string already held (see {@link SHARED_HEADERS}). */
+function headersOf(request: IncomingMessage): IncomingMessage['headers'] {
+  const { headers } = request;
+  for (const name in headers) {
+    const value = headers[name];
+    if (typeof value === 'string' && SHARED_HEADERS.has(name)) headers[name] = sharedValue(value);
+  }
+  return headers;
+}
+
 /** An upgrading socket, as admission watches it while `authenticate` runs. */
 function peerOf(socket: Duplex): UpgradePeer {
   return {
@@ -251,7 +297,7 @@ export function createWsAdapter(options: WsAdapterOptions): WsAdapter {
       const info: UpgradeInfo = {
         remoteAddress: request.socket.remoteAddress ?? '',
         url: request.url ?? '/',
-        headers: request.headers,
+        headers: headersOf(request),
       };
       const settle = (verdict: Verdict | undefined): void => {
         if (verdict === undefined) return;
