@@ -28,8 +28,8 @@ export type ConnectionState = 'open' | 'closing' | 'closed';
 /** Output below this many buffered bytes counts as drained (see {@link Connection.drained}). */
 export const DRAINED_BYTES = 64 * 1024;
 
-/** The tail of a chain with nothing queued: one settled promise shared by every connection. */
-const SETTLED: Promise<void> = Promise.resolve();
+/** @internal The tail of a chain with nothing queued: one settled promise shared by every connection. */
+export const SETTLED: Promise<void> = Promise.resolve();
 
 /**
  * One client connection, as handlers see it. Handlers for the same connection run one at a time,
@@ -53,7 +53,10 @@ export class Connection {
   /** @internal who started the close */ closedBy: ClosedBy | undefined;
   /** @internal set between a ping and its pong */ awaitingPong = false;
   /** @internal tail of this connection's serial handler chain */ chain: Promise<void> = SETTLED;
-  /** @internal handler calls queued or running, and the bytes of the messages they carry */ readonly inbound = { count: 0, bytes: 0, paused: false };
+  // Inbound backpressure (`inbound.ts`): fields of the connection itself, not an object of their own per connection.
+  /** @internal handler calls queued or running */ inboundCount = 0;
+  /** @internal the bytes of the messages they carry (each with its overhead) */ inboundBytes = 0;
+  /** @internal whether reading from the socket is paused */ inboundPaused = false;
   #closed: Promise<void> | undefined;
   #markClosed: (() => void) | undefined;
 
@@ -225,8 +228,8 @@ export class Connection {
 
   /** @internal stop or start reading the peer's messages (inbound backpressure) */
   setReading(reading: boolean): void {
-    if (this.inbound.paused === !reading) return;
-    this.inbound.paused = !reading;
+    if (this.inboundPaused === !reading) return;
+    this.inboundPaused = !reading;
     if (reading) this.socket.resume();
     else this.socket.pause();
   }

@@ -518,7 +518,7 @@ class ConnectionEvents implements TransportEvents {
     const { connection } = this;
     connection.peerClosing();
     // Replies to what the peer sent before its Close go out first, within the grace period.
-    if (connection.inbound.count === 0) {
+    if (connection.inboundCount === 0) {
       connection.peerCloseAnswered();
       return undefined;
     }
