@@ -39,6 +39,8 @@ export function ratioRows(results) {
   add('echo', 'server CPU us/round trip', 'lifeline-v1', 'ws', 'serverCpuUsPerRoundTrip', 'us');
   add('echo', 'client CPU us/round trip', 'lifeline-v1', 'ws', 'clientCpuUsPerRoundTrip', 'us');
   add('echo', 'client CPU us/round trip', 'lifeline', 'ws', 'clientCpuUsPerRoundTrip', 'us');
+  add('echo', 'round trips/s', 'lifeline-v1-server', 'ws', 'roundTripsPerSec', '/s');
+  add('echo', 'server CPU us/round trip', 'lifeline-v1-server', 'ws', 'serverCpuUsPerRoundTrip', 'us');
   add('echo', 'round trips/s', 'lifeline-server', 'ws', 'roundTripsPerSec', '/s');
   add('echo', 'p99 latency', 'lifeline-server', 'ws', 'latencyMs.p99', 'ms');
   add('echo', 'round trips/s', 'lifeline', 'socketio', 'roundTripsPerSec', '/s');
