@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { RawData, WebSocket } from 'ws';
+import type { WebSocket } from 'ws';
 import { requireOptional } from '../../optional-dependency.js';
 import type { UpgradePeer, Verdict } from '../core/admission.js';
 import type { ServerCore } from '../core/server-core.js';
@@ -197,11 +197,10 @@ class WsSocket implements TransportSocket {
 
 /**
  * The `ws` socket as this adapter makes it (through `WebSocketServer`'s `WebSocket` option): what the
- * core hears about it kept on the socket itself, so that one set of listeners (below) serves every
- * socket, instead of a set of closures per connection for as long as it lives.
+ * core hears about it is kept on the socket itself.
  */
 interface WiredSocket extends WebSocket {
-  /** Where this socket's life is reported; set once the core accepted it. */
+  /** Where this socket's life is reported; set once the core accepted it (see {@link wire}). */
   events: TransportEvents | undefined;
   /** `closed` was reported (exactly once). */
   closeReported: boolean;
@@ -209,47 +208,61 @@ interface WiredSocket extends WebSocket {
   answeringPeerClose: boolean;
 }
 
-// The listeners of every socket: `ws` calls them with the socket as `this`, and each socket is a `WiredSocket`.
-function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
-  // `ws` hands over Buffer (default binaryType 'nodebuffer'); text is decoded here once.
-  const buf = data as Buffer;
-  (this as WiredSocket).events!.message(isBinary ? new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength) : buf.toString('utf8'), isBinary);
-}
-function onPong(this: WebSocket): void {
-  (this as WiredSocket).events!.pong();
-}
-function onError(this: WebSocket, error: Error): void {
-  (this as WiredSocket).events!.protocolError(error, closeCodeOf(error));
-}
-function onClose(this: WebSocket, code: number, reason: Buffer): void {
-  const ws = this as WiredSocket;
-  if (ws.closeReported) return;
-  ws.closeReported = true;
-  ws.events!.closed(code, reason.toString('utf8'));
-}
-
-/** Report one socket's life to the core. The listeners hold nothing of the upgrade request. */
+/** Report one socket's life to the core (from now on its events go there: see {@link wiredSocketClass}). */
 function wire(ws: WiredSocket, events: TransportEvents): void {
   ws.events = events;
-  ws.on('message', onMessage);
-  ws.on('pong', onPong);
-  // Without an 'error' listener a malformed frame would throw out of the socket and take the process down.
-  ws.on('error', onError);
-  ws.on('close', onClose);
 }
 
 /**
- * `ws`'s `WebSocket` with one change, `close`. `ws` answers a peer's Close at once, from inside its
- * receiver, by calling `close` on the socket. This `close` lets the core finish what the peer sent before
- * its Close, so the replies go out before our Close does (RFC 6455 §5.5.1 allows it: an endpoint may delay
- * its Close). Every other close (ours, a protocol error's, one before the core has the socket) goes
- * straight through.
+ * `ws`'s `WebSocket` with two changes.
+ *
+ * `emit`: once the core has the socket, the events `ws` emits on it (`message`, `pong`, `error`,
+ * `close`; RFC 6455 life, as `ws` documents them) go straight to the core's {@link TransportEvents}
+ * instead of through listeners: no listener functions and no event table per connection, and no
+ * listener lookup per message. An `error` therefore never goes unheard (without a listener it would throw
+ * out of the socket and take the process down). Everything else, and everything before the core has the
+ * socket, is `ws`'s own `emit`.
+ *
+ * `close`: `ws` answers a peer's Close at once, from inside its receiver, by calling `close` on the
+ * socket. This `close` lets the core finish what the peer sent before its Close, so the replies go out
+ * before our Close does (RFC 6455 §5.5.1 allows it: an endpoint may delay its Close). Every other close
+ * (ours, a protocol error's, one before the core has the socket) goes straight through.
  */
 function wiredSocketClass(Base: typeof WebSocket): typeof WebSocket {
   return class LifelineWebSocket extends Base {
     events: TransportEvents | undefined = undefined;
     closeReported = false;
     answeringPeerClose = false;
+
+    override emit(event: string | symbol, ...args: unknown[]): boolean {
+      const events = this.events;
+      if (events === undefined) return super.emit(event, ...args);
+      switch (event) {
+        case 'message': {
+          // `ws` hands over Buffer (default binaryType 'nodebuffer'); text is decoded here once.
+          const buf = args[0] as Buffer;
+          const isBinary = args[1] === true;
+          events.message(isBinary ? new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength) : buf.toString('utf8'), isBinary);
+          return true;
+        }
+        case 'pong':
+          events.pong();
+          return true;
+        case 'error': {
+          const error = args[0] as Error;
+          events.protocolError(error, closeCodeOf(error));
+          return true;
+        }
+        case 'close':
+          if (!this.closeReported) {
+            this.closeReported = true;
+            events.closed(args[0] as number, (args[1] as Buffer).toString('utf8'));
+          }
+          return true;
+        default:
+          return super.emit(event, ...args);
+      }
+    }
 
     override close(code?: number, reason?: string | Buffer): void {
       const events = this.events;
