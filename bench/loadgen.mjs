@@ -7,6 +7,8 @@
  * - `ws`: a raw `ws` WebSocket.
  * - `lifeline`: lifeline's reconnecting client (`createClient`), plain frames.
  * - `lifeline-v1`: lifeline's session client (`createSession`): acked `send`, channel subscriptions.
+ * - `v1-raw`: a raw `ws` WebSocket speaking the least of lifeline.v1 an acked echo needs (hello, then
+ *   `msg` frames, each reply an `ack`), to tell the server's cost from the session client's.
  * - `socketio`: socket.io-client 4, `transports: ['websocket']`, a connection of its own each (`forceNew`).
  * - `socketio-ack`: the same, sending with `emitWithAck` (the round trip ends at the server's ack).
  * - `rws`: reconnecting-websocket with its defaults, `ws` as its WebSocket.
@@ -83,6 +85,23 @@ async function openClient(implName, url, scenario, on, record, options = {}) {
       ws.once('close', () => reject(new Error('closed before open')));
     });
     return { ready, send: (text) => ws.send(text), close: () => ws.terminate() };
+  }
+  if (implName === 'v1-raw') {
+    const ws = new WebSocket(url, 'lifeline.v1', { perMessageDeflate: false });
+    ws.on('error', noteError);
+    let id = 0;
+    const ready = new Promise((resolve, reject) => {
+      ws.once('open', () => ws.send(JSON.stringify({ t: 'hello', v: 1 })));
+      ws.once('close', () => reject(new Error('closed before welcome')));
+      ws.on('message', (data) => {
+        // The server answers each connection's frames in order: every `ack` is the oldest one in flight.
+        const text = data.toString();
+        if (text.startsWith('{"t":"ack"')) on.message(text);
+        else if (text.startsWith('{"t":"welcome"')) resolve();
+        else noteError(new Error(`unexpected frame ${text.slice(0, 80)}`));
+      });
+    });
+    return { ready, send: (text) => ws.send(`{"t":"msg","id":${++id},"data":${JSON.stringify(text)}}`), close: () => ws.terminate() };
   }
   if (implName === 'lifeline') {
     const { createClient } = await lifelineClient();
@@ -327,8 +346,8 @@ function sendEcho(client, acked) {
   if (!running) return;
   const sentAt = performance.now();
   if (acked) {
-    // lifeline.v1: the round trip is send -> the server's handler -> ack.
-    client.send(ECHO_TEXT).then(
+    // lifeline.v1: the round trip is send -> the server's handler -> ack (Socket.IO: emitWithAck -> ack).
+    (client.sendAcked ?? client.send)(ECHO_TEXT).then(
       () => onReply(sentAt, client.state, client, true),
       (error) => noteError(error),
     );

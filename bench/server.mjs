@@ -277,7 +277,11 @@ serveRequests({
       await sleep(50);
     }
     const m = process.memoryUsage();
-    return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers, connections: impl.connections(), gc: typeof globalThis.gc === 'function' };
+    // Each V8 space's committed and used bytes: where RSS beyond the live heap comes from (a young
+    // generation grown by the connection burst stays committed after collection).
+    const { getHeapSpaceStatistics } = await import('node:v8');
+    const spaces = Object.fromEntries(getHeapSpaceStatistics().map((s) => [s.space_name, { size: s.space_size, used: s.space_used_size }]));
+    return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers, spaces, connections: impl.connections(), gc: typeof globalThis.gc === 'function' };
   },
   /** Write a heap snapshot (the idle scenario, with --heap-snapshot). */
   async heapSnapshot({ path }) {

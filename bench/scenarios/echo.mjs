@@ -20,6 +20,8 @@ export const implementations = [
   { id: 'lifeline-v1', label: 'lifeline.v1 (acked msg: send -> handler -> ack)', server: { implName: 'lifeline-v1', variant: 'v1', store: 'memory' }, client: 'lifeline-v1', acked: true, url: (p) => `ws://127.0.0.1:${p}/` },
   // Diagnostic: lifeline's server with the raw `ws` client, to separate the server's cost from the client's.
   { id: 'lifeline-server', label: 'lifeline server (plain) + raw ws client', server: { implName: 'lifeline', variant: 'plain' }, client: 'ws', url: (p) => `ws://127.0.0.1:${p}/` },
+  // Diagnostic: the lifeline.v1 server (acked msg, memory store) with a raw `ws` client sending `msg` frames.
+  { id: 'lifeline-v1-server', label: 'lifeline.v1 server (acked msg) + raw ws client', server: { implName: 'lifeline-v1', variant: 'v1', store: 'memory' }, client: 'v1-raw', url: (p) => `ws://127.0.0.1:${p}/` },
   { id: 'ws', label: 'ws (raw server + client)', server: { implName: 'ws' }, client: 'ws', url: (p) => `ws://127.0.0.1:${p}/` },
   { id: 'socketio', label: 'Socket.IO 4 (websocket transport)', server: { implName: 'socketio' }, client: 'socketio', url: (p) => `http://127.0.0.1:${p}` },
   // The fair baseline of lifeline-v1: an acknowledged message (emitWithAck -> handler -> ack callback).

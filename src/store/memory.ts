@@ -37,17 +37,33 @@ interface KeyRecord {
   readonly scope: string | undefined;
 }
 
+/**
+ * A claim as kept: its outcome's flat fields (nothing is shared with callers) in the same object as its
+ * fingerprint and expiry, one object per claim, rewritten in place by the writes that follow the claim.
+ */
 interface ClaimRecord {
-  /** The outcome, flattened: nothing is shared with callers. */
-  readonly outcome: OutcomeFields;
-  readonly fingerprint: string | undefined;
-  readonly expiresAt: number;
+  state: OutcomeFields['state'];
+  incident: OutcomeFields['incident'];
+  result: OutcomeFields['result'];
+  fingerprint: string | undefined;
+  expiresAt: number;
 }
 
-/** One scope's claims, in insertion order, and the highest id it ever claimed (its window's top). */
+/** One scope's claims, in the order they were last written, and the highest id it ever claimed (its window's top). */
 interface ClaimScope {
   readonly records: Map<number, ClaimRecord>;
   maxId: number;
+  /**
+   * The id written last (the map's last entry), or undefined. A message's claim, its start and its end
+   * are written one after the other: those rewrites of the last entry change neither the order nor the
+   * window, so they replace the record in place.
+   */
+  lastId: number | undefined;
+  /**
+   * The id of the oldest record (the map's first entry) when known, else undefined. While it is above the
+   * window's floor and the scope within its bound, a new record has nothing to drop: no walk.
+   */
+  firstId: number | undefined;
 }
 
 function toMessage(channel: string, epoch: string, entry: Entry): StoredMessage {
@@ -55,7 +71,7 @@ function toMessage(channel: string, epoch: string, entry: Entry): StoredMessage 
 }
 
 function outcomeOf(record: ClaimRecord): MessageOutcome {
-  return outcomeFrom(record.outcome.state, record.outcome.incident, record.outcome.result);
+  return outcomeFrom(record.state, record.incident, record.result);
 }
 
 /** The memory engine's core: maps in this process. */
@@ -183,6 +199,7 @@ class MemoryCore implements StoreCore {
     for (const [id, session] of this.#sessions) if (isExpired(session.expiresAt, now)) this.#sessions.delete(id);
     for (const [scope, claims] of this.#claims) {
       for (const [messageId, record] of claims.records) if (isExpired(record.expiresAt, now)) claims.records.delete(messageId);
+      claims.firstId = undefined; // learnt again by the next write's window walk
       // An empty scope is forgotten, window and all: its ids expired, so none of them is remembered anyway.
       if (claims.records.size === 0) this.#claims.delete(scope);
     }
@@ -215,14 +232,37 @@ class MemoryCore implements StoreCore {
   /** Write a claim record, keeping the scope within its window and its size bound. */
   #record(scope: string, id: number, outcome: MessageOutcome, fingerprint: string | undefined, expiresAt: number): void {
     let claims = this.#claims.get(scope);
-    if (!claims) this.#claims.set(scope, (claims = { records: new Map(), maxId: -Infinity }));
+    if (!claims) this.#claims.set(scope, (claims = { records: new Map(), maxId: -Infinity, lastId: undefined, firstId: undefined }));
+    const { state, incident, result } = outcomeFields(outcome);
+    // Already the last entry, and nothing dropped since the last window walk (which left the oldest record
+    // inside the window): the order, the size and the window stay as they are, and the record is rewritten
+    // in place (a message's three writes leave one object, not three, and walk the window once).
+    const last = claims.lastId === id && claims.firstId !== undefined ? claims.records.get(id) : undefined;
+    if (last !== undefined) {
+      last.state = state;
+      last.incident = incident;
+      last.result = result;
+      last.fingerprint = fingerprint;
+      last.expiresAt = expiresAt;
+      return;
+    }
+    const record: ClaimRecord = { state, incident, result, fingerprint, expiresAt };
     claims.records.delete(id); // re-inserted last: the map's order is the order records were written
-    claims.records.set(id, { outcome: outcomeFields(outcome), fingerprint, expiresAt });
+    if (claims.firstId === id) claims.firstId = undefined; // the next one is the oldest now
+    if (claims.records.size === 0) claims.firstId = id;
+    claims.records.set(id, record);
+    claims.lastId = id;
     if (id > claims.maxId) claims.maxId = id;
-    const floor = claims.maxId - this.#options.maxClaimsPerScope;
+    const max = this.#options.maxClaimsPerScope;
+    const floor = claims.maxId - max;
+    if (claims.firstId !== undefined && claims.firstId > floor && claims.records.size <= max) return;
+    claims.firstId = undefined;
     // Oldest first: for a client whose ids increase this drops exactly the ids that left the window.
     for (const [oldId] of claims.records) {
-      if (oldId > floor && claims.records.size <= this.#options.maxClaimsPerScope) break;
+      if (oldId > floor && claims.records.size <= max) {
+        claims.firstId = oldId;
+        break;
+      }
       claims.records.delete(oldId);
     }
   }

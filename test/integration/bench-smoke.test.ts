@@ -32,7 +32,7 @@ interface Run {
 }
 
 const EXPECTED: Record<string, string[]> = {
-  echo: ['lifeline', 'lifeline-v1', 'lifeline-server', 'ws', 'socketio', 'socketio-ack'],
+  echo: ['lifeline', 'lifeline-v1', 'lifeline-server', 'lifeline-v1-server', 'ws', 'socketio', 'socketio-ack'],
   fanout: ['lifeline-memory', 'lifeline-sqlite', 'ws', 'socketio'],
   idle: ['lifeline', 'lifeline-v1', 'ws', 'socketio'],
   restart: ['lifeline', 'lifeline-zerodark', 'lifeline-workers', 'socketio', 'socketio-csr', 'socketio-csr-cycle', 'rws'],

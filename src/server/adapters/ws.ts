@@ -43,6 +43,52 @@ function destroySocket(this: Duplex): void {
   this.destroy();
 }
 
+/**
+ * Headers whose values clients of one server send alike (`upgrade`, `host`, `user-agent`, `origin`...).
+ * A connection keeps its request's headers for as long as it lives (`Connection.info.headers`), and these
+ * values repeat from one client to the next: each is kept once, in {@link sharedValue}. Only headers of
+ * this list, never a credential (`authorization`, `cookie`) or the handshake's nonce (`sec-websocket-key`).
+ */
+const SHARED_HEADERS: ReadonlySet<string> = new Set([
+  'host',
+  'upgrade',
+  'connection',
+  'sec-websocket-version',
+  'sec-websocket-extensions',
+  'sec-websocket-protocol',
+  'origin',
+  'user-agent',
+  'accept-encoding',
+  'accept-language',
+  'cache-control',
+  'pragma',
+  'x-forwarded-proto',
+]);
+/** Most values {@link sharedValue} keeps (then it starts over), and the longest it keeps: a bounded cache, whatever clients send. */
+const MAX_SHARED_VALUES = 1024;
+const MAX_SHARED_LENGTH = 512;
+let sharedValues = new Map<string, string>();
+
+/** The one copy of `value` every connection that sent it holds. */
+function sharedValue(value: string): string {
+  const known = sharedValues.get(value);
+  if (known !== undefined) return known;
+  if (value.length > MAX_SHARED_LENGTH) return value;
+  if (sharedValues.size >= MAX_SHARED_VALUES) sharedValues = new Map();
+  sharedValues.set(value, value);
+  return value;
+}
+
+/** The request's headers, their repeated values replaced by the equal string already held (see {@link SHARED_HEADERS}). */
+function headersOf(request: IncomingMessage): IncomingMessage['headers'] {
+  const { headers } = request;
+  for (const name in headers) {
+    const value = headers[name];
+    if (typeof value === 'string' && SHARED_HEADERS.has(name)) headers[name] = sharedValue(value);
+  }
+  return headers;
+}
+
 /** An upgrading socket, as admission watches it while `authenticate` runs. */
 function peerOf(socket: Duplex): UpgradePeer {
   return {
@@ -82,7 +128,7 @@ function uncorkAll(): void {
   for (const s of sockets) s.uncork();
 }
 
-/** `ws`'s own `WebSocket#close`, taken once `ws` is loaded: the instance's `close` is replaced (see {@link wire}). */
+/** `ws`'s own `WebSocket#close`, taken once `ws` is loaded: the adapter's sockets replace `close` (see {@link wiredSocketClass}). */
 let closeSocket!: WebSocket["close"];
 /** `OPEN` and `CLOSED` (RFC 6455 ready states, as `ws` numbers them). */
 const OPEN = 1;
@@ -150,46 +196,92 @@ class WsSocket implements TransportSocket {
 }
 
 /**
- * Report one socket's life to the core. At module level so that the listeners, which live as long as
- * the socket, close over `ws` and `events` only, never over the upgrade request.
+ * The `ws` socket as this adapter makes it (through `WebSocketServer`'s `WebSocket` option): what the
+ * core hears about it is kept on the socket itself.
  */
-function wire(ws: WebSocket, events: TransportEvents): void {
-  let closed = false;
-  ws.on('message', (data, isBinary) => {
-    // `ws` hands over Buffer (default binaryType 'nodebuffer'); text is decoded here once.
-    const buf = data as Buffer;
-    events.message(isBinary ? new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength) : buf.toString('utf8'), isBinary);
-  });
-  ws.on('pong', () => events.pong());
-  // Without an 'error' listener a malformed frame would throw out of the socket and take the process down.
-  ws.on('error', (error) => events.protocolError(error, closeCodeOf(error)));
-  ws.on('close', (code, reason) => {
-    if (closed) return;
-    closed = true;
-    events.closed(code, reason.toString('utf8'));
-  });
-  // `ws` answers a peer's Close at once, from inside its receiver, by calling `close` on the socket. This
-  // instance's `close` lets the core finish what the peer sent before its Close, so the replies go out
-  // before our Close does (RFC 6455 §5.5.1 allows it: an endpoint may delay its Close). Every other
-  // close (ours, a protocol error's) goes straight through.
-  const answer = closeSocket.bind(ws);
-  let answering = false;
-  ws.close = (code?: number, reason?: string | Buffer) => {
-    const peerClose = (ws as unknown as { _closeFrameReceived?: boolean })._closeFrameReceived === true && ws.readyState === OPEN;
-    if (!peerClose || answering) return answer(code, reason);
-    answering = true;
-    const text = reason === undefined ? '' : reason.toString();
-    let wait: Promise<void> | void;
-    try {
-      wait = events.peerClosing(code ?? 1005, text);
-    } catch {
-      wait = undefined;
+interface WiredSocket extends WebSocket {
+  /** Where this socket's life is reported; set once the core accepted it (see {@link wire}). */
+  events: TransportEvents | undefined;
+  /** `closed` was reported (exactly once). */
+  closeReported: boolean;
+  /** Our answer to the peer's Close is waiting for the replies owed before it. */
+  answeringPeerClose: boolean;
+}
+
+/** Report one socket's life to the core (from now on its events go there: see {@link wiredSocketClass}). */
+function wire(ws: WiredSocket, events: TransportEvents): void {
+  ws.events = events;
+}
+
+/**
+ * `ws`'s `WebSocket` with two changes.
+ *
+ * `emit`: once the core has the socket, the events `ws` emits on it (`message`, `pong`, `error`,
+ * `close`; RFC 6455 life, as `ws` documents them) go straight to the core's {@link TransportEvents}
+ * instead of through listeners: no listener functions and no event table per connection, and no
+ * listener lookup per message. An `error` therefore never goes unheard (without a listener it would throw
+ * out of the socket and take the process down). Everything else, and everything before the core has the
+ * socket, is `ws`'s own `emit`.
+ *
+ * `close`: `ws` answers a peer's Close at once, from inside its receiver, by calling `close` on the
+ * socket. This `close` lets the core finish what the peer sent before its Close, so the replies go out
+ * before our Close does (RFC 6455 §5.5.1 allows it: an endpoint may delay its Close). Every other close
+ * (ours, a protocol error's, one before the core has the socket) goes straight through.
+ */
+function wiredSocketClass(Base: typeof WebSocket): typeof WebSocket {
+  return class LifelineWebSocket extends Base {
+    events: TransportEvents | undefined = undefined;
+    closeReported = false;
+    answeringPeerClose = false;
+
+    override emit(event: string | symbol, ...args: unknown[]): boolean {
+      const events = this.events;
+      if (events === undefined) return super.emit(event, ...args);
+      switch (event) {
+        case 'message': {
+          // `ws` hands over Buffer (default binaryType 'nodebuffer'); text is decoded here once.
+          const buf = args[0] as Buffer;
+          const isBinary = args[1] === true;
+          events.message(isBinary ? new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength) : buf.toString('utf8'), isBinary);
+          return true;
+        }
+        case 'pong':
+          events.pong();
+          return true;
+        case 'error': {
+          const error = args[0] as Error;
+          events.protocolError(error, closeCodeOf(error));
+          return true;
+        }
+        case 'close':
+          if (!this.closeReported) {
+            this.closeReported = true;
+            events.closed(args[0] as number, (args[1] as Buffer).toString('utf8'));
+          }
+          return true;
+        default:
+          return super.emit(event, ...args);
+      }
     }
-    const finish = (): void => {
-      if (ws.readyState === OPEN) answer(code, reason);
-    };
-    if (wait === undefined) finish();
-    else wait.then(finish, finish);
+
+    override close(code?: number, reason?: string | Buffer): void {
+      const events = this.events;
+      const peerClose = (this as unknown as { _closeFrameReceived?: boolean })._closeFrameReceived === true && this.readyState === OPEN;
+      if (events === undefined || !peerClose || this.answeringPeerClose) return closeSocket.call(this, code, reason);
+      this.answeringPeerClose = true;
+      const text = reason === undefined ? '' : reason.toString();
+      let wait: Promise<void> | void;
+      try {
+        wait = events.peerClosing(code ?? 1005, text);
+      } catch {
+        wait = undefined;
+      }
+      const finish = (): void => {
+        if (this.readyState === OPEN) closeSocket.call(this, code, reason);
+      };
+      if (wait === undefined) finish();
+      else wait.then(finish, finish);
+    }
   };
 }
 
@@ -205,6 +297,7 @@ export function createWsAdapter(options: WsAdapterOptions): WsAdapter {
     // Compression costs CPU and memory per connection and opens CRIME-style questions; off by default.
     perMessageDeflate: false,
     clientTracking: false,
+    WebSocket: wiredSocketClass(WebSocketClass),
     // The server's order of preference decides, not the order the client listed them in.
     handleProtocols: (protocols) => options.subprotocols.find((p) => protocols.has(p)) ?? false,
   });
@@ -217,7 +310,7 @@ export function createWsAdapter(options: WsAdapterOptions): WsAdapter {
       const info: UpgradeInfo = {
         remoteAddress: request.socket.remoteAddress ?? '',
         url: request.url ?? '/',
-        headers: request.headers,
+        headers: headersOf(request),
       };
       const settle = (verdict: Verdict | undefined): void => {
         if (verdict === undefined) return;
@@ -225,7 +318,7 @@ export function createWsAdapter(options: WsAdapterOptions): WsAdapter {
           refuseUpgrade(socket, verdict.status, verdict.headers, verdict.body);
           return;
         }
-        wss.handleUpgrade(request, socket, head, (ws) => wire(ws, core.accept(new WsSocket(ws, socket), info, verdict)));
+        wss.handleUpgrade(request, socket, head, (ws) => wire(ws as WiredSocket, core.accept(new WsSocket(ws, socket), info, verdict)));
       };
       const verdict = core.admit(info, peerOf(socket));
       // Without an `authenticate` hook the handshake completes in this same turn, as the upgrade arrived.

@@ -28,6 +28,9 @@ export type ConnectionState = 'open' | 'closing' | 'closed';
 /** Output below this many buffered bytes counts as drained (see {@link Connection.drained}). */
 export const DRAINED_BYTES = 64 * 1024;
 
+/** @internal The tail of a chain with nothing queued: one settled promise shared by every connection. */
+export const SETTLED: Promise<void> = Promise.resolve();
+
 /**
  * One client connection, as handlers see it. Handlers for the same connection run one at a time,
  * in the order messages arrived.
@@ -39,8 +42,7 @@ export class Connection {
   readonly info: UpgradeInfo;
   /** When the connection opened, in ms since the epoch. */
   readonly openedAt: number;
-  /** Free-form state for the application's handlers. */
-  readonly locals: Record<string, unknown> = {};
+  #locals: Record<string, unknown> | undefined;
 
   #state: ConnectionState = 'open';
   /**
@@ -50,10 +52,13 @@ export class Connection {
   #answeringPeerClose = false;
   /** @internal who started the close */ closedBy: ClosedBy | undefined;
   /** @internal set between a ping and its pong */ awaitingPong = false;
-  /** @internal tail of this connection's serial handler chain */ chain: Promise<void> = Promise.resolve();
-  /** @internal handler calls queued or running, and the bytes of the messages they carry */ readonly inbound = { count: 0, bytes: 0, paused: false };
-  /** @internal resolves once the transport reports the close */ readonly closed: Promise<void>;
-  /** @internal */ markClosed!: () => void;
+  /** @internal tail of this connection's serial handler chain */ chain: Promise<void> = SETTLED;
+  // Inbound backpressure (`inbound.ts`): fields of the connection itself, not an object of their own per connection.
+  /** @internal handler calls queued or running */ inboundCount = 0;
+  /** @internal the bytes of the messages they carry (each with its overhead) */ inboundBytes = 0;
+  /** @internal whether reading from the socket is paused */ inboundPaused = false;
+  #closed: Promise<void> | undefined;
+  #markClosed: (() => void) | undefined;
 
   #user: string | undefined;
 
@@ -72,9 +77,31 @@ export class Connection {
     this.info = info;
     this.#user = user;
     this.openedAt = Date.now();
-    this.closed = new Promise((resolve) => {
-      this.markClosed = resolve;
-    });
+  }
+
+  /** Free-form state for the application's handlers (made when first used). */
+  get locals(): Record<string, unknown> {
+    return (this.#locals ??= {});
+  }
+
+  /**
+   * @internal resolves once the transport reports the close. Made when first asked for (a drain waits on
+   * it; most connections never are asked), so an idle connection holds no promise and resolver for it.
+   */
+  get closed(): Promise<void> {
+    this.#closed ??=
+      this.#state === 'closed'
+        ? SETTLED
+        : new Promise<void>((resolve) => {
+            this.#markClosed = resolve;
+          });
+    return this.#closed;
+  }
+
+  /** @internal the transport reported the close (after {@link setClosed}) */
+  markClosed(): void {
+    this.#markClosed?.();
+    this.#markClosed = undefined;
   }
 
   /**
@@ -201,8 +228,8 @@ export class Connection {
 
   /** @internal stop or start reading the peer's messages (inbound backpressure) */
   setReading(reading: boolean): void {
-    if (this.inbound.paused === !reading) return;
-    this.inbound.paused = !reading;
+    if (this.inboundPaused === !reading) return;
+    this.inboundPaused = !reading;
     if (reading) this.socket.resume();
     else this.socket.pause();
   }

@@ -8,7 +8,7 @@
  */
 import { CloseError, HandlerFailure } from '../errors.js';
 import type { Clock } from './clock.js';
-import type { Connection } from './connection.js';
+import { SETTLED, type Connection } from './connection.js';
 import { newIncidentId } from './ids.js';
 import type { InboundBackpressure } from './inbound.js';
 import type { Logger } from './logger.js';
@@ -71,6 +71,9 @@ export class ErrorBoundary {
         this.#failed(connection, handler, error);
       } finally {
         inbound.done(connection, size);
+        // Nothing queued behind: the chain's tail is the shared settled promise again, so an idle
+        // connection does not keep its last handler's promise.
+        if (connection.inboundCount === 0) connection.chain = SETTLED;
       }
     };
     if (queued === 1) {

@@ -51,7 +51,7 @@ export class Heartbeat {
     for (const connection of this.host.connections()) {
       if (connection.state !== 'open') continue;
       // A socket the server stopped reading cannot show its pongs: the silence is ours, not the peer's.
-      if (connection.inbound.paused) {
+      if (connection.inboundPaused) {
         connection.awaitingPong = false;
         continue;
       }

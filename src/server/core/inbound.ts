@@ -40,14 +40,13 @@ export class InboundBackpressure {
    */
   admit(connection: Connection, size: number): boolean {
     const { maxQueuedMessages, maxQueuedBytes } = this.bounds();
-    const inbound = connection.inbound;
-    if (inbound.bytes + size + QUEUED_MESSAGE_OVERHEAD > 4 * maxQueuedBytes) {
+    if (connection.inboundBytes + size + QUEUED_MESSAGE_OVERHEAD > 4 * maxQueuedBytes) {
       this.stats.overflows += 1;
-      this.logger.warn({ connection: connection.id, queued: inbound.count, bytes: inbound.bytes }, 'inbound queue over its hard bound; closing with 1008');
+      this.logger.warn({ connection: connection.id, queued: connection.inboundCount, bytes: connection.inboundBytes }, 'inbound queue over its hard bound; closing with 1008');
       connection.close(1008, 'too many messages queued');
       return false;
     }
-    if (!inbound.paused && (inbound.count + 1 > maxQueuedMessages || inbound.bytes + size > maxQueuedBytes)) {
+    if (!connection.inboundPaused && (connection.inboundCount + 1 > maxQueuedMessages || connection.inboundBytes + size > maxQueuedBytes)) {
       this.stats.pauses += 1;
       this.stats.paused += 1;
       connection.setReading(false);
@@ -60,19 +59,17 @@ export class InboundBackpressure {
    * `onClose`, counts too, with no bytes). Returns how many are queued or running now, this one included.
    */
   queued(connection: Connection, size: number): number {
-    const inbound = connection.inbound;
-    inbound.count += 1;
-    inbound.bytes += size + QUEUED_MESSAGE_OVERHEAD;
-    return inbound.count;
+    connection.inboundCount += 1;
+    connection.inboundBytes += size + QUEUED_MESSAGE_OVERHEAD;
+    return connection.inboundCount;
   }
 
   /** A queued handler call finished: resume reading once the queue is down to half its bound. */
   done(connection: Connection, size: number): void {
-    const inbound = connection.inbound;
-    inbound.count -= 1;
-    inbound.bytes -= size + QUEUED_MESSAGE_OVERHEAD;
+    connection.inboundCount -= 1;
+    connection.inboundBytes -= size + QUEUED_MESSAGE_OVERHEAD;
     const { maxQueuedMessages, maxQueuedBytes } = this.bounds();
-    if (inbound.paused && inbound.count <= maxQueuedMessages / 2 && inbound.bytes <= maxQueuedBytes / 2) {
+    if (connection.inboundPaused && connection.inboundCount <= maxQueuedMessages / 2 && connection.inboundBytes <= maxQueuedBytes / 2) {
       this.stats.paused -= 1;
       connection.setReading(true);
     }
@@ -83,8 +80,8 @@ export class InboundBackpressure {
    * its queued handlers finish (the gauge would go below zero).
    */
   closed(connection: Connection): void {
-    if (!connection.inbound.paused) return;
+    if (!connection.inboundPaused) return;
     this.stats.paused -= 1;
-    connection.inbound.paused = false;
+    connection.inboundPaused = false;
   }
 }

@@ -161,6 +161,7 @@ export class ServerCore {
   readonly #admission: Admission;
   /** Presence on this process, when the store keeps it. */
   readonly #presence: PresenceService | undefined;
+  readonly #connectionHost: ConnectionHost;
 
   /** @param options - see {@link ServerCoreOptions} */
   constructor(options: ServerCoreOptions) {
@@ -237,6 +238,7 @@ export class ServerCore {
       if (available) this.logger.info({ store: this.store.kind }, 'store available again');
       else this.logger.error({ store: this.store.kind, reason }, 'store unavailable; not ready, publishes refused until it is back');
     });
+    this.#connectionHost = this.#connectionHostOf();
     this.#heartbeat.start(this.#options.heartbeatMs);
   }
 
@@ -490,74 +492,37 @@ export class ServerCore {
     const bucket = rateLimit ? new TokenBucket(rateLimit.messagesPerSecond, rateLimit.burst, clock.now()) : undefined;
     const session = socket.protocol === SUBPROTOCOL ? new ProtocolSession(connection, this.#protocolContext, admitted?.expiresAt) : undefined;
     if (session) this.#sessions.set(connection, session);
+    const events = new ConnectionEvents(this.#connectionHost, connection, session, bucket);
     // A protocol client that never says hello holds a socket for nothing; only a `hello` stops the clock.
-    const helloTimer = session
-      ? inBackground(
-          clock.setTimeout(() => {
-            if (session.helloArrived || connection.state !== 'open') return;
-            this.counters.helloTimeouts += 1;
-            connection.close(1008, 'hello expected');
-          }, helloTimeoutMs),
-        )
-      : undefined;
+    if (session) {
+      events.helloTimer = inBackground(
+        clock.setTimeout(() => {
+          if (session.helloArrived || connection.state !== 'open') return;
+          this.counters.helloTimeouts += 1;
+          connection.close(1008, 'hello expected');
+        }, helloTimeoutMs),
+      );
+    }
+    return events;
+  }
 
+  /** What every connection's {@link ConnectionEvents} reads and reports; the settings are read live, so a reload reaches it. */
+  #connectionHostOf(): ConnectionHost {
+    const core = this;
     return {
-      message: (data, isBinary) => {
-        connection.awaitingPong = false;
-        if (connection.state !== 'open') return;
-        this.counters.messagesIn += 1;
-        if (bucket && !bucket.take(clock.now())) {
-          this.counters.rateLimited += 1;
-          this.logger.warn({ connection: connection.id }, 'rate limit exceeded; closing with 1008');
-          connection.close(1008, 'rate limit exceeded');
-          return;
-        }
-        const size = typeof data === 'string' ? data.length : data.byteLength;
-        if (!this.#inbound.admit(connection, size)) return;
-        if (session) {
-          if (!session.helloArrived && isHello(data)) session.helloArrived = true;
-          this.#boundary.enqueue(connection, 'message', () => session.handle(data), size);
-          return;
-        }
-        const { onMessage } = this.#options;
-        if (onMessage) this.#boundary.enqueue(connection, 'message', () => onMessage(connection, data, isBinary), size);
+      clock: this.clock,
+      logger: this.logger,
+      counters: this.counters,
+      inbound: this.#inbound,
+      boundary: this.#boundary,
+      get settings() {
+        return core.#effective;
       },
-      pong: () => {
-        connection.awaitingPong = false;
-      },
-      peerClosing: () => {
-        connection.peerClosing();
-        // Replies to what the peer sent before its Close go out first, within the grace period.
-        if (connection.inbound.count === 0) {
-          connection.peerCloseAnswered();
-          return undefined;
-        }
-        return within(clock, connection.chain, this.#options.graceMs).then(() => connection.peerCloseAnswered());
-      },
-      protocolError: (error, closeCode) => {
-        // The peer's mistake, answered by the transport with its own code; never an incident.
-        connection.closedBy ??= 'server';
-        connection.protocolClosing();
-        countIn(this.counters.protocolErrors, closeCode);
-        this.logger.warn({ connection: connection.id, closeCode, code: (error as { code?: string }).code, msg: error.message }, 'peer protocol error');
-      },
-      closed: (code, reason) => {
-        const closedBy = connection.closedBy ?? (code === 1006 ? 'transport' : 'client');
-        connection.closedBy = closedBy;
-        connection.setClosed();
-        this.#inbound.closed(connection);
+      forget: (connection) => {
         this.#live.delete(connection);
         this.#sessions.delete(connection);
-        this.counters.open -= 1;
-        countIn(this.counters.closesByCode, code);
-        this.counters.closesBy[closedBy] += 1;
-        connection.markClosed();
-        if (helloTimer !== undefined) clock.clearTimeout(helloTimer);
-        session?.close(code, closedBy);
-        this.#emitter.emit('close', { connection, code, reason, closedBy });
-        const { onClose } = this.#options;
-        if (onClose) this.#boundary.enqueue(connection, 'close', () => onClose(connection, code, reason));
       },
+      emitClose: (event) => this.#emitter.emit('close', event),
     };
   }
 
@@ -697,6 +662,111 @@ export class ServerCore {
   async presenceCount(channel: string): Promise<number> {
     if (!this.#presence) throw new PresenceUnavailableError(this.store.kind);
     return this.#presence.count(channel);
+  }
+}
+
+/** What the events of every connection need from their core: made once per core. */
+interface ConnectionHost {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly counters: ServerStats;
+  readonly inbound: InboundBackpressure;
+  readonly boundary: ErrorBoundary;
+  /** The options in force now. */
+  readonly settings: ResolvedServerOptions;
+  /** The connection is gone: no longer open, no longer a protocol connection. */
+  forget(connection: Connection): void;
+  /** Tell the `close` listeners. */
+  emitClose(event: ServerEvents['close']): void;
+}
+
+/**
+ * What a transport reports about one connection, handled (see {@link TransportEvents}). One object per
+ * connection with its methods on the prototype: a connection keeps it for as long as it lives, where a
+ * closure per event would be five functions and their context per connection.
+ */
+class ConnectionEvents implements TransportEvents {
+  /** The hello deadline of a protocol connection, until its `hello` arrives. */
+  helloTimer: unknown;
+
+  constructor(
+    private readonly host: ConnectionHost,
+    private readonly connection: Connection,
+    private readonly session: ProtocolSession | undefined,
+    private readonly bucket: TokenBucket | undefined,
+  ) {}
+
+  message(data: string | Uint8Array, isBinary: boolean): void {
+    const { host, connection, session } = this;
+    connection.awaitingPong = false;
+    if (connection.state !== 'open') return;
+    host.counters.messagesIn += 1;
+    if (this.bucket && !this.bucket.take(host.clock.now())) {
+      host.counters.rateLimited += 1;
+      host.logger.warn({ connection: connection.id }, 'rate limit exceeded; closing with 1008');
+      connection.close(1008, 'rate limit exceeded');
+      return;
+    }
+    const size = typeof data === 'string' ? data.length : data.byteLength;
+    if (!host.inbound.admit(connection, size)) return;
+    if (session) {
+      if (!session.helloArrived && isHello(data)) {
+        session.helloArrived = true;
+        this.#stopHelloTimer();
+      }
+      host.boundary.enqueue(connection, 'message', () => session.handle(data), size);
+      return;
+    }
+    const { onMessage } = host.settings;
+    if (onMessage) host.boundary.enqueue(connection, 'message', () => onMessage(connection, data, isBinary), size);
+  }
+
+  pong(): void {
+    this.connection.awaitingPong = false;
+  }
+
+  peerClosing(): Promise<void> | undefined {
+    const { connection } = this;
+    connection.peerClosing();
+    // Replies to what the peer sent before its Close go out first, within the grace period.
+    if (connection.inboundCount === 0) {
+      connection.peerCloseAnswered();
+      return undefined;
+    }
+    return within(this.host.clock, connection.chain, this.host.settings.graceMs).then(() => connection.peerCloseAnswered());
+  }
+
+  protocolError(error: Error, closeCode: number): void {
+    const { host, connection } = this;
+    // The peer's mistake, answered by the transport with its own code; never an incident.
+    connection.closedBy ??= 'server';
+    connection.protocolClosing();
+    countIn(host.counters.protocolErrors, closeCode);
+    host.logger.warn({ connection: connection.id, closeCode, code: (error as { code?: string }).code, msg: error.message }, 'peer protocol error');
+  }
+
+  closed(code: number, reason: string): void {
+    const { host, connection } = this;
+    const closedBy = connection.closedBy ?? (code === 1006 ? 'transport' : 'client');
+    connection.closedBy = closedBy;
+    connection.setClosed();
+    host.inbound.closed(connection);
+    host.forget(connection);
+    host.counters.open -= 1;
+    countIn(host.counters.closesByCode, code);
+    host.counters.closesBy[closedBy] += 1;
+    connection.markClosed();
+    this.#stopHelloTimer();
+    this.session?.close(code, closedBy);
+    host.emitClose({ connection, code, reason, closedBy });
+    const { onClose } = host.settings;
+    if (onClose) host.boundary.enqueue(connection, 'close', () => onClose(connection, code, reason));
+  }
+
+  #stopHelloTimer(): void {
+    if (this.helloTimer === undefined) return;
+    this.host.clock.clearTimeout(this.helloTimer);
+    this.helloTimer = undefined;
   }
 }
 

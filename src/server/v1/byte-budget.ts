@@ -21,7 +21,8 @@ export class ByteBudget {
   #inUse = 0;
   #peak = 0;
   #waits = 0;
-  readonly #queue: { bytes: number; grant: (g: Grant) => void }[] = [];
+  /** Requests waiting, first come first served; made at the first wait (every connection has a budget, few ever wait). */
+  #queue: { bytes: number; grant: (g: Grant) => void }[] | undefined;
 
   /** @param limit - bytes that may be held at once, > 0 */
   constructor(readonly limit: number) {
@@ -40,7 +41,7 @@ export class ByteBudget {
 
   /** Requests waiting for bytes now. */
   get waiting(): number {
-    return this.#queue.length;
+    return this.#queue?.length ?? 0;
   }
 
   /** Requests that had to wait, in total. */
@@ -50,9 +51,10 @@ export class ByteBudget {
 
   /** Resolve with a grant of `bytes` once they fit (or nothing else is held). */
   acquire(bytes: number): Promise<Grant> {
-    if (this.#queue.length === 0 && this.#fits(bytes)) return Promise.resolve(this.#grant(bytes));
+    if (!this.#queue?.length && this.#fits(bytes)) return Promise.resolve(this.#grant(bytes));
     this.#waits += 1;
-    return new Promise((resolve) => this.#queue.push({ bytes, grant: resolve }));
+    const queue = (this.#queue ??= []);
+    return new Promise((resolve) => queue.push({ bytes, grant: resolve }));
   }
 
   #fits(bytes: number): boolean {
@@ -89,8 +91,9 @@ export class ByteBudget {
   }
 
   #next(): void {
-    while (this.#queue.length > 0 && this.#fits(this.#queue[0]!.bytes)) {
-      const { bytes, grant } = this.#queue.shift()!;
+    const queue = this.#queue;
+    while (queue !== undefined && queue.length > 0 && this.#fits(queue[0]!.bytes)) {
+      const { bytes, grant } = queue.shift()!;
       grant(this.#grant(bytes));
     }
   }
