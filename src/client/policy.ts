@@ -5,8 +5,9 @@
  * @packageDocumentation
  */
 // Never '../codes/index.js': that would bring the registry's English and Chinese texts into every bundle.
-import { briefOrNone } from '../codes/brief.js';
-import { factsOf } from '../codes/facts.js';
+// The outline and the English names are all of the registry the client carries by default.
+import { englishNameOf } from '../codes/names-en.js';
+import { outlineOf } from '../codes/outline.js';
 import type { Explanation, Lang, ReconnectClass } from '../codes/types.js';
 import { parseReason } from '../protocol/close-reason.js';
 import type { RetryHint } from '../protocol/close-reason.js';
@@ -89,6 +90,9 @@ export interface PolicyConfig {
   readonly onError?: (error: PolicyError) => void;
 }
 
+/** The texts of a close the client uses: its name, description and advice, in one language. @internal */
+export type CloseTexts = Pick<Explanation, 'code' | 'lang' | 'name' | 'description' | 'fix'>;
+
 /** What a close means, read from the registry and the reason. @internal */
 export interface CloseFacts {
   /** The code as reported. */
@@ -100,7 +104,7 @@ export interface CloseFacts {
   /** Whether the code is outside 1000-1015 and 3000-4999 (or not an integer) and so handled like 1006. */
   readonly unexpected: boolean;
   /** The registry's explanation (1006's for a code the registry rejects). */
-  readonly explanation: Explanation;
+  readonly explanation: CloseTexts;
   /** The reason's human text, without fields. */
   readonly text: string;
   /** `incident=` from the reason. */
@@ -120,7 +124,7 @@ function isExpectedCode(code: number): boolean {
   return Number.isInteger(code) && ((code >= 1000 && code <= 1015) || (code >= 3000 && code <= 4999));
 }
 
-function explain(code: number, lang: Lang, explainer: Explainer | undefined): Explanation {
+function explain(code: number, lang: Lang, explainer: Explainer | undefined): CloseTexts {
   if (explainer) {
     try {
       return explainer(code, lang);
@@ -128,7 +132,9 @@ function explain(code: number, lang: Lang, explainer: Explainer | undefined): Ex
       // A code the registry rejects (or an explainer that failed): explained as what the client does, 1006.
     }
   }
-  return briefOrNone(code) ?? briefOrNone(1006)!;
+  const outline = outlineOf(code);
+  if (outline === undefined) return explain(1006, lang, undefined);
+  return { code, lang: 'en', name: englishNameOf(outline), description: '', fix: '' };
 }
 
 /**
@@ -147,7 +153,7 @@ export function analyzeClose(
   const fields = parseReason(typeof reason === 'string' ? reason : '');
   const unexpected = !isExpectedCode(code);
   let registryClass: ReconnectClass = 'backoff';
-  if (!unexpected) registryClass = factsOf(code)?.reconnect ?? 'backoff';
+  if (!unexpected) registryClass = outlineOf(code)?.reconnect ?? 'backoff';
   let actionClass: ActionClass;
   if (registryClass !== 'application') {
     actionClass = registryClass;

@@ -32,6 +32,11 @@ describe('the browser client', () => {
     expect(files.filter((f) => /^codes\/(texts-|registry|explain|compare|labels|index)/.test(f))).toEqual([]);
   });
 
+  it('takes of the registry only the reactions and the English names, keyed by code (not the other facts)', () => {
+    const files = [...reachable('client/index.ts')].map((f) => relative(SRC, f));
+    expect(files.filter((f) => f.startsWith('codes/')).sort()).toEqual(['codes/close-code.ts', 'codes/names-en.ts', 'codes/outline.ts', 'codes/types.ts']);
+  });
+
   // Issue 12's target for the session is 12 KB; issue 11's credentials, results and takeover took it to
   // 12.7 KB, and issue 13's split into one concern per file to 12.8 KB: the budget holds 13 KB.
   it('bundles createSession and createClient within budget (13 KB and 8 KB gzip), as measured by the build', () => {
