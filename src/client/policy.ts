@@ -7,7 +7,7 @@
 // Never '../codes/index.js': that would bring the registry's English and Chinese texts into every bundle.
 // The outline and the English names are all of the registry the client carries by default.
 import { englishNameOf } from '../codes/names-en.js';
-import { outlineOf } from '../codes/outline.js';
+import { outlineOf, type CodeOutline } from '../codes/outline.js';
 import type { Explanation, Lang, ReconnectClass } from '../codes/types.js';
 import { parseReason } from '../protocol/close-reason.js';
 import type { RetryHint } from '../protocol/close-reason.js';
@@ -116,12 +116,12 @@ export interface CloseFacts {
 const ACTION_CLASSES: readonly string[] = ['reconnect-soon', 'backoff', 'stop'];
 
 /**
- * Codes a peer can legitimately make a client report: the registered ones and the library and
- * application ranges. Anything else (0-999, 1016-2999, >= 5000, non-integers) comes from a broken or
- * hostile peer or implementation; retrying might reach a healthy node, so it is treated like 1006.
+ * Whether a peer can legitimately make a client report this entry's codes: the registered ones and the
+ * library and application ranges. Anything else (0-999, 1016-2999, >= 5000, non-integers) comes from a
+ * broken or hostile peer or implementation; retrying might reach a healthy node, so it is treated like 1006.
  */
-function isExpectedCode(code: number): boolean {
-  return Number.isInteger(code) && ((code >= 1000 && code <= 1015) || (code >= 3000 && code <= 4999));
+function isExpected(outline: CodeOutline | undefined): outline is CodeOutline {
+  return outline !== undefined && outline.kind !== 'unused' && outline.kind !== 'reserved';
 }
 
 function explain(code: number, lang: Lang, explainer: Explainer | undefined): CloseTexts {
@@ -151,9 +151,9 @@ export function analyzeClose(
 ): CloseFacts {
   const lang = config.lang ?? 'en';
   const fields = parseReason(typeof reason === 'string' ? reason : '');
-  const unexpected = !isExpectedCode(code);
-  let registryClass: ReconnectClass = 'backoff';
-  if (!unexpected) registryClass = outlineOf(code)?.reconnect ?? 'backoff';
+  const outline = outlineOf(code);
+  const unexpected = !isExpected(outline);
+  const registryClass: ReconnectClass = isExpected(outline) ? outline.reconnect : 'backoff';
   let actionClass: ActionClass;
   if (registryClass !== 'application') {
     actionClass = registryClass;
