@@ -16,6 +16,7 @@
  */
 import type { LifelineError } from '../errors.js';
 import { MAX_CLOSE_REASON_BYTES, utf8Length } from '../protocol/close-reason.js';
+import { defined } from '../util/defined.js';
 import { Emitter } from '../util/emitter.js';
 import type { Listener, Unsubscribe } from '../util/emitter.js';
 import { rethrowAsync } from '../util/rethrow.js';
@@ -407,12 +408,7 @@ export class LifelineClient {
         if (!this.#setState('reconnecting', epoch)) return;
         // Scheduled before `reconnecting` is emitted, so a listener calling connect() cancels it cleanly.
         this.#scheduleReconnect(plan.delayMs);
-        this.#emitIn(epoch, 'reconnecting', {
-          attempt,
-          delayMs: plan.delayMs,
-          code,
-          ...(facts.incident !== undefined ? { incident: facts.incident } : {}),
-        });
+        this.#emitIn(epoch, 'reconnecting', defined({ attempt, delayMs: plan.delayMs, code, incident: facts.incident }));
         return;
     }
   }

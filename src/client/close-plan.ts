@@ -6,6 +6,7 @@
  */
 import type { ReconnectClass } from '../codes/types.js';
 import type { RetryHint } from '../protocol/close-reason.js';
+import { defined } from '../util/defined.js';
 import type { DelayWindow } from './backoff.js';
 import type { HandshakeRefusal } from './environment.js';
 import { decide, diagnose } from './policy.js';
@@ -118,18 +119,18 @@ export function closeInfo(
   wasClean: boolean,
   outcome: { willReconnect: boolean; delayMs?: number; diagnosis?: string; handshake?: HandshakeRefusal },
 ): CloseInfo {
-  return {
+  return defined({
     code: facts.code,
     reason,
     wasClean,
     name: facts.explanation.name,
     explanation: facts.explanation.description,
-    ...(facts.incident !== undefined ? { incident: facts.incident } : {}),
-    ...(facts.retry !== undefined ? { retry: facts.retry } : {}),
+    incident: facts.incident,
+    retry: facts.retry,
     class: facts.registryClass,
     willReconnect: outcome.willReconnect,
-    ...(outcome.delayMs !== undefined ? { delayMs: outcome.delayMs } : {}),
-    ...(outcome.diagnosis !== undefined ? { diagnosis: outcome.diagnosis } : {}),
-    ...(outcome.handshake !== undefined ? { handshake: outcome.handshake } : {}),
-  };
+    delayMs: outcome.delayMs,
+    diagnosis: outcome.diagnosis,
+    handshake: outcome.handshake,
+  });
 }

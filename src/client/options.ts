@@ -5,6 +5,7 @@
  */
 // The types module only: the codes' index would bring the registry's texts into the client bundle.
 import { LANGS } from '../codes/types.js';
+import { defined } from '../util/defined.js';
 import type { Lang } from '../codes/types.js';
 import { DEFAULT_BACKOFF, DEFAULT_HINT_LIMITS, DEFAULT_SOON } from './backoff.js';
 import type { BackoffOptions, DelayWindow, RandomSource } from './backoff.js';
@@ -134,13 +135,10 @@ function fn<T>(name: string, value: unknown): T | undefined {
 function part(name: string, value: unknown): Record<string, unknown> {
   if (value === undefined) return {};
   if (!isObject(value)) throw new TypeError(`${name} must be an object`);
-  return withoutUndefined(value);
+  // `{ minMs: undefined }` means "the default", like an option set to `undefined`.
+  return defined(value);
 }
 
-/** Drop keys set to `undefined`, so `{ lang: undefined }` means "the default", not "no language". */
-function withoutUndefined(value: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined));
-}
 
 function delayWindow(name: string, value: unknown, defaults: DelayWindow): DelayWindow {
   const merged = { ...defaults, ...part(name, value) };
@@ -170,7 +168,8 @@ export function backoffOptions(name: string, value: unknown, defaults: BackoffOp
  */
 export function resolveOptions(options: ClientOptions): ResolvedOptions {
   if (!isObject(options)) throw new TypeError('options must be an object with at least a url');
-  const o: Record<string, unknown> = { ...CLIENT_DEFAULTS, ...withoutUndefined(options as unknown as Record<string, unknown>) };
+  // An option set to `undefined` means its default: `{ lang: undefined }` is English, not "no language".
+  const o: Record<string, unknown> = { ...CLIENT_DEFAULTS, ...defined(options) };
 
   const url = o.url;
   if (typeof url === 'string') {

@@ -150,7 +150,7 @@ export function analyzeClose(
   config: Pick<PolicyConfig, 'lang' | 'explain' | 'applicationCodes' | 'onError'> = {},
 ): CloseFacts {
   const lang = config.lang ?? 'en';
-  const fields = parseReason(typeof reason === 'string' ? reason : '');
+  const { text, ...hints } = parseReason(typeof reason === 'string' ? reason : '');
   const outline = outlineOf(code);
   const unexpected = !isExpected(outline);
   const registryClass: ReconnectClass = isExpected(outline) ? outline.reconnect : 'backoff';
@@ -175,9 +175,9 @@ export function analyzeClose(
     actionClass,
     unexpected,
     explanation: explain(code, lang, config.explain),
-    text: fields.text,
-    ...(fields.incident !== undefined ? { incident: fields.incident } : {}),
-    ...(fields.retry !== undefined ? { retry: fields.retry } : {}),
+    text,
+    // `incident` and `retry`, when the reason has them.
+    ...hints,
   };
 }
 

@@ -25,6 +25,7 @@ import type { LifelineError } from '../errors.js';
 import { MAX_HELLO_CHANNELS, MAX_PRESENCE_LIMIT, SUBPROTOCOL, decodeServerFrame, encodeFrame } from '../protocol/frames.js';
 import type { AckFrame, ClientFrame, ErrorFrame, EventFrame, Json, MembersFrame, Position, RejectFrame, SubscribedFrame, WelcomeFrame } from '../protocol/frames.js';
 import type { Emitter, Listener, Unsubscribe } from '../util/emitter.js';
+import { defined } from '../util/defined.js';
 import { rethrowAsync } from '../util/rethrow.js';
 import { ChannelTable } from './channels.js';
 import type { ChannelFrame } from './channels.js';
@@ -323,9 +324,7 @@ export class LifelineSession {
       t: 'hello',
       v: 1,
       origin: this.#origin,
-      ...(this.#token !== undefined ? { token: this.#token } : {}),
-      ...(channels ? { channels } : {}),
-      ...(credentials !== undefined ? { auth: credentials.value } : {}),
+      ...defined({ token: this.#token, channels, auth: credentials?.value }),
     });
   }
 
@@ -433,15 +432,15 @@ export class LifelineSession {
 
     // Decoded frames are checked against the schema: every member is there, of its type.
     const { lost } = w;
-    this.#emitter.emit('welcome', {
+    this.#emitter.emit('welcome', defined({
       session: w.session,
       resumed: w.resumed,
       recovered: w.recovered,
       lost,
       heartbeatMs: w.heartbeatMs,
       expiresAt: w.expiresAt,
-      ...(w.authTtlMs !== undefined ? { authTtlMs: w.authTtlMs } : {}),
-    });
+      authTtlMs: w.authTtlMs,
+    }));
     // A listener may have closed the session; then there is nothing left to report.
     if (!isWelcomed(this.#phase)) return;
     if (!w.resumed && (handshake.presentedToken || lost.length > 0)) {
