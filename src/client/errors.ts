@@ -26,7 +26,7 @@ export class NotOpenError extends LifelineError<'LIFELINE_ERR_NOT_OPEN'> {
 export class ClientClosedError extends LifelineError<'LIFELINE_ERR_CLIENT_CLOSED'> {
   override name = 'ClientClosedError';
   constructor(options?: ErrorOptions) {
-    super('LIFELINE_ERR_CLIENT_CLOSED', 'the client was closed with close(); create a new client to connect again', options);
+    super('LIFELINE_ERR_CLIENT_CLOSED', 'the client is closed: create a new one to connect again', options);
   }
 }
 
@@ -50,7 +50,7 @@ export class DeadLinkError extends LifelineError<'LIFELINE_ERR_DEAD_LINK'> {
 
   /** @param silentMs - milliseconds since the last received traffic */
   constructor(silentMs: number, options?: ErrorOptions) {
-    super('LIFELINE_ERR_DEAD_LINK', `no traffic for ${Math.round(silentMs)} ms: treating the link as dead`, options);
+    super('LIFELINE_ERR_DEAD_LINK', `no traffic for ${Math.round(silentMs)} ms: the link is dead`, options);
     this.silentMs = silentMs;
   }
 }
@@ -67,11 +67,7 @@ export class UrlError extends LifelineError<'LIFELINE_ERR_URL'> {
 export class WebSocketUnavailableError extends LifelineError<'LIFELINE_ERR_NO_WEBSOCKET'> {
   override name = 'WebSocketUnavailableError';
   constructor(options?: ErrorOptions) {
-    super(
-      'LIFELINE_ERR_NO_WEBSOCKET',
-      'no WebSocket implementation: pass the WebSocket option, or install the "ws" package when running outside a browser',
-      options,
-    );
+    super('LIFELINE_ERR_NO_WEBSOCKET', 'no WebSocket: pass the WebSocket option, or install the "ws" package outside browsers', options);
   }
 }
 
@@ -118,7 +114,7 @@ export class QueueFullError extends LifelineError<'LIFELINE_ERR_QUEUE_FULL'> {
 
   /** @param limit - the outbox limit */
   constructor(limit: number, options?: ErrorOptions) {
-    super('LIFELINE_ERR_QUEUE_FULL', `the outbox is full (${limit} messages unacknowledged or queued); the message was not accepted`, options);
+    super('LIFELINE_ERR_QUEUE_FULL', `the outbox is full (${limit} messages pending): the message was not accepted`, options);
     this.limit = limit;
   }
 }
@@ -181,7 +177,7 @@ export class DeclinedError extends RejectedError<'LIFELINE_ERR_DECLINED'> {
 export class CredentialsError extends LifelineError<'LIFELINE_ERR_CREDENTIALS'> {
   override name = 'CredentialsError';
   constructor(options?: ErrorOptions) {
-    super('LIFELINE_ERR_CREDENTIALS', 'the auth function failed to provide credentials', options);
+    super('LIFELINE_ERR_CREDENTIALS', 'the auth function failed', options);
   }
 }
 
@@ -224,11 +220,7 @@ export class SubprotocolError extends LifelineError<'LIFELINE_ERR_SUBPROTOCOL'> 
 
   /** @param protocol - what the server selected */
   constructor(protocol: string, options?: ErrorOptions) {
-    super(
-      'LIFELINE_ERR_SUBPROTOCOL',
-      `the server did not accept the lifeline.v1 subprotocol (selected ${protocol === '' ? 'none' : JSON.stringify(protocol)})`,
-      options,
-    );
+    super('LIFELINE_ERR_SUBPROTOCOL', `the server did not select lifeline.v1 (it selected ${protocol === '' ? 'none' : JSON.stringify(protocol)})`, options);
     this.protocol = protocol;
   }
 }

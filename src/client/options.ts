@@ -126,10 +126,22 @@ function milliseconds(name: string, value: unknown): number {
   return value;
 }
 
-function fn<T>(name: string, value: unknown): T | undefined {
+/** An optional function option (the session's `auth` too). @internal */
+export function fn<T>(name: string, value: unknown): T | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'function') throw new TypeError(`${name} must be a function`);
   return value as T;
+}
+
+/** An object option that must have these methods (`clock`, `environment`). */
+function withMethods<T>(name: string, value: unknown, methods: readonly string[]): T {
+  if (!isObject(value) || methods.some((m) => typeof value[m] !== 'function')) throw new TypeError(`${name}: needs ${methods.join(', ')}`);
+  return value as T;
+}
+
+/** The options argument itself: an object (with at least a url, which the client checks). @internal */
+export function checkOptionsObject(options: unknown): asserts options is object {
+  checkOptionsObject(options);
 }
 
 function part(name: string, value: unknown): Record<string, unknown> {
@@ -205,17 +217,12 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
   const stableAfterMs = milliseconds('stableAfterMs', o.stableAfterMs);
   const deadLinkMs = milliseconds('deadLinkMs', o.deadLinkMs);
 
-  const clock = o.clock ?? defaultClock();
-  if (!isObject(clock) || typeof clock.now !== 'function' || typeof clock.setTimeout !== 'function' || typeof clock.clearTimeout !== 'function') {
-    throw new TypeError('clock: needs now, setTimeout, clearTimeout');
-  }
+  const clock = withMethods<Clock>('clock', o.clock ?? defaultClock(), ['now', 'setTimeout', 'clearTimeout']);
 
   let environment: ClientEnvironment | undefined;
   if (o.environment === null) environment = undefined;
   else if (o.environment === undefined) environment = defaultEnvironment();
-  else if (isObject(o.environment) && typeof o.environment.addEventListener === 'function' && typeof o.environment.removeEventListener === 'function') {
-    environment = o.environment as unknown as ClientEnvironment;
-  } else throw new TypeError('environment: needs addEventListener, removeEventListener');
+  else environment = withMethods<ClientEnvironment>('environment', o.environment, ['addEventListener', 'removeEventListener']);
 
   return {
     url: url as ClientOptions['url'],
@@ -232,7 +239,7 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
     applicationCodes: fn<ApplicationCodes>('applicationCodes', o.applicationCodes),
     policy: fn<PolicyFunction>('policy', o.policy),
     WebSocket: fn<WebSocketConstructor>('WebSocket', o.WebSocket),
-    clock: clock as unknown as Clock,
+    clock,
     random: fn<RandomSource>('random', o.random) ?? (() => Math.random()),
     environment,
   };

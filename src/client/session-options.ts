@@ -6,7 +6,7 @@
  */
 import type { Json, Position } from '../protocol/frames.js';
 import type { BackoffOptions } from './backoff.js';
-import { backoffOptions } from './options.js';
+import { backoffOptions, checkOptionsObject, fn } from './options.js';
 import type { ClientOptions } from './options.js';
 
 /** Options of {@link createSession}: every {@link ClientOptions} option (except `protocols`, always `lifeline.v1`), plus these. */
@@ -67,9 +67,9 @@ export interface ResolvedSessionOptions {
 
 /** Apply the session's defaults and validate its own options. @internal */
 export function resolveSessionOptions(options: SessionOptions): ResolvedSessionOptions {
-  if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object with at least a url');
+  checkOptionsObject(options);
   const { maxQueue = SESSION_DEFAULTS.maxQueue, heartbeatMs = SESSION_DEFAULTS.heartbeatMs, resendBackoff, auth, ...rest } = options;
-  if (auth !== undefined && typeof auth !== 'function') throw new TypeError('auth must be a function returning the credentials');
+  const credentials = fn<SessionOptions['auth']>('auth', auth);
   if (typeof maxQueue !== 'number' || !Number.isInteger(maxQueue) || maxQueue < 1) {
     throw new RangeError(`maxQueue must be an integer >= 1, got ${String(maxQueue)}`);
   }
@@ -79,7 +79,7 @@ export function resolveSessionOptions(options: SessionOptions): ResolvedSessionO
   const deadLinkMs = rest.deadLinkMs ?? SESSION_DEFAULTS.deadLinkFactor * heartbeatMs;
   // Validated like the client's `backoff` (TypeError for a wrong type, RangeError for a bad value).
   const resend = backoffOptions('resendBackoff', resendBackoff, SESSION_DEFAULTS.resendBackoff);
-  return { maxQueue, heartbeatMs, deadLinkMs, resendBackoff: resend, auth, client: { ...rest, deadLinkMs } };
+  return { maxQueue, heartbeatMs, deadLinkMs, resendBackoff: resend, auth: credentials, client: { ...rest, deadLinkMs } };
 }
 
 const CHANNEL = /^[\x21-\x7e]{1,200}$/;

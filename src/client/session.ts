@@ -408,7 +408,7 @@ export class LifelineSession {
   #onWelcome(w: WelcomeFrame): void {
     const handshake = this.#phase;
     if (handshake.name !== 'handshaking') {
-      this.#emitError(new ServerFrameError('the server sent a second welcome on one connection'));
+      this.#emitError(new ServerFrameError('a second welcome on one connection'));
       return;
     }
     const sameSession = w.resumed && w.session === this.#sessionId;
