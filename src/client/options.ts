@@ -141,7 +141,7 @@ function withMethods<T>(name: string, value: unknown, methods: readonly string[]
 
 /** The options argument itself: an object (with at least a url, which the client checks). @internal */
 export function checkOptionsObject(options: unknown): asserts options is object {
-  checkOptionsObject(options);
+  if (!isObject(options)) throw new TypeError('options must be an object with at least a url');
 }
 
 function part(name: string, value: unknown): Record<string, unknown> {
@@ -179,7 +179,7 @@ export function backoffOptions(name: string, value: unknown, defaults: BackoffOp
  * @internal
  */
 export function resolveOptions(options: ClientOptions): ResolvedOptions {
-  if (!isObject(options)) throw new TypeError('options must be an object with at least a url');
+  checkOptionsObject(options);
   // An option set to `undefined` means its default: `{ lang: undefined }` is English, not "no language".
   const o: Record<string, unknown> = { ...CLIENT_DEFAULTS, ...defined(options) };
 
