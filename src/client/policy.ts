@@ -5,8 +5,7 @@
  * @packageDocumentation
  */
 // Never '../codes/index.js': that would bring the registry's English and Chinese texts into every bundle.
-// The outline and the English names are all of the registry the client carries by default.
-import { englishNameOf } from '../codes/names-en.js';
+// The outline (English names and default reactions) is all of the registry the client carries by default.
 import { outlineOf, type CodeOutline } from '../codes/outline.js';
 import type { Explanation, Lang, ReconnectClass } from '../codes/types.js';
 import { parseReason } from '../protocol/close-reason.js';
@@ -134,7 +133,7 @@ function explain(code: number, lang: Lang, explainer: Explainer | undefined): Cl
   }
   const outline = outlineOf(code);
   if (outline === undefined) return explain(1006, lang, undefined);
-  return { code, lang: 'en', name: englishNameOf(outline), description: '', fix: '' };
+  return { code, lang: 'en', name: outline.name, description: '', fix: '' };
 }
 
 /**

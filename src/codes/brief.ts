@@ -3,7 +3,7 @@
  * @packageDocumentation
  */
 import { lookupFacts } from './facts.js';
-import { englishNameOf } from './names-en.js';
+import { outlineOf } from './outline.js';
 import type { Explanation } from './types.js';
 
 /**
@@ -12,7 +12,7 @@ import type { Explanation } from './types.js';
  * @throws InvalidCloseCodeError when `code` is not an integer in 0..4999
  */
 export function briefExplanation(code: number): Explanation {
-  const facts = lookupFacts(code);
-  const { kind, from, to, key, sender, onWire, reconnect, source } = facts;
-  return { code, lang: 'en', kind, range: [from, to], ...(key !== undefined ? { key } : {}), sender, onWire, reconnect, source, name: englishNameOf(facts), summary: '', description: '', when: '', fix: '' };
+  const { kind, from, to, key, sender, onWire, reconnect, source } = lookupFacts(code);
+  const { name } = outlineOf(code)!;
+  return { code, lang: 'en', kind, range: [from, to], ...(key !== undefined ? { key } : {}), sender, onWire, reconnect, source, name, summary: '', description: '', when: '', fix: '' };
 }

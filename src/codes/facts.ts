@@ -7,7 +7,7 @@
 import { CloseCode, LifelineCloseCode, type CloseCodeKey, type LifelineCloseCodeKey } from './close-code.js';
 import { assertCloseCode } from './errors.js';
 import type { RangeKind } from './locale.js';
-import { RANGES, RECONNECT_BY_CODE, type SingleCode } from './outline.js';
+import { RANGES, SINGLE_CODES, type SingleCode } from './outline.js';
 import type { EntryKind, ReconnectClass, Sender } from './types.js';
 
 /** The data of one entry, without its texts. */
@@ -72,7 +72,7 @@ function joined(wire: WireFacts, reconnect: ReconnectClass): EntryFacts {
 /** The facts of each code in `codes`: its wire facts and the reaction `outline.ts` gives its number. */
 function withReactions<K extends string>(codes: Readonly<Record<K, SingleCode>>, wire: Readonly<Record<K, WireFacts>>): Readonly<Record<K, EntryFacts>> {
   const keys = Object.keys(codes) as K[];
-  return Object.fromEntries(keys.map((key) => [key, joined(wire[key], RECONNECT_BY_CODE[codes[key]])])) as Record<K, EntryFacts>;
+  return Object.fromEntries(keys.map((key) => [key, joined(wire[key], SINGLE_CODES[codes[key]].reconnect)])) as Record<K, EntryFacts>;
 }
 
 /** Facts of each registered code, by key. */

@@ -1,9 +1,9 @@
 /**
- * The part of the registry's facts a client acts on: the client's default reaction to every code of
- * 0-4999, and the ranges. The other facts (who sends a code, whether it may travel, where it is defined)
- * are in `facts.ts`, which builds on this module. The client imports this module and the English names
- * (`names-en.ts`), both keyed by code rather than by constant-style key: its bundle then carries the
- * numbers it reads from a Close frame and what it says and does about them, and nothing else.
+ * The registry's outline: every code's English name and the client's default reaction to it, for the
+ * single codes (by code) and for the ranges that cover the rest of 0-4999. It is all of the registry
+ * the client carries: read by code, the way a close arrives, so its bundle has no constant-style keys,
+ * no other facts (`facts.ts`: sender, wire, source) and no other texts (`texts-*.ts`). `facts.ts` and
+ * `names-en.ts` build the registry's other views of these from here.
  * @packageDocumentation
  */
 import { LAST_REGISTERED_CODE, type LifelineCloseCode, type RegisteredCloseCode } from './close-code.js';
@@ -14,40 +14,46 @@ import type { EntryKind, ReconnectClass } from './types.js';
 export type SingleCode = RegisteredCloseCode | (typeof LifelineCloseCode)[keyof typeof LifelineCloseCode];
 
 /**
- * The client's default reaction to each registered code, and to lifeline.v1's own (they stop: the
+ * Each single code's English name and the client's default reaction (lifeline.v1's own codes stop: the
  * session client decides what follows them). `satisfies` makes the compiler demand every code.
  */
-export const RECONNECT_BY_CODE = {
-  1000: 'stop',
-  1001: 'reconnect-soon',
-  1002: 'stop',
-  1003: 'stop',
-  1004: 'stop',
-  1005: 'stop',
-  1006: 'backoff',
-  1007: 'stop',
-  1008: 'stop',
-  1009: 'stop',
-  1010: 'stop',
-  1011: 'backoff',
-  1012: 'reconnect-soon',
-  1013: 'backoff',
-  1014: 'backoff',
-  1015: 'stop',
-  4801: 'stop',
-  4802: 'stop',
-} as const satisfies Record<SingleCode, ReconnectClass>;
+export const SINGLE_CODES = {
+  1000: { name: 'Normal Closure', reconnect: 'stop' },
+  1001: { name: 'Going Away', reconnect: 'reconnect-soon' },
+  1002: { name: 'Protocol Error', reconnect: 'stop' },
+  1003: { name: 'Unsupported Data', reconnect: 'stop' },
+  1004: { name: 'Reserved', reconnect: 'stop' },
+  1005: { name: 'No Status Received', reconnect: 'stop' },
+  1006: { name: 'Abnormal Closure', reconnect: 'backoff' },
+  1007: { name: 'Invalid Frame Payload Data', reconnect: 'stop' },
+  1008: { name: 'Policy Violation', reconnect: 'stop' },
+  1009: { name: 'Message Too Big', reconnect: 'stop' },
+  1010: { name: 'Mandatory Extension', reconnect: 'stop' },
+  1011: { name: 'Internal Error', reconnect: 'backoff' },
+  1012: { name: 'Service Restart', reconnect: 'reconnect-soon' },
+  1013: { name: 'Try Again Later', reconnect: 'backoff' },
+  1014: { name: 'Bad Gateway', reconnect: 'backoff' },
+  1015: { name: 'TLS Handshake', reconnect: 'stop' },
+  4801: { name: 'Session Taken Over', reconnect: 'stop' },
+  4802: { name: 'Credentials Expired', reconnect: 'stop' },
+} as const satisfies Record<SingleCode, { readonly name: string; readonly reconnect: ReconnectClass }>;
 
 /**
- * The ranges that cover every code outside 1000-1015, in order, with the client's default reaction
- * (lifeline's own codes are cut out of theirs: a single code's entry wins over its range's).
+ * The ranges that cover every code outside 1000-1015, in order, with their English names and the
+ * client's default reaction (lifeline's own codes are cut out of theirs: a single code's entry wins).
  */
 export const RANGES = [
-  { kind: 'unused', from: 0, to: 999, reconnect: 'stop' },
-  { kind: 'reserved', from: 1016, to: 2999, reconnect: 'stop' },
-  { kind: 'library', from: 3000, to: 3999, reconnect: 'application' },
-  { kind: 'application', from: 4000, to: 4999, reconnect: 'application' },
-] as const satisfies readonly { readonly kind: RangeKind; readonly from: number; readonly to: number; readonly reconnect: ReconnectClass }[];
+  { kind: 'unused', from: 0, to: 999, name: 'Unused', reconnect: 'stop' },
+  { kind: 'reserved', from: 1016, to: 2999, name: 'Reserved for Future Standards', reconnect: 'stop' },
+  { kind: 'library', from: 3000, to: 3999, name: 'Registered by a Library or Framework', reconnect: 'application' },
+  { kind: 'application', from: 4000, to: 4999, name: 'Private Use', reconnect: 'application' },
+] as const satisfies readonly {
+  readonly kind: RangeKind;
+  readonly from: number;
+  readonly to: number;
+  readonly name: string;
+  readonly reconnect: ReconnectClass;
+}[];
 
 /** The entry covering one code, as far as a client needs it. */
 export interface CodeOutline {
@@ -56,6 +62,8 @@ export interface CodeOutline {
   /** The codes the entry covers, inclusive. */
   readonly from: number;
   readonly to: number;
+  /** The English name. */
+  readonly name: string;
   /** The client's default reaction. */
   readonly reconnect: ReconnectClass;
 }
@@ -68,9 +76,9 @@ export interface CodeOutline {
  */
 export function outlineOf(code: number): CodeOutline | undefined {
   if (!Number.isInteger(code)) return undefined;
-  if (Object.hasOwn(RECONNECT_BY_CODE, code)) {
+  if (Object.hasOwn(SINGLE_CODES, code)) {
     const kind = code <= LAST_REGISTERED_CODE ? 'registered' : 'lifeline';
-    return { kind, from: code, to: code, reconnect: RECONNECT_BY_CODE[code as SingleCode] };
+    return { kind, from: code, to: code, ...SINGLE_CODES[code as SingleCode] };
   }
   return RANGES.find((r) => code >= r.from && code <= r.to);
 }
