@@ -69,7 +69,7 @@ export class Credentials {
       const chosen = policy?.(code, reason, attempt);
       if (chosen !== undefined || code !== LifelineCloseCode.CREDENTIALS_EXPIRED) return chosen;
       if (attempt > MAX_CREDENTIAL_RETRIES) {
-        return { action: 'stop', diagnosis: diagnose(analyzeClose(code, reason), `${attempt} closes with 4802 in a row: get new credentials (sign in again), then call reconnect().`) };
+        return { action: 'stop', diagnosis: diagnose(analyzeClose(code, reason), `${attempt} closes with 4802 in a row: sign in again, then call reconnect().`) };
       }
       return { action: 'reconnect', delayMs: attempt <= 1 ? 0 : backoffDelay(attempt - 1, { ...DEFAULT_BACKOFF, ...backoff }, this.#random) };
     };

@@ -119,7 +119,7 @@ export async function loadWsWebSocket(): Promise<WebSocketConstructor> {
   let specifier = 'ws';
   const mod = (await import(/* @vite-ignore */ specifier)) as { WebSocket?: unknown; default?: unknown };
   const ctor = mod.WebSocket ?? mod.default;
-  if (typeof ctor !== 'function') throw new TypeError('the "ws" module does not export a WebSocket class');
+  if (typeof ctor !== 'function') throw new TypeError('the "ws" module has no WebSocket class');
   return ctor as WebSocketConstructor;
 }
 

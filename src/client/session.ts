@@ -260,8 +260,10 @@ export class LifelineSession {
     const json = jsonText(data);
     const ch = JSON.stringify(channel);
     return this.#enqueue('pub', (id) => `{"t":"pub","id":${id},"ch":${ch},"data":${json}}`).then((ack) => {
-      if (typeof ack.off !== 'number' || typeof ack.epoch !== 'string') this.#emitError(new ServerFrameError(`ack of publish ${ack.id} has no offset and epoch`));
-      return { offset: typeof ack.off === 'number' ? ack.off : Number.NaN, epoch: typeof ack.epoch === 'string' ? ack.epoch : '' };
+      // The decoder checked their types; a publish's ack must also have them.
+      const { off = Number.NaN, epoch = '' } = ack;
+      if (ack.off === undefined || ack.epoch === undefined) this.#emitError(new ServerFrameError(`ack of publish ${ack.id} has no offset and epoch`));
+      return { offset: off, epoch };
     });
   }
 

@@ -59,9 +59,6 @@ export const RANGES = [
 export interface CodeOutline {
   /** `registered`, `lifeline`, or the range's kind. */
   readonly kind: EntryKind;
-  /** The codes the entry covers, inclusive. */
-  readonly from: number;
-  readonly to: number;
   /** The English name. */
   readonly name: string;
   /** The client's default reaction. */
@@ -78,7 +75,7 @@ export function outlineOf(code: number): CodeOutline | undefined {
   if (!Number.isInteger(code)) return undefined;
   if (Object.hasOwn(SINGLE_CODES, code)) {
     const kind = code <= LAST_REGISTERED_CODE ? 'registered' : 'lifeline';
-    return { kind, from: code, to: code, ...SINGLE_CODES[code as SingleCode] };
+    return { kind, ...SINGLE_CODES[code as SingleCode] };
   }
   return RANGES.find((r) => code >= r.from && code <= r.to);
 }
