@@ -6,9 +6,9 @@
  * `names-en.ts` build the registry's other views of these from here.
  * @packageDocumentation
  */
-import { LAST_REGISTERED_CODE, type LifelineCloseCode, type RegisteredCloseCode } from './close-code.js';
+import type { LifelineCloseCode, RegisteredCloseCode } from './close-code.js';
 import type { RangeKind } from './locale.js';
-import type { EntryKind, ReconnectClass } from './types.js';
+import type { ReconnectClass } from './types.js';
 
 /** A code with an entry of its own: a registered one (1000-1015) or one of lifeline.v1's. */
 export type SingleCode = RegisteredCloseCode | (typeof LifelineCloseCode)[keyof typeof LifelineCloseCode];
@@ -55,10 +55,10 @@ export const RANGES = [
   readonly reconnect: ReconnectClass;
 }[];
 
-/** The entry covering one code, as far as a client needs it. */
+/** The entry covering one code, as far as a client needs it: a single code's row, or its range's. */
 export interface CodeOutline {
-  /** `registered`, `lifeline`, or the range's kind. */
-  readonly kind: EntryKind;
+  /** The range's kind; absent for a single code. */
+  readonly kind?: RangeKind;
   /** The English name. */
   readonly name: string;
   /** The client's default reaction. */
@@ -73,9 +73,6 @@ export interface CodeOutline {
  */
 export function outlineOf(code: number): CodeOutline | undefined {
   if (!Number.isInteger(code)) return undefined;
-  if (Object.hasOwn(SINGLE_CODES, code)) {
-    const kind = code <= LAST_REGISTERED_CODE ? 'registered' : 'lifeline';
-    return { kind, ...SINGLE_CODES[code as SingleCode] };
-  }
+  if (Object.hasOwn(SINGLE_CODES, code)) return SINGLE_CODES[code as SingleCode];
   return RANGES.find((r) => code >= r.from && code <= r.to);
 }
