@@ -95,18 +95,17 @@ export function planClose(
     const floor = Math.min(refusal.retryAfterMs, options.hintLimits.maxMs);
     if (decision.delayMs < floor) decision = { ...decision, delayMs: floor };
   }
-  const extra = refusal ? { handshake: refusal } : {};
   if (decision.action === 'stop') {
     const { diagnosis } = decision;
-    return { next: 'stop', diagnosis, info: closeInfo(facts, reason, wasClean, { willReconnect: false, diagnosis, ...extra }) };
+    return { next: 'stop', diagnosis, info: closeInfo(facts, reason, wasClean, { willReconnect: false, diagnosis, handshake: refusal }) };
   }
   if (attempt > options.maxAttempts) {
     const attempts = attempt - 1;
     const diagnosis = diagnose(facts, `gave up after ${attempts} consecutive reconnect attempt${attempts === 1 ? '' : 's'} (maxAttempts)`);
-    return { next: 'exhausted', attempts, info: closeInfo(facts, reason, wasClean, { willReconnect: false, diagnosis, ...extra }) };
+    return { next: 'exhausted', attempts, info: closeInfo(facts, reason, wasClean, { willReconnect: false, diagnosis, handshake: refusal }) };
   }
   const { delayMs } = decision;
-  return { next: 'reconnect', delayMs, info: closeInfo(facts, reason, wasClean, { willReconnect: true, delayMs, ...extra }) };
+  return { next: 'reconnect', delayMs, info: closeInfo(facts, reason, wasClean, { willReconnect: true, delayMs, handshake: refusal }) };
 }
 
 /**
@@ -117,7 +116,7 @@ export function closeInfo(
   facts: CloseFacts,
   reason: string,
   wasClean: boolean,
-  outcome: { willReconnect: boolean; delayMs?: number; diagnosis?: string; handshake?: HandshakeRefusal },
+  outcome: { willReconnect: boolean; delayMs?: number; diagnosis?: string; handshake?: HandshakeRefusal | undefined },
 ): CloseInfo {
   return defined({
     code: facts.code,

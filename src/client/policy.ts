@@ -151,8 +151,8 @@ export function analyzeClose(
   const lang = config.lang ?? 'en';
   const { text, ...hints } = parseReason(typeof reason === 'string' ? reason : '');
   const outline = outlineOf(code);
-  const unexpected = !isExpected(outline);
-  const registryClass: ReconnectClass = isExpected(outline) ? outline.reconnect : 'backoff';
+  const expected = isExpected(outline);
+  const registryClass: ReconnectClass = expected ? outline.reconnect : 'backoff';
   let actionClass: ActionClass;
   if (registryClass !== 'application') {
     actionClass = registryClass;
@@ -172,7 +172,7 @@ export function analyzeClose(
     code,
     registryClass,
     actionClass,
-    unexpected,
+    unexpected: !expected,
     explanation: explain(code, lang, config.explain),
     text,
     // `incident` and `retry`, when the reason has them.
