@@ -70,10 +70,11 @@ export function resolveSessionOptions(options: SessionOptions): ResolvedSessionO
   checkOptionsObject(options);
   const { maxQueue = SESSION_DEFAULTS.maxQueue, heartbeatMs = SESSION_DEFAULTS.heartbeatMs, resendBackoff, auth, ...rest } = options;
   const credentials = fn<SessionOptions['auth']>('auth', auth);
-  if (typeof maxQueue !== 'number' || !Number.isInteger(maxQueue) || maxQueue < 1) {
+  // Number.isInteger and Number.isFinite are false for anything that is not a number.
+  if (!Number.isInteger(maxQueue) || maxQueue < 1) {
     throw new RangeError(`maxQueue must be an integer >= 1, got ${String(maxQueue)}`);
   }
-  if (typeof heartbeatMs !== 'number' || !Number.isFinite(heartbeatMs) || heartbeatMs <= 0) {
+  if (!Number.isFinite(heartbeatMs) || heartbeatMs <= 0) {
     throw new RangeError(`heartbeatMs: ${String(heartbeatMs)}`);
   }
   const deadLinkMs = rest.deadLinkMs ?? SESSION_DEFAULTS.deadLinkFactor * heartbeatMs;
