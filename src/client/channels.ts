@@ -27,6 +27,7 @@
  * @packageDocumentation
  */
 import type { ErrorCode as ErrorCodeValue, EventFrame, Position, PresenceRequest, SubFrame, SubscribedFrame, UnsubFrame } from '../protocol/frames.js';
+import { defined } from '../util/defined.js';
 import { ChannelCursor } from './positions.js';
 import type { EventVerdict } from './positions.js';
 
@@ -236,7 +237,7 @@ export class ChannelTable {
     cursor.suspend();
     row.state = 'subscribing';
     const from = cursor.position;
-    return { t: 'sub', ch: channel, ...(from ? { from: { epoch: from.epoch, offset: from.offset } } : {}), ...(row.presence ? { presence: row.presence } : {}) };
+    return { t: 'sub', ch: channel, ...defined({ from: from && { epoch: from.epoch, offset: from.offset }, presence: row.presence }) };
   }
 
   #unsub(channel: string): UnsubFrame {

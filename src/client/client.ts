@@ -16,13 +16,14 @@
  */
 import type { LifelineError } from '../errors.js';
 import { MAX_CLOSE_REASON_BYTES, utf8Length } from '../protocol/close-reason.js';
+import { defined } from '../util/defined.js';
 import { Emitter } from '../util/emitter.js';
 import type { Listener, Unsubscribe } from '../util/emitter.js';
 import { rethrowAsync } from '../util/rethrow.js';
 import { closeInfo, countFailure, planClose } from './close-plan.js';
 import type { CloseInfo } from './close-plan.js';
 import { DeadLinkWatch } from './dead-link.js';
-import { ReadyState, globalWebSocket, loadWsWebSocket, watchHandshake } from './environment.js';
+import { CONNECTING, OPEN, globalWebSocket, loadWsWebSocket, watchHandshake } from './environment.js';
 import type { CloseEventLike, HandshakeRefusal, WebSocketConstructor, WebSocketLike } from './environment.js';
 import { watchEnvironment } from './environment-watch.js';
 import type { EnvironmentWatch } from './environment-watch.js';
@@ -203,7 +204,7 @@ export class LifelineClient {
    */
   send(data: string | ArrayBufferLike | ArrayBufferView | Blob): void {
     const socket = this.#socket;
-    if (this.#state !== 'open' || socket === undefined || socket.readyState !== ReadyState.OPEN) {
+    if (this.#state !== 'open' || socket === undefined || socket.readyState !== OPEN) {
       throw new NotOpenError(this.#state);
     }
     socket.send(data);
@@ -231,7 +232,7 @@ export class LifelineClient {
     this.#environment.stop();
     this.#setState('closed', epoch);
     const socket = this.#socket;
-    if (socket && (socket.readyState === ReadyState.CONNECTING || socket.readyState === ReadyState.OPEN)) {
+    if (socket && (socket.readyState === CONNECTING || socket.readyState === OPEN)) {
       try {
         socket.close(code, reason);
       } catch (error) {
@@ -407,12 +408,7 @@ export class LifelineClient {
         if (!this.#setState('reconnecting', epoch)) return;
         // Scheduled before `reconnecting` is emitted, so a listener calling connect() cancels it cleanly.
         this.#scheduleReconnect(plan.delayMs);
-        this.#emitIn(epoch, 'reconnecting', {
-          attempt,
-          delayMs: plan.delayMs,
-          code,
-          ...(facts.incident !== undefined ? { incident: facts.incident } : {}),
-        });
+        this.#emitIn(epoch, 'reconnecting', defined({ attempt, delayMs: plan.delayMs, code, incident: facts.incident }));
         return;
     }
   }

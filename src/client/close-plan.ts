@@ -6,6 +6,7 @@
  */
 import type { ReconnectClass } from '../codes/types.js';
 import type { RetryHint } from '../protocol/close-reason.js';
+import { defined } from '../util/defined.js';
 import type { DelayWindow } from './backoff.js';
 import type { HandshakeRefusal } from './environment.js';
 import { decide, diagnose } from './policy.js';
@@ -94,18 +95,17 @@ export function planClose(
     const floor = Math.min(refusal.retryAfterMs, options.hintLimits.maxMs);
     if (decision.delayMs < floor) decision = { ...decision, delayMs: floor };
   }
-  const extra = refusal ? { handshake: refusal } : {};
   if (decision.action === 'stop') {
     const { diagnosis } = decision;
-    return { next: 'stop', diagnosis, info: closeInfo(facts, reason, wasClean, { willReconnect: false, diagnosis, ...extra }) };
+    return { next: 'stop', diagnosis, info: closeInfo(facts, reason, wasClean, { willReconnect: false, diagnosis, handshake: refusal }) };
   }
   if (attempt > options.maxAttempts) {
     const attempts = attempt - 1;
     const diagnosis = diagnose(facts, `gave up after ${attempts} consecutive reconnect attempt${attempts === 1 ? '' : 's'} (maxAttempts)`);
-    return { next: 'exhausted', attempts, info: closeInfo(facts, reason, wasClean, { willReconnect: false, diagnosis, ...extra }) };
+    return { next: 'exhausted', attempts, info: closeInfo(facts, reason, wasClean, { willReconnect: false, diagnosis, handshake: refusal }) };
   }
   const { delayMs } = decision;
-  return { next: 'reconnect', delayMs, info: closeInfo(facts, reason, wasClean, { willReconnect: true, delayMs, ...extra }) };
+  return { next: 'reconnect', delayMs, info: closeInfo(facts, reason, wasClean, { willReconnect: true, delayMs, handshake: refusal }) };
 }
 
 /**
@@ -116,20 +116,20 @@ export function closeInfo(
   facts: CloseFacts,
   reason: string,
   wasClean: boolean,
-  outcome: { willReconnect: boolean; delayMs?: number; diagnosis?: string; handshake?: HandshakeRefusal },
+  outcome: { willReconnect: boolean; delayMs?: number; diagnosis?: string; handshake?: HandshakeRefusal | undefined },
 ): CloseInfo {
-  return {
+  return defined({
     code: facts.code,
     reason,
     wasClean,
     name: facts.explanation.name,
     explanation: facts.explanation.description,
-    ...(facts.incident !== undefined ? { incident: facts.incident } : {}),
-    ...(facts.retry !== undefined ? { retry: facts.retry } : {}),
+    incident: facts.incident,
+    retry: facts.retry,
     class: facts.registryClass,
     willReconnect: outcome.willReconnect,
-    ...(outcome.delayMs !== undefined ? { delayMs: outcome.delayMs } : {}),
-    ...(outcome.diagnosis !== undefined ? { diagnosis: outcome.diagnosis } : {}),
-    ...(outcome.handshake !== undefined ? { handshake: outcome.handshake } : {}),
-  };
+    delayMs: outcome.delayMs,
+    diagnosis: outcome.diagnosis,
+    handshake: outcome.handshake,
+  });
 }

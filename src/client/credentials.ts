@@ -4,7 +4,7 @@
  * again after a 4802 (credentials expired or refused), which reconnects at once the first time.
  * @packageDocumentation
  */
-import { LifelineCloseCode } from '../codes/close-code.js';
+import type { LifelineCloseCode } from '../codes/close-code.js';
 import type { Json } from '../protocol/frames.js';
 import { DEFAULT_BACKOFF, backoffDelay } from './backoff.js';
 import type { BackoffOptions, RandomSource } from './backoff.js';
@@ -14,6 +14,12 @@ import type { ClientOptions, UrlContext } from './options.js';
 import { analyzeClose, diagnose } from './policy.js';
 import type { PolicyDecision, PolicyFunction } from './policy.js';
 import { Timer } from './timer.js';
+
+/**
+ * lifeline.v1's "credentials expired" close. A literal the compiler checks against the registry's
+ * constant: the bundle need not carry the object.
+ */
+const CREDENTIALS_EXPIRED: (typeof LifelineCloseCode)['CREDENTIALS_EXPIRED'] = 4802;
 
 /** Consecutive 4802 closes after which the session stops instead of fetching credentials again. */
 const MAX_CREDENTIAL_RETRIES = 3;
@@ -67,9 +73,9 @@ export class Credentials {
   policy(policy: PolicyFunction | undefined, backoff: Partial<BackoffOptions> | undefined): PolicyFunction {
     return (code, reason, attempt): PolicyDecision | undefined => {
       const chosen = policy?.(code, reason, attempt);
-      if (chosen !== undefined || code !== LifelineCloseCode.CREDENTIALS_EXPIRED) return chosen;
+      if (chosen !== undefined || code !== CREDENTIALS_EXPIRED) return chosen;
       if (attempt > MAX_CREDENTIAL_RETRIES) {
-        return { action: 'stop', diagnosis: diagnose(analyzeClose(code, reason), `${attempt} closes with 4802 in a row: get new credentials (sign in again), then call reconnect().`) };
+        return { action: 'stop', diagnosis: diagnose(analyzeClose(code, reason), `${attempt} closes with 4802 in a row: sign in again, then call reconnect().`) };
       }
       return { action: 'reconnect', delayMs: attempt <= 1 ? 0 : backoffDelay(attempt - 1, { ...DEFAULT_BACKOFF, ...backoff }, this.#random) };
     };

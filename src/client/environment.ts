@@ -5,8 +5,12 @@
  * @packageDocumentation
  */
 
-/** `WebSocket.readyState` values (the same in browsers and `ws`). @internal */
-export const ReadyState = { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 } as const;
+// `WebSocket.readyState` values (the same in browsers and `ws`): separate constants, which a bundler
+// inlines, rather than one object every bundle would carry.
+/** `readyState` of a socket being opened. @internal */
+export const CONNECTING = 0;
+/** `readyState` of an open socket. @internal */
+export const OPEN = 1;
 
 /** The fields of a close event the client reads. */
 export interface CloseEventLike {
@@ -119,7 +123,7 @@ export async function loadWsWebSocket(): Promise<WebSocketConstructor> {
   let specifier = 'ws';
   const mod = (await import(/* @vite-ignore */ specifier)) as { WebSocket?: unknown; default?: unknown };
   const ctor = mod.WebSocket ?? mod.default;
-  if (typeof ctor !== 'function') throw new TypeError('the "ws" module does not export a WebSocket class');
+  if (typeof ctor !== 'function') throw new TypeError('the "ws" module has no WebSocket class');
   return ctor as WebSocketConstructor;
 }
 

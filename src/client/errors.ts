@@ -1,6 +1,9 @@
 /**
  * Errors the client throws (from user calls) or emits (on its `error` event).
  * Every one is a {@link LifelineError} with a stable `code`; branch on the code, never the message.
+ *
+ * Their data fields are `declare`d and set in the constructor: a plain declaration would also be
+ * emitted as a class field (ES2022) that the constructor then overwrites, in every browser bundle.
  * @packageDocumentation
  */
 import { LifelineError } from '../errors.js';
@@ -10,7 +13,7 @@ import type { ProtocolErrorCode } from '../protocol/frames.js';
 export class NotOpenError extends LifelineError<'LIFELINE_ERR_NOT_OPEN'> {
   override name = 'NotOpenError';
   /** The client's state at the time of the call. */
-  readonly state: string;
+  declare readonly state: string;
 
   /** @param state - the client's state when `send()` was called */
   constructor(state: string, options?: ErrorOptions) {
@@ -23,7 +26,7 @@ export class NotOpenError extends LifelineError<'LIFELINE_ERR_NOT_OPEN'> {
 export class ClientClosedError extends LifelineError<'LIFELINE_ERR_CLIENT_CLOSED'> {
   override name = 'ClientClosedError';
   constructor(options?: ErrorOptions) {
-    super('LIFELINE_ERR_CLIENT_CLOSED', 'the client was closed with close(); create a new client to connect again', options);
+    super('LIFELINE_ERR_CLIENT_CLOSED', 'the client is closed: create a new one to connect again', options);
   }
 }
 
@@ -43,11 +46,11 @@ export class SocketError extends LifelineError<'LIFELINE_ERR_SOCKET'> {
 export class DeadLinkError extends LifelineError<'LIFELINE_ERR_DEAD_LINK'> {
   override name = 'DeadLinkError';
   /** How long the link had been silent, in milliseconds, when it was declared dead. */
-  readonly silentMs: number;
+  declare readonly silentMs: number;
 
   /** @param silentMs - milliseconds since the last received traffic */
   constructor(silentMs: number, options?: ErrorOptions) {
-    super('LIFELINE_ERR_DEAD_LINK', `no traffic for ${Math.round(silentMs)} ms: treating the link as dead`, options);
+    super('LIFELINE_ERR_DEAD_LINK', `no traffic for ${Math.round(silentMs)} ms: the link is dead`, options);
     this.silentMs = silentMs;
   }
 }
@@ -64,11 +67,7 @@ export class UrlError extends LifelineError<'LIFELINE_ERR_URL'> {
 export class WebSocketUnavailableError extends LifelineError<'LIFELINE_ERR_NO_WEBSOCKET'> {
   override name = 'WebSocketUnavailableError';
   constructor(options?: ErrorOptions) {
-    super(
-      'LIFELINE_ERR_NO_WEBSOCKET',
-      'no WebSocket implementation: pass the WebSocket option, or install the "ws" package when running outside a browser',
-      options,
-    );
+    super('LIFELINE_ERR_NO_WEBSOCKET', 'no WebSocket: pass the WebSocket option, or install the "ws" package outside browsers', options);
   }
 }
 
@@ -92,7 +91,7 @@ export class PolicyError extends LifelineError<'LIFELINE_ERR_POLICY'> {
 export class ListenerError extends LifelineError<'LIFELINE_ERR_LISTENER'> {
   override name = 'ListenerError';
   /** The event whose listener threw. */
-  readonly event: string;
+  declare readonly event: string;
 
   /** @param event - the event name; `cause` should carry the thrown value */
   constructor(event: string, options?: ErrorOptions) {
@@ -111,11 +110,11 @@ export class ListenerError extends LifelineError<'LIFELINE_ERR_LISTENER'> {
 export class QueueFullError extends LifelineError<'LIFELINE_ERR_QUEUE_FULL'> {
   override name = 'QueueFullError';
   /** The `maxQueue` limit that was reached. */
-  readonly limit: number;
+  declare readonly limit: number;
 
   /** @param limit - the outbox limit */
   constructor(limit: number, options?: ErrorOptions) {
-    super('LIFELINE_ERR_QUEUE_FULL', `the outbox is full (${limit} messages unacknowledged or queued); the message was not accepted`, options);
+    super('LIFELINE_ERR_QUEUE_FULL', `the outbox is full (${limit} messages pending): the message was not accepted`, options);
     this.limit = limit;
   }
 }
@@ -129,11 +128,11 @@ export class QueueFullError extends LifelineError<'LIFELINE_ERR_QUEUE_FULL'> {
 export class RejectedError<C extends 'LIFELINE_ERR_REJECTED' | 'LIFELINE_ERR_DECLINED' = 'LIFELINE_ERR_REJECTED'> extends LifelineError<C> {
   override name = 'RejectedError';
   /** The protocol's error code from the `reject` frame (`HANDLER_FAILED`, `FORBIDDEN`, `DECLINED` ...). */
-  readonly protocolCode: ProtocolErrorCode;
+  declare readonly protocolCode: ProtocolErrorCode;
   /** The server's incident id, for `HANDLER_FAILED`. */
-  readonly incident: string | undefined;
+  declare readonly incident: string | undefined;
   /** The rejected message's id. */
-  readonly id: number;
+  declare readonly id: number;
 
   /**
    * @param id - the message id
@@ -157,9 +156,9 @@ export class RejectedError<C extends 'LIFELINE_ERR_REJECTED' | 'LIFELINE_ERR_DEC
 export class DeclinedError extends RejectedError<'LIFELINE_ERR_DECLINED'> {
   override name = 'DeclinedError';
   /** The application's error code. */
-  readonly error: string;
+  declare readonly error: string;
   /** The application's text for people (may be empty). */
-  readonly detail: string;
+  declare readonly detail: string;
 
   /**
    * @param id - the message id
@@ -178,7 +177,7 @@ export class DeclinedError extends RejectedError<'LIFELINE_ERR_DECLINED'> {
 export class CredentialsError extends LifelineError<'LIFELINE_ERR_CREDENTIALS'> {
   override name = 'CredentialsError';
   constructor(options?: ErrorOptions) {
-    super('LIFELINE_ERR_CREDENTIALS', 'the auth function failed to provide credentials', options);
+    super('LIFELINE_ERR_CREDENTIALS', 'the auth function failed', options);
   }
 }
 
@@ -186,9 +185,9 @@ export class CredentialsError extends LifelineError<'LIFELINE_ERR_CREDENTIALS'> 
 export class ServerError extends LifelineError<'LIFELINE_ERR_SERVER'> {
   override name = 'ServerError';
   /** The protocol's error code from the `error` frame (`UNAVAILABLE`, `FORBIDDEN`, `LIMIT`, `BAD_REQUEST`, `UNKNOWN_TYPE` ...). */
-  readonly protocolCode: ProtocolErrorCode;
+  declare readonly protocolCode: ProtocolErrorCode;
   /** What it is about: a message id (number) or a channel or frame type (string). */
-  readonly ref: number | string | undefined;
+  declare readonly ref: number | string | undefined;
 
   /**
    * @param protocolCode - the `error` frame's code
@@ -217,15 +216,11 @@ export class ServerFrameError extends LifelineError<'LIFELINE_ERR_SERVER_FRAME'>
 export class SubprotocolError extends LifelineError<'LIFELINE_ERR_SUBPROTOCOL'> {
   override name = 'SubprotocolError';
   /** The subprotocol the server selected (`''` for none). */
-  readonly protocol: string;
+  declare readonly protocol: string;
 
   /** @param protocol - what the server selected */
   constructor(protocol: string, options?: ErrorOptions) {
-    super(
-      'LIFELINE_ERR_SUBPROTOCOL',
-      `the server did not accept the lifeline.v1 subprotocol (selected ${protocol === '' ? 'none' : JSON.stringify(protocol)})`,
-      options,
-    );
+    super('LIFELINE_ERR_SUBPROTOCOL', `the server did not select lifeline.v1 (it selected ${protocol === '' ? 'none' : JSON.stringify(protocol)})`, options);
     this.protocol = protocol;
   }
 }

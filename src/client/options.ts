@@ -5,6 +5,7 @@
  */
 // The types module only: the codes' index would bring the registry's texts into the client bundle.
 import { LANGS } from '../codes/types.js';
+import { defined } from '../util/defined.js';
 import type { Lang } from '../codes/types.js';
 import { DEFAULT_BACKOFF, DEFAULT_HINT_LIMITS, DEFAULT_SOON } from './backoff.js';
 import type { BackoffOptions, DelayWindow, RandomSource } from './backoff.js';
@@ -125,22 +126,31 @@ function milliseconds(name: string, value: unknown): number {
   return value;
 }
 
-function fn<T>(name: string, value: unknown): T | undefined {
+/** An optional function option (the session's `auth` too). @internal */
+export function fn<T>(name: string, value: unknown): T | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'function') throw new TypeError(`${name} must be a function`);
   return value as T;
 }
 
+/** An object option that must have these methods (`clock`, `environment`). */
+function withMethods<T>(name: string, value: unknown, methods: readonly string[]): T {
+  if (!isObject(value) || methods.some((m) => typeof value[m] !== 'function')) throw new TypeError(`${name}: needs ${methods.join(', ')}`);
+  return value as T;
+}
+
+/** The options argument itself: an object (with at least a url, which the client checks). @internal */
+export function checkOptionsObject(options: unknown): asserts options is object {
+  if (!isObject(options)) throw new TypeError('options must be an object with at least a url');
+}
+
 function part(name: string, value: unknown): Record<string, unknown> {
   if (value === undefined) return {};
   if (!isObject(value)) throw new TypeError(`${name} must be an object`);
-  return withoutUndefined(value);
+  // `{ minMs: undefined }` means "the default", like an option set to `undefined`.
+  return defined(value);
 }
 
-/** Drop keys set to `undefined`, so `{ lang: undefined }` means "the default", not "no language". */
-function withoutUndefined(value: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined));
-}
 
 function delayWindow(name: string, value: unknown, defaults: DelayWindow): DelayWindow {
   const merged = { ...defaults, ...part(name, value) };
@@ -169,8 +179,9 @@ export function backoffOptions(name: string, value: unknown, defaults: BackoffOp
  * @internal
  */
 export function resolveOptions(options: ClientOptions): ResolvedOptions {
-  if (!isObject(options)) throw new TypeError('options must be an object with at least a url');
-  const o: Record<string, unknown> = { ...CLIENT_DEFAULTS, ...withoutUndefined(options as unknown as Record<string, unknown>) };
+  checkOptionsObject(options);
+  // An option set to `undefined` means its default: `{ lang: undefined }` is English, not "no language".
+  const o: Record<string, unknown> = { ...CLIENT_DEFAULTS, ...defined(options) };
 
   const url = o.url;
   if (typeof url === 'string') {
@@ -206,17 +217,12 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
   const stableAfterMs = milliseconds('stableAfterMs', o.stableAfterMs);
   const deadLinkMs = milliseconds('deadLinkMs', o.deadLinkMs);
 
-  const clock = o.clock ?? defaultClock();
-  if (!isObject(clock) || typeof clock.now !== 'function' || typeof clock.setTimeout !== 'function' || typeof clock.clearTimeout !== 'function') {
-    throw new TypeError('clock: needs now, setTimeout, clearTimeout');
-  }
+  const clock = withMethods<Clock>('clock', o.clock ?? defaultClock(), ['now', 'setTimeout', 'clearTimeout']);
 
   let environment: ClientEnvironment | undefined;
   if (o.environment === null) environment = undefined;
   else if (o.environment === undefined) environment = defaultEnvironment();
-  else if (isObject(o.environment) && typeof o.environment.addEventListener === 'function' && typeof o.environment.removeEventListener === 'function') {
-    environment = o.environment as unknown as ClientEnvironment;
-  } else throw new TypeError('environment: needs addEventListener, removeEventListener');
+  else environment = withMethods<ClientEnvironment>('environment', o.environment, ['addEventListener', 'removeEventListener']);
 
   return {
     url: url as ClientOptions['url'],
@@ -233,7 +239,7 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
     applicationCodes: fn<ApplicationCodes>('applicationCodes', o.applicationCodes),
     policy: fn<PolicyFunction>('policy', o.policy),
     WebSocket: fn<WebSocketConstructor>('WebSocket', o.WebSocket),
-    clock: clock as unknown as Clock,
+    clock,
     random: fn<RandomSource>('random', o.random) ?? (() => Math.random()),
     environment,
   };

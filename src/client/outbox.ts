@@ -45,9 +45,9 @@ export class Outbox {
   readonly #limit: number;
   #lastId = 0;
 
-  /** @param limit - most entries held at once (unacknowledged plus queued) */
+  /** @param limit - most entries held at once (unacknowledged plus queued): the session's `maxQueue` */
   constructor(limit: number) {
-    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`the outbox limit must be an integer >= 1, got ${limit}`);
+    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`maxQueue must be an integer >= 1, got ${limit}`);
     this.#limit = limit;
   }
 

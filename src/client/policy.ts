@@ -5,8 +5,8 @@
  * @packageDocumentation
  */
 // Never '../codes/index.js': that would bring the registry's English and Chinese texts into every bundle.
-import { briefOrNone } from '../codes/brief.js';
-import { factsOf } from '../codes/facts.js';
+// The outline (English names and default reactions) is all of the registry the client carries by default.
+import { outlineOf, type CodeOutline } from '../codes/outline.js';
 import type { Explanation, Lang, ReconnectClass } from '../codes/types.js';
 import { parseReason } from '../protocol/close-reason.js';
 import type { RetryHint } from '../protocol/close-reason.js';
@@ -89,6 +89,9 @@ export interface PolicyConfig {
   readonly onError?: (error: PolicyError) => void;
 }
 
+/** The texts of a close the client uses: its name, description and advice, in one language. @internal */
+export type CloseTexts = Pick<Explanation, 'code' | 'lang' | 'name' | 'description' | 'fix'>;
+
 /** What a close means, read from the registry and the reason. @internal */
 export interface CloseFacts {
   /** The code as reported. */
@@ -100,7 +103,7 @@ export interface CloseFacts {
   /** Whether the code is outside 1000-1015 and 3000-4999 (or not an integer) and so handled like 1006. */
   readonly unexpected: boolean;
   /** The registry's explanation (1006's for a code the registry rejects). */
-  readonly explanation: Explanation;
+  readonly explanation: CloseTexts;
   /** The reason's human text, without fields. */
   readonly text: string;
   /** `incident=` from the reason. */
@@ -112,15 +115,15 @@ export interface CloseFacts {
 const ACTION_CLASSES: readonly string[] = ['reconnect-soon', 'backoff', 'stop'];
 
 /**
- * Codes a peer can legitimately make a client report: the registered ones and the library and
- * application ranges. Anything else (0-999, 1016-2999, >= 5000, non-integers) comes from a broken or
- * hostile peer or implementation; retrying might reach a healthy node, so it is treated like 1006.
+ * Whether a peer can legitimately make a client report this entry's codes: the registered ones and the
+ * library and application ranges. Anything else (0-999, 1016-2999, >= 5000, non-integers) comes from a
+ * broken or hostile peer or implementation; retrying might reach a healthy node, so it is treated like 1006.
  */
-function isExpectedCode(code: number): boolean {
-  return Number.isInteger(code) && ((code >= 1000 && code <= 1015) || (code >= 3000 && code <= 4999));
+function isExpected(outline: CodeOutline | undefined): outline is CodeOutline {
+  return outline !== undefined && outline.kind !== 'unused' && outline.kind !== 'reserved';
 }
 
-function explain(code: number, lang: Lang, explainer: Explainer | undefined): Explanation {
+function explain(code: number, lang: Lang, explainer: Explainer | undefined): CloseTexts {
   if (explainer) {
     try {
       return explainer(code, lang);
@@ -128,7 +131,9 @@ function explain(code: number, lang: Lang, explainer: Explainer | undefined): Ex
       // A code the registry rejects (or an explainer that failed): explained as what the client does, 1006.
     }
   }
-  return briefOrNone(code) ?? briefOrNone(1006)!;
+  const outline = outlineOf(code);
+  if (outline === undefined) return explain(1006, lang, undefined);
+  return { code, lang: 'en', name: outline.name, description: '', fix: '' };
 }
 
 /**
@@ -144,10 +149,10 @@ export function analyzeClose(
   config: Pick<PolicyConfig, 'lang' | 'explain' | 'applicationCodes' | 'onError'> = {},
 ): CloseFacts {
   const lang = config.lang ?? 'en';
-  const fields = parseReason(typeof reason === 'string' ? reason : '');
-  const unexpected = !isExpectedCode(code);
-  let registryClass: ReconnectClass = 'backoff';
-  if (!unexpected) registryClass = factsOf(code)?.reconnect ?? 'backoff';
+  const { text, ...hints } = parseReason(typeof reason === 'string' ? reason : '');
+  const outline = outlineOf(code);
+  const expected = isExpected(outline);
+  const registryClass: ReconnectClass = expected ? outline.reconnect : 'backoff';
   let actionClass: ActionClass;
   if (registryClass !== 'application') {
     actionClass = registryClass;
@@ -167,11 +172,11 @@ export function analyzeClose(
     code,
     registryClass,
     actionClass,
-    unexpected,
+    unexpected: !expected,
     explanation: explain(code, lang, config.explain),
-    text: fields.text,
-    ...(fields.incident !== undefined ? { incident: fields.incident } : {}),
-    ...(fields.retry !== undefined ? { retry: fields.retry } : {}),
+    text,
+    // `incident` and `retry`, when the reason has them.
+    ...hints,
   };
 }
 

@@ -6,7 +6,7 @@
  */
 import type { Json, Position } from '../protocol/frames.js';
 import type { BackoffOptions } from './backoff.js';
-import { backoffOptions } from './options.js';
+import { backoffOptions, checkOptionsObject, fn } from './options.js';
 import type { ClientOptions } from './options.js';
 
 /** Options of {@link createSession}: every {@link ClientOptions} option (except `protocols`, always `lifeline.v1`), plus these. */
@@ -67,19 +67,20 @@ export interface ResolvedSessionOptions {
 
 /** Apply the session's defaults and validate its own options. @internal */
 export function resolveSessionOptions(options: SessionOptions): ResolvedSessionOptions {
-  if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object with at least a url');
+  checkOptionsObject(options);
   const { maxQueue = SESSION_DEFAULTS.maxQueue, heartbeatMs = SESSION_DEFAULTS.heartbeatMs, resendBackoff, auth, ...rest } = options;
-  if (auth !== undefined && typeof auth !== 'function') throw new TypeError('auth must be a function returning the credentials');
-  if (typeof maxQueue !== 'number' || !Number.isInteger(maxQueue) || maxQueue < 1) {
+  const credentials = fn<SessionOptions['auth']>('auth', auth);
+  // Number.isInteger and Number.isFinite are false for anything that is not a number.
+  if (!Number.isInteger(maxQueue) || maxQueue < 1) {
     throw new RangeError(`maxQueue must be an integer >= 1, got ${String(maxQueue)}`);
   }
-  if (typeof heartbeatMs !== 'number' || !Number.isFinite(heartbeatMs) || heartbeatMs <= 0) {
+  if (!Number.isFinite(heartbeatMs) || heartbeatMs <= 0) {
     throw new RangeError(`heartbeatMs: ${String(heartbeatMs)}`);
   }
   const deadLinkMs = rest.deadLinkMs ?? SESSION_DEFAULTS.deadLinkFactor * heartbeatMs;
   // Validated like the client's `backoff` (TypeError for a wrong type, RangeError for a bad value).
   const resend = backoffOptions('resendBackoff', resendBackoff, SESSION_DEFAULTS.resendBackoff);
-  return { maxQueue, heartbeatMs, deadLinkMs, resendBackoff: resend, auth, client: { ...rest, deadLinkMs } };
+  return { maxQueue, heartbeatMs, deadLinkMs, resendBackoff: resend, auth: credentials, client: { ...rest, deadLinkMs } };
 }
 
 const CHANNEL = /^[\x21-\x7e]{1,200}$/;

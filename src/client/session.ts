@@ -25,6 +25,7 @@ import type { LifelineError } from '../errors.js';
 import { MAX_HELLO_CHANNELS, MAX_PRESENCE_LIMIT, SUBPROTOCOL, decodeServerFrame, encodeFrame } from '../protocol/frames.js';
 import type { AckFrame, ClientFrame, ErrorFrame, EventFrame, Json, MembersFrame, Position, RejectFrame, SubscribedFrame, WelcomeFrame } from '../protocol/frames.js';
 import type { Emitter, Listener, Unsubscribe } from '../util/emitter.js';
+import { defined } from '../util/defined.js';
 import { rethrowAsync } from '../util/rethrow.js';
 import { ChannelTable } from './channels.js';
 import type { ChannelFrame } from './channels.js';
@@ -259,8 +260,10 @@ export class LifelineSession {
     const json = jsonText(data);
     const ch = JSON.stringify(channel);
     return this.#enqueue('pub', (id) => `{"t":"pub","id":${id},"ch":${ch},"data":${json}}`).then((ack) => {
-      if (typeof ack.off !== 'number' || typeof ack.epoch !== 'string') this.#emitError(new ServerFrameError(`ack of publish ${ack.id} has no offset and epoch`));
-      return { offset: typeof ack.off === 'number' ? ack.off : Number.NaN, epoch: typeof ack.epoch === 'string' ? ack.epoch : '' };
+      // The decoder checked their types; a publish's ack must also have them.
+      const { off = Number.NaN, epoch = '' } = ack;
+      if (ack.off === undefined || ack.epoch === undefined) this.#emitError(new ServerFrameError(`ack of publish ${ack.id} has no offset and epoch`));
+      return { offset: off, epoch };
     });
   }
 
@@ -323,9 +326,7 @@ export class LifelineSession {
       t: 'hello',
       v: 1,
       origin: this.#origin,
-      ...(this.#token !== undefined ? { token: this.#token } : {}),
-      ...(channels ? { channels } : {}),
-      ...(credentials !== undefined ? { auth: credentials.value } : {}),
+      ...defined({ token: this.#token, channels, auth: credentials?.value }),
     });
   }
 
@@ -409,7 +410,7 @@ export class LifelineSession {
   #onWelcome(w: WelcomeFrame): void {
     const handshake = this.#phase;
     if (handshake.name !== 'handshaking') {
-      this.#emitError(new ServerFrameError('the server sent a second welcome on one connection'));
+      this.#emitError(new ServerFrameError('a second welcome on one connection'));
       return;
     }
     const sameSession = w.resumed && w.session === this.#sessionId;
@@ -433,15 +434,15 @@ export class LifelineSession {
 
     // Decoded frames are checked against the schema: every member is there, of its type.
     const { lost } = w;
-    this.#emitter.emit('welcome', {
+    this.#emitter.emit('welcome', defined({
       session: w.session,
       resumed: w.resumed,
       recovered: w.recovered,
       lost,
       heartbeatMs: w.heartbeatMs,
       expiresAt: w.expiresAt,
-      ...(w.authTtlMs !== undefined ? { authTtlMs: w.authTtlMs } : {}),
-    });
+      authTtlMs: w.authTtlMs,
+    }));
     // A listener may have closed the session; then there is nothing left to report.
     if (!isWelcomed(this.#phase)) return;
     if (!w.resumed && (handshake.presentedToken || lost.length > 0)) {

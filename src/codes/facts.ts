@@ -1,12 +1,13 @@
 /**
  * The registry's facts without its prose: who sends each code, whether it may travel on the wire, the
  * client's default reaction and where it is defined, for every registered code and every range of
- * 0-4999. Small on purpose: the client decides from these alone, so its bundle carries no texts.
+ * 0-4999. The reaction and the ranges' bounds come from `outline.ts`, the part the client carries.
  * @packageDocumentation
  */
 import { CloseCode, LifelineCloseCode, type CloseCodeKey, type LifelineCloseCodeKey } from './close-code.js';
 import { assertCloseCode } from './errors.js';
 import type { RangeKind } from './locale.js';
+import { RANGES, SINGLE_CODES, type SingleCode } from './outline.js';
 import type { EntryKind, ReconnectClass, Sender } from './types.js';
 
 /** The data of one entry, without its texts. */
@@ -26,39 +27,69 @@ const RFC_742 = 'RFC 6455 §7.4.2';
 const IANA = 'IANA WebSocket Close Code Number Registry';
 const LIFELINE_V1 = 'lifeline.v1 (docs/protocol.md)';
 
-/** Facts of each registered code, by key. `satisfies` makes the compiler demand every key. */
-export const REGISTERED_FACTS = {
-  NORMAL_CLOSURE: { sender: 'either', onWire: true, reconnect: 'stop', source: RFC_741 },
-  GOING_AWAY: { sender: 'either', onWire: true, reconnect: 'reconnect-soon', source: RFC_741 },
-  PROTOCOL_ERROR: { sender: 'either', onWire: true, reconnect: 'stop', source: RFC_741 },
-  UNSUPPORTED_DATA: { sender: 'either', onWire: true, reconnect: 'stop', source: RFC_741 },
-  RESERVED: { sender: 'none', onWire: false, reconnect: 'stop', source: RFC_741 },
-  NO_STATUS_RECEIVED: { sender: 'none', onWire: false, reconnect: 'stop', source: RFC_741 },
-  ABNORMAL_CLOSURE: { sender: 'none', onWire: false, reconnect: 'backoff', source: RFC_741 },
-  INVALID_PAYLOAD: { sender: 'either', onWire: true, reconnect: 'stop', source: RFC_741 },
-  POLICY_VIOLATION: { sender: 'either', onWire: true, reconnect: 'stop', source: RFC_741 },
-  MESSAGE_TOO_BIG: { sender: 'either', onWire: true, reconnect: 'stop', source: RFC_741 },
-  MANDATORY_EXTENSION: { sender: 'client', onWire: true, reconnect: 'stop', source: RFC_741 },
-  INTERNAL_ERROR: { sender: 'server', onWire: true, reconnect: 'backoff', source: RFC_741 },
-  SERVICE_RESTART: { sender: 'server', onWire: true, reconnect: 'reconnect-soon', source: IANA },
-  TRY_AGAIN_LATER: { sender: 'server', onWire: true, reconnect: 'backoff', source: IANA },
-  BAD_GATEWAY: { sender: 'gateway', onWire: true, reconnect: 'backoff', source: IANA },
-  TLS_HANDSHAKE: { sender: 'none', onWire: false, reconnect: 'stop', source: RFC_741 },
-} as const satisfies Record<CloseCodeKey, EntryFacts>;
+/** The facts besides the client's default reaction, which `outline.ts` holds (the client carries only that). */
+type WireFacts = Omit<EntryFacts, 'reconnect'>;
+
+/** Who sends each registered code, whether it may travel, where it is defined. `satisfies` makes the compiler demand every key. */
+const REGISTERED_WIRE = {
+  NORMAL_CLOSURE: { sender: 'either', onWire: true, source: RFC_741 },
+  GOING_AWAY: { sender: 'either', onWire: true, source: RFC_741 },
+  PROTOCOL_ERROR: { sender: 'either', onWire: true, source: RFC_741 },
+  UNSUPPORTED_DATA: { sender: 'either', onWire: true, source: RFC_741 },
+  RESERVED: { sender: 'none', onWire: false, source: RFC_741 },
+  NO_STATUS_RECEIVED: { sender: 'none', onWire: false, source: RFC_741 },
+  ABNORMAL_CLOSURE: { sender: 'none', onWire: false, source: RFC_741 },
+  INVALID_PAYLOAD: { sender: 'either', onWire: true, source: RFC_741 },
+  POLICY_VIOLATION: { sender: 'either', onWire: true, source: RFC_741 },
+  MESSAGE_TOO_BIG: { sender: 'either', onWire: true, source: RFC_741 },
+  MANDATORY_EXTENSION: { sender: 'client', onWire: true, source: RFC_741 },
+  INTERNAL_ERROR: { sender: 'server', onWire: true, source: RFC_741 },
+  SERVICE_RESTART: { sender: 'server', onWire: true, source: IANA },
+  TRY_AGAIN_LATER: { sender: 'server', onWire: true, source: IANA },
+  BAD_GATEWAY: { sender: 'gateway', onWire: true, source: IANA },
+  TLS_HANDSHAKE: { sender: 'none', onWire: false, source: RFC_741 },
+} as const satisfies Record<CloseCodeKey, WireFacts>;
+
+/** lifeline's own codes: sent by lifeline.v1 servers only. */
+const LIFELINE_WIRE = {
+  SESSION_TAKEN_OVER: { sender: 'server', onWire: true, source: LIFELINE_V1 },
+  CREDENTIALS_EXPIRED: { sender: 'server', onWire: true, source: LIFELINE_V1 },
+} as const satisfies Record<LifelineCloseCodeKey, WireFacts>;
+
+/** Each range's (their bounds are in `outline.ts`). */
+const RANGE_WIRE = {
+  unused: { sender: 'none', onWire: false, source: RFC_742 },
+  reserved: { sender: 'none', onWire: false, source: RFC_742 },
+  library: { sender: 'either', onWire: true, source: `${RFC_742}; ${IANA}` },
+  application: { sender: 'either', onWire: true, source: RFC_742 },
+} as const satisfies Record<RangeKind, WireFacts>;
+
+/** One entry's facts, in the order they have always been listed in (the CLI's JSON output shows it). */
+function joined(wire: WireFacts, reconnect: ReconnectClass): EntryFacts {
+  return { sender: wire.sender, onWire: wire.onWire, reconnect, source: wire.source };
+}
+
+/** The facts of each code in `codes`: its wire facts and the reaction `outline.ts` gives its number. */
+function withReactions<K extends string>(codes: Readonly<Record<K, SingleCode>>, wire: Readonly<Record<K, WireFacts>>): Readonly<Record<K, EntryFacts>> {
+  const keys = Object.keys(codes) as K[];
+  return Object.fromEntries(keys.map((key) => [key, joined(wire[key], SINGLE_CODES[codes[key]].reconnect)])) as Record<K, EntryFacts>;
+}
+
+/** Facts of each registered code, by key. */
+export const REGISTERED_FACTS: Readonly<Record<CloseCodeKey, EntryFacts>> = withReactions(CloseCode, REGISTERED_WIRE);
 
 /** Facts of lifeline's own codes: sent by lifeline.v1 servers only; the session client decides what follows. */
-export const LIFELINE_FACTS = {
-  SESSION_TAKEN_OVER: { sender: 'server', onWire: true, reconnect: 'stop', source: LIFELINE_V1 },
-  CREDENTIALS_EXPIRED: { sender: 'server', onWire: true, reconnect: 'stop', source: LIFELINE_V1 },
-} as const satisfies Record<LifelineCloseCodeKey, EntryFacts>;
+export const LIFELINE_FACTS: Readonly<Record<LifelineCloseCodeKey, EntryFacts>> = withReactions(LifelineCloseCode, LIFELINE_WIRE);
+
+/** The facts of one range, with its bounds. */
+export interface RangeFacts extends EntryFacts {
+  readonly kind: RangeKind;
+  readonly from: number;
+  readonly to: number;
+}
 
 /** The ranges that cover every code outside 1000-1015, in order (lifeline's own codes are cut out of theirs by the registry). */
-export const RANGE_FACTS = [
-  { kind: 'unused', from: 0, to: 999, sender: 'none', onWire: false, reconnect: 'stop', source: RFC_742 },
-  { kind: 'reserved', from: 1016, to: 2999, sender: 'none', onWire: false, reconnect: 'stop', source: RFC_742 },
-  { kind: 'library', from: 3000, to: 3999, sender: 'either', onWire: true, reconnect: 'application', source: `${RFC_742}; ${IANA}` },
-  { kind: 'application', from: 4000, to: 4999, sender: 'either', onWire: true, reconnect: 'application', source: RFC_742 },
-] as const satisfies readonly (EntryFacts & { readonly kind: RangeKind; readonly from: number; readonly to: number })[];
+export const RANGE_FACTS: readonly RangeFacts[] = RANGES.map(({ kind, from, to, reconnect }) => ({ kind, from, to, ...joined(RANGE_WIRE[kind], reconnect) }));
 
 /** The facts of the entry covering one code: its own for 1000-1015, otherwise its range's. */
 export interface CodeFacts extends EntryFacts {
@@ -79,20 +110,11 @@ const LIFELINE_KEY_OF = new Map<number, LifelineCloseCodeKey>((Object.keys(Lifel
  * @throws InvalidCloseCodeError when `code` is not an integer in 0..4999
  */
 export function lookupFacts(code: number): CodeFacts {
+  const c = assertCloseCode(code);
+  const key = KEY_OF.get(c);
+  if (key !== undefined) return { kind: 'registered', from: c, to: c, key, ...REGISTERED_FACTS[key] };
+  const own = LIFELINE_KEY_OF.get(c);
+  if (own !== undefined) return { kind: 'lifeline', from: c, to: c, key: own, ...LIFELINE_FACTS[own] };
   // The ranges and the registered codes cover 0..4999 without gaps (a test checks every code): a valid code has facts.
-  return factsOf(assertCloseCode(code))!;
-}
-
-/**
- * The facts of the entry covering `code`, undefined when it is not an integer in 0..4999. What the client
- * uses: a close code a peer sent is read, never refused, so its bundle needs no error class for it.
- * @internal
- */
-export function factsOf(code: number): CodeFacts | undefined {
-  if (!Number.isInteger(code)) return undefined;
-  const key = KEY_OF.get(code);
-  if (key !== undefined) return { kind: 'registered', from: code, to: code, key, ...REGISTERED_FACTS[key] };
-  const own = LIFELINE_KEY_OF.get(code);
-  if (own !== undefined) return { kind: 'lifeline', from: code, to: code, key: own, ...LIFELINE_FACTS[own] };
-  return RANGE_FACTS.find((r) => code >= r.from && code <= r.to);
+  return RANGE_FACTS.find((r) => c >= r.from && c <= r.to)!;
 }
