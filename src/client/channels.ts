@@ -26,7 +26,7 @@
  * ```
  * @packageDocumentation
  */
-import type { ErrorCode as ErrorCodeValue, EventFrame, Position, PresenceRequest, SubFrame, SubscribedFrame, UnsubFrame } from '../protocol/frames.js';
+import type { ProtocolErrorCode, EventFrame, Position, PresenceRequest, SubFrame, SubscribedFrame, UnsubFrame } from '../protocol/frames.js';
 import { defined } from '../util/defined.js';
 import { ChannelCursor } from './positions.js';
 import type { EventVerdict } from './positions.js';
@@ -222,10 +222,10 @@ export class ChannelTable {
    * the channel (retrying cannot help; the application is told by the error itself); anything else
    * leaves it wanted.
    */
-  refused(channel: string, code: ErrorCodeValue): void {
+  refused(channel: string, code: ProtocolErrorCode): void {
     const row = this.#rows.get(channel);
     if (!row || row.state !== 'subscribing') return;
-    // Literals, not `ErrorCode.X` (the compiler checks them against the union): the bundle need not carry the object.
+    // Literals, not `ProtocolErrorCode.X` (the compiler checks them against the union): the bundle need not carry the object.
     if (code === 'FORBIDDEN' || code === 'LIMIT') this.#rows.delete(channel);
     else row.state = 'wanted';
   }

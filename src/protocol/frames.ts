@@ -247,7 +247,7 @@ export interface MembersFrame {
   /** The cursor of the next page; absent on the last. */
   readonly next?: string;
   /** The query was refused: `LIMIT` (too many queries), `FORBIDDEN`, `UNAVAILABLE`. */
-  readonly code?: ErrorCode;
+  readonly code?: ProtocolErrorCode;
 }
 /** A member joined a channel whose events this connection asked for (a `join` of a known member updates it). */
 export interface JoinFrame {
@@ -309,13 +309,6 @@ export const ProtocolErrorCode = {
 /** Union of {@link ProtocolErrorCode} values. */
 export type ProtocolErrorCode = (typeof ProtocolErrorCode)[keyof typeof ProtocolErrorCode];
 
-/**
- * @deprecated the old name of {@link ProtocolErrorCode}; kept only while the last internal users move.
- * @internal
- */
-export const ErrorCode = ProtocolErrorCode;
-/** @internal */
-export type ErrorCode = ProtocolErrorCode;
 
 /** A frame that breaks the protocol. `closeCode` is what the receiver closes with (never 1011). */
 export class FrameError extends LifelineError<'LIFELINE_ERR_FRAME'> {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { LifelineCloseCode } from '../../src/codes/index.js';
-import { ProtocolErrorCode as ErrorCode } from '../../src/protocol/index.js';
+import { ProtocolErrorCode } from '../../src/protocol/index.js';
 
 const frames = readFileSync(new URL('../../src/protocol/frames.ts', import.meta.url), 'utf8');
 const doc = readFileSync(new URL('../../docs/protocol.md', import.meta.url), 'utf8');
@@ -19,9 +19,9 @@ describe('docs/protocol.md covers the code', () => {
   });
 
   it('documents every error code, and no code that does not exist', () => {
-    for (const code of Object.values(ErrorCode)) expect(doc, code).toContain(`\`${code}\``);
+    for (const code of Object.values(ProtocolErrorCode)) expect(doc, code).toContain(`\`${code}\``);
     const documented = new Set([...doc.matchAll(/`([A-Z][A-Z_]{3,})`/g)].map((m) => m[1]!));
-    for (const code of documented) if (/^[A-Z]+(_[A-Z]+)+$|^(FORBIDDEN|UNAVAILABLE|LIMIT)$/.test(code)) expect(Object.values(ErrorCode) as string[], code).toContain(code);
+    for (const code of documented) if (/^[A-Z]+(_[A-Z]+)+$|^(FORBIDDEN|UNAVAILABLE|LIMIT)$/.test(code)) expect(Object.values(ProtocolErrorCode) as string[], code).toContain(code);
   });
 });
 

@@ -7,7 +7,7 @@
  * and continue silently when the session resumes.
  * @packageDocumentation
  */
-import { ErrorCode, type MembersFrame, type PresenceFrame, type PresenceRequest } from '../../protocol/index.js';
+import { ProtocolErrorCode, type MembersFrame, type PresenceFrame, type PresenceRequest } from '../../protocol/index.js';
 import type { JsonValue, PresenceHolder, SessionPresence } from '../../store/types.js';
 import type { ClosedBy, Connection } from '../core/connection.js';
 import type { ResolvedServerOptions } from '../core/options.js';
@@ -142,25 +142,25 @@ export class ConnectionPresence {
   /** Answer a presence query: a page, or why not. */
   async query(frame: PresenceFrame, mayRead: () => Promise<boolean>, subscribed: boolean): Promise<MembersFrame> {
     const { ch } = frame;
-    const refused = (code: ErrorCode): MembersFrame => ({ t: 'members', ch, ...(frame.n !== undefined ? { n: frame.n } : {}), code });
+    const refused = (code: ProtocolErrorCode): MembersFrame => ({ t: 'members', ch, ...(frame.n !== undefined ? { n: frame.n } : {}), code });
     const rate = this.ctx.settings.presenceQueriesPerSecond;
     this.#bucket ??= new TokenBucket(rate, rate, Date.now());
     if (!this.#bucket.take(Date.now())) {
       this.ctx.count('presenceQueryLimit');
-      return refused(ErrorCode.LIMIT);
+      return refused(ProtocolErrorCode.LIMIT);
     }
     const { service } = this.ctx;
     if (!service) {
       this.ctx.count('presenceUnavailable');
-      return refused(ErrorCode.UNAVAILABLE);
+      return refused(ProtocolErrorCode.UNAVAILABLE);
     }
-    if (!subscribed && !(await mayRead())) return refused(ErrorCode.FORBIDDEN);
+    if (!subscribed && !(await mayRead())) return refused(ProtocolErrorCode.FORBIDDEN);
     let page;
     try {
       page = await service.page(ch, frame.after, Math.min(frame.limit ?? PRESENCE_PAGE_MAX, PRESENCE_PAGE_MAX));
     } catch (error) {
       this.ctx.storeFailed('presencePage', error);
-      return refused(ErrorCode.UNAVAILABLE);
+      return refused(ProtocolErrorCode.UNAVAILABLE);
     }
     const members = page.members.map((m) => ({ session: m.session, ...(m.user !== undefined ? { user: m.user } : {}), ...(m.info !== undefined ? { info: m.info } : {}) }));
     return { t: 'members', ch, ...(frame.n !== undefined ? { n: frame.n } : {}), count: page.count, members, ...(page.next !== undefined ? { next: page.next } : {}) };

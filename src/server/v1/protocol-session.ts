@@ -13,7 +13,7 @@ import * as nodeCrypto from 'node:crypto';
 import { LifelineCloseCode } from '../../codes/index.js';
 import {
   decodeClientFrame,
-  ErrorCode,
+  ProtocolErrorCode,
   FrameError,
   isReservedChannel,
   isUnwrittenEpoch,
@@ -231,7 +231,7 @@ class ConnectionSink implements SubscriptionSink, ReplayLimits {
 
   storeFailed(channel: string, error: unknown): void {
     this.ctx.storeFailed('read', error);
-    this.send({ t: 'error', code: ErrorCode.UNAVAILABLE, message: 'history is unavailable; retrying', ref: channel });
+    this.send({ t: 'error', code: ProtocolErrorCode.UNAVAILABLE, message: 'history is unavailable; retrying', ref: channel });
   }
 
   replayed(count: number): void {
@@ -329,7 +329,7 @@ export class ProtocolSession implements SessionHolder {
     } catch (error) {
       if (error instanceof FrameError) throw new CloseError(error.closeCode, error.reason);
       if (error instanceof UnknownFrameTypeError) {
-        this.send({ t: 'error', code: ErrorCode.UNKNOWN_TYPE, message: `unknown frame type`, ref: error.type });
+        this.send({ t: 'error', code: ProtocolErrorCode.UNKNOWN_TYPE, message: `unknown frame type`, ref: error.type });
         return;
       }
       throw error;
@@ -350,7 +350,7 @@ export class ProtocolSession implements SessionHolder {
       // A call that may have been applied is not "not done": the resend (same id) finds out which.
       const message = error instanceof StoreOutcomeUnknownError ? 'the store did not confirm; resend to learn the outcome' : 'the store is unavailable; retry later';
       if (error instanceof StoreOutcomeUnknownError) this.ctx.count('outcomeUnknown');
-      this.send({ t: 'error', code: ErrorCode.UNAVAILABLE, message, ...(ref !== undefined ? { ref } : {}) });
+      this.send({ t: 'error', code: ProtocolErrorCode.UNAVAILABLE, message, ...(ref !== undefined ? { ref } : {}) });
     }
   }
 
@@ -412,13 +412,13 @@ export class ProtocolSession implements SessionHolder {
   /** An `auth` refresh: new credentials, for the same user, before the old ones expire. */
   private async refresh(frame: AuthFrame): Promise<void> {
     if (!this.ctx.settings.authenticate) {
-      this.send({ t: 'error', code: ErrorCode.BAD_REQUEST, message: 'this server takes no credentials', ref: 'auth' });
+      this.send({ t: 'error', code: ProtocolErrorCode.BAD_REQUEST, message: 'this server takes no credentials', ref: 'auth' });
       return;
     }
     const admission = await this.authenticate(frame.auth);
     if (!admission.admitted) {
       // The credentials in force stay until they expire: the client may try again.
-      const code = admission.status === 403 ? ErrorCode.FORBIDDEN : ErrorCode.UNAUTHORIZED;
+      const code = admission.status === 403 ? ProtocolErrorCode.FORBIDDEN : ProtocolErrorCode.UNAUTHORIZED;
       this.send({ t: 'error', code, message: 'credentials refused', ref: 'auth' });
       return;
     }
@@ -555,9 +555,9 @@ export class ProtocolSession implements SessionHolder {
     this.armExpiry();
     for (const channel of refused) {
       this.ctx.count('subscriptionLimit');
-      this.send({ t: 'error', code: ErrorCode.LIMIT, message: 'too many subscriptions', ref: channel });
+      this.send({ t: 'error', code: ProtocolErrorCode.LIMIT, message: 'too many subscriptions', ref: channel });
     }
-    for (const channel of presenceRefused) this.send({ t: 'error', code: ErrorCode.LIMIT, message: "the channel's presence is full", ref: channel });
+    for (const channel of presenceRefused) this.send({ t: 'error', code: ProtocolErrorCode.LIMIT, message: "the channel's presence is full", ref: channel });
     this.ctx.welcomed({ connection: this.connection, session: this.session.id, resumed: resumed !== undefined, recovered, lost });
 
     const kept: { channel: string; position?: Position }[] = [];
@@ -571,7 +571,7 @@ export class ProtocolSession implements SessionHolder {
       this.presence.watch(channel);
       kept.push({ channel, position: sub.position });
     });
-    for (const channel of presenceUnavailable) this.send({ t: 'error', code: ErrorCode.UNAVAILABLE, message: 'presence is not available on this server', ref: channel });
+    for (const channel of presenceUnavailable) this.send({ t: 'error', code: ProtocolErrorCode.UNAVAILABLE, message: 'presence is not available on this server', ref: channel });
     if (resumed) {
       const restored = new Set(restore.map((r) => r.channel));
       const patch: SessionPatch = {
@@ -593,28 +593,28 @@ export class ProtocolSession implements SessionHolder {
   private async subscribe(frame: SubFrame): Promise<void> {
     const { ch } = frame;
     if (this.subscriptions.has(ch)) {
-      this.send({ t: 'error', code: ErrorCode.BAD_REQUEST, message: 'already subscribed', ref: ch });
+      this.send({ t: 'error', code: ProtocolErrorCode.BAD_REQUEST, message: 'already subscribed', ref: ch });
       return;
     }
     if (this.subscriptions.size >= this.ctx.settings.maxSubscriptions) {
       this.ctx.count('subscriptionLimit');
-      this.send({ t: 'error', code: ErrorCode.LIMIT, message: 'too many subscriptions', ref: ch });
+      this.send({ t: 'error', code: ProtocolErrorCode.LIMIT, message: 'too many subscriptions', ref: ch });
       return;
     }
     if (!(await this.mayRead(ch))) {
-      this.send({ t: 'error', code: ErrorCode.FORBIDDEN, message: 'not allowed to subscribe', ref: ch });
+      this.send({ t: 'error', code: ProtocolErrorCode.FORBIDDEN, message: 'not allowed to subscribe', ref: ch });
       return;
     }
     const presence = frame.presence !== undefined ? sessionPresenceOf(frame.presence) : undefined;
     if (presence !== undefined && this.presence.oversized(presence)) {
-      this.send({ t: 'error', code: ErrorCode.LIMIT, message: 'presence info too large', ref: ch });
+      this.send({ t: 'error', code: ProtocolErrorCode.LIMIT, message: 'presence info too large', ref: ch });
       return;
     }
     if (this.closed || this.subscriptions.has(ch)) return;
     // A member before the subscription starts: a full channel refuses the whole `sub`, nothing started.
     const verdict = presence !== undefined ? await this.presence.join(ch, presence) : undefined;
     if (verdict === 'full') {
-      this.send({ t: 'error', code: ErrorCode.LIMIT, message: "the channel's presence is full", ref: ch });
+      this.send({ t: 'error', code: ProtocolErrorCode.LIMIT, message: "the channel's presence is full", ref: ch });
       return;
     }
     if (this.closed || this.subscriptions.has(ch)) return;
@@ -624,7 +624,7 @@ export class ProtocolSession implements SessionHolder {
     // The position recorded is where delivery starts: never ahead of what the client will have had.
     await sub.start(frame.from);
     this.presence.watch(ch);
-    if (verdict === 'unavailable') this.send({ t: 'error', code: ErrorCode.UNAVAILABLE, message: 'presence is not available on this server', ref: ch });
+    if (verdict === 'unavailable') this.send({ t: 'error', code: ProtocolErrorCode.UNAVAILABLE, message: 'presence is not available on this server', ref: ch });
     const member: { presence?: SessionPresence } = verdict === 'member' ? { presence: presence! } : {};
     await this.ctx.store.updateSession(this.session!.id, { subscribe: [{ channel: ch, position: sub.position, ...member }], expiresAt: Date.now() + this.ctx.settings.sessionTtlMs });
   }
@@ -669,7 +669,7 @@ export class ProtocolSession implements SessionHolder {
     const handler = this.ctx.settings.onSessionMessage;
     const fingerprint = fingerprintOf('msg', '', frame.data);
     if (fingerprint === undefined) {
-      this.send({ t: 'reject', id: frame.id, code: ErrorCode.BAD_REQUEST });
+      this.send({ t: 'reject', id: frame.id, code: ProtocolErrorCode.BAD_REQUEST });
       return;
     }
     const options = { leaseMs: this.ctx.settings.claimLeaseMs, fingerprint };
@@ -685,10 +685,10 @@ export class ProtocolSession implements SessionHolder {
     if (!claim.claimed) {
       if ('forgotten' in claim) {
         this.ctx.count('forgottenIds');
-        this.send({ t: 'reject', id: frame.id, code: ErrorCode.OUTCOME_UNKNOWN });
+        this.send({ t: 'reject', id: frame.id, code: ProtocolErrorCode.OUTCOME_UNKNOWN });
       } else if (claim.conflict) {
         this.ctx.count('conflicts');
-        this.send({ t: 'reject', id: frame.id, code: ErrorCode.CONFLICT });
+        this.send({ t: 'reject', id: frame.id, code: ProtocolErrorCode.CONFLICT });
       } else this.answer(frame.id, claim.outcome);
       return;
     }
@@ -729,7 +729,7 @@ export class ProtocolSession implements SessionHolder {
   private reply(id: number, record: MessageRecord | undefined): void {
     if (record !== undefined && 'declined' in record) {
       const { error, message } = record.declined;
-      this.send({ t: 'reject', id, code: ErrorCode.DECLINED, error, message });
+      this.send({ t: 'reject', id, code: ProtocolErrorCode.DECLINED, error, message });
       return;
     }
     if (record === undefined) {
@@ -746,14 +746,14 @@ export class ProtocolSession implements SessionHolder {
         this.reply(id, outcome.result as MessageRecord | undefined);
         return;
       case 'failed':
-        this.send({ t: 'reject', id, code: ErrorCode.HANDLER_FAILED, incident: outcome.incident });
+        this.send({ t: 'reject', id, code: ProtocolErrorCode.HANDLER_FAILED, incident: outcome.incident });
         return;
       case 'claimed':
         // Claimed, never started (its answer was lost in a store stall): runnable once the lease lapses.
-        this.send({ t: 'error', code: ErrorCode.UNAVAILABLE, message: 'this message is still claimed; resend shortly', ref: id });
+        this.send({ t: 'error', code: ProtocolErrorCode.UNAVAILABLE, message: 'this message is still claimed; resend shortly', ref: id });
         return;
       case 'running':
-        this.send({ t: 'reject', id, code: ErrorCode.OUTCOME_UNKNOWN });
+        this.send({ t: 'reject', id, code: ProtocolErrorCode.OUTCOME_UNKNOWN });
     }
   }
 
@@ -761,17 +761,17 @@ export class ProtocolSession implements SessionHolder {
     const allowed = !isReservedChannel(frame.ch) && (this.ctx.settings.authorizePublish ? await this.ctx.settings.authorizePublish(this.connection, frame.ch) : false);
     if (!allowed) {
       if (isReservedChannel(frame.ch)) this.ctx.count('reservedRefused');
-      this.send({ t: 'reject', id: frame.id, code: ErrorCode.FORBIDDEN });
+      this.send({ t: 'reject', id: frame.id, code: ProtocolErrorCode.FORBIDDEN });
       return;
     }
     if (this.channelsCreated >= this.ctx.settings.maxChannelsCreated && isUnwrittenEpoch((await this.ctx.store.head(frame.ch)).epoch)) {
       this.ctx.count('channelLimit');
-      this.send({ t: 'reject', id: frame.id, code: ErrorCode.LIMIT });
+      this.send({ t: 'reject', id: frame.id, code: ProtocolErrorCode.LIMIT });
       return;
     }
     const fingerprint = fingerprintOf('pub', frame.ch, frame.data);
     if (fingerprint === undefined) {
-      this.send({ t: 'reject', id: frame.id, code: ErrorCode.BAD_REQUEST });
+      this.send({ t: 'reject', id: frame.id, code: ProtocolErrorCode.BAD_REQUEST });
       return;
     }
     let result: AppendResult;
@@ -782,17 +782,17 @@ export class ProtocolSession implements SessionHolder {
     } catch (error) {
       if (error instanceof IdempotencyConflictError) {
         this.ctx.count('conflicts');
-        this.send({ t: 'reject', id: frame.id, code: ErrorCode.CONFLICT });
+        this.send({ t: 'reject', id: frame.id, code: ProtocolErrorCode.CONFLICT });
         return;
       }
       if (error instanceof IdempotencyWindowError) {
         this.ctx.count('forgottenIds');
-        this.send({ t: 'reject', id: frame.id, code: ErrorCode.OUTCOME_UNKNOWN });
+        this.send({ t: 'reject', id: frame.id, code: ProtocolErrorCode.OUTCOME_UNKNOWN });
         return;
       }
       // Data the store cannot represent (nested too deep, not JSON) is the client's mistake: never resend it.
       if (error instanceof TypeError || error instanceof RangeError) {
-        this.send({ t: 'reject', id: frame.id, code: ErrorCode.BAD_REQUEST });
+        this.send({ t: 'reject', id: frame.id, code: ProtocolErrorCode.BAD_REQUEST });
         return;
       }
       throw error;
