@@ -14,6 +14,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../../src/store/errors.js';
 import { createRedisStore, type RedisStore, type RedisStoreEvent } from '../../src/store/redis/index.js';
 import type { StoredMessage } from '../../src/store/types.js';
+import { until } from '../support/wait.js';
 
 /** A port nobody listens on right now. */
 async function sparePort(): Promise<number> {
@@ -59,15 +60,6 @@ async function kill(child: ChildProcess): Promise<void> {
   const exited = once(child, 'exit');
   child.kill('SIGKILL');
   await exited;
-}
-
-/** Wait until `check` holds, polling; a hang guard, not a timing claim. */
-async function until(check: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 let dir: string;

@@ -8,6 +8,7 @@ import { startDrill } from '../support/drill-process.js';
 import { freePort } from '../support/ports.js';
 import { PrivateRedis } from '../support/private-redis.js';
 import { killAll, startServe } from '../support/serve-process.js';
+import { until } from '../support/wait.js';
 
 const KEY = 'outage-test-key-0123456789';
 let redis: PrivateRedis | undefined;
@@ -19,14 +20,6 @@ afterAll(async () => {
   await redis?.kill();
 });
 
-async function until(check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 describe('a Redis outage during traffic', () => {
   it('keeps connections, refuses publishes with 503 store_unavailable, and recovers by itself', async () => {
     redis = new PrivateRedis(await freePort());
@@ -37,7 +30,7 @@ describe('a Redis outage during traffic', () => {
 
     await new Promise((r) => setTimeout(r, 3000));
     await redis.kill();
-    await until(async () => (await fetch(`${base}/readyz`)).status === 503);
+    await until(async () => (await fetch(`${base}/readyz`)).status === 503, '/readyz to say 503', 20_000, 100);
     expect(await (await fetch(`${base}/readyz`)).json()).toMatchObject({ status: 'store-unavailable' });
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     const refused = await fetch(`${base}/publish`, {
@@ -51,7 +44,7 @@ describe('a Redis outage during traffic', () => {
 
     await new Promise((r) => setTimeout(r, 3000));
     await redis.start();
-    await until(async () => (await fetch(`${base}/readyz`)).status === 200);
+    await until(async () => (await fetch(`${base}/readyz`)).status === 200, '/readyz to say 200 again', 20_000, 100);
     await server.waitForLog((e) => e.msg === 'store available again');
 
     const { code, report, stderr } = await drill.done;

@@ -8,7 +8,7 @@ import { vi } from 'vitest';
  * Resolve once `check` returns true (or a promise of true); fail after `timeoutMs` naming `what`.
  * @param intervalMs - how often to look
  */
-export async function until(check: () => boolean | Promise<boolean>, what = 'condition', timeoutMs = 10_000, intervalMs = 10): Promise<void> {
+export async function until(check: () => boolean | Promise<boolean>, what = 'condition', timeoutMs = 15_000, intervalMs = 10): Promise<void> {
   await vi.waitFor(
     async () => {
       if (!(await check())) throw new Error(`${what} not met within ${timeoutMs} ms`);
