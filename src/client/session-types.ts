@@ -126,13 +126,8 @@ export interface PresenceEvent {
   readonly member: PresenceMember;
 }
 
-/** Options of {@link LifelineSession.presence}. */
-export interface PresenceQuery {
-  /** The cursor of the previous page (its `next`). */
-  readonly after?: string;
-  /** Most members in the page (the server sends at most 100). */
-  readonly limit?: number;
-}
+/** Options of {@link LifelineSession.presence}: the protocol's query. */
+export type { PresenceQuery } from '../protocol/frames.js';
 
 /** A page of a channel's members, in session id order. */
 export interface PresencePage {

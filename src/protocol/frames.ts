@@ -94,16 +94,19 @@ export interface PresenceRequest {
   /** Send this connection the channel's `join` and `leave` events. */
   readonly events?: boolean;
 }
+/** Which page of a channel's presence members: the query of a `presence` frame, `session.presence()` and `server.presence()`. */
+export interface PresenceQuery {
+  /** The cursor from the previous page's `next`. */
+  readonly after?: string;
+  /** Most members in the page (the server sends at most 100). */
+  readonly limit?: number;
+}
 /** Ask for a page of a channel's presence members. Answered `members`. */
-export interface PresenceFrame {
+export interface PresenceFrame extends PresenceQuery {
   readonly t: 'presence';
   readonly ch: string;
   /** Echoed in the answer, to match it to this query. */
   readonly n?: number;
-  /** The cursor from the previous page's `next`. */
-  readonly after?: string;
-  /** Most members in the page (the server may send fewer). */
-  readonly limit?: number;
 }
 /** Unsubscribe from a channel. */
 export interface UnsubFrame {
@@ -386,13 +389,10 @@ function presenceRequest(v: unknown): PresenceRequest {
 }
 
 /**
- * Decode and validate one client message. Accepts exactly the client frames of
- * `lifeline.v1.schema.json` (a test holds the two together); unknown members are dropped.
- * @throws FrameError for binary data (1003), text that is not JSON (1007), or a malformed frame (1002)
- * @throws UnknownFrameTypeError for a valid frame of an unknown type (answered with an error frame)
+ * The JSON object of one frame, with its type: what both decoders start from.
+ * @throws FrameError for text that is not JSON (1007) or not an object with a string `t` (1002)
  */
-export function decodeClientFrame(data: string | Uint8Array): ClientFrame {
-  if (typeof data !== 'string') throw new FrameError(1003, 'lifeline.v1 frames are JSON text');
+function parseFrame(data: string): Record<string, unknown> & { t: string } {
   let value: unknown;
   try {
     value = JSON.parse(data);
@@ -400,6 +400,18 @@ export function decodeClientFrame(data: string | Uint8Array): ClientFrame {
     throw new FrameError(1007, 'frame is not valid JSON');
   }
   if (!isObject(value) || typeof value.t !== 'string') bad('frame must be an object with a type');
+  return value as Record<string, unknown> & { t: string };
+}
+
+/**
+ * Decode and validate one client message. Accepts exactly the client frames of
+ * `lifeline.v1.schema.json` (a test holds the two together); unknown members are dropped.
+ * @throws FrameError for binary data (1003), text that is not JSON (1007), or a malformed frame (1002)
+ * @throws UnknownFrameTypeError for a valid frame of an unknown type (answered with an error frame)
+ */
+export function decodeClientFrame(data: string | Uint8Array): ClientFrame {
+  if (typeof data !== 'string') throw new FrameError(1003, 'lifeline.v1 frames are JSON text');
+  const value = parseFrame(data);
   switch (value.t) {
     case 'hello': {
       if (value.v !== 1) bad('unsupported protocol version');
@@ -515,13 +527,7 @@ const isMember = (m: unknown): boolean => isObject(m) && isString(m.session) && 
  * @throws FrameError when the text is not a JSON object with a type, or a known frame is malformed
  */
 export function decodeServerFrame(data: string): ServerFrame | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(data);
-  } catch {
-    throw new FrameError(1007, 'frame is not valid JSON');
-  }
-  if (!isObject(value) || typeof value.t !== 'string') bad('frame must be an object with a type');
+  const value = parseFrame(data);
   const valid = validServerFrame(value);
   if (valid === undefined) return undefined;
   if (!valid) bad(`bad ${value.t}`);

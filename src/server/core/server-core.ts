@@ -8,7 +8,7 @@
  * @packageDocumentation
  */
 import { checkExtension, withExtensions, type ServerExtension } from './extensions.js';
-import { decodeClientFrame, SUBPROTOCOL, type Json } from '../../protocol/index.js';
+import { decodeClientFrame, SUBPROTOCOL, type Json, type PresenceQuery } from '../../protocol/index.js';
 import { createMemoryStore } from '../../store/memory.js';
 import type { AppendOptions, AppendResult, ChannelFollow, ChannelPosition, PresenceMember, PresencePage, Store, StoredMessage } from '../../store/types.js';
 import { Emitter } from '../../util/emitter.js';
@@ -61,13 +61,8 @@ export interface PresenceEvent {
   readonly member: PresenceMember;
 }
 
-/** Options of {@link ServerCore.presence}. */
-export interface PresenceQuery {
-  /** The cursor of the previous page (its `next`). */
-  readonly after?: string;
-  /** Most members in the page. @default 100 */
-  readonly limit?: number;
-}
+/** Options of {@link ServerCore.presence}: the protocol's query (`limit` defaults to 100). */
+export type { PresenceQuery } from '../../protocol/index.js';
 
 /** Options of {@link ServerCore.shutdown}. */
 export interface ShutdownOptions {
