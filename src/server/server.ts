@@ -36,9 +36,6 @@ export interface InheritedSocket {
   readonly fd: number;
 }
 
-/** While a drain hands clients over, how often kept-alive HTTP connections that fell idle are closed. */
-const IDLE_SWEEP_MS = 50;
-
 /** Least time between two log lines about failed accepts. */
 const ACCEPT_ERROR_LOG_MS = 10_000;
 
@@ -57,8 +54,6 @@ export class LifelineServer extends ServerCore {
   #stopFdWatch: (() => void) | undefined;
   /** Stopped listening for a drain: answers close their HTTP connection, so keep-alive clients move on. */
   #handingOver = false;
-  /** While handing over: closes kept-alive HTTP connections as they fall idle. */
-  #idleSweep: ReturnType<typeof setInterval> | undefined;
 
   /** @param options - see {@link ServerOptions} */
   constructor(options: ServerOptions = {}) {
@@ -72,15 +67,11 @@ export class LifelineServer extends ServerCore {
       stopListening: () => {
         this.#handingOver = true;
         // A client with a kept-alive HTTP connection (a publisher, a health checker) would go on talking
-        // to this draining process: idle connections are closed now, and those busy now as soon as they
-        // are idle (answers from now on say `Connection: close`), not all at once when the drain ends.
-        const server = this.#httpServer;
-        server?.close();
-        server?.closeIdleConnections();
-        if (server) {
-          this.#idleSweep = setInterval(() => server.closeIdleConnections(), IDLE_SWEEP_MS);
-          this.#idleSweep.unref();
-        }
+        // to this draining process: `close()` closes the idle ones now (Node 19+), and every answer from now
+        // on says `Connection: close`, so the busy ones close after their answer. No sweep of idle
+        // connections after that: a sweep can take a connection for idle while a request is on its way in
+        // (not read yet) and reset it under the client; each closing happens once, here or after an answer.
+        this.#httpServer?.close();
       },
       close: () => this.#closeNode(),
     });
@@ -204,7 +195,6 @@ export class LifelineServer extends ServerCore {
   /** After the drain: stop watching descriptors, stop `ws`, and close the HTTP server `listen()` created. */
   async #closeNode(): Promise<void> {
     this.#stopFdWatch?.();
-    clearInterval(this.#idleSweep);
     this.#adapter.close();
     const server = this.#httpServer;
     if (!this.#ownsHttpServer || !server) return;
