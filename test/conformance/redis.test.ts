@@ -60,6 +60,7 @@ describe('redis engine', () => {
     open: (opts) => open(uniquePrefix(), opts),
     reopen: (previous, opts) => open(prefixes.get(previous as RedisStore)!, opts),
     test: { describe, it, expect, afterEach },
+    presence: true,
   });
 });
 
