@@ -97,4 +97,6 @@ export interface PresenceCore {
   watch?(listener: (change: PresenceChange) => void): () => void;
   /** `PresenceStore.snapshot`, for an engine whose `watch` can miss changes. */
   snapshot?(channel: string, now: number): Awaitable<PresenceSnapshot>;
+  /** `PresenceStore.onMissed`, for an engine whose `watch` can miss changes. */
+  onMissed?(listener: (channels?: readonly string[]) => void): () => void;
 }

@@ -25,6 +25,8 @@ export class GuardedPresence implements PresenceStore {
   readonly watch?: (listener: (change: PresenceChange) => void) => () => void;
   /** Set only for an engine whose `watch` can miss changes (see {@link PresenceStore.snapshot}). */
   readonly snapshot?: (channel: string) => Promise<PresenceSnapshot>;
+  /** Set only for an engine whose `watch` can miss changes (see {@link PresenceStore.onMissed}). */
+  readonly onMissed?: (listener: (channels?: readonly string[]) => void) => () => void;
 
   constructor(core: PresenceCore, ctx: PresenceGuardContext) {
     this.#core = core;
@@ -43,6 +45,14 @@ export class GuardedPresence implements PresenceStore {
         ctx.assertOpen();
         checkChannel(channel);
         return snapshot(channel, readClock(ctx.now));
+      };
+    }
+    if (core.onMissed) {
+      const onMissed = core.onMissed.bind(core);
+      this.onMissed = (listener) => {
+        ctx.assertOpen();
+        checkListener(listener);
+        return onMissed(listener);
       };
     }
   }

@@ -349,10 +349,17 @@ export interface PresenceStore {
    * Engines whose `watch` can miss changes (Redis: its deliveries ride on pub/sub, which may break) give
    * each change a {@link PresenceChange.version} and read every member of a channel at once here, with the
    * version of the last change the read reflects: a watcher that missed changes (a gap in the versions, or
-   * a delivery restored after a break, see {@link Store.onResubscribe}) compares what it knew with this and
+   * a delivery restored after a break, see {@link PresenceStore.onMissed}) compares what it knew with this and
    * tells what changed. A channel has at most `maxMembers` members (the server's bound), so this is bounded.
    */
   snapshot?(channel: string): Promise<PresenceSnapshot>;
+  /**
+   * Engines whose `watch` can miss changes (with a `snapshot`) call `listener` once their delivery is
+   * restored after a break, with the channels whose changes may have been missed meanwhile, or `undefined`
+   * when any channel's may have been (a reader that fell behind a bounded feed): a watcher reads them again.
+   * Returns the unsubscribe function.
+   */
+  onMissed?(listener: (channels?: readonly string[]) => void): () => void;
 }
 
 /** The storage engine behind a lifeline server. */

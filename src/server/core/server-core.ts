@@ -296,7 +296,6 @@ export class ServerCore {
       settings: () => ({ ...core.#options, presenceGraceMs: presenceGraceOf(core.#options) }),
       counters: this.counters.presence,
       storeFailed: (operation, error) => this.storeFailed(operation, error),
-      ...(this.store.onResubscribe ? { onResubscribe: this.store.onResubscribe.bind(this.store) } : {}),
       changed: (change) => this.#emitter.emit(change.kind, { channel: change.channel, member: change.member }),
     });
   }

@@ -8,7 +8,7 @@
  * - one already told (a change older than a read that reflected it) is dropped: nobody hears of a member
  *   twice;
  * - a gap (a change missing before this one), or a delivery the store reports restored after a break
- *   (`onResubscribe`), reads the channel's members at once ({@link PresenceStore.snapshot}) and tells
+ *   (`PresenceStore.onMissed`), reads the channel's members at once ({@link PresenceStore.snapshot}) and tells
  *   the difference: a `leave` for each member that went meanwhile, a `join` for each that came (or came
  *   back with other info). What the watchers end up knowing is what happened, as with the event rate's
  *   coalescing: a member that came and went during a break is never told.
@@ -139,10 +139,9 @@ export class PresenceCatchUp {
     }
   }
 
-  /** The store's delivery of `channels` broke and was restored: read the watched ones again. */
-  resync(channels: readonly string[]): void {
-    for (const channel of channels) {
-      const state = this.#channels.get(channel);
+  /** The store's delivery of `channels` (undefined: of any channel) broke and was restored: read the watched ones again. */
+  resync(channels: readonly string[] | undefined): void {
+    for (const state of channels === undefined ? [...this.#channels.values()] : channels.map((c) => this.#channels.get(c))) {
       if (!state) continue;
       if (state.reading !== undefined) {
         state.again = true;

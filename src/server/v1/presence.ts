@@ -60,8 +60,6 @@ export interface PresenceContext {
   readonly counters: PresenceCounters;
   /** Count a failed store call. */
   storeFailed(operation: string, error: unknown): void;
-  /** The store's resubscriptions (`Store.onResubscribe`): channels whose changes may have been missed. */
-  onResubscribe?(listener: (channels: readonly string[]) => void): () => void;
   /** Tell the server's listeners. */
   changed(change: PresenceChange): void;
 }
@@ -90,7 +88,7 @@ export class PresenceService {
   #node = nodeId();
   /** What this process's watchers missed, found and told: for a store whose deliveries can break (`snapshot`). */
   readonly #catchUp: PresenceCatchUp | undefined;
-  readonly #unresubscribe: (() => void) | undefined;
+  readonly #unmissed: (() => void) | undefined;
   /** The memberships this process's connections hold: joined again if the lease ever ran out. */
   readonly #held = new Map<string, { channel: string; member: PresenceMember; holder: PresenceHolder }>();
   /** The first renewal: no member is joined before the node has a lease. */
@@ -114,7 +112,7 @@ export class PresenceService {
         counters: ctx.counters,
         failed: (error) => ctx.storeFailed('presenceSnapshot', error),
       });
-      this.#unresubscribe = ctx.onResubscribe?.((channels) => this.#catchUp?.resync(channels));
+      this.#unmissed = store.onMissed?.((channels) => this.#catchUp?.resync(channels));
     }
     const catchUp = this.#catchUp;
     this.#unwatch = store.watch?.((change) => (catchUp ? catchUp.changed(change) : this.#learned(change)));
@@ -215,7 +213,7 @@ export class PresenceService {
   stop(): void {
     this.#stopped = true;
     this.#unwatch?.();
-    this.#unresubscribe?.();
+    this.#unmissed?.();
     this.#catchUp?.close();
     const { clock } = this.#ctx;
     if (this.#leaseTimer !== undefined) clock.clearTimeout(this.#leaseTimer);

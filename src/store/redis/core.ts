@@ -43,6 +43,7 @@ export class RedisCore implements StoreCore {
     this.#ctx = { connection, keys, options, fanout };
     this.presence = new RedisPresence(this.#ctx, {
       watchPayloads: (listener) => this.#fanoutOf().watchPresence(listener),
+      onResubscribe: (listener) => this.#fanoutOf().onResubscribe(listener),
       invalid: (payload) => this.#emit({ type: 'fanout-invalid', payload: payload.slice(0, 200) }),
       closed: () => this.#closed,
     });

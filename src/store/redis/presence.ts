@@ -95,6 +95,8 @@ export function parsePresenceEvent(payload: string): PresenceChange | undefined 
 export interface RedisPresenceHooks {
   /** Add a listener of presence payloads from the fan-out (made on first use); returns the remover. */
   watchPayloads(listener: (payload: string) => void): () => void;
+  /** Add a listener of the followed channels whose topic was subscribed again after a break; returns the remover. */
+  onResubscribe(listener: (channels: readonly string[]) => void): () => void;
   /** Report a payload on a topic that is neither an append nor a presence change. */
   invalid(payload: string): void;
   /** Whether the store was closed (long sweeps stop between steps). */
@@ -255,6 +257,11 @@ export class RedisPresence implements PresenceCore {
       if (change === undefined) this.#hooks.invalid(payload);
       else listener(change);
     });
+  }
+
+  /** The channels whose topic broke and was restored: their changes ride on it, so they may have been missed. */
+  onMissed(listener: (channels?: readonly string[]) => void): () => void {
+    return this.#hooks.onResubscribe((channels) => listener(channels));
   }
 
   /** The lease and the partition registration a node needs before it holds a member there (see PRESENCE_ENSURE_LUA). */
