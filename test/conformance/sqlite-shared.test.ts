@@ -275,7 +275,8 @@ describe('the fan-out feed in one process', () => {
     const B = { node: 'nb', connection: 'c2' };
     const JOIN = { graceMs: 1000, maxMembers: 100 };
     await a.presence!.join('before', { session: 's0' }, A, JOIN);
-    const [atA, atB]: PresenceChange[][] = [[], []];
+    const atA: PresenceChange[] = [];
+    const atB: PresenceChange[] = [];
     a.presence!.watch!((c) => atA.push(c));
     b.presence!.watch!((c) => atB.push(c));
     await a.presence!.join('room', { session: 's1', user: 'u1', info: { k: 1 } }, A, JOIN);
