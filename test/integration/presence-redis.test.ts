@@ -3,7 +3,8 @@
  * a member of either node is seen by watchers on both, leaves claimed by either reach both, queries on
  * both agree; and a subscription that breaks for real (node B's subscriber connects through a TCP relay
  * the test cuts) loses no leave: once B subscribes again it reads the channel and tells its watcher the
- * leave that happened meanwhile, counted in /metrics' figures. (Restarts of real processes, the cluster
+ * leave that happened meanwhile, counted in /metrics' figures; and Redis itself away for longer than a
+ * lease and a grace period: nobody leaves, nobody joins again. (Restarts of real processes, the cluster
  * and SIGKILL: test/integration/presence-nodes.test.ts.)
  */
 import { createServer as createTcpServer, connect, type Server as TcpServer, type Socket } from 'node:net';
@@ -12,6 +13,8 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createSession, type LifelineSession, type PresenceEvent } from '../../src/client/index.js';
 import { createServer, type LifelineServer } from '../../src/server/index.js';
 import { createRedisStore } from '../../src/store/redis/index.js';
+import { freePort } from '../support/ports.js';
+import { PrivateRedis } from '../support/private-redis.js';
 import { deletePrefix, REDIS_URL, uniquePrefix } from '../support/redis.js';
 
 const servers: LifelineServer[] = [];
@@ -26,7 +29,7 @@ afterAll(async () => {
 });
 
 /** A node: a server on its own Redis store under `prefix`. */
-async function node(prefix: string, extra: Partial<Parameters<typeof createRedisStore>[0]> = {}) {
+async function node(prefix: string, extra: Partial<Parameters<typeof createRedisStore>[0]> = {}, presence = { presenceGraceMs: 1000, presenceLeaseMs: 1500 }) {
   const store = createRedisStore({ url: REDIS_URL, prefix, livenessIntervalMs: 500, ...extra });
   const server = createServer({
     logger: pino({ level: 'silent' }),
@@ -35,8 +38,7 @@ async function node(prefix: string, extra: Partial<Parameters<typeof createRedis
     graceMs: 100,
     closeTimeoutMs: 200,
     retryHint: { minMs: 10, maxMs: 50 },
-    presenceGraceMs: 1000,
-    presenceLeaseMs: 1500,
+    ...presence,
   });
   servers.push(server);
   const { port } = await server.listen(0);
@@ -171,6 +173,38 @@ describe('presence on Redis between two nodes', () => {
       expect(watcher.seen.leaves).toHaveLength(3);
     } finally {
       await cutter.close();
+    }
+  });
+
+  it('Redis away for longer than a lease and a grace period: once it is back, no member leaves and none joins again', async () => {
+    const redis = new PrivateRedis(await freePort());
+    await redis.start();
+    try {
+      const prefix = uniquePrefix('presence-outage');
+      const timing = { presenceGraceMs: 1000, presenceLeaseMs: 600 };
+      const a = await node(prefix, { url: redis.url, commandTimeoutMs: 500 }, timing);
+      const b = await node(prefix, { url: redis.url, commandTimeoutMs: 500 }, timing);
+      const watcher = open(b.url);
+      watcher.session.subscribe('room', { presence: { events: true } });
+      await until(() => watcher.seen.subscribed, 'the watcher');
+      const members = [...Array.from({ length: 3 }, () => open(a.url)), ...Array.from({ length: 3 }, () => open(b.url))];
+      members.forEach((m) => m.session.subscribe('room', { presence: {} }));
+      await until(() => watcher.seen.joins.length === 6 && members.every((m) => m.seen.subscribed), 'six joins');
+      // Each sub's last step (its session record) done too: the outage starts with every member settled.
+      await new Promise((r) => setTimeout(r, 500));
+      await redis.kill();
+      await new Promise((r) => setTimeout(r, 2500)); // > lease + grace
+      await redis.start();
+      await until(() => a.server.stats().presence.leaseLapses >= 1 && b.server.stats().presence.leaseLapses >= 1, 'both nodes to renew their lease after the outage');
+      await new Promise((r) => setTimeout(r, 3000)); // several leases and graces
+      expect(watcher.seen.leaves).toEqual([]);
+      expect(watcher.seen.joins).toHaveLength(6);
+      expect((await a.server.presence('room')).count).toBe(7);
+      expect(await b.server.presenceCount('room')).toBe(7);
+    } finally {
+      for (const s of sessions.splice(0)) s.close();
+      await Promise.all(servers.splice(0).map((s) => s.shutdown()));
+      await redis.kill();
     }
   });
 });

@@ -43,6 +43,13 @@ const PARTITIONS_AT_ONCE = 32;
 const DUE_PARTITIONS = 64;
 /** Rounds of a sweep (each reads `due` again), so one call is bounded whatever is due. */
 const DUE_ROUNDS = 8;
+/** The lease assumed of other nodes, before this object renewed one itself (the server's default), in ms. */
+const ASSUMED_LEASE_MS = 10_000;
+/**
+ * How much longer than a lease the other nodes get to renew theirs after this one reconnected, in ms:
+ * each reconnects on its own schedule (a backoff of up to 2 s, then the layout check).
+ */
+const RECONNECT_MARGIN_MS = 5000;
 /** How often one process reads every partition's earliest deadline into `due` again, in ms. */
 export const PRESENCE_RESCAN_MS = 60_000;
 
@@ -117,6 +124,13 @@ export class RedisPresence implements PresenceCore {
   readonly #registered = new Map<string, Set<number>>();
   /** When this object last tried to claim the rescan, by the store's clock. */
   #lastRescan = -Infinity;
+  /** The longest lease this object renewed (what other nodes likely use too), in ms. */
+  #leaseMs = 0;
+  /**
+   * Until when (real time) this object claims no lease that ran out: after it reconnected to Redis, every
+   * lease may have run out during the outage, and live nodes need one renewal to say so (see `expire`).
+   */
+  #judgeLeasesFrom = 0;
 
   constructor(ctx: RedisContext, hooks: RedisPresenceHooks) {
     this.#ctx = ctx;
@@ -132,6 +146,11 @@ export class RedisPresence implements PresenceCore {
     };
     const sample = ctx.keys.channel('presence');
     this.#fixedTopic = ctx.fanout.topic(sample) === sample.topic ? '' : ctx.fanout.topic(sample);
+    let connected = false;
+    ctx.connection.availability.subscribe((up) => {
+      if (up && connected) this.#judgeLeasesFrom = Date.now() + (this.#leaseMs || ASSUMED_LEASE_MS) + RECONNECT_MARGIN_MS;
+      if (up) connected = true;
+    });
   }
 
   async join(channel: string, member: PresenceMember, holder: PresenceHolder, options: PresenceJoinOptions, now: number): Promise<PresenceJoinResult> {
@@ -211,11 +230,18 @@ export class RedisPresence implements PresenceCore {
     // A lease that had run out may have been forgotten with the node's partitions: register them again.
     if (!held) this.#registered.delete(node);
     this.#leases.set(node, { expiresAt, leaseMs });
+    this.#leaseMs = Math.max(this.#leaseMs, leaseMs);
     return held;
   }
 
+  /**
+   * Detach the members of nodes whose lease ran out, then claim due leaves. Right after a reconnection to
+   * Redis, leases are not judged for one lease period (and a margin for the other nodes' reconnection): an
+   * outage longer than a lease lets every lease run out, and without this pause the first sweep after it
+   * would take every node for dead, and (past the grace too) make every member leave and join again.
+   */
   async expire(limit: number, now: number): Promise<PresenceChange[]> {
-    await this.#detachDeadNodes(now);
+    if (Date.now() >= this.#judgeLeasesFrom) await this.#detachDeadNodes(now);
     const left: PresenceChange[] = [];
     for (let round = 0; round < DUE_ROUNDS && left.length < limit && !this.#hooks.closed(); round++) {
       const due = await this.#exec('presence.expire', () => this.#ctx.connection.client.zrangebyscore(this.#global.due, '-inf', now, 'LIMIT', 0, DUE_PARTITIONS));
