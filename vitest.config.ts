@@ -15,6 +15,7 @@ const LOAD = [
   'test/integration/redis-outage.test.ts',
   'test/integration/readme.test.ts',
   'test/integration/presence-restarts.test.ts',
+  'test/integration/presence-nodes.test.ts',
   'test/integration/zero-dark.test.ts',
   'test/integration/shared-sqlite.test.ts',
   // Every bench scenario in smoke mode: restart storms of real processes, timed against their restarts.

@@ -19,6 +19,7 @@ import type {
   PresenceJoinResult,
   PresenceMember,
   PresencePage,
+  PresenceSnapshot,
   ReadResult,
   SessionPatch,
   SessionRecord,
@@ -94,4 +95,8 @@ export interface PresenceCore {
   count(channel: string, now: number): Awaitable<number>;
   /** `PresenceStore.watch`, for an engine shared by several processes. */
   watch?(listener: (change: PresenceChange) => void): () => void;
+  /** `PresenceStore.snapshot`, for an engine whose `watch` can miss changes. */
+  snapshot?(channel: string, now: number): Awaitable<PresenceSnapshot>;
+  /** `PresenceStore.onMissed`, for an engine whose `watch` can miss changes. */
+  onMissed?(listener: (channels?: readonly string[]) => void): () => void;
 }

@@ -7,7 +7,7 @@
 import { checkBatch, checkChannel, checkChannels, checkHolder, checkId, checkJoinOptions, checkListener, checkMember, checkPresenceDuration } from './checks.js';
 import type { PresenceCore } from './core.js';
 import { readClock } from './options.js';
-import type { PresenceChange, PresenceHolder, PresenceJoinOptions, PresenceJoinResult, PresenceMember, PresencePage, PresenceStore } from './types.js';
+import type { PresenceChange, PresenceHolder, PresenceJoinOptions, PresenceJoinResult, PresenceMember, PresencePage, PresenceSnapshot, PresenceStore } from './types.js';
 
 /** What the guard needs from the store it belongs to. */
 export interface PresenceGuardContext {
@@ -23,6 +23,10 @@ export class GuardedPresence implements PresenceStore {
   readonly #ctx: PresenceGuardContext;
   /** Set only for an engine that tells every process about every change (a shared one). */
   readonly watch?: (listener: (change: PresenceChange) => void) => () => void;
+  /** Set only for an engine whose `watch` can miss changes (see {@link PresenceStore.snapshot}). */
+  readonly snapshot?: (channel: string) => Promise<PresenceSnapshot>;
+  /** Set only for an engine whose `watch` can miss changes (see {@link PresenceStore.onMissed}). */
+  readonly onMissed?: (listener: (channels?: readonly string[]) => void) => () => void;
 
   constructor(core: PresenceCore, ctx: PresenceGuardContext) {
     this.#core = core;
@@ -33,6 +37,22 @@ export class GuardedPresence implements PresenceStore {
         ctx.assertOpen();
         checkListener(listener);
         return watch(listener);
+      };
+    }
+    if (core.snapshot) {
+      const snapshot = core.snapshot.bind(core);
+      this.snapshot = async (channel) => {
+        ctx.assertOpen();
+        checkChannel(channel);
+        return snapshot(channel, readClock(ctx.now));
+      };
+    }
+    if (core.onMissed) {
+      const onMissed = core.onMissed.bind(core);
+      this.onMissed = (listener) => {
+        ctx.assertOpen();
+        checkListener(listener);
+        return onMissed(listener);
       };
     }
   }

@@ -45,7 +45,9 @@ export type {
   PresenceJoinResult,
   PresenceMember,
   PresencePage,
+  PresenceSnapshot,
   PresenceStore,
+  PresenceVersion,
 } from './types.js';
 export { IdempotencyConflictError, IdempotencyWindowError, StoreError, StoreOutcomeUnknownError, StoreUnavailableError } from './errors.js';
 export type { StoreErrorCode } from './errors.js';

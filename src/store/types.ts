@@ -257,6 +257,31 @@ export interface PresenceChange {
   readonly kind: 'join' | 'leave';
   readonly channel: string;
   readonly member: PresenceMember;
+  /**
+   * Where the change stands in its channel's changes, from an engine whose `watch` can miss some (a
+   * subscription that broke): see {@link PresenceVersion}. Absent from engines that never miss any.
+   */
+  readonly version?: PresenceVersion;
+}
+
+/**
+ * A channel's presence changes counted: `seq` is 1 for the change that gave the channel its first member
+ * and grows by exactly 1 per change after it, within `epoch`, which is new each time the channel gets a
+ * first member again (after it was empty). A watcher that sees a change whose `seq` is not one more than
+ * the last (or another `epoch` that does not start at 1) missed changes, and reads a
+ * {@link PresenceSnapshot} to catch up.
+ */
+export interface PresenceVersion {
+  readonly epoch: string;
+  readonly seq: number;
+}
+
+/** Every member of a channel, read at once, with the version of the last change it reflects ({@link PresenceStore.snapshot}). */
+export interface PresenceSnapshot {
+  /** Undefined when the channel has no member (and so no epoch). */
+  readonly version?: PresenceVersion;
+  /** Every member, in the order of their session ids. */
+  readonly members: readonly PresenceMember[];
 }
 
 /** One page of a channel's members, in the order of their session ids. */
@@ -314,10 +339,27 @@ export interface PresenceStore {
   count(channel: string): Promise<number>;
   /**
    * Engines shared by several processes call `listener` with every change any process makes (its own
-   * included), so each process tells its own watchers. Engines private to one process leave it undefined:
-   * the server then tells its watchers the changes its own calls report. Returns the unsubscribe function.
+   * included), so each process tells its own watchers; an engine with {@link Store.follow} (Redis), with
+   * every change of the channels this process follows (and possibly a few more). Engines private to one
+   * process leave it undefined: the server then tells its watchers the changes its own calls report.
+   * Returns the unsubscribe function.
    */
   watch?(listener: (change: PresenceChange) => void): () => void;
+  /**
+   * Engines whose `watch` can miss changes (Redis: its deliveries ride on pub/sub, which may break) give
+   * each change a {@link PresenceChange.version} and read every member of a channel at once here, with the
+   * version of the last change the read reflects: a watcher that missed changes (a gap in the versions, or
+   * a delivery restored after a break, see {@link PresenceStore.onMissed}) compares what it knew with this and
+   * tells what changed. A channel has at most `maxMembers` members (the server's bound), so this is bounded.
+   */
+  snapshot?(channel: string): Promise<PresenceSnapshot>;
+  /**
+   * Engines whose `watch` can miss changes (with a `snapshot`) call `listener` once their delivery is
+   * restored after a break, with the channels whose changes may have been missed meanwhile, or `undefined`
+   * when any channel's may have been (a reader that fell behind a bounded feed): a watcher reads them again.
+   * Returns the unsubscribe function.
+   */
+  onMissed?(listener: (channels?: readonly string[]) => void): () => void;
 }
 
 /** The storage engine behind a lifeline server. */

@@ -46,6 +46,7 @@ describe.skipIf(skip !== undefined)('redis engine on a Redis Cluster', () => {
     open: (opts) => store(prefix(), opts),
     reopen: (previous, opts) => store(prefixOf.get(previous as RedisStore)!, opts),
     test: { describe, it, expect, afterEach },
+    presence: true,
     timeoutMs: 60_000,
   });
 

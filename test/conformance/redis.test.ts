@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisStore, type RedisStore, type RedisStoreEvent } from '../../src/store/redis/index.js';
 import { redisKeys } from '../../src/store/redis/keys.js';
 import { createMemoryStore } from '../../src/store/memory.js';
-import type { Store, StoredMessage, StoreOptions } from '../../src/store/types.js';
+import type { PresenceChange, Store, StoredMessage, StoreOptions } from '../../src/store/types.js';
 import { storeConformance } from '../../src/testing/index.js';
 import { isUnwrittenEpoch } from '../../src/protocol/frames.js';
 
@@ -60,6 +60,7 @@ describe('redis engine', () => {
     open: (opts) => open(uniquePrefix(), opts),
     reopen: (previous, opts) => open(prefixes.get(previous as RedisStore)!, opts),
     test: { describe, it, expect, afterEach },
+    presence: true,
   });
 });
 
@@ -75,6 +76,14 @@ describe('redis engine specifics', () => {
     const store = createRedisStore({ url: REDIS_URL, prefix, ...extra });
     stores.add(store);
     return store;
+  }
+
+  async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!check()) {
+      if (Date.now() > deadline) throw new Error('timed out');
+      await new Promise((r) => setTimeout(r, 10));
+    }
   }
 
   /** Resolves with the first event of `type` the store reports. */
@@ -123,6 +132,41 @@ describe('redis engine specifics', () => {
     expect(keys.length).toBeGreaterThanOrEqual(5);
     expect(keys.every((k) => k.startsWith(prefix))).toBe(true);
   });
+
+  for (const fanout of ['interest', 'broadcast'] as const) {
+    it(`presence (${fanout} fan-out): every change reaches the other store's presence watch with its channel's version; a node's records keep to the prefix and go with the last member`, async () => {
+      const prefix = uniquePrefix();
+      const [a, b] = [open(prefix, { fanout }), open(prefix, { fanout })];
+      const got: PresenceChange[] = [];
+      b.presence!.watch!((c) => got.push(c));
+      const follow = b.follow('room'); // interest: a node hears the channels it follows
+      await follow.ready;
+      const A = { node: 'na', connection: 'c1' };
+      const join = { graceMs: 100, maxMembers: 10 };
+      await a.presence!.refreshNode('na', 60_000);
+      await a.presence!.join('room', { session: 's1', user: 'u', info: { k: [1] } }, A, join);
+      await a.presence!.join('room', { session: 's2' }, A, join);
+      await a.presence!.detach('s2', ['room'], A, 100);
+      await a.presence!.leave('s1', ['room']);
+      await new Promise((r) => setTimeout(r, 150));
+      const swept = await b.presence!.expire(10);
+      expect(swept.map((c) => c.member.session)).toEqual(['s2']);
+      await until(() => got.length === 4);
+      expect(got.map((c) => `${c.kind} ${c.member.session} ${c.version!.seq}`)).toEqual(['join s1 1', 'join s2 2', 'leave s1 3', 'leave s2 4']);
+      expect(got[0]).toEqual({ kind: 'join', channel: 'room', member: { session: 's1', user: 'u', info: { k: [1] } }, version: got[0]!.version });
+      expect(await b.presence!.snapshot!('room')).toEqual({ members: [] });
+      // Nothing of the channel's presence is left; the indexes and the node's lease stay under the prefix.
+      const keys: string[] = [];
+      let cursor = '0';
+      do {
+        const [next, found] = await admin.scan(cursor, 'MATCH', `${prefix}*pres*`, 'COUNT', 1000);
+        cursor = next;
+        keys.push(...found);
+      } while (cursor !== '0');
+      expect(keys.filter((k) => /pres:|pidx:/.test(k))).toEqual([]);
+      follow.release();
+    });
+  }
 
   it('a new epoch appears when Redis lost the channel (its meta key)', async () => {
     const prefix = uniquePrefix();

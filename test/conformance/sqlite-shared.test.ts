@@ -1,9 +1,11 @@
 /**
  * Several processes on one SQLite file: the conformance suite on two store objects of one file (every
- * call alternates between them, so a stale in-process copy of a head, an epoch, a session or a claim
- * would fail it), the fan-out feed between real processes appending to one channel at once (both
- * directions, no loss, no duplicate, in order), the feed's fall-back when a reader fell behind, several
- * processes opening a new file at once, and the automatic sweep taken by one process per interval.
+ * call alternates between them, so a stale in-process copy of a head, an epoch, a session, a claim or a
+ * presence record would fail it), the fan-out feed between real processes appending to one channel at
+ * once (both directions, no loss, no duplicate, in order), the feed's fall-back when a reader fell
+ * behind, the presence feed (every change to every watcher, with its channel's version; a reader that
+ * fell behind is told), several processes opening a new file at once, and the automatic sweep taken by
+ * one process per interval.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -14,7 +16,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { AppendOptions, ChannelPosition, ClaimOptions, JsonValue, MessageOutcome, ReadOptions, SessionPatch, SessionRecord, Store, StoredMessage } from '../../src/store/index.js';
+import type { AppendOptions, ChannelPosition, ClaimOptions, JsonValue, MessageOutcome, PresenceChange, PresenceStore, ReadOptions, SessionPatch, SessionRecord, Store, StoredMessage } from '../../src/store/index.js';
 import { AUTO_SWEEP_INTERVAL_MS } from '../../src/store/options.js';
 import { createSqliteStore, SQLITE_SCHEMA_VERSION, type SqliteStore } from '../../src/store/sqlite/index.js';
 import { storeConformance } from '../../src/testing/index.js';
@@ -80,6 +82,16 @@ class AlternatingStore implements Store {
   finishMessage(session: string, messageId: number, outcome: MessageOutcome) {
     return this.#next().finishMessage(session, messageId, outcome);
   }
+  /** Presence, alternating between the two objects' as the rest does. */
+  readonly presence: PresenceStore = {
+    join: (...args) => this.#next().presence!.join(...args),
+    detach: (...args) => this.#next().presence!.detach(...args),
+    leave: (...args) => this.#next().presence!.leave(...args),
+    refreshNode: (...args) => this.#next().presence!.refreshNode(...args),
+    expire: (...args) => this.#next().presence!.expire(...args),
+    page: (...args) => this.#next().presence!.page(...args),
+    count: (...args) => this.#next().presence!.count(...args),
+  };
   stats() {
     return this.#next().stats();
   }
@@ -104,6 +116,7 @@ describe('two store objects on one file', () => {
     open: (opts) => pair(join(dir, `pair-${++files}.db`), { ...opts, path: '' }),
     reopen: (previous, opts) => pair(paths.get(previous)!, { ...opts, path: '' }),
     test: { describe, it, expect, afterEach },
+    presence: true,
   });
 });
 
@@ -251,7 +264,61 @@ describe('the fan-out feed in one process', () => {
     const store = createSqliteStore({ path: ':memory:' });
     stores.add(store);
     expect(store.watch).toBeUndefined();
+    expect(store.presence?.watch).toBeUndefined();
     expect(() => createSqliteStore({ path: join(dir, 'bad.db'), watchIntervalMs: 0 })).toThrow(RangeError);
+  });
+
+  it('presence: every change of either object reaches both watches (their own included), in commit order, each channel\'s versions counting up by one', async () => {
+    const path = join(dir, 'presence-feed.db');
+    const [a, b] = [open(path), open(path)];
+    const A = { node: 'na', connection: 'c1' };
+    const B = { node: 'nb', connection: 'c2' };
+    const JOIN = { graceMs: 1000, maxMembers: 100 };
+    await a.presence!.join('before', { session: 's0' }, A, JOIN);
+    const atA: PresenceChange[] = [];
+    const atB: PresenceChange[] = [];
+    a.presence!.watch!((c) => atA.push(c));
+    b.presence!.watch!((c) => atB.push(c));
+    await a.presence!.join('room', { session: 's1', user: 'u1', info: { k: 1 } }, A, JOIN);
+    await b.presence!.join('room', { session: 's2' }, B, JOIN);
+    await b.presence!.join('room', { session: 's1', info: 'moved' }, B, JOIN); // continued: no change
+    await a.presence!.leave('s2', ['room']);
+    await b.presence!.leave('s1', ['room']); // the channel empties: its version goes with it
+    await a.presence!.join('room', { session: 's3' }, A, JOIN);
+    await settle();
+    const summary = (changes: PresenceChange[]) => changes.map((c) => `${c.kind} ${c.member.session} ${c.version!.seq}`);
+    expect(summary(atA)).toEqual(['join s1 1', 'join s2 2', 'leave s2 3', 'leave s1 4', 'join s3 1']);
+    expect(atB).toEqual(atA);
+    expect(atA[0]).toEqual({ kind: 'join', channel: 'room', member: { session: 's1', user: 'u1', info: { k: 1 } }, version: atA[0]!.version });
+    const epochs = new Set(atA.map((c) => c.version!.epoch));
+    expect(epochs.size).toBe(2);
+    expect(atA[4]!.version!.epoch).not.toBe(atA[0]!.version!.epoch);
+    // A read of every member says which change it reflects.
+    expect(await b.presence!.snapshot!('room')).toEqual({ version: atA[4]!.version, members: [{ session: 's3' }] });
+    expect(await b.presence!.snapshot!('nobody')).toEqual({ members: [] });
+  });
+
+  it('presence: a reader that fell behind the trimming of its feed is told it may have missed any channel\'s changes, then goes on', async () => {
+    const path = join(dir, 'presence-behind.db');
+    const [a, b] = [open(path), open(path)];
+    const A = { node: 'na', connection: 'c1' };
+    const JOIN = { graceMs: 1000, maxMembers: 100 };
+    const got: PresenceChange[] = [];
+    const missed: (readonly string[] | undefined)[] = [];
+    b.presence!.watch!((c) => got.push(c));
+    b.presence!.onMissed!((channels) => missed.push(channels));
+    for (let i = 0; i < 5; i++) await a.presence!.join('p', { session: `s${i}` }, A, JOIN);
+    // What the triggers do to rows past PRESENCE_FEED_ROWS_KEPT, done by hand: the first rows are gone.
+    const raw = new Database(path);
+    raw.prepare('DELETE FROM presence_feed WHERE id <= (SELECT MIN(id) FROM presence_feed) + 2').run();
+    raw.close();
+    await settle();
+    expect(missed).toEqual([undefined]);
+    expect(got.map((c) => c.member.session)).toEqual(['s3', 's4']);
+    await a.presence!.leave('s4', ['p']);
+    await settle();
+    expect(got.at(-1)).toMatchObject({ kind: 'leave', member: { session: 's4' }, version: { seq: 6 } });
+    expect(missed).toHaveLength(1);
   });
 
   it('the automatic sweep runs in one process per interval between all the processes on the file', async () => {

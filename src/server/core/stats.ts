@@ -72,7 +72,8 @@ export interface ServerStats {
   /**
    * Presence on this process: memberships its connections hold now (`held`), the joins and leaves it learned
    * of, the leaves its sweeps claimed (`expired`), queries answered, event frames written and changes
-   * coalesced under the event rate, and times its lease had run out. Refusals are in `protocol`.
+   * coalesced under the event rate, times its lease had run out, and its catch-up of watched channels after
+   * missed changes (reads, changes told from them, failed reads). Refusals are in `protocol`.
    */
   presence: PresenceCounters;
 }
@@ -120,7 +121,7 @@ export function emptyStats(): ServerStats {
     acceptErrors: 0,
     helloTimeouts: 0,
     fanout: { received: 0, unwanted: 0, catchUps: 0 },
-    presence: { held: 0, joins: 0, leaves: 0, expired: 0, queries: 0, eventsSent: 0, coalesced: 0, leaseLapses: 0 },
+    presence: { held: 0, joins: 0, leaves: 0, expired: 0, queries: 0, eventsSent: 0, coalesced: 0, leaseLapses: 0, resyncs: 0, recovered: 0, resyncFailures: 0 },
   };
 }
 

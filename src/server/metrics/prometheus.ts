@@ -160,7 +160,7 @@ class TotalMirror {
  *   `store_records{kind}` (when the store counts them)
  * - presence: `presence_members_held`, `presence_events_waiting` (gauges), `presence_joins_total`, `presence_leaves_total`,
  *   `presence_expired_total`, `presence_queries_total`, `presence_events_sent_total`, `presence_events_coalesced_total`,
- *   `presence_lease_lapses_total`
+ *   `presence_lease_lapses_total`, `presence_resyncs_total`, `presence_recovered_total`, `presence_resync_failures_total`
  *
  * @example
  * ```ts
@@ -308,6 +308,9 @@ export function createMetrics(server: ServerCore, options: MetricsOptions = {}):
   mirrored('presence_events_sent_total', 'join/leave frames written to watching connections (one per connection).', () => server.stats().presence.eventsSent);
   mirrored('presence_events_coalesced_total', 'Presence changes that never went out on their own under the event rate: replaced or cancelled by a later change of the same member.', () => server.stats().presence.coalesced);
   mirrored('presence_lease_lapses_total', "Times this process's presence lease had run out when it renewed it (its members were joined again).", () => server.stats().presence.leaseLapses);
+  mirrored('presence_resyncs_total', "Watched channels whose members this process read again because it may have missed changes (a delivery restored after a break, a gap in a channel's changes).", () => server.stats().presence.resyncs);
+  mirrored('presence_recovered_total', 'Presence changes told to watchers from such a read: what a broken delivery would otherwise have lost.', () => server.stats().presence.recovered);
+  mirrored('presence_resync_failures_total', 'Such reads that failed (tried again at the next sweep): until one succeeds, the channel\'s watchers on this process may lack changes.', () => server.stats().presence.resyncFailures);
   gauge('inbound_paused_connections', 'Connections whose socket the server is not reading now (inbound backpressure).', () => server.stats().inbound.paused);
   gauge('admitting_upgrades', 'Upgrades being admitted now (authenticate running); bounded by maxPendingUpgrades.', () => server.stats().admitting);
   gauge('replay_bytes_in_flight', 'Bytes of history replay held for sending now, across all connections.', () => server.stats().replay.bytesInFlight);

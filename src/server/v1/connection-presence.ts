@@ -102,7 +102,7 @@ export class ConnectionPresence {
     const { service } = this.ctx;
     if (!service || this.#ended !== undefined || !this.#memberships.get(channel)?.events || this.#watching.has(channel)) return;
     this.#watching.add(channel);
-    service.feeds.watch(channel, this.#watcher);
+    service.watch(channel, this.#watcher);
   }
 
   /** The session left `channel` (an `unsub`, a subscription that failed): its membership ends here. */
@@ -172,7 +172,7 @@ export class ConnectionPresence {
 
   #unwatch(channel: string): void {
     if (!this.#watching.delete(channel)) return;
-    this.ctx.service?.feeds.unwatch(channel, this.#watcher);
+    this.ctx.service?.unwatch(channel, this.#watcher);
   }
 
   /** Leave (the session ended) or detach (it may resume) `channels`, in the background: the connection is gone. */

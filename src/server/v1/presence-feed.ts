@@ -86,6 +86,11 @@ export class PresenceFeeds {
     this.#feeds.delete(channel);
   }
 
+  /** Whether `channel` has a watcher on this process. */
+  has(channel: string): boolean {
+    return this.#feeds.has(channel);
+  }
+
   /** Channels watched on this process. */
   get channels(): number {
     return this.#feeds.size;

@@ -18,7 +18,8 @@ import type { PresenceChange, PresenceHolder, PresenceJoinResult, PresenceMember
 import { inBackground, type Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { ResolvedServerOptions } from '../core/options.js';
-import { PresenceFeeds, type FeedCounters } from './presence-feed.js';
+import { PresenceCatchUp, type CatchUpCounters } from './presence-catch-up.js';
+import { PresenceFeeds, type FeedCounters, type PresenceWatcher } from './presence-feed.js';
 
 /** Most leaves one sweep claims per store call; a sweep calls again while it gets full batches. */
 export const EXPIRE_BATCH = 500;
@@ -34,7 +35,7 @@ export type PresenceSettings = Pick<ResolvedServerOptions, 'presenceLeaseMs' | '
 };
 
 /** Presence counters, for the server's stats. */
-export interface PresenceCounters extends FeedCounters {
+export interface PresenceCounters extends FeedCounters, CatchUpCounters {
   /** Memberships held by this process's connections now. */
   held: number;
   /** Joins this process learned of (new members). */
@@ -74,13 +75,20 @@ interface LetGo {
 /** Key of a membership this process holds. */
 const keyOf = (channel: string, session: string): string => `${channel}\n${session}`;
 
+/** A new node id. */
+function nodeId(): string {
+  return `n_${randomBytes(9).toString('base64url')}`;
+}
+
 /** This process's presence: its node, its lease and sweeps, its watchers, and the calls its connections make. */
 export class PresenceService {
-  /** This process's id in the presence records (a new one per start: a restarted process is another node). */
-  readonly node = `n_${randomBytes(9).toString('base64url')}`;
   /** The watchers of this process. */
   readonly feeds: PresenceFeeds;
   readonly #ctx: PresenceContext;
+  #node = nodeId();
+  /** What this process's watchers missed, found and told: for a store whose deliveries can break (`snapshot`). */
+  readonly #catchUp: PresenceCatchUp | undefined;
+  readonly #unmissed: (() => void) | undefined;
   /** The memberships this process's connections hold: joined again if the lease ever ran out. */
   readonly #held = new Map<string, { channel: string; member: PresenceMember; holder: PresenceHolder }>();
   /** The first renewal: no member is joined before the node has a lease. */
@@ -95,9 +103,43 @@ export class PresenceService {
   constructor(ctx: PresenceContext) {
     this.#ctx = ctx;
     this.feeds = new PresenceFeeds(ctx.clock, () => ctx.settings().presenceEventsPerSecond, ctx.counters);
-    this.#unwatch = ctx.store.watch?.((change) => this.#learned(change));
+    const { store } = ctx;
+    if (store.watch && store.snapshot) {
+      const snapshot = store.snapshot.bind(store);
+      this.#catchUp = new PresenceCatchUp({
+        snapshot,
+        deliver: (change) => this.#learned(change),
+        counters: ctx.counters,
+        failed: (error) => ctx.storeFailed('presenceSnapshot', error),
+      });
+      this.#unmissed = store.onMissed?.((channels) => this.#catchUp?.resync(channels));
+    }
+    const catchUp = this.#catchUp;
+    this.#unwatch = store.watch?.((change) => (catchUp ? catchUp.changed(change) : this.#learned(change)));
     this.#ready = this.#renew();
     this.#scheduleSweep();
+  }
+
+  /**
+   * This process's id in the presence records: a new one per start (a restarted process is another node),
+   * and a new one after its lease ran out, so a sweep still detaching the members of the lease that ran
+   * out cannot touch those joined again.
+   */
+  get node(): string {
+    return this.#node;
+  }
+
+  /** `watcher` wants `channel`'s events: the first one here starts its catch-up (see `presence-catch-up.ts`). */
+  watch(channel: string, watcher: PresenceWatcher): void {
+    const first = !this.feeds.has(channel);
+    this.feeds.watch(channel, watcher);
+    if (first) this.#catchUp?.start(channel);
+  }
+
+  /** `watcher` no longer wants `channel`'s events. */
+  unwatch(channel: string, watcher: PresenceWatcher): void {
+    this.feeds.unwatch(channel, watcher);
+    if (!this.feeds.has(channel)) this.#catchUp?.stop(channel);
   }
 
   /** Whether the store shares presence between processes (then changes arrive through its `watch`). */
@@ -171,22 +213,30 @@ export class PresenceService {
   stop(): void {
     this.#stopped = true;
     this.#unwatch?.();
+    this.#unmissed?.();
+    this.#catchUp?.close();
     const { clock } = this.#ctx;
     if (this.#leaseTimer !== undefined) clock.clearTimeout(this.#leaseTimer);
     if (this.#sweepTimer !== undefined) clock.clearTimeout(this.#sweepTimer);
     this.feeds.close();
   }
 
-  /** Renew the lease; if it had run out (a stall, a store outage), every member held here is joined again. */
+  /**
+   * Renew the lease; if it had run out (a stall, a store outage), every member held here is joined again,
+   * under a new node id (see {@link PresenceService.node}).
+   */
   async #renew(): Promise<void> {
     if (this.#stopped) return;
     const { presenceLeaseMs } = this.#ctx.settings();
     try {
-      const held = await this.#ctx.store.refreshNode(this.node, presenceLeaseMs);
+      const held = await this.#ctx.store.refreshNode(this.#node, presenceLeaseMs);
       if (!held && this.#held.size > 0) {
         this.#ctx.counters.leaseLapses += 1;
-        this.#ctx.logger.warn({ node: this.node, members: this.#held.size }, 'presence lease had run out; joining this node\'s members again');
-        for (const { channel, member, holder } of [...this.#held.values()]) await this.join(channel, member, holder);
+        const lapsed = this.#node;
+        this.#node = nodeId();
+        this.#ctx.logger.warn({ node: lapsed, now: this.#node, members: this.#held.size }, 'presence lease had run out; joining this node\'s members again under a new node id');
+        await this.#ctx.store.refreshNode(this.#node, presenceLeaseMs);
+        for (const { channel, member, holder } of [...this.#held.values()]) await this.join(channel, member, { node: this.#node, connection: holder.connection });
       }
     } catch (error) {
       this.#ctx.storeFailed('presenceRefresh', error);
@@ -199,6 +249,7 @@ export class PresenceService {
   async #sweep(): Promise<void> {
     this.#sweepTimer = undefined;
     if (this.#stopped) return;
+    this.#catchUp?.retry();
     const retries = this.#retries.splice(0);
     for (const work of retries) {
       try {

@@ -16,6 +16,7 @@ import { append, head, read, sweepHistory } from './history.js';
 import { redisKeys } from './keys.js';
 import { ensureLayout } from './layout.js';
 import type { RedisSettings, RedisStoreEvent } from './options.js';
+import { RedisPresence } from './presence.js';
 import { deleteSession, loadSession, saveSession, updateSession } from './sessions.js';
 
 /** The Redis engine behind the guard. */
@@ -25,6 +26,8 @@ export class RedisCore implements StoreCore {
   readonly #settings: RedisSettings;
   #fanout: Fanout | undefined;
   #closed = false;
+  /** Presence records (`presence.ts`), shared by every process on the prefix. */
+  readonly presence: RedisPresence;
 
   /** Connect (in the background: nothing here waits for Redis). */
   constructor(settings: RedisSettings, options: ResolvedStoreOptions) {
@@ -38,6 +41,12 @@ export class RedisCore implements StoreCore {
         ? { command: 'PUBLISH', topic: () => keys.broadcast }
         : { command: connection.cluster ? 'SPUBLISH' : 'PUBLISH', topic: (channel) => channel.topic };
     this.#ctx = { connection, keys, options, fanout };
+    this.presence = new RedisPresence(this.#ctx, {
+      watchPayloads: (listener) => this.#fanoutOf().watchPresence(listener),
+      onResubscribe: (listener) => this.#fanoutOf().onResubscribe(listener),
+      invalid: (payload) => this.#emit({ type: 'fanout-invalid', payload: payload.slice(0, 200) }),
+      closed: () => this.#closed,
+    });
   }
 
   /** Whether Redis can be reached right now: the command connection is ready. */

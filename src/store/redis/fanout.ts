@@ -82,6 +82,9 @@ function parseAppend(payload: string): StoredMessage | undefined {
   return { channel: m.channel, epoch: m.epoch, offset: m.offset, time: m.time, data: m.data as StoredMessage['data'] };
 }
 
+/** How a presence change's payload starts (see `presence-scripts.ts`): told apart from appends cheaply. */
+export const PRESENCE_PAYLOAD_START = '{"type":"presence"';
+
 /** One followed channel. */
 interface Followed {
   readonly channel: string;
@@ -108,6 +111,8 @@ const SINGLE = '';
 export class Fanout {
   readonly #o: FanoutOptions;
   readonly #listeners = new Set<(message: StoredMessage) => void>();
+  /** Listeners of the presence changes published on the same topics (see `presence.ts`), as raw payloads. */
+  readonly #presenceListeners = new Set<(payload: string) => void>();
   readonly #resubscribeListeners = new Set<(channels: readonly string[]) => void>();
   readonly #shards = new Map<string, ShardSubscriber>();
   readonly #followed = new Map<string, Followed>();
@@ -147,6 +152,20 @@ export class Fanout {
     if (this.#o.mode === 'broadcast') this.#broadcastShard();
     return () => {
       this.#listeners.delete(entry);
+      this.#dropBroadcastIfIdle();
+    };
+  }
+
+  /**
+   * Add a listener of the presence changes published on the followed channels' topics (their payloads,
+   * which `presence.ts` reads); returns the function that removes it.
+   */
+  watchPresence(listener: (payload: string) => void): () => void {
+    const entry = (payload: string): void => listener(payload);
+    this.#presenceListeners.add(entry);
+    if (this.#o.mode === 'broadcast') this.#broadcastShard();
+    return () => {
+      this.#presenceListeners.delete(entry);
       this.#dropBroadcastIfIdle();
     };
   }
@@ -192,6 +211,7 @@ export class Fanout {
     clearInterval(this.#timer);
     if (this.#lingerTimer) clearInterval(this.#lingerTimer);
     this.#listeners.clear();
+    this.#presenceListeners.clear();
     this.#resubscribeListeners.clear();
     const shards = [...this.#shards.values()];
     this.#shards.clear();
@@ -379,7 +399,7 @@ export class Fanout {
   }
 
   #dropBroadcastIfIdle(): void {
-    if (this.#o.mode !== 'broadcast' || this.#listeners.size > 0 || this.#followed.size > 0) return;
+    if (this.#o.mode !== 'broadcast' || this.#listeners.size > 0 || this.#presenceListeners.size > 0 || this.#followed.size > 0) return;
     const shard = this.#shards.get(SINGLE);
     if (!shard) return;
     this.#shards.delete(SINGLE);
@@ -420,6 +440,17 @@ export class Fanout {
   }
 
   #receive(payload: string): void {
+    // Presence changes ride on the same topics, so interest and catch-up apply to them alike.
+    if (payload.startsWith(PRESENCE_PAYLOAD_START)) {
+      for (const listener of [...this.#presenceListeners]) {
+        try {
+          listener(payload);
+        } catch (error) {
+          this.#emit({ type: 'listener-error', error });
+        }
+      }
+      return;
+    }
     let parsed = parseAppend(payload);
     if (parsed === undefined) {
       this.#emit({ type: 'fanout-invalid', payload: payload.slice(0, 200) });

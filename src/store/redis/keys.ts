@@ -84,10 +84,18 @@ export interface PartitionKeys {
   history(part: string): string;
   /** A pub/sub topic in the partition's slot, for liveness pings of the connection that holds it. */
   readonly ping: string;
+  /**
+   * Any other key of this partition, in its slot: `<prefix>{<tag>}<kind>`, for features that index a
+   * partition's records (presence). `kind` must not be one of the names above, nor end like a channel's
+   * kinds (`<kind>:<channel>`).
+   */
+  key(kind: string): string;
 }
 
 /** Key names under a prefix. Every variable part is escaped by {@link keyPart}. */
 export interface RedisKeys {
+  /** The prefix every key starts with (features that keep keys under a tag of their own build on it). */
+  readonly prefix: string;
   /** The keys of a channel. */
   channel(channel: string): ChannelKeys;
   /** The keys of a partition. */
@@ -128,12 +136,14 @@ export function redisKeys(prefix: string): RedisKeys {
         meta: (part) => `${base}ch:${part}`,
         history: (part) => `${base}hist:${part}`,
         ping: `${base}ping`,
+        key: (kind) => `${base}${kind}`,
       };
     }
     return keys;
   };
   const session = (id: string): string => `${prefix}{s:${tagPart(id)}}`;
   return {
+    prefix,
     channel(channel) {
       const k = partitionOf(channel);
       const p = partition(k);

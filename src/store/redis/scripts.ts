@@ -12,6 +12,7 @@
  *   in), never from Redis's; Redis's own expiry (PX) only collects the garbage, a little later.
  * @packageDocumentation
  */
+import { PRESENCE_SCRIPTS } from './presence-scripts.js';
 
 /** Helpers every history script starts with. */
 const PRELUDE = `
@@ -293,10 +294,17 @@ return {}
 /**
  * Change a session. KEYS: session (hash: `r` the record as JSON, `e` its expiry), sessionChannels.
  * ARGV: now, expiresAt ('' keeps it), px ('' none), unsubscribeCount, then that many channel fields,
- * then pairs of (channel field, position `epoch|offset` or ''). Channel fields are key parts
- * (`keyPart`), so every name is distinct bytes. Returns 0 (unknown or expired: nothing changed) or 1.
+ * then triples of (channel field, position `epoch|offset` or '', presence JSON or ''). Channel fields are
+ * key parts (`keyPart`), so every name is distinct bytes; a channel's value is `seq|epoch|offset|presence`
+ * (see `sessions.ts`). A position or presence given replaces the one kept; '' keeps it.
+ * Returns 0 (unknown or expired: nothing changed) or 1.
  */
 export const UPDATE_SESSION_LUA = `
+local function fields(v)
+  local seq, rest = string.match(v, '^(%d+)|?(.*)$')
+  local epoch, offset, presence = string.match(rest, '^([^|]*)|?([^|]*)|?(.*)$')
+  return seq, epoch, offset, presence
+end
 local expires = redis.call('HGET', KEYS[1], 'e')
 if not expires or tonumber(expires) <= tonumber(ARGV[1]) then return 0 end
 if ARGV[2] ~= '' then
@@ -306,13 +314,21 @@ end
 local removing = tonumber(ARGV[4])
 for i = 5, 4 + removing do redis.call('HDEL', KEYS[2], ARGV[i]) end
 local seq = tonumber(redis.call('HGET', KEYS[2], '') or '0')
-for i = 5 + removing, #ARGV, 2 do
+for i = 5 + removing, #ARGV, 3 do
   local old = redis.call('HGET', KEYS[2], ARGV[i])
   if old then
-    if ARGV[i + 1] ~= '' then redis.call('HSET', KEYS[2], ARGV[i], string.match(old, '^(%d+)') .. '|' .. ARGV[i + 1]) end
+    if ARGV[i + 1] ~= '' or ARGV[i + 2] ~= '' then
+      local oldSeq, epoch, offset, presence = fields(old)
+      local position = epoch .. '|' .. offset
+      if ARGV[i + 1] ~= '' then position = ARGV[i + 1] end
+      if ARGV[i + 2] ~= '' then presence = ARGV[i + 2] end
+      redis.call('HSET', KEYS[2], ARGV[i], oldSeq .. '|' .. position .. '|' .. presence)
+    end
   else
     seq = seq + 1
-    redis.call('HSET', KEYS[2], ARGV[i], string.format('%d', seq) .. '|' .. ARGV[i + 1])
+    local position = ARGV[i + 1]
+    if position == '' then position = '|' end
+    redis.call('HSET', KEYS[2], ARGV[i], string.format('%d', seq) .. '|' .. position .. '|' .. ARGV[i + 2])
   end
 end
 redis.call('HSET', KEYS[2], '', string.format('%d', seq))
@@ -323,16 +339,18 @@ return 1
 
 /**
  * Replace a session. KEYS: session, sessionChannels. ARGV: recordJson, expiresAt, px ('' none), then
- * pairs of (channel field, position `epoch|offset` or '') in order.
+ * triples of (channel field, position `epoch|offset` or '', presence JSON or '') in order.
  */
 export const SAVE_SESSION_LUA = `
 redis.call('DEL', KEYS[1], KEYS[2])
 redis.call('HSET', KEYS[1], 'r', ARGV[1], 'e', ARGV[2])
 if ARGV[3] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
 local seq = 0
-for i = 4, #ARGV, 2 do
+for i = 4, #ARGV, 3 do
   seq = seq + 1
-  redis.call('HSET', KEYS[2], ARGV[i], string.format('%d', seq) .. '|' .. ARGV[i + 1])
+  local position = ARGV[i + 1]
+  if position == '' then position = '|' end
+  redis.call('HSET', KEYS[2], ARGV[i], string.format('%d', seq) .. '|' .. position .. '|' .. ARGV[i + 2])
 end
 redis.call('HSET', KEYS[2], '', string.format('%d', seq))
 if ARGV[3] ~= '' then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
@@ -354,6 +372,7 @@ return #ids
 
 /** The scripts as ioredis commands (`defineCommand`), by name. */
 export const SCRIPTS = {
+  ...PRESENCE_SCRIPTS,
   lifelineAppend: { lua: APPEND_LUA }, // variable key count: the first argument is the number of keys
   lifelineOwnKey: { lua: OWN_KEY_LUA, numberOfKeys: 1 },
   lifelineRead: { lua: READ_LUA, numberOfKeys: 3 },

@@ -1,12 +1,13 @@
 /**
- * Sessions in Redis: a hash per session (the record as JSON, its expiry) and a hash of its channels, so
- * a `sub` writes one field, not the whole session (see SAVE_SESSION_LUA, UPDATE_SESSION_LUA).
+ * Sessions in Redis: a hash per session (the record as JSON, its expiry) and a hash of its channels (each
+ * with its position and the session's presence there), so a `sub` writes one field, not the whole session
+ * (see SAVE_SESSION_LUA, UPDATE_SESSION_LUA).
  * @packageDocumentation
  */
 import { StoreError, StoreUnavailableError } from '../errors.js';
-import { bareRecord, copySession } from '../records.js';
+import { bareRecord, copySession, decodeData, encodeData } from '../records.js';
 import { isExpired } from '../rules.js';
-import type { ChannelPosition, SessionPatch, SessionRecord } from '../types.js';
+import type { ChannelPosition, JsonValue, SessionPatch, SessionPresence, SessionRecord } from '../types.js';
 import type { RedisContext } from './context.js';
 import { keyPart, pxFor } from './keys.js';
 
@@ -17,15 +18,41 @@ interface SessionJson {
   user?: string;
 }
 
-/** The channels of a session as the scripts take them: pairs of (key part, `epoch|offset` or ''). */
-function channelArgs(channels: readonly { channel: string; position?: ChannelPosition | undefined }[]): string[] {
-  return channels.flatMap(({ channel, position }) => [keyPart(channel), position ? `${position.epoch}|${position.offset}` : '']);
+/**
+ * The channels of a session as the scripts take them: triples of (key part, `epoch|offset` or '',
+ * presence as JSON or ''). Each channel's value in Redis is `seq|epoch|offset|presence` (epoch, offset and
+ * presence may be empty; values written before presence end after the offset).
+ */
+function channelArgs(channels: readonly { channel: string; position?: ChannelPosition | undefined; presence?: SessionPresence | undefined }[]): string[] {
+  return channels.flatMap(({ channel, position, presence }) => [
+    keyPart(channel),
+    position ? `${position.epoch}|${position.offset}` : '',
+    presence === undefined ? '' : encodeData(presence as JsonValue),
+  ]);
+}
+
+/** A channel's value (`seq|epoch|offset|presence`, see {@link channelArgs}) read back. */
+function channelValue(value: string): { seq: number; position?: ChannelPosition; presence?: SessionPresence } {
+  const bar1 = value.indexOf('|');
+  const seq = Number(bar1 === -1 ? value : value.slice(0, bar1));
+  const rest = bar1 === -1 ? '' : value.slice(bar1 + 1);
+  const bar2 = rest.indexOf('|');
+  const epoch = bar2 === -1 ? rest : rest.slice(0, bar2);
+  const afterEpoch = bar2 === -1 ? '' : rest.slice(bar2 + 1);
+  const bar3 = afterEpoch.indexOf('|');
+  const offset = bar3 === -1 ? afterEpoch : afterEpoch.slice(0, bar3);
+  const presence = bar3 === -1 ? '' : afterEpoch.slice(bar3 + 1);
+  return {
+    seq,
+    ...(epoch !== '' ? { position: { epoch, offset: Number(offset) } } : {}),
+    ...(presence !== '' ? { presence: decodeData(presence) as SessionPresence } : {}),
+  };
 }
 
 /** `saveSession`: the record and all its channels replaced, with a Redis expiry after its own. */
 export async function saveSession({ connection, keys: k }: RedisContext, session: SessionRecord, now: number): Promise<void> {
   const record: SessionJson = { id: session.id, tokenHash: session.tokenHash, ...(session.user === undefined ? {} : { user: session.user }) };
-  const channels = session.channels.map((channel) => ({ channel, position: session.positions?.[channel] }));
+  const channels = session.channels.map((channel) => ({ channel, position: session.positions?.[channel], presence: session.presence?.[channel] }));
   await connection.exec('saveSession', () =>
     connection.script('lifelineSaveSession')(
       k.session(session.id),
@@ -74,16 +101,19 @@ export async function loadSession({ connection, keys: k }: RedisContext, id: str
   }
   const expiresAt = Number(stored.e);
   if (isExpired(expiresAt, now)) return undefined;
-  const entries: { channel: string; seq: number; position?: ChannelPosition }[] = [];
+  const entries: { channel: string; seq: number; position?: ChannelPosition; presence?: SessionPresence }[] = [];
   for (const [field, value] of Object.entries(fields)) {
     if (field === '') continue;
-    const [seq, epoch, offset] = value.split('|') as [string, string | undefined, string | undefined];
-    entries.push({ channel: JSON.parse(`"${field}"`) as string, seq: Number(seq), ...(epoch ? { position: { epoch, offset: Number(offset) } } : {}) });
+    entries.push({ channel: JSON.parse(`"${field}"`) as string, ...channelValue(value) });
   }
   entries.sort((a, b) => a.seq - b.seq);
   const positions = bareRecord<ChannelPosition>();
-  for (const e of entries) if (e.position) positions[e.channel] = e.position;
-  return copySession({ id: record.id, tokenHash: record.tokenHash, ...(record.user === undefined ? {} : { user: record.user }), channels: entries.map((e) => e.channel), positions, expiresAt });
+  const presence = bareRecord<SessionPresence>();
+  for (const e of entries) {
+    if (e.position) positions[e.channel] = e.position;
+    if (e.presence) presence[e.channel] = e.presence;
+  }
+  return copySession({ id: record.id, tokenHash: record.tokenHash, ...(record.user === undefined ? {} : { user: record.user }), channels: entries.map((e) => e.channel), positions, presence, expiresAt });
 }
 
 /** `deleteSession`: the session, its channels and its claims (see DELETE_SESSION_LUA). */

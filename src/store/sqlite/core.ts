@@ -14,6 +14,7 @@ import { FanoutFeed, type AppendListener } from './fanout.js';
 import { appendTransaction, headOf, readTransaction } from './history.js';
 import { openDatabase, type OpenSettings, type SqliteContext } from './open.js';
 import { SqlitePresence } from './presence.js';
+import { PresenceFeed } from './presence-feed.js';
 import { deleteSessionTransaction, loadSession, saveSessionTransaction, updateSessionTransaction } from './sessions.js';
 import { claimSweepTransaction, sweepStepTransaction } from './sweep.js';
 
@@ -48,6 +49,8 @@ export class SqliteCore implements StoreCore {
   readonly presence: SqlitePresence;
   readonly #claimSweep: ReturnType<typeof claimSweepTransaction>;
   readonly #feed: FanoutFeed;
+  /** The presence feed (`presence-feed.ts`); undefined for a private `':memory:'` database. */
+  readonly #presenceFeed: PresenceFeed | undefined;
   #closed = false;
 
   /**
@@ -67,7 +70,8 @@ export class SqliteCore implements StoreCore {
     this.#updateSession = updateSessionTransaction(ctx);
     this.#deleteSession = deleteSessionTransaction(ctx);
     this.#sweepStep = sweepStepTransaction(ctx);
-    this.presence = new SqlitePresence(ctx, (what, work, write) => (write ? this.#write(what, work) : this.#run(what, work)));
+    this.#presenceFeed = path === ':memory:' ? undefined : new PresenceFeed(ctx, settings.watchIntervalMs);
+    this.presence = new SqlitePresence(ctx, (what, work, write) => (write ? this.#write(what, work) : this.#run(what, work)), this.#presenceFeed);
     this.#claimSweep = claimSweepTransaction(ctx);
     this.#feed = new FanoutFeed(ctx, settings.watchIntervalMs);
   }
@@ -171,6 +175,7 @@ export class SqliteCore implements StoreCore {
     this.#closed = true;
     this.#probe.stop();
     this.#feed.close();
+    this.#presenceFeed?.close();
     try {
       this.#ctx.db.close();
     } catch (error) {

@@ -2,13 +2,15 @@
  * Presence in SQLite: a row per member in `presence`, a lease per server process in `presence_nodes`.
  * Every write is one `BEGIN IMMEDIATE` transaction, so processes sharing the file see each join, detach
  * and leave whole, and a leave is claimed by the `DELETE ... RETURNING` that removes the row: whichever
- * process deletes it reports it, once. The rules are `presence-rules.ts`'s.
+ * process deletes it reports it, once. The rules are `presence-rules.ts`'s. Every change reaches every
+ * process on the file through the presence feed (`presence-feed.ts`), with its channel's version.
  * @packageDocumentation
  */
 import type { PresenceCore } from '../core.js';
 import { encodeInfo, joinOutcome, leaseHolds, memberOf, presenceDeadline } from '../presence-rules.js';
-import type { PresenceChange, PresenceHolder, PresenceJoinOptions, PresenceJoinResult, PresenceMember, PresencePage } from '../types.js';
+import type { PresenceChange, PresenceHolder, PresenceJoinOptions, PresenceJoinResult, PresenceMember, PresencePage, PresenceSnapshot } from '../types.js';
 import type { SqliteContext } from './open.js';
+import type { PresenceFeed } from './presence-feed.js';
 import type { MemberRow } from './statements.js';
 
 /** Run engine work, turning engine errors into store errors (the core's `#run`/`#write`). */
@@ -28,11 +30,27 @@ export class SqlitePresence implements PresenceCore {
   readonly #refresh;
   readonly #expire;
   readonly #page;
+  readonly #snapshot;
+  /** The cross-process feed (a file shared by processes); undefined for a private `':memory:'` database. */
+  readonly #feed: PresenceFeed | undefined;
+  /**
+   * Every change any process on the file makes (this one's included), in commit order (`presence-feed.ts`);
+   * undefined for a `':memory:'` database, which no other process shares.
+   */
+  readonly watch?: (listener: (change: PresenceChange) => void) => () => void;
+  /** Told when this process fell behind the feed and may have missed any channel's changes. */
+  readonly onMissed?: (listener: (channels?: readonly string[]) => void) => () => void;
 
-  constructor(ctx: SqliteContext, guard: Guard) {
+  constructor(ctx: SqliteContext, guard: Guard, feed: PresenceFeed | undefined) {
     this.#ctx = ctx;
     this.#guard = guard;
+    this.#feed = feed;
+    if (feed) {
+      this.watch = (listener) => this.#guard('presence.watch', () => feed.add(listener), false);
+      this.onMissed = (listener) => feed.onMissed(listener);
+    }
     const { sql, db } = ctx;
+    const versionOf = db.prepare<[string], { epoch: string; seq: number }>('SELECT epoch, seq FROM presence_versions WHERE channel = ?');
     this.#join = db.transaction((channel: string, member: PresenceMember, holder: PresenceHolder, options: PresenceJoinOptions, now: number): PresenceJoinResult => {
       const existing = sql.selectMemberHolder.get(channel, member.session);
       const outcome = existing !== undefined ? joinOutcome(true, 0, options.maxMembers) : joinOutcome(false, sql.countMembers.get(channel)!, options.maxMembers);
@@ -78,10 +96,18 @@ export class SqlitePresence implements PresenceCore {
       const members = rows.slice(0, limit).map((r) => memberOf(r.session, r.user, r.info));
       return rows.length > limit ? { count, members, next: members[members.length - 1]!.session } : { count, members };
     });
+    // One snapshot: the members and the version of the last change they reflect agree.
+    this.#snapshot = db.transaction((channel: string): PresenceSnapshot => {
+      const version = versionOf.get(channel);
+      const members = sql.selectMembers.all(channel, '', -1).map((r) => memberOf(r.session, r.user, r.info));
+      return version === undefined ? { members } : { version: { epoch: version.epoch, seq: version.seq }, members };
+    });
   }
 
   join(channel: string, member: PresenceMember, holder: PresenceHolder, options: PresenceJoinOptions, now: number): PresenceJoinResult {
-    return this.#guard('presence.join', () => this.#join.immediate(channel, member, holder, options, now), true);
+    const result = this.#guard('presence.join', () => this.#join.immediate(channel, member, holder, options, now), true);
+    if (result === 'joined') this.#feed?.wrote();
+    return result;
   }
 
   detach(session: string, channels: readonly string[], holder: PresenceHolder, graceMs: number, now: number): number {
@@ -89,7 +115,9 @@ export class SqlitePresence implements PresenceCore {
   }
 
   leave(session: string, channels: readonly string[], holder: PresenceHolder | undefined): PresenceChange[] {
-    return this.#guard('presence.leave', () => this.#leave.immediate(session, channels, holder), true);
+    const left = this.#guard('presence.leave', () => this.#leave.immediate(session, channels, holder), true);
+    if (left.length > 0) this.#feed?.wrote();
+    return left;
   }
 
   refreshNode(node: string, leaseMs: number, now: number): boolean {
@@ -97,11 +125,17 @@ export class SqlitePresence implements PresenceCore {
   }
 
   expire(limit: number, now: number): PresenceChange[] {
-    return this.#guard('presence.expire', () => this.#expire.immediate(limit, now), true);
+    const left = this.#guard('presence.expire', () => this.#expire.immediate(limit, now), true);
+    if (left.length > 0) this.#feed?.wrote();
+    return left;
   }
 
   page(channel: string, after: string | undefined, limit: number): PresencePage {
     return this.#guard('presence.page', () => this.#page.deferred(channel, after, limit), false);
+  }
+
+  snapshot(channel: string): PresenceSnapshot {
+    return this.#guard('presence.snapshot', () => this.#snapshot.deferred(channel), false);
   }
 
   count(channel: string): number {

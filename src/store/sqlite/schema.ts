@@ -135,23 +135,70 @@ CREATE TRIGGER IF NOT EXISTS messages_fanout AFTER INSERT ON messages BEGIN
 END;
 `;
 
-/** Create the fan-out feed's table and trigger when missing (under the write lock: several processes may open at once). */
-function ensureFanout(db: Database.Database): void {
-  const present = (): number => db.prepare<[], number>("SELECT COUNT(*) FROM sqlite_master WHERE name IN ('fanout', 'messages_fanout')").pluck().get()!;
-  if (present() === 2) return;
+/** Rows of `presence_feed` kept: the presence triggers drop the oldest beyond this (see {@link FANOUT_ROWS_KEPT}). */
+export const PRESENCE_FEED_ROWS_KEPT = 65_536;
+
+/**
+ * The cross-process presence feed, the same way as the fan-out feed: a row per change of membership (a
+ * new member: a row inserted into `presence`; a member gone: a row deleted), written by triggers in the
+ * changing transaction, whichever process (and version of lifeline) changes the table. Each change is
+ * counted in its channel's version (`presence_versions`: an epoch made when the channel gets a member
+ * with no version kept, and `seq`, one more per change), which the feed row carries: a process that
+ * missed rows (it fell behind the trimming) reads the channel again and tells the difference. A channel's
+ * version goes with its last member. Additive, outside the version number, as the fan-out feed.
+ */
+const PRESENCE_FEED_OBJECTS = `
+CREATE TABLE IF NOT EXISTS presence_versions (
+  channel TEXT PRIMARY KEY,
+  epoch   TEXT NOT NULL,
+  seq     INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS presence_feed (
+  id      INTEGER PRIMARY KEY,
+  kind    TEXT NOT NULL,            -- join | leave
+  channel TEXT NOT NULL,
+  session TEXT NOT NULL,
+  user    TEXT,
+  info    TEXT,                     -- JSON
+  epoch   TEXT NOT NULL,
+  seq     INTEGER NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS presence_feed_joins AFTER INSERT ON presence BEGIN
+  INSERT INTO presence_versions (channel, epoch, seq) VALUES (NEW.channel, lower(hex(randomblob(8))), 1)
+    ON CONFLICT (channel) DO UPDATE SET seq = seq + 1;
+  INSERT INTO presence_feed (kind, channel, session, user, info, epoch, seq)
+    SELECT 'join', NEW.channel, NEW.session, NEW.user, NEW.info, epoch, seq FROM presence_versions WHERE channel = NEW.channel;
+  DELETE FROM presence_feed WHERE id <= last_insert_rowid() - ${PRESENCE_FEED_ROWS_KEPT};
+END;
+CREATE TRIGGER IF NOT EXISTS presence_feed_leaves AFTER DELETE ON presence BEGIN
+  INSERT INTO presence_versions (channel, epoch, seq) VALUES (OLD.channel, lower(hex(randomblob(8))), 1)
+    ON CONFLICT (channel) DO UPDATE SET seq = seq + 1;
+  INSERT INTO presence_feed (kind, channel, session, user, info, epoch, seq)
+    SELECT 'leave', OLD.channel, OLD.session, OLD.user, OLD.info, epoch, seq FROM presence_versions WHERE channel = OLD.channel;
+  DELETE FROM presence_feed WHERE id <= last_insert_rowid() - ${PRESENCE_FEED_ROWS_KEPT};
+  DELETE FROM presence_versions WHERE channel = OLD.channel AND NOT EXISTS (SELECT 1 FROM presence WHERE channel = OLD.channel);
+END;
+`;
+
+/** Create additive objects when some are missing (under the write lock: several processes may open at once). */
+function ensureObjects(db: Database.Database, names: readonly string[], sql: string): void {
+  const list = names.map((n) => `'${n}'`).join(', ');
+  const present = (): number => db.prepare<[], number>(`SELECT COUNT(*) FROM sqlite_master WHERE name IN (${list})`).pluck().get()!;
+  if (present() === names.length) return;
   db.transaction(() => {
-    if (present() !== 2) db.exec(FANOUT_OBJECTS);
+    if (present() !== names.length) db.exec(sql);
   }).immediate();
 }
 
 /**
- * Create or upgrade the schema, and the fan-out feed; refuse a file written by a newer version. Safe
- * when several processes open the same file at once: every change happens under the write lock
- * (`BEGIN IMMEDIATE`, waiting up to the busy timeout), after reading the version again.
+ * Create or upgrade the schema, the fan-out feed and the presence feed; refuse a file written by a newer
+ * version. Safe when several processes open the same file at once: every change happens under the write
+ * lock (`BEGIN IMMEDIATE`, waiting up to the busy timeout), after reading the version again.
  */
 export function migrate(db: Database.Database): void {
   migrateTables(db);
-  ensureFanout(db);
+  ensureObjects(db, ['fanout', 'messages_fanout'], FANOUT_OBJECTS);
+  ensureObjects(db, ['presence_versions', 'presence_feed', 'presence_feed_joins', 'presence_feed_leaves'], PRESENCE_FEED_OBJECTS);
 }
 
 function migrateTables(db: Database.Database): void {
