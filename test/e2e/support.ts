@@ -95,13 +95,22 @@ export async function startDemoServer(extra: string[] = []): Promise<DemoServer>
 /** `POST /publish` one message; resolves with its offset. */
 export async function publish(server: DemoServer, channel: string, data: unknown, idempotencyKey: string): Promise<number> {
   for (let attempt = 0; ; attempt++) {
-    const res = await fetch(`${server.http}/publish`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${server.publishKey}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ channel, data, idempotencyKey }),
-    });
+    let res: Response;
+    try {
+      res = await fetch(`${server.http}/publish`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${server.publishKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ channel, data, idempotencyKey }),
+      });
+    } catch (error) {
+      // A kept-alive connection closed under the request (a process handing over in a restart): as any
+      // publisher should, resend with the same idempotency key, which stores it once whatever happened.
+      if (attempt > 20) throw error;
+      await new Promise((r) => setTimeout(r, 50));
+      continue;
+    }
     if (res.ok) return ((await res.json()) as { offset: number }).offset;
-    // Only a store hiccup is retried (same idempotency key, so it is stored once).
+    // A store hiccup is retried too (same idempotency key, so it is stored once).
     if (res.status !== 503 || attempt > 20) throw new Error(`publish failed: HTTP ${res.status} ${await res.text()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
