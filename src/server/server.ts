@@ -14,6 +14,7 @@ import { retryAfterSeconds } from './core/admission.js';
 import { resolveServerOptions, type ServerOptions } from './core/options.js';
 import { ServerCore } from './core/server-core.js';
 import { watchDescriptors } from './node/fd-watch.js';
+import { HandoverTracker } from './node/handover.js';
 import { pathOf, sendJson } from './node/http.js';
 import { handlePublishRequest } from './node/publish-route.js';
 
@@ -54,6 +55,8 @@ export class LifelineServer extends ServerCore {
   #stopFdWatch: (() => void) | undefined;
   /** Stopped listening for a drain: answers close their HTTP connection, so keep-alive clients move on. */
   #handingOver = false;
+  /** The connections of the HTTP server `listen()` created, for a hand-over that drops none. */
+  #handover: HandoverTracker | undefined;
 
   /** @param options - see {@link ServerOptions} */
   constructor(options: ServerOptions = {}) {
@@ -67,11 +70,13 @@ export class LifelineServer extends ServerCore {
       stopListening: () => {
         this.#handingOver = true;
         // A client with a kept-alive HTTP connection (a publisher, a health checker) would go on talking
-        // to this draining process: `close()` closes the idle ones now (Node 19+), and every answer from now
-        // on says `Connection: close`, so the busy ones close after their answer. No sweep of idle
+        // to this draining process: the idle ones are ended now, and every answer from now on says
+        // `Connection: close`, so the busy ones close after their answer. A connection accepted in the last
+        // instant, its request not read yet, is served, not reset (see handover.ts). No sweep of idle
         // connections after that: a sweep can take a connection for idle while a request is on its way in
         // (not read yet) and reset it under the client; each closing happens once, here or after an answer.
-        this.#httpServer?.close();
+        if (this.#handover) this.#handover.stopListening();
+        else this.#httpServer?.close();
       },
       close: () => this.#closeNode(),
     });
@@ -96,6 +101,7 @@ export class LifelineServer extends ServerCore {
       if (!this.handleRequest(req, res)) sendJson(res, 404, { error: 'not found' });
     });
     this.#ownsHttpServer = true;
+    this.#handover = new HandoverTracker(server);
     this.attach(server);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -194,6 +200,8 @@ export class LifelineServer extends ServerCore {
 
   /** After the drain: stop watching descriptors, stop `ws`, and close the HTTP server `listen()` created. */
   async #closeNode(): Promise<void> {
+    // Handed over: connections accepted just before the listener closed get their answer first.
+    if (this.#handingOver) await this.#handover?.settle();
     this.#stopFdWatch?.();
     this.#adapter.close();
     const server = this.#httpServer;

@@ -51,6 +51,7 @@ function attempt(url: string): Promise<Outcome> {
     });
     ws.on('error', (error: NodeJS.ErrnoException) => {
       clearTimeout(timer);
+      if (error.code !== 'ECONNREFUSED') console.log(`reset: ${error.code ?? ''} ${error.message}`);
       resolve(error.code === 'ECONNREFUSED' ? 'refused' : 'reset');
     });
   });

@@ -130,6 +130,8 @@ export class ServerCore {
   #restartPromise: Promise<void> | undefined;
   /** A shutdown that stopped listening with a successor ready is under way (see `accepting`). */
   #handingOver = false;
+  /** The hand-over's drain is done: a connection that still arrives is closed as it comes, with this plan. */
+  #handedOver: DrainPlan | undefined;
   readonly #sources = new Set<SocketSource>();
   readonly #replayBudget: ByteBudget;
   /** The store holding history, sessions and dedupe records. */
@@ -489,6 +491,10 @@ export class ServerCore {
     if (session) this.#sessions.set(connection, session);
     const events = new ConnectionEvents(this.#connectionHost, connection, session, bucket);
     // A protocol client that never says hello holds a socket for nothing; only a `hello` stops the clock.
+    // After a hand-over's drain: a client whose connection this process accepted in the last instant is
+    // served a 1012 "come back now" (to the successor), never a reset.
+    const handedOver = this.#handedOver;
+    if (handedOver) queueMicrotask(() => void this.#closeLateArrivals(handedOver, [connection]));
     if (session) {
       events.helloTimer = inBackground(
         clock.setTimeout(() => {
@@ -557,9 +563,11 @@ export class ServerCore {
       this.#handingOver = stopListening && successorReady;
       await this.#drain({ kind: 'shutdown', code, stopListening, successorReady }, windowMs);
       if (this.#handingOver) {
-        // Connections that arrived after the drain began (accepted before the listener closed) go now.
-        this.#handingOver = false;
-        if (this.#live.size > 0) await this.#closeLateArrivals({ kind: 'shutdown', code, stopListening, successorReady });
+        // Connections that arrived after the drain began (accepted before the listener closed) go now,
+        // and any that still arrive until the sockets close are told to go as they come (see `accept`).
+        const plan: DrainPlan = { kind: 'shutdown', code, stopListening, successorReady };
+        this.#handedOver = plan;
+        if (this.#live.size > 0) await this.#closeLateArrivals(plan, [...this.#live]);
       }
       this.#unwatch?.();
       this.#unresubscribe?.();
@@ -579,11 +587,11 @@ export class ServerCore {
    * Close, at once and with the drain's code and hint, the connections that arrived during a hand-over
    * drain. Part of that drain: no drain of its own in the counters, events or log.
    */
-  #closeLateArrivals(plan: DrainPlan): Promise<void> {
+  #closeLateArrivals(plan: DrainPlan, connections: Connection[]): Promise<void> {
     const { logger } = this;
-    this.logger.info({ count: this.#live.size }, 'closing connections that arrived during the hand-over');
+    this.logger.info({ count: connections.length }, 'closing connections that arrived during the hand-over');
     const quiet: Logger = { info: () => {}, warn: (fields, message) => logger.warn(fields, message), error: (fields, message) => logger.error(fields, message) };
-    return drain([...this.#live], plan, { ...this.#options, drainWindowMs: 0 }, { clock: this.clock, logger: quiet, observer: { started: () => {}, finished: () => {} } });
+    return drain(connections, plan, { ...this.#options, drainWindowMs: 0 }, { clock: this.clock, logger: quiet, observer: { started: () => {}, finished: () => {} } });
   }
 
   /** Drain the connections open now. */
