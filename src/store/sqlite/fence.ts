@@ -103,9 +103,13 @@ export function prepareFenceUpdate(db: Database.Database): Database.Statement<[s
  * - The channel missing from the main file: it is unwritten (its empty epoch), and its first append makes
  *   a fresh random epoch anyway; the fence row goes, so it is not reported again.
  *
- * A main file ahead of the fence (an append committed in the main file whose fence write a crash cut off,
- * or appends while the fence was off) is not behind anything: no rotation, and the next append updates it.
- * Returns the rotations made.
+ * A main file ahead of the fence, or holding channels it lacks, is not behind anything: no rotation, and
+ * the fence takes the file's positions. That is the case of a fence new beside a file written before
+ * (an upgrade: from its first open on, the file is fenced, appended to or not), of appends while the
+ * fence was off, and of an append cut off between its two commits: in WAL mode a transaction over two
+ * files is atomic in each file, not across them, and SQLite commits the main file first, so a crash
+ * between the two leaves the fence one append behind the file, never ahead of it (which would only cost
+ * an unneeded rotation). One scan of `channels` per open. Returns the rotations made.
  */
 export function rotateBehindFence(db: Database.Database, emptyEpoch: string): StoreRollback[] {
   const behind = db.prepare<[], CompareRow>(
@@ -116,6 +120,13 @@ export function rotateBehindFence(db: Database.Database, emptyEpoch: string): St
   const relabelKeys = db.prepare<[string, string, string]>('UPDATE main.idempotency_keys SET epoch = ? WHERE channel = ? AND epoch = ?');
   const setFence = prepareFenceUpdate(db);
   const dropFence = db.prepare<[string]>(`DELETE FROM ${FENCE_SCHEMA}.epochs WHERE name = ?`);
+  // The file's channels the fence lacks or is behind in (a fence new beside a file written before, an
+  // append whose fence write a crash cut off, appends with the fence off): the file is the best knowledge
+  // there is, so the fence takes it, and a backup restored later is measured against it.
+  const catchUp = db.prepare(
+    `INSERT INTO ${FENCE_SCHEMA}.epochs (name, epoch, offset) SELECT name, epoch, last_offset FROM main.channels WHERE last_offset > 0 ` +
+      'ON CONFLICT (name) DO UPDATE SET offset = excluded.offset WHERE epochs.epoch = excluded.epoch AND epochs.offset < excluded.offset',
+  );
   return db
     .transaction((): StoreRollback[] => {
       const rotations: StoreRollback[] = [];
@@ -131,6 +142,7 @@ export function rotateBehindFence(db: Database.Database, emptyEpoch: string): St
         setFence.run(row.name, newEpoch, row.mainLast);
         rotations.push({ channel: row.name, epoch: row.epoch, seen: row.offset, found: row.mainEpoch === row.epoch ? row.mainLast : 0, newEpoch });
       }
+      catchUp.run();
       return rotations;
     })
     .immediate();

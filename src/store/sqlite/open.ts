@@ -64,7 +64,10 @@ export function openDatabase(path: string, settings: OpenSettings, options: Reso
     db.pragma(`synchronous = ${settings.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
     migrate(db);
     // Attached before anything is served: the comparison below decides which epochs appends continue.
-    if (settings.fencePath !== undefined) attachFence(db, settings.fencePath, settings.fenceSynchronous);
+    if (settings.fencePath !== undefined) {
+      mkdirSync(dirname(resolve(settings.fencePath)), { recursive: true });
+      attachFence(db, settings.fencePath, settings.fenceSynchronous);
+    }
     const sql = prepareStatements(db);
     // One empty epoch per database, made once: it lives exactly as long as the data it speaks for.
     sql.insertMeta.run('empty_epoch', randomEmptyEpoch());
