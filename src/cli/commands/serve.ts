@@ -65,7 +65,7 @@ export function readConfigFile(path: string): ServeConfig {
 }
 
 /** The keys `serve` itself uses; every other config key is a server option of the same name. */
-const CLI_KEYS = ['port', 'host', 'demo', 'logLevel', 'store', 'dataDir', 'clientPublish', 'history', 'workers', 'redisPrefix', 'redisFanout', 'redisLingerMs', 'adminToken', 'chaosCrashEveryMs', 'pidFile', 'sqliteSynchronous', 'metricsHost', 'metricsPort'] as const;
+const CLI_KEYS = ['port', 'host', 'demo', 'logLevel', 'store', 'dataDir', 'clientPublish', 'history', 'workers', 'redisPrefix', 'redisFanout', 'redisLingerMs', 'adminToken', 'chaosCrashEveryMs', 'pidFile', 'sqliteSynchronous', 'sqliteFence', 'metricsHost', 'metricsPort'] as const;
 
 /** The server options a config sets (what a SIGHUP reload may change). */
 function serverOptionsOf(config: ServeConfig): Partial<ServerOptions> {
@@ -119,7 +119,14 @@ async function openStore(config: ServeConfig): Promise<Store> {
   if (kind === 'sqlite') {
     const { createSqliteStore } = await import('../../store/sqlite/index.js');
     const dir = resolve(config.dataDir ?? SERVE.options.dataDir.default!);
-    return createSqliteStore({ path: join(dir, 'lifeline.db'), history, synchronous: config.sqliteSynchronous ?? 'normal' });
+    const fence = config.sqliteFence ?? 'on';
+    return createSqliteStore({
+      path: join(dir, 'lifeline.db'),
+      history,
+      synchronous: config.sqliteSynchronous ?? 'normal',
+      fence: fence !== 'off',
+      ...(fence === 'full' ? { fenceSynchronous: 'full' as const } : {}),
+    });
   }
   const redis = {
     history,
