@@ -2,7 +2,8 @@
 /**
  * What the SQLite engine's rollback fence costs an append: appends per second on one file without the
  * fence, with it (`fenceSynchronous` normal, the default with `synchronous: 'normal'`), and with the
- * fence fsynced on every append (`fenceSynchronous: 'full'`), in one run, interleaved in rounds so a
+ * fence fsynced on every append (`fenceSynchronous: 'full'`), and `synchronous: 'full'` without and with
+ * the fence for comparison, in one run, interleaved in rounds so a
  * busy machine weighs on each alike. Uses the built package (`npm run build` first).
  *
  *   node bench/sqlite-fence.mjs [appends per round, default 5000] [rounds, default 3] [channels, default 100]
@@ -21,6 +22,9 @@ const variants = {
   'no fence': { fence: false },
   'fence (normal)': { fence: true, fenceSynchronous: 'normal' },
   'fence (full: fsync per append)': { fence: true, fenceSynchronous: 'full' },
+  // For comparison: what `synchronous: 'full'` costs (no loss to a power loss at all), with its fence.
+  'synchronous full, no fence': { synchronous: 'full', fence: false },
+  'synchronous full, fence (normal)': { synchronous: 'full', fence: true },
 };
 const totals = Object.fromEntries(Object.keys(variants).map((k) => [k, { appends: 0, ms: 0 }]));
 const data = { text: 'x'.repeat(200) };
@@ -42,7 +46,7 @@ try {
   }
   const rate = (name) => (totals[name].appends / totals[name].ms) * 1000;
   const base = rate('no fence');
-  console.log(`sqlite appends/s, ${rounds} rounds of ${perRound} appends over ${channels} channels (synchronous normal, 200-byte data):`);
+  console.log(`sqlite appends/s, one process, ${rounds} rounds of ${perRound} appends over ${channels} channels, 200-byte data (synchronous normal unless said):`);
   for (const name of Object.keys(variants)) {
     console.log(`  ${name.padEnd(32)} ${rate(name).toFixed(0).padStart(8)}/s   ratio to no fence ${(rate(name) / base).toFixed(2)}`);
   }

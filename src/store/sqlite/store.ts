@@ -58,8 +58,9 @@ export interface SqliteStoreOptions extends StoreOptions {
    * The fence file's `synchronous` setting. `'full'` fsyncs the fence on every append, so even commits of
    * the main file lost to a power loss (with `synchronous: 'normal'`) are detected; `'normal'` detects
    * restored backups and costs no fsync. With `synchronous: 'full'` nothing acknowledged is lost to a power
-   * loss in the first place, and the fence follows it.
-   * @default the main file's `synchronous`
+   * loss in the first place: a fence that lost its own last writes is only behind the file, which it
+   * catches up at the next open, so `'normal'` is enough there too.
+   * @default 'normal'
    */
   fenceSynchronous?: 'normal' | 'full';
 }
@@ -113,7 +114,7 @@ export class SqliteStore extends GuardedStore {
     const { path, synchronous = 'normal', busyTimeoutMs = 5000, probeIntervalMs = 1000, watchIntervalMs = 5 } = options;
     if (typeof path !== 'string' || path.length === 0) throw new TypeError('path must be a non-empty string');
     if (synchronous !== 'normal' && synchronous !== 'full') throw new RangeError("synchronous must be 'normal' or 'full'");
-    const { fence = path !== ':memory:', fenceSynchronous = synchronous } = options;
+    const { fence = path !== ':memory:', fenceSynchronous = 'normal' } = options;
     if (typeof fence !== 'boolean' && (typeof fence !== 'string' || fence.length === 0)) throw new TypeError('fence must be a boolean or a non-empty path');
     if (fence !== false && path === ':memory:') throw new RangeError("fence: a ':memory:' database has nothing to restore and no fence");
     if (fenceSynchronous !== 'normal' && fenceSynchronous !== 'full') throw new RangeError("fenceSynchronous must be 'normal' or 'full'");
