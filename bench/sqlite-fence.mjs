@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 /**
  * What the SQLite engine's rollback fence costs an append: appends per second on one file without the
- * fence, with it (`fenceSynchronous` normal, the default with `synchronous: 'normal'`), and with the
- * fence fsynced on every append (`fenceSynchronous: 'full'`), and `synchronous: 'full'` without and with
- * the fence for comparison, in one run, interleaved in rounds so a
- * busy machine weighs on each alike. Uses the built package (`npm run build` first).
+ * fence, with it (`fenceSynchronous` normal, the default), with the fence fsynced on every append
+ * (`fenceSynchronous: 'full'`), and `synchronous: 'full'` without and with the fence for comparison, in
+ * one run, interleaved in rounds so a busy machine weighs on each alike. Uses the built package
+ * (`npm run build` first).
  *
  *   node bench/sqlite-fence.mjs [appends per round, default 5000] [rounds, default 3] [channels, default 100]
  */
