@@ -49,8 +49,9 @@ export interface SqliteStoreOptions extends StoreOptions {
    * backup; commits lost to a power loss, see {@link SqliteStoreOptions.fenceSynchronous}), opening
    * finds the channels behind the fence and gives each a fresh epoch, so resuming clients are told
    * `recovered: false` and no offset is given out twice with other data in one epoch
-   * ({@link SqliteStore.rollbacksAtOpen}, {@link SqliteStore.onRollback}). `false` turns it off (a
-   * directory copied whole on purpose, a fresh clone of a deployment); a string is the fence file's path.
+   * ({@link SqliteStore.rollbacksAtOpen}, {@link SqliteStore.onRollback}). `false` turns it off (no
+   * fence file and no cost, for a deployment that never restores a backup; a data directory copied whole,
+   * fence included, needs no such thing: its fence matches); a string is the fence file's path.
    * @default true, except for a `':memory:'` database, which cannot have one
    */
   fence?: boolean | string;
