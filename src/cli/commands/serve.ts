@@ -206,8 +206,8 @@ function warnWhileUnreachable(store: Store, logger: Logger, url: string, waitMs 
  * The embedded store's rollback fence rotates the epoch of every channel its file holds less of than
  * clients may have seen (a restored backup, commits lost to a power loss), when it opens. That is worth a
  * warning per channel: those channels' clients resume with `recovered: false`, and someone restored a
- * file, or lost a disk's cache. Only the sqlite store here: the contract's `onRollback` (every engine) is
- * wired into the server's log and metrics where the server takes its store.
+ * file, or lost a disk's cache. Attached to the store as opened (the metrics wrapper only times calls),
+ * and only for sqlite: a log of every engine's rollbacks belongs where the server takes its store.
  */
 function warnOfRollbacks(store: Store, logger: Logger): void {
   if (store.kind !== 'sqlite') return;
