@@ -18,6 +18,7 @@ import { requireOptional } from '../../optional-dependency.js';
 import { SUCCESSOR_RETRY_JITTER_MS } from '../../server/core/drain.js';
 import { createServer, forgetSocketActivation, handleSignals, inheritedSocket, type InheritedSocket, type LifelineServer, type ServerOptions } from '../../server/index.js';
 import type { Store } from '../../store/index.js';
+import type { StoreRollback } from '../../store/sqlite/fence.js';
 import { demoMessageHandler, demoSessionHandler, startChaos } from '../demo.js';
 import { colourFor, outputMode, styles, UsageError, type CliIo } from '../io.js';
 import { textLogDestination } from '../log-format.js';
@@ -64,7 +65,7 @@ export function readConfigFile(path: string): ServeConfig {
 }
 
 /** The keys `serve` itself uses; every other config key is a server option of the same name. */
-const CLI_KEYS = ['port', 'host', 'demo', 'logLevel', 'store', 'dataDir', 'clientPublish', 'history', 'workers', 'redisPrefix', 'redisFanout', 'redisLingerMs', 'adminToken', 'chaosCrashEveryMs', 'pidFile', 'sqliteSynchronous', 'metricsHost', 'metricsPort'] as const;
+const CLI_KEYS = ['port', 'host', 'demo', 'logLevel', 'store', 'dataDir', 'clientPublish', 'history', 'workers', 'redisPrefix', 'redisFanout', 'redisLingerMs', 'adminToken', 'chaosCrashEveryMs', 'pidFile', 'sqliteSynchronous', 'sqliteFence', 'metricsHost', 'metricsPort'] as const;
 
 /** The server options a config sets (what a SIGHUP reload may change). */
 function serverOptionsOf(config: ServeConfig): Partial<ServerOptions> {
@@ -118,7 +119,14 @@ async function openStore(config: ServeConfig): Promise<Store> {
   if (kind === 'sqlite') {
     const { createSqliteStore } = await import('../../store/sqlite/index.js');
     const dir = resolve(config.dataDir ?? SERVE.options.dataDir.default!);
-    return createSqliteStore({ path: join(dir, 'lifeline.db'), history, synchronous: config.sqliteSynchronous ?? 'normal' });
+    const fence = config.sqliteFence ?? 'on';
+    return createSqliteStore({
+      path: join(dir, 'lifeline.db'),
+      history,
+      synchronous: config.sqliteSynchronous ?? 'normal',
+      fence: fence !== 'off',
+      ...(fence === 'full' ? { fenceSynchronous: 'full' as const } : {}),
+    });
   }
   const redis = {
     history,
@@ -191,6 +199,24 @@ function warnWhileUnreachable(store: Store, logger: Logger, url: string, waitMs 
     if (!available) return;
     clearTimeout(timer);
     off();
+  });
+}
+
+/**
+ * The embedded store's rollback fence rotates the epoch of every channel its file holds less of than
+ * clients may have seen (a restored backup, commits lost to a power loss), when it opens. That is worth a
+ * warning per channel: those channels' clients resume with `recovered: false`, and someone restored a
+ * file, or lost a disk's cache. Attached to the store as opened (the metrics wrapper only times calls),
+ * and only for sqlite: a log of every engine's rollbacks belongs where the server takes its store.
+ */
+function warnOfRollbacks(store: Store, logger: Logger): void {
+  if (store.kind !== 'sqlite') return;
+  const fenced = store as Store & { onRollback?: (listener: (r: StoreRollback) => void) => () => void };
+  fenced.onRollback?.((r) => {
+    logger.warn(
+      { store: store.kind, channel: r.channel, epoch: r.epoch, seen: r.seen, found: r.found, newEpoch: r.newEpoch },
+      `store rollback: the database holds channel "${r.channel}" up to offset ${r.found} of epoch ${r.epoch}, but offset ${r.seen} was given out (a restored backup?); the channel now has epoch ${r.newEpoch}, and its clients resume with recovered: false`,
+    );
   });
 }
 
@@ -268,7 +294,9 @@ async function serve(args: string[], io: CliIo): Promise<number> {
   }
   let store: Store;
   try {
-    store = instrumentStore(await openStore(config));
+    const opened = await openStore(config);
+    warnOfRollbacks(opened, logger);
+    store = instrumentStore(opened);
   } catch (error) {
     if (error instanceof UsageError || (error as { code?: unknown }).code === 'LIFELINE_ERR_MISSING_DEPENDENCY') throw error;
     throw new UsageError(`cannot open the ${config.store ?? 'sqlite'} store: ${(error as Error).message.split('\n')[0]}`, { cause: error });

@@ -11,6 +11,7 @@ import type { AppendOptions, AppendResult, ChannelPosition, ClaimOptions, ClaimR
 import { sqliteStoreError, WriteProbe } from './availability.js';
 import { claimTransaction, finishTransaction } from './claims.js';
 import { FanoutFeed, type AppendListener } from './fanout.js';
+import type { StoreRollback } from './fence.js';
 import { appendTransaction, headOf, readTransaction } from './history.js';
 import { openDatabase, type OpenSettings, type SqliteContext } from './open.js';
 import { SqlitePresence } from './presence.js';
@@ -52,6 +53,8 @@ export class SqliteCore implements StoreCore {
   /** The presence feed (`presence-feed.ts`); undefined for a private `':memory:'` database. */
   readonly #presenceFeed: PresenceFeed | undefined;
   #closed = false;
+  /** The channels the rollback fence rotated at open (`fence.ts`). */
+  readonly rollbacksAtOpen: readonly StoreRollback[];
 
   /**
    * Open the database (synchronously, like better-sqlite3).
@@ -61,6 +64,7 @@ export class SqliteCore implements StoreCore {
     this.label = `the sqlite store (${path})`;
     const ctx = openDatabase(path, settings, options);
     this.#ctx = ctx;
+    this.rollbacksAtOpen = ctx.rollbacksAtOpen;
     this.#probe = new WriteProbe(() => ctx.sql.upsertMeta.run('probe', String(Date.now())), settings.probeIntervalMs, path);
     this.#append = appendTransaction(ctx);
     this.#read = readTransaction(ctx);

@@ -68,6 +68,8 @@ export function appendTransaction(ctx: SqliteContext): (channel: string, data: J
     const time = row.lastTime === null ? now : Math.max(now, row.lastTime);
     sql.insertMessage.run(channel, offset, time, json);
     sql.advanceChannel.run(offset, time, channel);
+    // In the same transaction: whatever a client can see of this append, the fence covers (`fence.ts`).
+    ctx.fenceUpdate?.run(channel, row.epoch, offset);
     const expiresAt = now + ctx.options.dedupeTtlMs;
     if (key !== undefined) rememberKey(ctx, key, { channel, epoch: row.epoch, seq: offset, time, data: json, expiresAt }, options?.idempotencyScope);
     if (claim !== undefined) {

@@ -6,9 +6,10 @@
  *
  * The folder, one concern a file: `schema.ts` (tables and migrations), `statements.ts` (the SQL),
  * `open.ts` (opening a file), `history.ts`, `sessions.ts`, `claims.ts` (the transactions), `sweep.ts`,
- * `availability.ts` (failures and the write probe), `core.ts` (the engine behind the guard), `store.ts`
+ * `availability.ts` (failures and the write probe), `fence.ts` (the rollback fence), `core.ts` (the engine behind the guard), `store.ts`
  * (the public class).
  * @packageDocumentation
  */
 export { SQLITE_SCHEMA_VERSION } from './schema.js';
 export { SqliteStore, createSqliteStore, type SqliteStoreOptions } from './store.js';
+export { fencePathOf, type StoreRollback } from './fence.js';

@@ -1,6 +1,7 @@
 /**
  * Opening a SQLite database for the engine: the file and its directory, WAL mode, the sync setting,
- * the schema, the prepared statements, and the database's empty epoch.
+ * the schema, the rollback fence (and the rotations it calls for), the prepared statements, and the
+ * database's empty epoch.
  * @packageDocumentation
  */
 import { mkdirSync } from 'node:fs';
@@ -11,6 +12,7 @@ import { StoreError, StoreUnavailableError } from '../errors.js';
 import type { ResolvedStoreOptions } from '../options.js';
 import { randomEmptyEpoch } from '../rules.js';
 import { sqliteStoreError } from './availability.js';
+import { attachFence, prepareFenceUpdate, rotateBehindFence, type StoreRollback } from './fence.js';
 import { migrate } from './schema.js';
 import { prepareStatements, type Statements } from './statements.js';
 
@@ -21,12 +23,23 @@ export interface SqliteContext {
   /** The epoch of channels never written in this database. */
   readonly emptyEpoch: string;
   readonly options: ResolvedStoreOptions;
+  /**
+   * The append's write to the rollback fence (`fence.ts`): the channel, its epoch, the new offset.
+   * Undefined when the fence is off.
+   */
+  readonly fenceUpdate: Database.Statement<[string, string, number]> | undefined;
+  /** The channels the fence found behind what clients may have seen when this database was opened, rotated. */
+  readonly rollbacksAtOpen: readonly StoreRollback[];
 }
 
 /** How to open the file (checked by the store's constructor). */
 export interface OpenSettings {
   readonly synchronous: 'normal' | 'full';
   readonly busyTimeoutMs: number;
+  /** The rollback fence's file (`fence.ts`), or undefined for none. */
+  readonly fencePath: string | undefined;
+  /** The fence file's `synchronous` setting (see `SqliteStoreOptions.fence`). */
+  readonly fenceSynchronous: 'normal' | 'full';
 }
 
 /**
@@ -50,10 +63,18 @@ export function openDatabase(path: string, settings: OpenSettings, options: Reso
     if (!inMemory && mode !== 'wal') throw new StoreError(`sqlite store: ${path} could not be switched to WAL mode (got ${String(mode)})`);
     db.pragma(`synchronous = ${settings.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
     migrate(db);
+    // Attached before anything is served: the comparison below decides which epochs appends continue.
+    if (settings.fencePath !== undefined) {
+      mkdirSync(dirname(resolve(settings.fencePath)), { recursive: true });
+      attachFence(db, settings.fencePath, settings.fenceSynchronous);
+    }
     const sql = prepareStatements(db);
     // One empty epoch per database, made once: it lives exactly as long as the data it speaks for.
     sql.insertMeta.run('empty_epoch', randomEmptyEpoch());
-    return { db, sql, emptyEpoch: sql.selectMeta.get('empty_epoch')!, options };
+    const emptyEpoch = sql.selectMeta.get('empty_epoch')!;
+    const fenced = settings.fencePath !== undefined;
+    const rollbacksAtOpen = fenced ? rotateBehindFence(db, emptyEpoch) : [];
+    return { db, sql, emptyEpoch, options, fenceUpdate: fenced ? prepareFenceUpdate(db) : undefined, rollbacksAtOpen };
   } catch (error) {
     db.close();
     throw sqliteStoreError(error, `opening ${path}`);

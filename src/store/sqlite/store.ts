@@ -2,12 +2,14 @@
  * The SQLite store as users see it: its options, its class, and its factory.
  * @packageDocumentation
  */
+import { resolve as resolvePath } from 'node:path';
 import type { AvailabilityListener } from '../availability.js';
 import { checkListener } from '../checks.js';
 import { GuardedStore } from '../guarded.js';
 import { resolveStoreOptions } from '../options.js';
 import type { StoredMessage, StoreOptions } from '../types.js';
 import { SqliteCore } from './core.js';
+import { fencePathOf, type StoreRollback } from './fence.js';
 
 /** Options of {@link createSqliteStore}. */
 export interface SqliteStoreOptions extends StoreOptions {
@@ -40,6 +42,28 @@ export interface SqliteStoreOptions extends StoreOptions {
    * @default 5
    */
   watchIntervalMs?: number;
+  /**
+   * The rollback fence: a second database file beside `path` (`lifeline.db` → `lifeline.fence.db`) that
+   * remembers each channel's epoch and highest offset, written in every append's transaction. **Never
+   * restore it with a backup**: when the main file comes back older than what clients saw (a restored
+   * backup; commits lost to a power loss, see {@link SqliteStoreOptions.fenceSynchronous}), opening
+   * finds the channels behind the fence and gives each a fresh epoch, so resuming clients are told
+   * `recovered: false` and no offset is given out twice with other data in one epoch
+   * ({@link SqliteStore.rollbacksAtOpen}, {@link SqliteStore.onRollback}). `false` turns it off (no
+   * fence file and no cost, for a deployment that never restores a backup; a data directory copied whole,
+   * fence included, needs no such thing: its fence matches); a string is the fence file's path.
+   * @default true, except for a `':memory:'` database, which cannot have one
+   */
+  fence?: boolean | string;
+  /**
+   * The fence file's `synchronous` setting. `'full'` fsyncs the fence on every append, so even commits of
+   * the main file lost to a power loss (with `synchronous: 'normal'`) are detected; `'normal'` detects
+   * restored backups and costs no fsync. With `synchronous: 'full'` nothing acknowledged is lost to a power
+   * loss in the first place: a fence that lost its own last writes is only behind the file, which it
+   * catches up at the next open, so `'normal'` is enough there too.
+   * @default 'normal'
+   */
+  fenceSynchronous?: 'normal' | 'full';
 }
 
 /**
@@ -68,6 +92,15 @@ export class SqliteStore extends GuardedStore {
   readonly durable: boolean;
   /** The database file, as given. */
   readonly path: string;
+  /** The rollback fence's file ({@link SqliteStoreOptions.fence}); undefined when the fence is off. */
+  readonly fencePath: string | undefined;
+  /**
+   * The channels the rollback fence found behind what clients may have seen when this store opened
+   * (a restored backup, commits lost to a power loss), each given a fresh epoch before anything was
+   * served. Empty when nothing was behind, when the fence is off, or when another process on the file
+   * opened first and rotated them (it reports them). The same rotations reach {@link SqliteStore.onRollback}.
+   */
+  readonly rollbacksAtOpen: readonly StoreRollback[];
 
   readonly #core: SqliteCore;
 
@@ -82,13 +115,21 @@ export class SqliteStore extends GuardedStore {
     const { path, synchronous = 'normal', busyTimeoutMs = 5000, probeIntervalMs = 1000, watchIntervalMs = 5 } = options;
     if (typeof path !== 'string' || path.length === 0) throw new TypeError('path must be a non-empty string');
     if (synchronous !== 'normal' && synchronous !== 'full') throw new RangeError("synchronous must be 'normal' or 'full'");
+    const { fence = path !== ':memory:', fenceSynchronous = 'normal' } = options;
+    if (typeof fence !== 'boolean' && (typeof fence !== 'string' || fence.length === 0)) throw new TypeError('fence must be a boolean or a non-empty path');
+    if (fence !== false && path === ':memory:') throw new RangeError("fence: a ':memory:' database has nothing to restore and no fence");
+    if (fenceSynchronous !== 'normal' && fenceSynchronous !== 'full') throw new RangeError("fenceSynchronous must be 'normal' or 'full'");
+    const fencePath = fence === false ? undefined : fence === true ? fencePathOf(path) : fence;
+    if (fencePath !== undefined && resolvePath(fencePath) === resolvePath(path)) throw new RangeError('fence: the fence must be another file than the database');
     if (!Number.isSafeInteger(busyTimeoutMs) || busyTimeoutMs < 0) throw new RangeError('busyTimeoutMs must be an integer >= 0');
     if (!(typeof probeIntervalMs === 'number' && probeIntervalMs > 0 && Number.isFinite(probeIntervalMs))) throw new RangeError('probeIntervalMs must be a number of ms > 0');
     if (!(typeof watchIntervalMs === 'number' && watchIntervalMs > 0 && Number.isFinite(watchIntervalMs))) throw new RangeError('watchIntervalMs must be a number of ms > 0');
-    const core = new SqliteCore(path, { synchronous, busyTimeoutMs, probeIntervalMs, watchIntervalMs }, resolved);
+    const core = new SqliteCore(path, { synchronous, busyTimeoutMs, probeIntervalMs, watchIntervalMs, fencePath, fenceSynchronous }, resolved);
     super(core, resolved);
     this.#core = core;
     this.path = path;
+    this.fencePath = fencePath;
+    this.rollbacksAtOpen = core.rollbacksAtOpen;
     this.durable = path !== ':memory:';
     // A private in-memory database has no other process to hear from: like every private engine, no watch
     // (the server then delivers what it appends itself, and announces no takeovers).
@@ -116,6 +157,35 @@ export class SqliteStore extends GuardedStore {
   /** Be told when {@link SqliteStore.available} changes. Returns the unsubscribe function. */
   onAvailability(listener: AvailabilityListener): () => void {
     return this.#core.availability.subscribe(listener);
+  }
+
+  /**
+   * Be told of every channel whose epoch the rollback fence rotated ({@link SqliteStoreOptions.fence}).
+   * This engine rotates only when it opens, before anyone could listen: each listener is handed those
+   * rotations ({@link SqliteStore.rollbacksAtOpen}) right after it is added (in a microtask, as any later
+   * event would come), so a server that wires its log and metrics here, as it does for every engine,
+   * reports them. A listener that throws does not keep the others from hearing. Returns the unsubscribe
+   * function; once called, nothing more reaches the listener.
+   */
+  onRollback(listener: (rollback: StoreRollback) => void): () => void {
+    checkListener(listener);
+    let subscribed = true;
+    const found = this.rollbacksAtOpen;
+    if (found.length > 0) {
+      queueMicrotask(() => {
+        for (const rollback of found) {
+          if (!subscribed) return;
+          try {
+            listener(rollback);
+          } catch {
+            // As with availability listeners: one failing listener must not silence the rest.
+          }
+        }
+      });
+    }
+    return () => {
+      subscribed = false;
+    };
   }
 }
 
