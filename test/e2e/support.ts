@@ -88,7 +88,7 @@ export async function startDemoServer(extra: string[] = []): Promise<DemoServer>
   writeFileSync(config, JSON.stringify({ retryHint: RETRY_HINT, graceMs: 500, heartbeatMs: 5000 }));
   // A key of the test's own: the server never logs one (it prints a generated demo key for people, on stderr).
   const publishKey = randomBytes(18).toString('base64url');
-  const serve = await startServe(['--demo', '--store', 'sqlite', '--data-dir', dir, '--drain-window', '400ms', '--config', config, '--publish-key', publishKey, ...extra]);
+  const serve = await startServe(['--demo', '--store', 'sqlite', '--data-dir', dir, '--drain-window', '400ms', '--config', config, `--publish-key=${publishKey}`, ...extra]);
   return { serve, http: `http://127.0.0.1:${serve.port}`, publishKey };
 }
 

@@ -103,6 +103,14 @@ function storeKindOf(config: ServeConfig): 'memory' | 'sqlite' | 'redis' {
   throw new UsageError(`--store: unknown store "${kind}"${suggestion(kind, ['sqlite', 'memory', 'redis://', 'redis-cluster://'])} (sqlite, memory, redis://host:port, or redis-cluster://host:port,host:port)`);
 }
 
+/**
+ * A publish key for `--demo`: 144 random bits in hex. Not base64url: a key starting with `-` would be
+ * read as an option when a user pastes it after `--publish-key` (`lifeline drill --publish-key KEY`).
+ */
+function demoPublishKey(): string {
+  return randomBytes(18).toString('hex');
+}
+
 /** How long an old worker stays after handing its clients to a successor: their return, plus a margin. */
 const HANDOVER_LINGER_MS = SUCCESSOR_RETRY_JITTER_MS + 1000;
 
@@ -281,7 +289,7 @@ async function serve(args: string[], io: CliIo): Promise<number> {
   // A worker takes the one its primary made: every worker, and every successor, has the same.
   let generatedKey: string | undefined;
   const keyFromPrimary = cluster.isWorker ? process.env[WORKER_ENV.demoKey] : undefined;
-  if (config.demo && config.publishKey === undefined) config.publishKey = generatedKey = keyFromPrimary ?? randomBytes(18).toString('base64url');
+  if (config.demo && config.publishKey === undefined) config.publishKey = generatedKey = keyFromPrimary ?? demoPublishKey();
   // The primary may ask to drain before this worker is serving (a stop during its start): nothing to drain then.
   let drainOnce: ((request: { stopListening: boolean; successorReady: boolean; requestedAt?: number }) => void) | undefined;
   if (cluster.isWorker) {
@@ -418,7 +426,7 @@ async function storeReady(server: LifelineServer): Promise<void> {
 function runSupervisor(workers: number, config: ServeConfig, load: () => ServeConfig, logger: Logger, io: CliIo, pidFile: string | undefined): Promise<number> {
   const env: Record<string, string> = {};
   let generatedKey: string | undefined;
-  if (config.demo && config.publishKey === undefined) env[WORKER_ENV.demoKey] = generatedKey = randomBytes(18).toString('base64url');
+  if (config.demo && config.publishKey === undefined) env[WORKER_ENV.demoKey] = generatedKey = demoPublishKey();
   // The socket systemd passed is this process's: the workers listen on it through the cluster (the
   // primary holds it), and must not take the variables for their own.
   const inherited = inheritedSocket();
