@@ -216,7 +216,9 @@ describe('redis store with a peer that stops answering', () => {
     children.add(await startRedis(port, dir));
     const proxy = await freezableProxy(port);
     const events: RedisStoreEvent[] = [];
-    const store = createRedisStore({ url: `redis://127.0.0.1:${proxy.port}`, commandTimeoutMs: 300, onEvent: (e) => events.push(e) });
+    // 1 s, not less: on a loaded machine a healthy round trip can take a few hundred ms, and this test's
+    // first append must not time out.
+    const store = createRedisStore({ url: `redis://127.0.0.1:${proxy.port}`, commandTimeoutMs: 1000, onEvent: (e) => events.push(e) });
     stores.add(store);
     const changes: boolean[] = [];
     store.onAvailability((up) => changes.push(up));
