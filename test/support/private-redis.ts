@@ -10,7 +10,14 @@ import { Redis } from 'ioredis';
 export class PrivateRedis {
   private child: ChildProcess | undefined;
   readonly dir = mkdtempSync(join(tmpdir(), 'lifeline-redis-'));
-  constructor(readonly port: number) {}
+  /**
+   * @param port - where it listens
+   * @param extraArgs - further redis-server arguments, e.g. `['--replicaof', '127.0.0.1', '6380']`
+   */
+  constructor(
+    readonly port: number,
+    readonly extraArgs: readonly string[] = [],
+  ) {}
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
@@ -18,7 +25,7 @@ export class PrivateRedis {
 
   /** Start (or restart) it and wait until it answers. */
   async start(): Promise<void> {
-    this.child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', this.dir], { stdio: 'ignore' });
+    this.child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', this.dir, ...this.extraArgs], { stdio: 'ignore' });
     const missing = new Promise<never>((_, reject) =>
       this.child!.once('error', (error) => reject(new Error(`cannot start redis-server (${(error as NodeJS.ErrnoException).code}): this test needs it on PATH (apt-get install redis-server)`))),
     );
@@ -35,6 +42,11 @@ export class PrivateRedis {
       }
     }
     throw new Error('redis-server did not start');
+  }
+
+  /** Send it a signal (SIGSTOP to freeze it, SIGCONT to let it go on). */
+  signal(signal: NodeJS.Signals): void {
+    this.child?.kill(signal);
   }
 
   /** SIGKILL it. */
