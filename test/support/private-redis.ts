@@ -44,6 +44,20 @@ export class PrivateRedis {
     throw new Error('redis-server did not start');
   }
 
+  /** A replica: wait until its link to its primary is up and it holds the primary's data. */
+  async waitLinked(timeoutMs = 20_000): Promise<void> {
+    const client = new Redis(this.url, { maxRetriesPerRequest: 0 });
+    try {
+      const deadline = Date.now() + timeoutMs;
+      while (!/master_link_status:up/.test(await client.info('replication'))) {
+        if (Date.now() > deadline) throw new Error(`replica on port ${this.port} did not link to its primary within ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    } finally {
+      client.disconnect();
+    }
+  }
+
   /** Send it a signal (SIGSTOP to freeze it, SIGCONT to let it go on). */
   signal(signal: NodeJS.Signals): void {
     this.child?.kill(signal);
