@@ -64,7 +64,7 @@ export function readConfigFile(path: string): ServeConfig {
 }
 
 /** The keys `serve` itself uses; every other config key is a server option of the same name. */
-const CLI_KEYS = ['port', 'host', 'demo', 'logLevel', 'store', 'dataDir', 'clientPublish', 'history', 'workers', 'redisPrefix', 'redisFanout', 'redisLingerMs', 'adminToken', 'chaosCrashEveryMs', 'pidFile', 'sqliteSynchronous', 'metricsHost', 'metricsPort'] as const;
+const CLI_KEYS = ['port', 'host', 'demo', 'logLevel', 'store', 'dataDir', 'clientPublish', 'history', 'workers', 'redisPrefix', 'redisFanout', 'redisLingerMs', 'durability', 'replicas', 'replicationTimeoutMs', 'adminToken', 'chaosCrashEveryMs', 'pidFile', 'sqliteSynchronous', 'metricsHost', 'metricsPort'] as const;
 
 /** The server options a config sets (what a SIGHUP reload may change). */
 function serverOptionsOf(config: ServeConfig): Partial<ServerOptions> {
@@ -111,6 +111,10 @@ const STORE_READY_WAIT_MS = 5000;
 async function openStore(config: ServeConfig): Promise<Store> {
   const kind = config.store ?? SERVE.options.store.default!;
   const history = config.history ?? {};
+  // Replicas are Redis's: asked of another store, the setting would be ignored, so it is refused.
+  if ((kind === 'memory' || kind === 'sqlite') && config.durability !== undefined && config.durability !== 'primary') {
+    throw new UsageError(`--durability ${config.durability} needs a Redis store (--store redis://... or redis-cluster://...); the ${kind} store has no replicas`);
+  }
   if (kind === 'memory') {
     const { createMemoryStore } = await import('../../store/memory.js');
     return createMemoryStore({ history });
@@ -125,6 +129,9 @@ async function openStore(config: ServeConfig): Promise<Store> {
     ...(config.redisPrefix !== undefined ? { prefix: config.redisPrefix } : {}),
     ...(config.redisFanout !== undefined ? { fanout: config.redisFanout } : {}),
     ...(config.redisLingerMs !== undefined ? { lingerMs: config.redisLingerMs } : {}),
+    ...(config.durability !== undefined ? { durability: config.durability } : {}),
+    ...(config.replicas !== undefined ? { replicas: config.replicas } : {}),
+    ...(config.replicationTimeoutMs !== undefined ? { replicationTimeoutMs: config.replicationTimeoutMs } : {}),
   };
   if (kind.startsWith('redis://') || kind.startsWith('rediss://')) {
     const { createRedisStore } = await import('../../store/redis/index.js');
