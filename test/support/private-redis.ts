@@ -66,7 +66,8 @@ export class PrivateRedis {
   /** SIGKILL it. */
   async kill(): Promise<void> {
     const child = this.child;
-    if (!child || child.exitCode !== null) return;
+    // Ended already (by an exit code, or by a signal: then exitCode stays null): 'exit' will not come again.
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
     child.kill('SIGKILL');
     await once(child, 'exit');
   }

@@ -206,7 +206,9 @@ export class Subscription {
       this.emit(message, text);
       return;
     }
-    if (message.epoch !== this.epoch || message.offset <= this.lastSent) return;
+    if (message.epoch === this.epoch && message.offset <= this.lastSent) return;
+    // A gap, or a message of another epoch: the store says which (another epoch may mean this one's
+    // history is gone, which catchUp tells the client).
     void this.catchUp();
   }
 
@@ -232,6 +234,14 @@ export class Subscription {
         const page = await this.readPage(this.position);
         grant = page.grant;
         more = page.more;
+        if (page.head.epoch !== this.epoch && !page.complete) {
+          // The epoch this subscription was in is gone (the store lost its history: a failover, the
+          // store's rollback fence). Deliver the new epoch from its start: its first ev does not continue
+          // the client's position, a gap by the protocol's rules (section 10, rule 4), so the client
+          // re-synchronises and is told recovered: false. Never silently stuck on a dead epoch.
+          this.epoch = page.head.epoch;
+          this.lastSent = 0;
+        }
         this.sentPage(grant);
       }
     } catch (error) {
