@@ -64,6 +64,18 @@ class Proxy {
   }
 }
 
+/** Wait until `replica` has processed everything `primary` had written when this was called. */
+async function caughtUp(primary: PrivateRedis, replica: PrivateRedis): Promise<void> {
+  const [p, r] = [new Redis(primary.url), new Redis(replica.url)];
+  try {
+    const target = Number(/master_repl_offset:(\d+)/.exec(await p.info('replication'))![1]);
+    while (Number(/master_repl_offset:(\d+)/.exec(await r.info('replication'))?.[1] ?? 0) < target) await new Promise((resolve) => setTimeout(resolve, 20));
+  } finally {
+    p.disconnect();
+    r.disconnect();
+  }
+}
+
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
@@ -134,6 +146,8 @@ async function scenario(durability: RedisDurability) {
   for (const data of ['a1', 'a2', 'a3']) acknowledged.set(data, await publishUntilAcknowledged(server, 'news', data));
   const epoch = acknowledged.get('a1')!.epoch;
 
+  // The replica has a1-a3 before it is frozen (else a1-a3 could be lost too, and the whole channel with them).
+  await caughtUp(primary, replica);
   replica.signal('SIGSTOP');
   // Filler the replication stream must carry before a4-a6: more than the loopback socket buffers hold
   // (the kernel's ceilings here are a few MB to 32 MB), so a4-a6 are still in the primary's memory when it dies.
@@ -162,6 +176,8 @@ async function scenario(durability: RedisDurability) {
   await primary.kill();
   replica.signal('SIGCONT');
   const promoted = new Redis(replica.url);
+  // Promoted once it noticed its primary is gone (it read what reached its socket first), as Sentinel would.
+  while (!/master_link_status:down/.test(await promoted.info('replication'))) await new Promise((r) => setTimeout(r, 50));
   await promoted.replicaof('NO', 'ONE');
   promoted.disconnect();
   // A replica for the new primary (durability replicas needs one to acknowledge anything).

@@ -45,6 +45,8 @@ export class Replication {
   readonly #aof: boolean;
   readonly #emit: (event: RedisStoreEvent) => void;
   readonly #groups = new Map<string, Group>();
+  /** The commits of acknowledged appends, one per channel at a time (see {@link Commits}). */
+  readonly commits = new Commits();
   #short = 0;
 
   /**
@@ -131,6 +133,39 @@ export class Replication {
         if (this.#groups.get(node) === group) this.#groups.delete(node);
       }
     }
+  }
+}
+
+/**
+ * One commit per channel for the appends acknowledged together: a batch's appends resolve at once, and
+ * those of one channel share one commit script, run with the highest of their offsets (the script moves
+ * the committed offset to it and publishes everything it passes, in order).
+ */
+export class Commits {
+  readonly #pending = new Map<string, { offset: number; waiters: { resolve: (reply: string[]) => void; reject: (error: unknown) => void }[]; run: (offset: number) => Promise<string[]> }>();
+
+  /**
+   * Commit `offset` of the channel (and epoch) named by `key`, with the others of the moment: `run`
+   * runs the commit script for an offset, and resolves with its reply (shared by every waiter).
+   */
+  commit(key: string, offset: number, run: (offset: number) => Promise<string[]>): Promise<string[]> {
+    return new Promise<string[]>((resolve, reject) => {
+      let entry = this.#pending.get(key);
+      if (entry === undefined) {
+        this.#pending.set(key, (entry = { offset, waiters: [], run }));
+        const taken = entry;
+        // The rest of the batch's appends resume before this runs, and join it.
+        setImmediate(() => {
+          this.#pending.delete(key);
+          taken.run(taken.offset).then(
+            (reply) => taken.waiters.forEach((w) => w.resolve(reply)),
+            (error: unknown) => taken.waiters.forEach((w) => w.reject(error)),
+          );
+        });
+      }
+      entry.offset = Math.max(entry.offset, offset);
+      entry.waiters.push({ resolve, reject });
+    });
   }
 }
 

@@ -162,9 +162,11 @@ async function commitAppend(ctx: RedisContext, ck: ChannelKeys, channelJson: str
       `redis store: the message was stored but only ${acknowledged} of the ${replication.replicas} replica(s) asked for acknowledged it in time; it is not delivered yet: resend it with its idempotency key`,
     );
   }
-  const reply = (await connection.exec('append', () =>
-    connection.script('lifelineCommit')(ck.meta, ck.history, message.epoch, String(message.offset), channelJson, ctx.fanout.topic(ck), ctx.fanout.command),
-  )) as string[];
+  const reply = await replication.commits.commit(`${message.epoch}\n${ck.meta}`, message.offset, (offset) =>
+    connection.exec('append', async () =>
+      (await connection.script('lifelineCommit')(ck.meta, ck.history, message.epoch, String(offset), channelJson, ctx.fanout.topic(ck), ctx.fanout.command)) as string[],
+    ),
+  );
   if (reply[0] === 'gone') {
     // The channel's epoch changed since (the fence rotated it): this copy of the message is gone with it.
     if (fresh) throw new StoreOutcomeUnknownError('redis store: the message was stored, then its channel\'s history was rotated (a failover lost data); resend it with its idempotency key');
