@@ -157,6 +157,8 @@ class TotalMirror {
  * - `messages_received_total`, `messages_sent_total`, `replayed_messages_total`, `published_messages_total`
  * - `outbound_buffered_bytes`, `outbound_buffered_max_bytes` (gauges over open connections, at scrape time)
  * - `store_operation_duration_seconds{operation, result}` (histogram), `store_errors_total{operation}`, `store_available` (gauge)
+ * - `store_rollbacks_total` (channels whose epoch the store's rollback fence rotated), `store_replication_short_total`
+ *   (Redis, durability replicas: appends answered "outcome unknown" for want of replicas)
  * - `slow_consumers_total`, `dead_peers_total`, `protocol_errors_total{code}`, `refused_upgrades_total`,
  *   `refused_upgrades_by_reason_total{reason}`
  * - bounds: `unsent_messages_total{reason}`, `inbound_paused_connections`, `inbound_pauses_total`,
