@@ -236,11 +236,14 @@ export class Subscription {
         more = page.more;
         if (page.head.epoch !== this.epoch && !page.complete) {
           // The epoch this subscription was in is gone (the store lost its history: a failover, the
-          // store's rollback fence). Deliver the new epoch from its start: its first ev does not continue
-          // the client's position, a gap by the protocol's rules (section 10, rule 4), so the client
-          // re-synchronises and is told recovered: false. Never silently stuck on a dead epoch.
+          // store's rollback fence). Continue in the new one from its head, as a `sub` from the old
+          // position would, and say so with a `subscribed` (recovered: false): never silently stuck on
+          // a dead epoch, never a gap inside one subscription (protocol section 8).
+          this.pending = [];
           this.epoch = page.head.epoch;
-          this.lastSent = 0;
+          this.lastSent = page.head.offset;
+          this.sink.send({ t: 'subscribed', ch: this.channel, epoch: page.head.epoch, offset: page.head.offset, recovered: false });
+          more = false;
         }
         this.sentPage(grant);
       }
