@@ -63,6 +63,9 @@ describe('durability options', () => {
     expect(() => resolveRedisSettings({ url, replicas: 2.5 })).toThrow(RangeError);
     expect(() => resolveRedisSettings({ url, replicationTimeoutMs: -1 })).toThrow(RangeError);
     expect(() => resolveRedisSettings({ url, replicationTimeoutMs: Number.NaN })).toThrow(RangeError);
-    expect(() => resolveRedisSettings({ url, replicationTimeoutMs: 6000 })).toThrow(/less than commandTimeoutMs \(5000\)/);
+    expect(() => resolveRedisSettings({ url, durability: 'replicas', replicationTimeoutMs: 6000 })).toThrow(/less than commandTimeoutMs \(5000\)/);
+    // Primary never waits for replicas: a short commandTimeoutMs is fine, and the default follows it.
+    expect(resolveRedisSettings({ url, commandTimeoutMs: 1000 })).toMatchObject({ replicationTimeoutMs: 500 });
+    expect(resolveRedisSettings({ url, durability: 'replicas', commandTimeoutMs: 600 })).toMatchObject({ replicationTimeoutMs: 300 });
   });
 });

@@ -105,7 +105,7 @@ export interface RedisStoreOptions extends StoreOptions {
   replicas?: number;
   /**
    * Longest wait for the replicas' acknowledgement of a batch of appends, in ms; less than
-   * `commandTimeoutMs`. @default 1000
+   * `commandTimeoutMs`. @default 1000 (half of `commandTimeoutMs` when that is less than 2000)
    */
   replicationTimeoutMs?: number;
   /** Told about connection errors, timeouts, fan-out stalls and failed sweeps. Must not throw. */
@@ -169,7 +169,6 @@ export function resolveRedisSettings(options: RedisStoreOptions): RedisSettings 
     commandTimeoutMs = DEFAULT_COMMAND_TIMEOUT_MS,
     durability = 'primary',
     replicas = 1,
-    replicationTimeoutMs = DEFAULT_REPLICATION_TIMEOUT_MS,
     onEvent,
     redisOptions = {},
   } = options;
@@ -190,10 +189,11 @@ export function resolveRedisSettings(options: RedisStoreOptions): RedisSettings 
     throw new RangeError(`durability must be 'primary', 'replicas' or 'replicas-aof', got ${String(durability)}`);
   }
   if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 1) throw new RangeError(`replicas must be an integer >= 1, got ${String(replicas)}`);
-  positive(replicationTimeoutMs, 'replicationTimeoutMs');
   positive(commandTimeoutMs, 'commandTimeoutMs');
-  // The replicas' wait runs inside one operation, which commandTimeoutMs bounds: it must fit.
-  if (replicationTimeoutMs >= commandTimeoutMs) {
+  // The replicas' wait runs inside one operation, which commandTimeoutMs bounds: it must fit (the
+  // default shrinks to half a short commandTimeoutMs; one given must be less).
+  const replicationTimeoutMs = positive(options.replicationTimeoutMs ?? Math.min(DEFAULT_REPLICATION_TIMEOUT_MS, commandTimeoutMs / 2), 'replicationTimeoutMs');
+  if (durability !== 'primary' && replicationTimeoutMs >= commandTimeoutMs) {
     throw new RangeError(`replicationTimeoutMs (${replicationTimeoutMs}) must be less than commandTimeoutMs (${commandTimeoutMs})`);
   }
   if (onEvent !== undefined && typeof onEvent !== 'function') throw new TypeError('onEvent must be a function');
