@@ -14,6 +14,7 @@ import type { StoredMessage } from '../../src/store/types.js';
 import { storeConformance } from '../../src/testing/index.js';
 import { freePort } from '../support/ports.js';
 import { PrivateRedis } from '../support/private-redis.js';
+import { killAll, startServe } from '../support/serve-process.js';
 
 let primary: PrivateRedis;
 let replica: PrivateRedis;
@@ -32,6 +33,7 @@ beforeAll(async () => {
   await replica.waitLinked();
 });
 afterEach(async () => {
+  await killAll();
   replica.signal('SIGCONT');
   for (const store of stores) await store.close();
   stores.clear();
@@ -140,6 +142,29 @@ describe('durability replicas, one primary and one replica', () => {
     expect((error as StoreError).code).toBe('LIFELINE_ERR_STORE');
     expect((error as Error).message).toMatch(new RegExp(`replicas-aof' needs WAITAOF.*7\\.2.*is ${version.replace(/\./g, '\\.')}`));
     await expect(store.head('x')).rejects.toThrow(/WAITAOF/);
+  });
+
+  it('serve: --durability replicas-aof on this Redis exits with the reason; --durability replicas with sqlite is a usage error', async () => {
+    const version = /redis_version:([0-9.]+)/.exec(await admin.info('server'))![1]!;
+    const [major, minor] = version.split('.').map(Number) as [number, number];
+    const refuse = (args: string[]) => startServe(args).then(() => undefined, (e: unknown) => e as Error);
+    if (major < 7 || (major === 7 && minor < 2)) {
+      const error = await refuse(['--store', primary.url, '--redis-prefix', 'serveaof:', '--durability', 'replicas-aof']);
+      expect(error?.message).toMatch(/server exited before the log entry/);
+      expect(error?.message).toMatch(/replicas-aof' needs WAITAOF/);
+    }
+    const usage = await refuse(['--store', 'sqlite', '--durability', 'replicas']);
+    expect(usage?.message).toMatch(/--durability replicas needs a Redis store/);
+    // And the flags reach the store: a serve with --durability replicas acknowledges a publish the replica holds.
+    const served = await startServe(['--store', primary.url, '--redis-prefix', 'serverep:', '--durability', 'replicas', '--replicas', '1', '--replication-timeout', '800', '--publish-key', 'durability-key-0123456789']);
+    const res = await fetch(`http://127.0.0.1:${served.port}/publish`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer durability-key-0123456789', 'content-type': 'application/json' },
+      body: JSON.stringify({ channel: 'news', data: 'hello' }),
+    });
+    expect(res.status).toBe(200);
+    // WAIT said the replica had the entry before the 200 (the commit mark itself replicates later).
+    expect(await replicaAdmin.xlen(redisKeys('serverep:').channel('news').history)).toBe(1);
   });
 
   it('asking for more replicas than exist: every append is "outcome unknown", nothing is fanned out or readable', async () => {
