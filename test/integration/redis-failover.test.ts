@@ -21,6 +21,7 @@ import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EventFrame, ServerFrame } from '../../src/protocol/index.js';
 import { createServer, type LifelineServer } from '../../src/server/index.js';
+import { createMetrics } from '../../src/server/metrics/index.js';
 import { StoreOutcomeUnknownError } from '../../src/store/errors.js';
 import { createRedisStore, type RedisDurability, type RedisStore } from '../../src/store/redis/index.js';
 import { freePort } from '../support/ports.js';
@@ -205,6 +206,12 @@ describe('a Redis failover to a replica that was behind', () => {
     expect(read.messages.map((m) => m.data)).toEqual(['a1', 'a2', 'a3', 'a4', 'a5', 'a6', 'b1', 'b2', 'b3']);
     expect(read.messages.every((m) => m.epoch === epoch)).toBe(true);
     expect(server.stats().storeRollbacks).toBe(0);
+    const metrics = createMetrics(server);
+    const text = await metrics.metrics();
+    metrics.close();
+    // a4-a6, each refused once for want of the frozen replica (their resends then waited for the new primary's replica).
+    expect(Number(/^lifeline_store_replication_short_total (\d+)/m.exec(text)?.[1])).toBeGreaterThanOrEqual(3);
+    expect(text).toMatch(/^lifeline_store_rollbacks_total 0$/m);
     // The live subscriber got everything once, in order, and nothing it had changed meaning.
     await live.next((f) => f.t === 'ev' && (f as EventFrame).off === 9, 15_000);
     const got = (live.frames as ServerFrame[]).filter((f) => f.t === 'ev').map((f) => `${(f as EventFrame).off}:${String((f as EventFrame).data)}`);
@@ -230,6 +237,11 @@ describe('a Redis failover to a replica that was behind', () => {
     expect(b1.offset).toBe(1);
     expect(server.stats().storeRollbacks).toBe(1);
     expect(store.durabilityStats().rollbacks).toBe(1);
+    const metrics = createMetrics(server);
+    const text = await metrics.metrics();
+    metrics.close();
+    expect(text).toMatch(/^lifeline_store_rollbacks_total 1$/m);
+    expect(text).toMatch(/^lifeline_store_replication_short_total 0$/m);
     expect(logs).toContainEqual(expect.objectContaining({ level: 40, channel: 'news', epoch, newEpoch: b1.epoch, seen: 6, found: 3 }));
     // A client resuming with the position it had (epoch, 6): told recovered false, in the new epoch.
     const resumed = await connectV1(url);
