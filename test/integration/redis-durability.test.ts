@@ -84,10 +84,12 @@ describe('durability replicas, one primary and one replica', () => {
     const got: StoredMessage[] = [];
     other.watch((m) => got.push(m));
     await other.follow('room').ready;
-    const first = await store.append('room', 'a1');
+    const first = await store.append('room', 'a1', { idempotencyKey: 'k1' });
     await expect.poll(() => got.length).toBe(1);
 
     replica.signal('SIGSTOP');
+    // A resend of a message committed before: answered as the duplicate it is, no replica needed.
+    expect(await store.append('room', 'a1', { idempotencyKey: 'k1' })).toMatchObject({ duplicate: true, message: { offset: 1 } });
     // While the append waits for the replica, a head on the same store is answered (its own connection):
     // the head settles first, whatever the machine's speed, because the append cannot settle before the WAIT times out.
     const order: string[] = [];

@@ -157,6 +157,8 @@ async function commitAppend(ctx: RedisContext, ck: ChannelKeys, channelJson: str
     return;
   }
   if (acknowledged < replication.replicas) {
+    // A resend of a message committed long ago needs no replica now: it was acknowledged then.
+    if (!fresh && (await committedAlready(ctx, ck, message))) return;
     replication.countShort(1, acknowledged);
     throw new StoreOutcomeUnknownError(
       `redis store: the message was stored but only ${acknowledged} of the ${replication.replicas} replica(s) asked for acknowledged it in time; it is not delivered yet: resend it with its idempotency key`,
@@ -173,6 +175,12 @@ async function commitAppend(ctx: RedisContext, ck: ChannelKeys, channelJson: str
     return;
   }
   ctx.fence.observe(message.channel, message.epoch, Number(reply[1]));
+}
+
+/** Whether `message` is at or below its channel's committed offset, in its epoch (a read of the meta hash). */
+async function committedAlready({ connection }: RedisContext, ck: ChannelKeys, message: StoredMessage): Promise<boolean> {
+  const [epoch, committed, last] = await connection.exec('append', () => connection.client.hmget(ck.meta, 'epoch', 'committed', 'last'));
+  return epoch === message.epoch && Number(committed ?? last ?? 0) >= message.offset;
 }
 
 /** The conflict of a key another channel holds, with where its first message went when that is still known. */
