@@ -11,6 +11,10 @@ const LOAD = [
   'test/integration/chaos.test.ts',
   'test/integration/redis-scale-out.test.ts',
   'test/integration/redis-cluster-drill.test.ts',
+  // Issue 16: failovers of real primaries and replicas (a cluster master SIGKILLed under load).
+  'test/integration/redis-failover.test.ts',
+  'test/integration/redis-cluster-failover.test.ts',
+  'test/integration/redis-durability.test.ts',
   'test/integration/workers.test.ts',
   'test/integration/redis-outage.test.ts',
   'test/integration/readme.test.ts',

@@ -2,7 +2,7 @@
 /**
  * lifeline benchmarks against raw `ws`, Socket.IO 4 and reconnecting-websocket, in one invocation.
  *
- *   npm run bench -- <echo|fanout|idle|restart|scaleout|all|a,b> [--quick | --smoke] [options]
+ *   npm run bench -- <echo|fanout|idle|restart|scaleout|durability|all|a,b> [--quick | --smoke] [options]
  *
  * Every scenario runs each implementation in turn, with the server and the load generator(s) in
  * separate processes on loopback. Needs the compiled library (dist/, built by `npm ci` / `npm run build`).
@@ -27,17 +27,18 @@ import { parseArgs } from 'node:util';
 import { BENCH_DIR, ROOT, machineFacts } from './lib/context.mjs';
 import { killAll } from './lib/ipc.mjs';
 import { renderTables } from './lib/report.mjs';
+import * as durability from './scenarios/durability.mjs';
 import * as echo from './scenarios/echo.mjs';
 import * as fanout from './scenarios/fanout.mjs';
 import * as idle from './scenarios/idle.mjs';
 import * as restart from './scenarios/restart.mjs';
 import * as scaleout from './scenarios/scaleout.mjs';
 
-const SCENARIOS = { echo, fanout, idle, restart, scaleout };
+const SCENARIOS = { echo, fanout, idle, restart, scaleout, durability };
 
 function usage(message) {
   if (message) console.error(`bench: ${message}`);
-  console.error('usage: npm run bench -- <echo|fanout|idle|restart|scaleout|all|a,b> [--quick | --smoke] [--only ids] [--rate N] [--rounds N] [--out DIR] [--profile] [--heap-snapshot] [--markdown]');
+  console.error('usage: npm run bench -- <echo|fanout|idle|restart|scaleout|durability|all|a,b> [--quick | --smoke] [--only ids] [--rate N] [--rounds N] [--out DIR] [--profile] [--heap-snapshot] [--markdown]');
   process.exit(2);
 }
 
@@ -151,6 +152,9 @@ function summaryOf(name, m) {
     case 'scaleout':
       if (m.skipped) return `skipped: ${m.skipped}`;
       return `${m.deliveriesPerSec.toLocaleString('en-US')} delivered/s of ${m.offeredPerSec.toLocaleString('en-US')}; received/needed per node ${m.nodes.map((n) => n.receivedPerNeeded).join(', ')}; server CPU per delivery ${m.nodes.map((n) => n.serverCpuUsPerDelivery).join(', ')} us; p99 ${m.latencyMs.p99} ms`;
+    case 'durability':
+      if (m.skipped) return `skipped: ${m.skipped}`;
+      return `sequential p50 ${m.sequential.latencyMs.p50} ms, p99 ${m.sequential.latencyMs.p99} ms (${m.sequential.appendsPerSec.toLocaleString('en-US')}/s); ${m.params.concurrency} concurrent: ${m.concurrent.appendsPerSec.toLocaleString('en-US')} appends/s, p50 ${m.concurrent.latencyMs.p50} ms, p99 ${m.concurrent.latencyMs.p99} ms; short of replicas ${m.replicationShort}`;
     case 'restart':
       return `back 50% ${m.back50Ms} ms, 99% ${m.back99Ms} ms, 100% ${m.back100Ms ?? `never (${m.neverBack} missing)`} ms; gap p50 ${m.gapMs.p50} p99 ${m.gapMs.p99} max ${m.gapMs.max} ms; ${m.attempts} attempts (${m.failedAttempts} failed), peak/mean ${m.herd.peakToMean}; probes not upgraded ${m.probe.notUpgraded} of ${m.probe.sent}; lost ${m.lost} of ${m.published}x${m.params.clients}`;
     default:

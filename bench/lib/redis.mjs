@@ -78,3 +78,41 @@ export async function startRedis(masters) {
   }
   return { kind: masters > 0 ? 'cluster' : 'standalone', urls: nodes.map((n) => `redis://127.0.0.1:${n.port}`), startMs: Date.now() - started, stop };
 }
+
+/**
+ * Start a standalone primary and `replicas` replicas of it (`replicaof`), each with an append-only file
+ * fsynced every second (the production setting the durability docs recommend), and wait until every
+ * replica's link is up. Resolves with `{ url, startMs, stop() }` (`url`: the primary's).
+ */
+export async function startReplicated(replicas = 1) {
+  const dir = mkdtempSync(join(tmpdir(), 'lifeline-bench-replicated-'));
+  const started = Date.now();
+  const nodes = [];
+  const spawnNode = async (replicaOf) => {
+    const port = await freePort();
+    const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec', '--appendfilename', `aof-${port}.aof`, '--appenddirname', `aof-${port}`];
+    if (replicaOf !== undefined) args.push('--replicaof', '127.0.0.1', String(replicaOf));
+    nodes.push({ port, proc: spawnChild('redis-server', args) });
+    await untilPing(port);
+    return port;
+  };
+  const stop = async () => {
+    for (const n of nodes) n.proc.kill('SIGKILL');
+    await Promise.all(nodes.map((n) => n.proc.exited));
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const primary = await spawnNode();
+    for (let i = 0; i < replicas; i++) await spawnNode(primary);
+    for (let i = 0; ; i++) {
+      const info = cli(primary, 'info', 'replication');
+      if ((info.match(/state=online/g) ?? []).length >= replicas) break;
+      if (i > 600) throw new Error('the replicas did not come online');
+      await sleep(50);
+    }
+    return { url: `redis://127.0.0.1:${primary}`, startMs: Date.now() - started, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}

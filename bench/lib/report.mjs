@@ -202,6 +202,29 @@ export function renderTables(results, { markdown = false } = {}) {
       ),
     );
   }
+  const durability = results.filter((x) => x.scenario === 'durability' && x.metrics && !x.metrics.skipped);
+  if (durability.length > 0) {
+    const base = durability.find((r) => r.impl === 'primary')?.metrics;
+    const vs = (value, baseline) => (baseline ? `${fmt(Math.round((value / baseline) * 100) / 100)}x` : '');
+    table(
+      ['durability (Redis store)', 'sequential p50', 'p99', 'sequential appends/s', 'concurrent appends/s', 'concurrent p50', 'p99', 'p50 vs primary', 'appends/s vs primary', 'short of replicas'],
+      durability.map((r) => {
+        const m = r.metrics;
+        return [
+          r.impl,
+          `${fmt(m.sequential.latencyMs.p50)} ms`,
+          `${fmt(m.sequential.latencyMs.p99)} ms`,
+          fmt(m.sequential.appendsPerSec),
+          fmt(m.concurrent.appendsPerSec),
+          `${fmt(m.concurrent.latencyMs.p50)} ms`,
+          `${fmt(m.concurrent.latencyMs.p99)} ms`,
+          vs(m.sequential.latencyMs.p50, base?.sequential.latencyMs.p50),
+          vs(m.concurrent.appendsPerSec, base?.concurrent.appendsPerSec),
+          m.replicationShort,
+        ];
+      }),
+    );
+  }
   if (restart.length > 0) {
     table(
       ['restart storm', '50% back', '99% back', '100% back', 'never back', 'gap p50', 'gap p99', 'gap max', 'resumed', 'attempts', 'failed', 'peak/mean per 100 ms', 'probes not upgraded', 'published', 'lost', 'delivery p99 before', 'verdict'],

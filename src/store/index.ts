@@ -33,6 +33,7 @@ export type {
   Store,
   StoredMessage,
   StoreOptions,
+  StoreRollback,
   StoreStats,
   AppendOptions,
   ClaimOptions,

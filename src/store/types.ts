@@ -362,6 +362,20 @@ export interface PresenceStore {
   onMissed?(listener: (channels?: readonly string[]) => void): () => void;
 }
 
+/** A channel whose epoch a store's rollback fence rotated (see {@link Store.onRollback}). */
+export interface StoreRollback {
+  /** The channel. */
+  readonly channel: string;
+  /** The epoch in which the store showed less than was seen. */
+  readonly epoch: string;
+  /** The highest committed offset this store had seen in that epoch. */
+  readonly seen: number;
+  /** The newest offset the store held instead (lower than `seen`). */
+  readonly found: number;
+  /** The channel's epoch from now on. */
+  readonly newEpoch: string;
+}
+
 /** The storage engine behind a lifeline server. */
 export interface Store {
   /** Engine name, e.g. `memory`, `sqlite`, `redis`. */
@@ -463,6 +477,14 @@ export interface Store {
    * the listener reads them from history. Returns the unsubscribe function.
    */
   onResubscribe?(listener: (channels: readonly string[]) => void): () => void;
+
+  /**
+   * Engines with a rollback fence call `listener` each time they rotated a channel's epoch because the
+   * store showed less of it than this store had seen committed in the same epoch (a failover to a
+   * replica that was behind, a backup restored): its readers are then told their history is incomplete,
+   * never handed other data under offsets they already had. Returns the unsubscribe function.
+   */
+  onRollback?(listener: (rollback: StoreRollback) => void): () => void;
 
   /**
    * Whether the engine can serve right now. Networked engines turn `false` while their service is

@@ -37,6 +37,7 @@ const EXPECTED: Record<string, string[]> = {
   idle: ['lifeline', 'lifeline-v1', 'ws', 'socketio'],
   restart: ['lifeline', 'lifeline-zerodark', 'lifeline-workers', 'socketio', 'socketio-csr', 'socketio-csr-cycle', 'rws'],
   scaleout: ['lifeline-cluster-3', 'lifeline-redis-2', 'socketio-cluster-3'],
+  durability: ['primary', 'replicas'],
 };
 
 /** The restart variants whose clients resume: nothing published may be missing at any of them. */
@@ -63,7 +64,7 @@ beforeAll(async () => {
   // compute, so together they take about as long as the longer one. Nothing here is timed.
   mkdirSync(join(outDir, 'restart'));
   mkdirSync(join(outDir, 'rest'));
-  const [storms, rest] = await Promise.all([smoke('restart', join(outDir, 'restart')), smoke('echo,fanout,idle,scaleout', join(outDir, 'rest'))]);
+  const [storms, rest] = await Promise.all([smoke('restart', join(outDir, 'restart')), smoke('echo,fanout,idle,scaleout,durability', join(outDir, 'rest'))]);
   run = { ...rest, results: [...rest.results, ...storms.results] };
 }, 240_000);
 
@@ -158,6 +159,18 @@ describe('bench/run.mjs --smoke: every scenario, every implementation', () => {
         // window's edges (broadcast would be about nodes x needed).
         if (impl.startsWith('lifeline')) expect(n.receivedFromRedis!, `scaleout/${impl} node ${n.node} received`).toBeLessThanOrEqual(n.neededByClients! * 1.1 + 3);
       }
+    }
+  });
+
+  it('durability: publish latency and throughput acknowledged by the primary, and by a replica too', () => {
+    for (const impl of EXPECTED.durability!) {
+      const m = entry('durability', impl) as Record<string, unknown> & { sequential: { appendsPerSec: number; latencyMs: Latency }; concurrent: { appendsPerSec: number; latencyMs: Latency }; replicationShort: number };
+      positive(m.sequential.appendsPerSec, `durability/${impl} sequential appends/s`);
+      positive(m.sequential.latencyMs.p50, `durability/${impl} sequential p50`);
+      positive(m.concurrent.appendsPerSec, `durability/${impl} concurrent appends/s`);
+      expect(m.concurrent.latencyMs.p99).toBeGreaterThanOrEqual(m.concurrent.latencyMs.p50);
+      // A healthy replica acknowledges everything: nothing was answered "outcome unknown".
+      expect(m.replicationShort, `durability/${impl} short of replicas`).toBe(0);
     }
   });
 

@@ -38,12 +38,15 @@ export class RedisCluster {
   readonly nodes: ClusterNode[] = [];
   /** How long `start` took, in ms (reported by tests). */
   startMs = 0;
+  /** The nodes' `cluster-node-timeout`, in ms (a restarted node gets the same). */
+  private nodeTimeoutMs = 2000;
 
   private constructor() {}
 
   /** Start `masters` masters with `replicas` replicas each, and wait until the cluster answers `cluster_state:ok`. */
   static async start(masters = 3, replicas = 0, nodeTimeoutMs = 2000): Promise<RedisCluster> {
     const cluster = new RedisCluster();
+    cluster.nodeTimeoutMs = nodeTimeoutMs;
     const started = Date.now();
     try {
       for (let i = 0; i < masters * (1 + replicas); i++) {
@@ -175,6 +178,39 @@ export class RedisCluster {
     if (node.child.exitCode !== null || node.child.signalCode !== null) return;
     node.child.kill('SIGKILL');
     await once(node.child, 'exit');
+  }
+
+  /**
+   * Start the node at `port` again (after {@link RedisCluster.kill}), with its cluster config file: a
+   * master that was failed over meanwhile comes back as a replica of the master that replaced it.
+   */
+  async restart(port: number): Promise<void> {
+    const node = this.nodes.find((n) => n.port === port)!;
+    node.child = this.spawnNode(node.port, node.busPort, this.nodeTimeoutMs);
+    await waitForPing(node.port);
+  }
+
+  /** Wait until every master has at least `replicas` replicas whose link is up. */
+  async waitForReplicas(replicas = 1, timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const counts = await Promise.all(
+        (await this.masterPorts()).map(async (port) => {
+          const redis = this.connect(port);
+          try {
+            const info = await redis.info('replication');
+            return [...info.matchAll(/^slave\d+:.*state=online/gm)].length;
+          } catch {
+            return 0;
+          } finally {
+            redis.disconnect();
+          }
+        }),
+      );
+      if (counts.every((n) => n >= replicas)) return;
+      if (Date.now() > deadline) throw new Error(`not every master has ${replicas} online replica(s): ${counts.join(', ')}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 
   /** Stop every node by its pid, and remove the temp dir. */

@@ -18,7 +18,6 @@ import { requireOptional } from '../../optional-dependency.js';
 import { SUCCESSOR_RETRY_JITTER_MS } from '../../server/core/drain.js';
 import { createServer, forgetSocketActivation, handleSignals, inheritedSocket, type InheritedSocket, type LifelineServer, type ServerOptions } from '../../server/index.js';
 import type { Store } from '../../store/index.js';
-import type { StoreRollback } from '../../store/sqlite/fence.js';
 import { demoMessageHandler, demoSessionHandler, startChaos } from '../demo.js';
 import { colourFor, outputMode, styles, UsageError, type CliIo } from '../io.js';
 import { textLogDestination } from '../log-format.js';
@@ -65,7 +64,7 @@ export function readConfigFile(path: string): ServeConfig {
 }
 
 /** The keys `serve` itself uses; every other config key is a server option of the same name. */
-const CLI_KEYS = ['port', 'host', 'demo', 'logLevel', 'store', 'dataDir', 'clientPublish', 'history', 'workers', 'redisPrefix', 'redisFanout', 'redisLingerMs', 'adminToken', 'chaosCrashEveryMs', 'pidFile', 'sqliteSynchronous', 'sqliteFence', 'metricsHost', 'metricsPort'] as const;
+const CLI_KEYS = ['port', 'host', 'demo', 'logLevel', 'store', 'dataDir', 'clientPublish', 'history', 'workers', 'redisPrefix', 'redisFanout', 'redisLingerMs', 'durability', 'replicas', 'replicationTimeoutMs', 'adminToken', 'chaosCrashEveryMs', 'pidFile', 'sqliteSynchronous', 'sqliteFence', 'metricsHost', 'metricsPort'] as const;
 
 /** The server options a config sets (what a SIGHUP reload may change). */
 function serverOptionsOf(config: ServeConfig): Partial<ServerOptions> {
@@ -120,6 +119,10 @@ const STORE_READY_WAIT_MS = 5000;
 async function openStore(config: ServeConfig): Promise<Store> {
   const kind = config.store ?? SERVE.options.store.default!;
   const history = config.history ?? {};
+  // Replicas are Redis's: asked of another store, the setting would be ignored, so it is refused.
+  if ((kind === 'memory' || kind === 'sqlite') && config.durability !== undefined && config.durability !== 'primary') {
+    throw new UsageError(`--durability ${config.durability} needs a Redis store (--store redis://... or redis-cluster://...); the ${kind} store has no replicas`);
+  }
   if (kind === 'memory') {
     const { createMemoryStore } = await import('../../store/memory.js');
     return createMemoryStore({ history });
@@ -141,6 +144,9 @@ async function openStore(config: ServeConfig): Promise<Store> {
     ...(config.redisPrefix !== undefined ? { prefix: config.redisPrefix } : {}),
     ...(config.redisFanout !== undefined ? { fanout: config.redisFanout } : {}),
     ...(config.redisLingerMs !== undefined ? { lingerMs: config.redisLingerMs } : {}),
+    ...(config.durability !== undefined ? { durability: config.durability } : {}),
+    ...(config.replicas !== undefined ? { replicas: config.replicas } : {}),
+    ...(config.replicationTimeoutMs !== undefined ? { replicationTimeoutMs: config.replicationTimeoutMs } : {}),
   };
   if (kind.startsWith('redis://') || kind.startsWith('rediss://')) {
     const { createRedisStore } = await import('../../store/redis/index.js');
@@ -207,24 +213,6 @@ function warnWhileUnreachable(store: Store, logger: Logger, url: string, waitMs 
     if (!available) return;
     clearTimeout(timer);
     off();
-  });
-}
-
-/**
- * The embedded store's rollback fence rotates the epoch of every channel its file holds less of than
- * clients may have seen (a restored backup, commits lost to a power loss), when it opens. That is worth a
- * warning per channel: those channels' clients resume with `recovered: false`, and someone restored a
- * file, or lost a disk's cache. Attached to the store as opened (the metrics wrapper only times calls),
- * and only for sqlite: a log of every engine's rollbacks belongs where the server takes its store.
- */
-function warnOfRollbacks(store: Store, logger: Logger): void {
-  if (store.kind !== 'sqlite') return;
-  const fenced = store as Store & { onRollback?: (listener: (r: StoreRollback) => void) => () => void };
-  fenced.onRollback?.((r) => {
-    logger.warn(
-      { store: store.kind, channel: r.channel, epoch: r.epoch, seen: r.seen, found: r.found, newEpoch: r.newEpoch },
-      `store rollback: the database holds channel "${r.channel}" up to offset ${r.found} of epoch ${r.epoch}, but offset ${r.seen} was given out (a restored backup?); the channel now has epoch ${r.newEpoch}, and its clients resume with recovered: false`,
-    );
   });
 }
 
@@ -302,9 +290,8 @@ async function serve(args: string[], io: CliIo): Promise<number> {
   }
   let store: Store;
   try {
-    const opened = await openStore(config);
-    warnOfRollbacks(opened, logger);
-    store = instrumentStore(opened);
+    // A rollback the store's fence found (sqlite: at open) reaches the server's log and metrics.
+    store = instrumentStore(await openStore(config));
   } catch (error) {
     if (error instanceof UsageError || (error as { code?: unknown }).code === 'LIFELINE_ERR_MISSING_DEPENDENCY') throw error;
     throw new UsageError(`cannot open the ${config.store ?? 'sqlite'} store: ${(error as Error).message.split('\n')[0]}`, { cause: error });

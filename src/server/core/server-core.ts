@@ -148,6 +148,7 @@ export class ServerCore {
   /** The newest takeover announcement seen, where a catch-up of the takeover channel reads from. */
   #takeoverSeen: ChannelPosition | undefined;
   readonly #offAvailability: (() => void) | undefined;
+  readonly #offRollback: (() => void) | undefined;
   /** The `lifeline.v1` state of each protocol connection. */
   readonly #sessions = new WeakMap<Connection, ProtocolSession>();
   /** Which connection holds each session (one live connection per session). */
@@ -234,6 +235,14 @@ export class ServerCore {
     this.#offAvailability = this.store.onAvailability?.((available, reason) => {
       if (available) this.logger.info({ store: this.store.kind }, 'store available again');
       else this.logger.error({ store: this.store.kind, reason }, 'store unavailable; not ready, publishes refused until it is back');
+    });
+    // A rotated epoch is data the store lost (a failover): its readers are told, and so are the operators.
+    this.#offRollback = this.store.onRollback?.((rollback) => {
+      this.counters.storeRollbacks++;
+      this.logger.warn(
+        { store: this.store.kind, channel: rollback.channel, epoch: rollback.epoch, newEpoch: rollback.newEpoch, seen: rollback.seen, found: rollback.found },
+        'store rollback: the store held less of a channel than was given out (a failover to a replica that was behind, a restored backup, commits lost to a power loss); its epoch was rotated, so its readers are told their history is incomplete',
+      );
     });
     this.#connectionHost = this.#connectionHostOf();
     this.#heartbeat.start(this.#options.heartbeatMs);
@@ -573,6 +582,7 @@ export class ServerCore {
       this.#unresubscribe?.();
       this.#takeoverFollow?.release();
       this.#offAvailability?.();
+      this.#offRollback?.();
       this.#heartbeat.stop();
       // Drained: every member this process held is detached (or left). Its lease runs out on its own.
       this.#presence?.stop();

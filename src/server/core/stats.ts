@@ -70,6 +70,11 @@ export interface ServerStats {
    */
   fanout: { received: number; unwanted: number; catchUps: number };
   /**
+   * Channels whose epoch the store's rollback fence rotated (`Store.onRollback`): the store showed less
+   * of a channel than it had seen committed (a failover to a replica that was behind).
+   */
+  storeRollbacks: number;
+  /**
    * Presence on this process: memberships its connections hold now (`held`), the joins and leaves it learned
    * of, the leaves its sweeps claimed (`expired`), queries answered, event frames written and changes
    * coalesced under the event rate, times its lease had run out, and its catch-up of watched channels after
@@ -121,6 +126,7 @@ export function emptyStats(): ServerStats {
     acceptErrors: 0,
     helloTimeouts: 0,
     fanout: { received: 0, unwanted: 0, catchUps: 0 },
+    storeRollbacks: 0,
     presence: { held: 0, joins: 0, leaves: 0, expired: 0, queries: 0, eventsSent: 0, coalesced: 0, leaseLapses: 0, resyncs: 0, recovered: 0, resyncFailures: 0 },
   };
 }

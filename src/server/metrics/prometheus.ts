@@ -96,6 +96,12 @@ export function closeCodeLabel(code: number): string {
   return 'other';
 }
 
+/** The durability counts of a store that keeps them (the Redis store), read without importing it. */
+function durabilityOf(store: unknown): { replicationShort: number; fenceEvicted: number } | undefined {
+  const read = (store as { durabilityStats?: () => { replicationShort: number; fenceEvicted: number } }).durabilityStats;
+  return typeof read === 'function' ? read.call(store) : undefined;
+}
+
 /** Operation names the server reports store failures under; anything unexpected becomes `other`. */
 function operationLabel(operation: string): string {
   return /^[A-Za-z][A-Za-z0-9_]{0,31}$/.test(operation) ? operation : 'other';
@@ -151,6 +157,9 @@ class TotalMirror {
  * - `messages_received_total`, `messages_sent_total`, `replayed_messages_total`, `published_messages_total`
  * - `outbound_buffered_bytes`, `outbound_buffered_max_bytes` (gauges over open connections, at scrape time)
  * - `store_operation_duration_seconds{operation, result}` (histogram), `store_errors_total{operation}`, `store_available` (gauge)
+ * - `store_rollbacks_total` (channels whose epoch the store's rollback fence rotated), `store_replication_short_total`
+ *   (Redis, durability replicas: appends answered "outcome unknown" for want of replicas), `store_fence_evictions_total`
+ *   (Redis: channels the fence forgot to stay within its bound)
  * - `slow_consumers_total`, `dead_peers_total`, `protocol_errors_total{code}`, `refused_upgrades_total`,
  *   `refused_upgrades_by_reason_total{reason}`
  * - bounds: `unsent_messages_total{reason}`, `inbound_paused_connections`, `inbound_pauses_total`,
@@ -288,6 +297,9 @@ export function createMetrics(server: ServerCore, options: MetricsOptions = {}):
   mirrored('hello_timeouts_total', 'lifeline.v1 connections closed (1008) for not sending hello in time.', () => server.stats().helloTimeouts);
   mirrored('fanout_received_total', 'Channel messages a shared store (Redis) delivered to this process, from every process.', () => server.stats().fanout.received);
   mirrored('fanout_unwanted_total', 'Of fanout_received_total, messages of channels no subscriber of this process needed (interest fan-out keeps this near 0).', () => server.stats().fanout.unwanted);
+  mirrored('store_rollbacks_total', "Channels whose epoch the store's rollback fence rotated: the store showed less of the channel than this process had seen committed (a failover to a replica that was behind); their readers are told their history is incomplete.", () => server.stats().storeRollbacks);
+  mirrored('store_replication_short_total', 'Appends a Redis store with durability replicas answered "outcome unknown" because fewer replicas than asked acknowledged them in time (the publisher resends).', () => durabilityOf(server.store)?.replicationShort ?? 0);
+  mirrored('store_fence_evictions_total', "Channels a Redis store's rollback fence forgot to stay within its bound (100,000 channels, least recently seen first): until seen again, a rollback of theirs is not recognised by this process.", () => durabilityOf(server.store)?.fenceEvicted ?? 0);
   mirrored('fanout_catch_ups_total', 'Channels read again from history after the store reported a broken delivery (a Redis reconnect, failover or slot move).', () => server.stats().fanout.catchUps);
   const gauge = (suffix: string, help: string, read: () => number) =>
     new Gauge({

@@ -206,7 +206,12 @@ export class Subscription {
       this.emit(message, text);
       return;
     }
-    if (message.epoch !== this.epoch || message.offset <= this.lastSent) return;
+    if (message.epoch === this.epoch && message.offset <= this.lastSent) return;
+    // Not started yet (the hub delivers from the follow on, before `start` reads the head): `start`
+    // covers this message, and there is no position yet to catch up from.
+    if (this.epoch === '') return;
+    // A gap, or a message of another epoch: the store says which (another epoch may mean this one's
+    // history is gone, which catchUp tells the client).
     void this.catchUp();
   }
 
@@ -232,6 +237,17 @@ export class Subscription {
         const page = await this.readPage(this.position);
         grant = page.grant;
         more = page.more;
+        if (this.epoch !== '' && page.head.epoch !== this.epoch && !page.complete) {
+          // The epoch this subscription was in is gone (the store lost its history: a failover, the
+          // store's rollback fence). Continue in the new one from its head, as a `sub` from the old
+          // position would, and say so with a `subscribed` (recovered: false): never silently stuck on
+          // a dead epoch, never a gap inside one subscription (protocol section 8).
+          this.pending = [];
+          this.epoch = page.head.epoch;
+          this.lastSent = page.head.offset;
+          this.sink.send({ t: 'subscribed', ch: this.channel, epoch: page.head.epoch, offset: page.head.offset, recovered: false });
+          more = false;
+        }
         this.sentPage(grant);
       }
     } catch (error) {

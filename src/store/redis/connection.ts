@@ -18,7 +18,8 @@ const ioredis = (): typeof import('ioredis') => requireOptional('ioredis', 'the 
 /** Redis error replies (their first word, a code of the Redis protocol) meaning "cannot serve now". */
 const UNAVAILABLE_REPLIES = new Set(['LOADING', 'READONLY', 'MASTERDOWN', 'BUSY', 'OOM', 'NOREPLICAS', 'CLUSTERDOWN', 'TRYAGAIN', 'MISCONF']);
 
-function replyCode(error: unknown): string | undefined {
+/** The first word of a Redis error reply (its code), or undefined for another failure. */
+export function replyCode(error: unknown): string | undefined {
   if (!(error instanceof ioredis().ReplyError)) return undefined;
   return String((error as Error).message).split(' ', 1)[0];
 }
@@ -29,7 +30,7 @@ function replyCode(error: unknown): string | undefined {
  * (not connected, connection closed or reset, aborted) is {@link StoreOutcomeUnknownError}: it was
  * sent, and may have taken effect.
  */
-function redisStoreError(error: unknown, what: string, where: string): Error {
+export function redisStoreError(error: unknown, what: string, where: string): Error {
   if (error instanceof LifelineError) return error;
   const detail = error instanceof Error ? error.message : String(error);
   const code = replyCode(error);

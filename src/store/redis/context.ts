@@ -1,10 +1,12 @@
 /**
  * What every part of the Redis engine works on: the command connection, the key layout under the
- * store's prefix, and the store's options.
+ * store's prefix, the store's options, the replicas' acknowledgement and the rollback fence.
  * @packageDocumentation
  */
 import type { ResolvedStoreOptions } from '../options.js';
 import type { RedisConnection } from './connection.js';
+import type { Replication } from './durability.js';
+import type { RollbackFence } from './fence.js';
 import type { ChannelKeys, RedisKeys } from './keys.js';
 
 /** How the append script publishes a message for other processes (see `fanout.ts`). */
@@ -21,4 +23,8 @@ export interface RedisContext {
   readonly keys: RedisKeys;
   readonly options: ResolvedStoreOptions;
   readonly fanout: PublishTarget;
+  /** With durability `replicas` or `replicas-aof`: appends go through it (their own connection and `WAIT`). */
+  readonly replication: Replication | undefined;
+  /** The rollback fence's memory of what this store has seen (every durability). */
+  readonly fence: RollbackFence;
 }

@@ -7,15 +7,17 @@
 import type { Availability } from '../availability.js';
 import type { StoreCore } from '../core.js';
 import { AUTO_SWEEP_INTERVAL_MS, type ResolvedStoreOptions } from '../options.js';
-import type { AppendOptions, AppendResult, ChannelFollow, ChannelPosition, ClaimOptions, ClaimResult, JsonValue, MessageOutcome, ReadResult, SessionPatch, SessionRecord, StoredMessage } from '../types.js';
+import type { AppendOptions, AppendResult, ChannelFollow, ChannelPosition, ClaimOptions, ClaimResult, JsonValue, MessageOutcome, ReadResult, SessionPatch, SessionRecord, StoredMessage, StoreRollback } from '../types.js';
 import { claimMessage, finishMessage } from './claims.js';
-import { describeCluster, describeUrl, RedisConnection } from './connection.js';
+import { describeCluster, describeUrl, RedisConnection, type CommandClient } from './connection.js';
 import type { PublishTarget, RedisContext } from './context.js';
+import { checkDurability, Replication } from './durability.js';
 import { Fanout, type FanoutStats } from './fanout.js';
+import { RollbackFence } from './fence.js';
 import { append, head, read, sweepHistory } from './history.js';
 import { redisKeys } from './keys.js';
 import { ensureLayout } from './layout.js';
-import type { RedisSettings, RedisStoreEvent } from './options.js';
+import { FENCE_CAPACITY, type RedisSettings, type RedisStoreEvent } from './options.js';
 import { RedisPresence } from './presence.js';
 import { deleteSession, loadSession, saveSession, updateSession } from './sessions.js';
 
@@ -25,6 +27,8 @@ export class RedisCore implements StoreCore {
   readonly #ctx: RedisContext;
   readonly #settings: RedisSettings;
   #fanout: Fanout | undefined;
+  /** The connection of appends and their WAIT (durability `replicas`, `replicas-aof`). */
+  readonly #writer: RedisConnection | undefined;
   #closed = false;
   /** Presence records (`presence.ts`), shared by every process on the prefix. */
   readonly presence: RedisPresence;
@@ -35,12 +39,25 @@ export class RedisCore implements StoreCore {
     const where = settings.cluster !== undefined ? describeCluster(settings.cluster) : describeUrl(settings.url);
     this.label = `the redis store (${where}, prefix ${settings.prefix})`;
     const keys = redisKeys(settings.prefix);
-    const connection = new RedisConnection(settings, this.label, (event) => this.#emit(event), (client, at) => ensureLayout(client, keys, settings.prefix, at));
+    const emit = (event: RedisStoreEvent): void => this.#emit(event);
+    // A Redis that cannot keep the durability asked for is refused like a foreign layout: before serving.
+    const check = async (client: CommandClient, at: string): Promise<void> => {
+      await ensureLayout(client, keys, settings.prefix, at);
+      await checkDurability(client, settings.durability, at);
+    };
+    const connection = new RedisConnection(settings, this.label, emit, check);
     const fanout: PublishTarget =
       settings.fanout === 'broadcast'
         ? { command: 'PUBLISH', topic: () => keys.broadcast }
         : { command: connection.cluster ? 'SPUBLISH' : 'PUBLISH', topic: (channel) => channel.topic };
-    this.#ctx = { connection, keys, options, fanout };
+    let replication: Replication | undefined;
+    if (settings.durability !== 'primary') {
+      // Appends and their WAIT on a connection of their own: see durability.ts for why.
+      this.#writer = new RedisConnection(settings, `${this.label} (appends)`, emit, check);
+      replication = new Replication(this.#writer, settings.durability, settings.replicas, settings.replicationTimeoutMs, emit);
+    }
+    const fence = new RollbackFence(FENCE_CAPACITY, (channel) => emit({ type: 'fence-evicted', channel }));
+    this.#ctx = { connection, keys, options, fanout, replication, fence };
     this.presence = new RedisPresence(this.#ctx, {
       watchPayloads: (listener) => this.#fanoutOf().watchPresence(listener),
       onResubscribe: (listener) => this.#fanoutOf().onResubscribe(listener),
@@ -119,6 +136,8 @@ export class RedisCore implements StoreCore {
       livenessIntervalMs: this.#settings.livenessIntervalMs,
       commandTimeoutMs: this.#settings.commandTimeoutMs,
       onEvent: (event) => this.#emit(event),
+      // Every append delivered was committed: the fence learns how far each channel got.
+      observe: (channel, epoch, offset) => this.#ctx.fence.observe(channel, epoch, offset),
     }));
   }
 
@@ -137,17 +156,28 @@ export class RedisCore implements StoreCore {
     return this.#fanoutOf().onResubscribe(listener);
   }
 
+  /** Add a listener of the fence's rotations (see `RedisStore.onRollback`). */
+  onRollback(listener: (rollback: StoreRollback) => void): () => void {
+    return this.#ctx.fence.onRollback(listener);
+  }
+
+  /** The durability's counts: appends short of replicas, rotations, the fence's channels. */
+  durabilityStats(): { replicationShort: number; rollbacks: number; fenceEvicted: number; fenceChannels: number } {
+    const fence = this.#ctx.fence.stats();
+    return { replicationShort: this.#ctx.replication?.short ?? 0, rollbacks: fence.rollbacks, fenceEvicted: fence.evicted, fenceChannels: fence.channels };
+  }
+
   /** The fan-out's counts (zeros before it is used). */
   fanoutStats(): FanoutStats {
     return this.#fanout?.stats() ?? { received: 0, followed: 0, connections: 0, resubscribed: 0 };
   }
 
-  /** Stop the fan-out and close both connections (waiting for replies already due). */
+  /** Stop the fan-out and close the connections (waiting for replies already due). */
   async close(): Promise<void> {
     this.#closed = true;
     const fanout = this.#fanout;
     this.#fanout = undefined;
-    await Promise.all([fanout?.close(), this.#ctx.connection.close()]);
+    await Promise.all([fanout?.close(), this.#ctx.connection.close(), this.#writer?.close()]);
   }
 
   #emit(event: RedisStoreEvent): void {

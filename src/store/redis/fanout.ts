@@ -53,6 +53,8 @@ export interface FanoutOptions {
   /** How long a follow waits for its topic's confirmation before rejecting (the store is not serving). */
   readonly commandTimeoutMs: number;
   readonly onEvent: (event: FanoutEvent) => void;
+  /** Told the channel, epoch and offset of every append received, before the listeners (the rollback fence). */
+  readonly observe?: (channel: string, epoch: string, offset: number) => void;
 }
 
 /** A message as published by the append script. */
@@ -457,6 +459,7 @@ export class Fanout {
       return;
     }
     this.#received++;
+    this.#o.observe?.(parsed.channel, parsed.epoch, parsed.offset);
     for (const listener of [...this.#listeners]) {
       // Parsed again for each further listener: listeners share no objects, like every store method's results.
       const message = parsed ?? parseAppend(payload)!;

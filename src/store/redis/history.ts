@@ -10,7 +10,8 @@ import { ageCutoff, duplicateOfClaim, duplicateOfKey, keyConflict, planRead, ran
 import type { AppendOptions, AppendResult, ChannelPosition, JsonValue, ReadResult, StoredMessage } from '../types.js';
 import { outcomeOfFields, recordPublished, reservePublish } from './claims.js';
 import type { RedisContext } from './context.js';
-import { allPartitions, keyPart, pxFor } from './keys.js';
+import { allPartitions, keyPart, pxFor, type ChannelKeys } from './keys.js';
+import { keySlot } from './partitions.js';
 
 /**
  * `append`, in up to four steps, each one script on one slot (see APPEND_LUA, OWN_KEY_LUA, CLAIM_LUA):
@@ -19,7 +20,8 @@ import { allPartitions, keyPart, pxFor } from './keys.js';
  * 2. with a client message id: reserve it in its scope, where `claimMessage` sees it too (a recorded
  *    outcome answers at once: a duplicate or a conflict);
  * 3. the append itself in the channel's slot: the dedupe checks (the key's record, the id's record on
- *    this channel), the offset, the entry, the trimming, the records, the publish;
+ *    this channel), the offset, the entry, the trimming, the records, the publish; with durability
+ *    `replicas`, the publish waits for the replicas' acknowledgement and the commit (see {@link commitAppend});
  * 4. with a client message id: record the outcome in its scope.
  * An attempt that dies between steps leaves a reservation that its resend completes: step 3 then finds
  * the channel's own record and answers a duplicate, so a message is never stored twice.
@@ -56,31 +58,44 @@ export async function append(ctx: RedisContext, channel: string, data: JsonValue
     }
   }
   if (claim !== undefined) keys.push(ck.publishedIds(claim.scope));
-  const reply = (await connection.exec('append', () =>
-    connection.script('lifelineAppend')(
-      String(keys.length),
-      ...keys,
-      randomEpoch(),
-      String(now),
-      channelJson,
-      json,
-      o.maxCount === Infinity ? '' : String(o.maxCount),
-      o.maxAgeMs === Infinity ? '' : String(ageCutoff(now, o.maxAgeMs)),
-      until,
-      px,
-      ctx.fanout.topic(ck),
-      ctx.fanout.command,
-      ck.part,
-      keyMode,
-      key === undefined ? '' : keyPart(key),
-      String(o.maxKeysPerScope),
-      ck.idempotencyHead,
-      claim === undefined ? '' : 'pub',
-      claim === undefined ? '' : String(claim.id),
-      claim?.fingerprint ?? '',
-      String(o.maxClaimsPerScope),
-    ),
-  )) as string[];
+  const [fenceEpoch, fenceSeen] = ctx.fence.args(channel);
+  const args = [
+    String(keys.length),
+    ...keys,
+    randomEpoch(),
+    String(now),
+    channelJson,
+    json,
+    o.maxCount === Infinity ? '' : String(o.maxCount),
+    o.maxAgeMs === Infinity ? '' : String(ageCutoff(now, o.maxAgeMs)),
+    until,
+    px,
+    ctx.fanout.topic(ck),
+    ctx.fanout.command,
+    ck.part,
+    keyMode,
+    key === undefined ? '' : keyPart(key),
+    String(o.maxKeysPerScope),
+    ck.idempotencyHead,
+    claim === undefined ? '' : 'pub',
+    claim === undefined ? '' : String(claim.id),
+    claim?.fingerprint ?? '',
+    String(o.maxClaimsPerScope),
+    ctx.replication === undefined ? 'primary' : 'replicas',
+    fenceEpoch,
+    fenceSeen,
+  ];
+  let reply: string[];
+  let acknowledged = Infinity;
+  if (ctx.replication === undefined) {
+    reply = (await connection.exec('append', () => connection.script('lifelineAppend')(...args))) as string[];
+  } else {
+    ({ reply, acknowledged } = await ctx.replication.append(keySlot(ck.meta), args));
+  }
+  const base = BASE_LENGTH[reply[0]!] ?? 4;
+  if (reply.length === base + 3 && reply[base] === 'rolled') {
+    ctx.fence.rotated(channel, reply[base + 1]!, Number(reply[base + 2]), reply[0] === 'new' ? reply[1]! : (await head(ctx, channel)).epoch);
+  }
   let message: StoredMessage;
   let duplicate = false;
   switch (reply[0]) {
@@ -88,7 +103,10 @@ export async function append(ctx: RedisContext, channel: string, data: JsonValue
       const [, channelJson, epoch, offset, time, dataJson] = reply as [string, string, string, string, string, string];
       const first = { channel: JSON.parse(channelJson) as string, epoch, offset: Number(offset), time: Number(time), json: dataJson };
       // The script compared channel and data already: this is the duplicate.
-      return duplicateOfKey(key!, first, first.channel, dataJson);
+      const result = duplicateOfKey(key!, first, first.channel, dataJson);
+      // Stored by an attempt that was answered "outcome unknown": committed now, or still unknown.
+      await commitAppend(ctx, ck, channelJson, result.message, acknowledged, false);
+      return result;
     }
     case 'conflict': {
       const [, channelJson, epoch, offset] = reply as [string, string, string, string];
@@ -108,6 +126,7 @@ export async function append(ctx: RedisContext, channel: string, data: JsonValue
       message = { channel, epoch, offset: Number(offset), data: decodeData(json), time: Number(time) };
     }
   }
+  await commitAppend(ctx, ck, channelJson, message, acknowledged, !duplicate);
   if (claim !== undefined) {
     const result = { channel, epoch: message.epoch, offset: message.offset, time: message.time };
     try {
@@ -120,6 +139,50 @@ export async function append(ctx: RedisContext, channel: string, data: JsonValue
   return { message, duplicate };
 }
 
+/** The length of each append reply before the fence's `'rolled', oldEpoch, found` (see APPEND_LUA). */
+const BASE_LENGTH: Readonly<Record<string, number>> = { new: 4, dup: 6, conflict: 4, pubdup: 5 };
+
+/**
+ * Durability `replicas`: an append (or a duplicate of one) is answered only once replicas hold it.
+ * Short of them, "outcome unknown" (the publisher resends with its idempotency key, and the resend
+ * commits it once they are back); else the commit script moves the channel's committed offset to it and
+ * publishes what it passes. The fence learns the committed position in both modes.
+ * @param fresh - whether this call stored the message (its loss by a rotation is then "outcome unknown")
+ */
+async function commitAppend(ctx: RedisContext, ck: ChannelKeys, channelJson: string, message: StoredMessage, acknowledged: number, fresh: boolean): Promise<void> {
+  const { connection, replication } = ctx;
+  if (replication === undefined) {
+    // A duplicate may name an older epoch: only what this call committed is news to the fence.
+    if (fresh) ctx.fence.observe(message.channel, message.epoch, message.offset);
+    return;
+  }
+  if (acknowledged < replication.replicas) {
+    // A resend of a message committed long ago needs no replica now: it was acknowledged then.
+    if (!fresh && (await committedAlready(ctx, ck, message))) return;
+    replication.countShort(1, acknowledged);
+    throw new StoreOutcomeUnknownError(
+      `redis store: the message was stored but only ${acknowledged} of the ${replication.replicas} replica(s) asked for acknowledged it in time; it is not delivered yet: resend it with its idempotency key`,
+    );
+  }
+  const reply = await replication.commits.commit(`${message.epoch}\n${ck.meta}`, message.offset, (offset) =>
+    connection.exec('append', async () =>
+      (await connection.script('lifelineCommit')(ck.meta, ck.history, message.epoch, String(offset), channelJson, ctx.fanout.topic(ck), ctx.fanout.command)) as string[],
+    ),
+  );
+  if (reply[0] === 'gone') {
+    // The channel's epoch changed since (the fence rotated it): this copy of the message is gone with it.
+    if (fresh) throw new StoreOutcomeUnknownError('redis store: the message was stored, then its channel\'s history was rotated (a failover lost data); resend it with its idempotency key');
+    return;
+  }
+  ctx.fence.observe(message.channel, message.epoch, Number(reply[1]));
+}
+
+/** Whether `message` is at or below its channel's committed offset, in its epoch (a read of the meta hash). */
+async function committedAlready({ connection }: RedisContext, ck: ChannelKeys, message: StoredMessage): Promise<boolean> {
+  const [epoch, committed, last] = await connection.exec('append', () => connection.client.hmget(ck.meta, 'epoch', 'committed', 'last'));
+  return epoch === message.epoch && Number(committed ?? last ?? 0) >= message.offset;
+}
+
 /** The conflict of a key another channel holds, with where its first message went when that is still known. */
 async function conflictElsewhere({ connection, keys: k }: RedisContext, key: string, other: string): Promise<IdempotencyConflictError> {
   const [epoch, offset] = await connection.exec('append', () => connection.client.hmget(k.channel(other).idempotency(key), 'epoch', 'offset'));
@@ -129,14 +192,16 @@ async function conflictElsewhere({ connection, keys: k }: RedisContext, key: str
 
 /** `read` from a position: see READ_LUA; `complete` is decided here by the shared rule, on the script's snapshot. */
 export async function read(
-  { connection, keys: k, options: o }: RedisContext,
+  ctx: RedisContext,
   channel: string,
   from: ChannelPosition,
   limit: number,
   maxBytes: number,
   now: number,
 ): Promise<ReadResult> {
+  const { connection, keys: k, options: o } = ctx;
   const ck = k.channel(channel);
+  const [fenceEpoch, fenceSeen] = ctx.fence.args(channel);
   const reply = (await connection.exec('read', () =>
     connection.script('lifelineRead')(
       ck.meta,
@@ -148,13 +213,17 @@ export async function read(
       String(from.offset),
       String(limit + 1),
       maxBytes === Infinity ? '' : String(maxBytes),
+      fenceEpoch,
+      fenceSeen,
+      randomEpoch(),
     ),
   )) as string[];
   const head: ChannelPosition = { epoch: reply[0]!, offset: Number(reply[1]) };
+  fenced(ctx, channel, head, reply[4]!, reply[5]!);
   const plan = planRead(head, Number(reply[2]), from, reply[3]!);
   const messages: StoredMessage[] = [];
-  const rows = (reply.length - 4) / 3;
-  for (let i = 4; i + 2 < reply.length && messages.length < limit; i += 3) {
+  const rows = (reply.length - 6) / 3;
+  for (let i = 6; i + 2 < reply.length && messages.length < limit; i += 3) {
     // A row with empty data is the look-ahead past a byte bound: proof of more, not a message.
     if (reply[i + 2] === '') break;
     messages.push({ channel, epoch: head.epoch, offset: Number(reply[i]), data: decodeData(reply[i + 2]!), time: Number(reply[i + 1]) });
@@ -162,14 +231,24 @@ export async function read(
   return { messages, complete: plan.complete, more: rows > messages.length, head };
 }
 
-/** `head`: see HEAD_LUA; creates nothing but the store's empty epoch. */
-export async function head({ connection, keys: k }: RedisContext, channel: string): Promise<ChannelPosition> {
+/** `head`: see HEAD_LUA; creates nothing but the store's empty epoch (and the fence's rotation). */
+export async function head(ctx: RedisContext, channel: string): Promise<ChannelPosition> {
+  const { connection, keys: k } = ctx;
   const ck = k.channel(channel);
-  const [epoch, last] = (await connection.exec('head', () => connection.script('lifelineHead')(ck.meta, ck.emptyEpoch, randomEmptyEpoch()))) as [
-    string,
-    string,
-  ];
-  return { epoch, offset: Number(last) };
+  const [fenceEpoch, fenceSeen] = ctx.fence.args(channel);
+  const [epoch, last, rolledEpoch, rolledFound] = (await connection.exec('head', () =>
+    connection.script('lifelineHead')(ck.meta, ck.emptyEpoch, ck.history, randomEmptyEpoch(), fenceEpoch, fenceSeen, randomEpoch()),
+  )) as [string, string, string, string];
+  const position = { epoch, offset: Number(last) };
+  fenced(ctx, channel, position, rolledEpoch, rolledFound);
+  return position;
+}
+
+/** After a read or head: report the fence's rotation, if the script made one, and remember what was seen. */
+function fenced(ctx: RedisContext, channel: string, head: ChannelPosition, rolledEpoch: string, rolledFound: string): void {
+  if (rolledEpoch !== '') ctx.fence.rotated(channel, rolledEpoch, Number(rolledFound), head.epoch);
+  // An unwritten channel's empty epoch is not worth remembering: nothing in it can be lost.
+  if (head.offset > 0) ctx.fence.observe(channel, head.epoch, head.offset);
 }
 
 /**

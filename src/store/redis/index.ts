@@ -10,6 +10,7 @@
  * `scripts.ts` (the Lua), `connection.ts` (the command connection, timeouts, availability),
  * `fanout.ts` (interest, topics placed on subscribers, resubscriptions), `shard.ts` (one subscriber
  * connection and its liveness check), `history.ts`, `sessions.ts`, `claims.ts` (the operations),
+ * `durability.ts` (the replicas' acknowledgement and the commit), `fence.ts` (the rollback fence),
  * `core.ts` (the engine behind the guard), `options.ts` and `store.ts` (what users pass and get).
  * @packageDocumentation
  */
@@ -21,8 +22,12 @@ export {
   DEFAULT_LINGER_MS,
   DEFAULT_LIVENESS_INTERVAL_MS,
   DEFAULT_REDIS_PREFIX,
+  DEFAULT_REPLICATION_TIMEOUT_MS,
+  FENCE_CAPACITY,
+  type RedisDurability,
   type RedisFanoutMode,
   type RedisStoreEvent,
   type RedisStoreOptions,
 } from './options.js';
-export { RedisStore, createRedisStore } from './store.js';
+export { RedisStore, createRedisStore, type DurabilityStats } from './store.js';
+export type { StoreRollback } from '../types.js';

@@ -15,6 +15,22 @@ export const DEFAULT_LIVENESS_INTERVAL_MS = 5000;
 export const DEFAULT_COMMAND_TIMEOUT_MS = 5000;
 /** Default time a channel's topic stays subscribed after its last local follower left, in ms. */
 export const DEFAULT_LINGER_MS = 30_000;
+/** Default longest wait for replicas to acknowledge a batch of appends (`durability: 'replicas'`), in ms. */
+export const DEFAULT_REPLICATION_TIMEOUT_MS = 1000;
+/** Channels whose highest committed offset a store remembers for its rollback fence (see `fence.ts`). */
+export const FENCE_CAPACITY = 100_000;
+
+/**
+ * When an append counts as done (acknowledged, fanned out, readable):
+ * - `primary` (the default): when the Redis primary has it. Nothing more is asked of Redis, so it costs
+ *   nothing and works without replicas; a failover to a replica that was behind can lose the last
+ *   acknowledged appends (the rollback fence then rotates the channel's epoch: readers are told).
+ * - `replicas`: when `replicas` replicas have it too (`WAIT`). An acknowledged append survives the
+ *   failover to any of them.
+ * - `replicas-aof`: when `replicas` replicas have written it to their append-only file (`WAITAOF`,
+ *   Redis 7.2+; refused at start on older Redis).
+ */
+export type RedisDurability = 'primary' | 'replicas' | 'replicas-aof';
 
 /**
  * How appends reach other processes.
@@ -31,7 +47,11 @@ export type RedisStoreEvent =
   | FanoutEvent
   | { readonly type: 'connection-error'; readonly connection: 'command'; readonly error: Error }
   | { readonly type: 'command-timeout'; readonly operation: string; readonly timeoutMs: number }
-  | { readonly type: 'sweep-failed'; readonly error: unknown };
+  | { readonly type: 'sweep-failed'; readonly error: unknown }
+  /** A batch of appends that fewer than `replicas` replicas acknowledged in time: each was answered "outcome unknown". */
+  | { readonly type: 'replication-short'; readonly appends: number; readonly acknowledged: number; readonly replicas: number }
+  /** The rollback fence forgot the channel it saw least recently, to stay within its bound. */
+  | { readonly type: 'fence-evicted'; readonly channel: string };
 
 /** Options of `createRedisStore`: `url` (one Redis) or `cluster` (a Redis Cluster). */
 export interface RedisStoreOptions extends StoreOptions {
@@ -73,6 +93,21 @@ export interface RedisStoreOptions extends StoreOptions {
    * without closing the connection looks exactly like this). @default 5000
    */
   commandTimeoutMs?: number;
+  /**
+   * When an append is acknowledged: by the primary (`'primary'`), or once `replicas` replicas have it
+   * (`'replicas'`, `WAIT`) or have written it to disk (`'replicas-aof'`, `WAITAOF`, Redis 7.2+). Until then
+   * it is neither readable nor fanned out. When the replicas do not confirm within
+   * `replicationTimeoutMs`, the append rejects with `StoreOutcomeUnknownError` (resend it with its
+   * idempotency key). See {@link RedisDurability}. @default 'primary'
+   */
+  durability?: RedisDurability;
+  /** How many replicas must acknowledge an append (`durability` `'replicas'` or `'replicas-aof'`); an integer >= 1. @default 1 */
+  replicas?: number;
+  /**
+   * Longest wait for the replicas' acknowledgement of a batch of appends, in ms; less than
+   * `commandTimeoutMs`. @default 1000 (half of `commandTimeoutMs` when that is less than 2000)
+   */
+  replicationTimeoutMs?: number;
   /** Told about connection errors, timeouts, fan-out stalls and failed sweeps. Must not throw. */
   onEvent?: (event: RedisStoreEvent) => void;
   /**
@@ -94,6 +129,9 @@ export interface RedisSettings {
   readonly lingerMs: number;
   readonly livenessIntervalMs: number;
   readonly commandTimeoutMs: number;
+  readonly durability: RedisDurability;
+  readonly replicas: number;
+  readonly replicationTimeoutMs: number;
   readonly onEvent: ((event: RedisStoreEvent) => void) | undefined;
   readonly redisOptions: RedisOptions;
 }
@@ -129,6 +167,8 @@ export function resolveRedisSettings(options: RedisStoreOptions): RedisSettings 
     lingerMs = DEFAULT_LINGER_MS,
     livenessIntervalMs = DEFAULT_LIVENESS_INTERVAL_MS,
     commandTimeoutMs = DEFAULT_COMMAND_TIMEOUT_MS,
+    durability = 'primary',
+    replicas = 1,
     onEvent,
     redisOptions = {},
   } = options;
@@ -145,6 +185,17 @@ export function resolveRedisSettings(options: RedisStoreOptions): RedisSettings 
   // The first hash tag of every key must be the layout's own (see keys.ts).
   if (/[{}]/.test(prefix)) throw new RangeError(`prefix must not contain { or }, got ${JSON.stringify(prefix)}`);
   if (fanout !== 'interest' && fanout !== 'broadcast') throw new RangeError(`fanout must be 'interest' or 'broadcast', got ${String(fanout)}`);
+  if (durability !== 'primary' && durability !== 'replicas' && durability !== 'replicas-aof') {
+    throw new RangeError(`durability must be 'primary', 'replicas' or 'replicas-aof', got ${String(durability)}`);
+  }
+  if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 1) throw new RangeError(`replicas must be an integer >= 1, got ${String(replicas)}`);
+  positive(commandTimeoutMs, 'commandTimeoutMs');
+  // The replicas' wait runs inside one operation, which commandTimeoutMs bounds: it must fit (the
+  // default shrinks to half a short commandTimeoutMs; one given must be less).
+  const replicationTimeoutMs = positive(options.replicationTimeoutMs ?? Math.min(DEFAULT_REPLICATION_TIMEOUT_MS, commandTimeoutMs / 2), 'replicationTimeoutMs');
+  if (durability !== 'primary' && replicationTimeoutMs >= commandTimeoutMs) {
+    throw new RangeError(`replicationTimeoutMs (${replicationTimeoutMs}) must be less than commandTimeoutMs (${commandTimeoutMs})`);
+  }
   if (onEvent !== undefined && typeof onEvent !== 'function') throw new TypeError('onEvent must be a function');
   if (typeof redisOptions !== 'object' || redisOptions === null) throw new TypeError('redisOptions must be an object');
   return {
@@ -156,6 +207,10 @@ export function resolveRedisSettings(options: RedisStoreOptions): RedisSettings 
     lingerMs: nonNegative(lingerMs, 'lingerMs'),
     livenessIntervalMs: positive(livenessIntervalMs, 'livenessIntervalMs'),
     commandTimeoutMs: positive(commandTimeoutMs, 'commandTimeoutMs'),
+    durability,
+    replicas,
+    // WAIT takes whole ms; 0 would mean "forever".
+    replicationTimeoutMs: Math.max(1, Math.ceil(replicationTimeoutMs)),
     onEvent,
     redisOptions,
   };

@@ -75,6 +75,34 @@ local function recordClaim(claim, index, id, state, incident, result, fp, untilT
   if indexPx ~= '' then redis.call('PEXPIRE', index, indexPx) else redis.call('PERSIST', index) end
 end
 
+-- The offset readers may see: 'committed' (issue 16), or 'last' in a channel written before it existed.
+local function committedOf(r) return tonumber(r[3] or r[2] or '0') end
+
+-- The rollback fence (fence.ts): this process saw offset seen committed in epoch fenceEpoch. If the
+-- channel is still in that epoch but holds fewer entries (a failover to a replica that was behind), its
+-- history is dropped and the epoch rotated, so no offset is ever reused with other data in one epoch.
+-- If it holds them all but its committed mark is lower (the mark's write was not yet replicated), the
+-- mark is moved up: those entries were acknowledged. Returns {oldEpoch, found} when it rotated.
+local function fence(meta, history, fenceEpoch, fenceSeen, newEpoch)
+  if fenceEpoch == '' then return nil end
+  local r = redis.call('HMGET', meta, 'epoch', 'last', 'committed')
+  if r[1] ~= fenceEpoch then return nil end
+  local last, seen = tonumber(r[2] or '0'), tonumber(fenceSeen)
+  if last >= seen then
+    if committedOf(r) < seen then redis.call('HSET', meta, 'committed', fenceSeen) end
+    return nil
+  end
+  redis.call('DEL', history)
+  redis.call('HSET', meta, 'epoch', newEpoch, 'last', '0', 'committed', '0')
+  return {fenceEpoch, fmt(last)}
+end
+
+-- The publish of one entry on the channel's topic, as fanout.ts parses it.
+local function publishEntry(command, topic, channelJson, epoch, offset, time, data)
+  redis.call(command, topic, '{"type":"append","channel":' .. channelJson .. ',"epoch":"' .. epoch ..
+    '","offset":' .. offset .. ',"time":' .. time .. ',"data":' .. data .. '}')
+end
+
 -- Whether id is below its scope's window.
 local function forgotten(index, id, perScope)
   local top = redis.call('ZRANGE', index, -1, -1, 'WITHSCORES')[2]
@@ -87,20 +115,28 @@ end
  * one channel, so one slot. ARGV: newEpoch, now, channelJson, dataJson, maxCount, ageCutoff, until, px,
  * topic, publishCommand ('PUBLISH' | 'SPUBLISH' | '' for none), channelPart,
  * keyMode ('' | 'key' | 'scoped-key'), keyPart, perScopeKeys, idempotencyHead,
- * pubMode ('' | 'pub'), pubId, fingerprint, perScopeClaims.
+ * pubMode ('' | 'pub'), pubId, fingerprint, perScopeClaims, commitMode ('primary' | 'replicas'),
+ * fenceEpoch ('' none), fenceSeen.
  * Returns `{'new', epoch, offset, time}`, `{'dup', channelJson, epoch, offset, time, dataJson}` for a live
  * idempotency key with the same content, `{'conflict', channelJson, epoch, offset}` for one with other
  * content, `{'pubdup', fingerprint, epoch, offset, time}` for a client message id this scope already
- * published on this channel (the caller compares the fingerprint).
+ * published on this channel (the caller compares the fingerprint); each followed by
+ * `'rolled', oldEpoch, found` when the fence rotated the epoch first (see `fence` in the prelude).
  *
  * The checks, the offset, the entry, the trimming, the dedupe records and the publish happen together or
- * not at all: a message is never stored without its record, nor published unstored. (Issue 16 moves the
- * publish after a `WAIT`: the script then stores, and a commit script publishes what replicas hold.)
+ * not at all: a message is never stored without its record, nor published unstored. With commitMode
+ * `primary` the entry is committed (readable) and published at once; with `replicas` it is stored only,
+ * and COMMIT_LUA commits and publishes it once replicas acknowledged it (`durability.ts`).
  */
 export const APPEND_LUA = `${PRELUDE}
 local meta, history, channels = KEYS[1], KEYS[2], KEYS[3]
 local newEpoch, now, channelJson, data = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local keyMode, pubMode = ARGV[12], ARGV[16]
+local rolled = fence(meta, history, ARGV[21], ARGV[22], newEpoch)
+local function out(t)
+  if rolled then t[#t + 1] = 'rolled'; t[#t + 1] = rolled[1]; t[#t + 1] = rolled[2] end
+  return t
+end
 local idem, idemScope, pubIds
 local k = 4
 if keyMode ~= '' then
@@ -111,15 +147,15 @@ if pubMode ~= '' then pubIds = KEYS[k] end
 if idem then
   local r = redis.call('HMGET', idem, 'channel', 'epoch', 'offset', 'time', 'data', 'until')
   if r[1] and live(r[6], now) then
-    if r[1] ~= channelJson or r[5] ~= data then return {'conflict', r[1], r[2], r[3]} end
-    return {'dup', r[1], r[2], r[3], r[4], r[5]}
+    if r[1] ~= channelJson or r[5] ~= data then return out({'conflict', r[1], r[2], r[3]}) end
+    return out({'dup', r[1], r[2], r[3], r[4], r[5]})
   end
 end
 if pubIds then
   local found = redis.call('ZRANGEBYSCORE', pubIds, ARGV[17], ARGV[17])
   for i = 1, #found do
     local id, untilText, fp, epoch, offset, time = string.match(found[i], '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|(.*)$')
-    if live(untilText, now) then return {'pubdup', fp, epoch, offset, time} end
+    if live(untilText, now) then return out({'pubdup', fp, epoch, offset, time}) end
   end
 end
 local epoch = redis.call('HGET', meta, 'epoch')
@@ -127,7 +163,7 @@ if not epoch then
   -- A history left without its meta key belongs to a lost epoch: dropped, never served under the new one.
   redis.call('DEL', history)
   epoch = newEpoch
-  redis.call('HSET', meta, 'epoch', epoch, 'last', '0')
+  redis.call('HSET', meta, 'epoch', epoch, 'last', '0', 'committed', '0')
   redis.call('SADD', channels, ARGV[11])
 end
 local last = redis.call('HINCRBY', meta, 'last', 1)
@@ -163,11 +199,36 @@ if pubIds then
   redis.call('ZREMRANGEBYSCORE', pubIds, '-inf', tonumber(top) - tonumber(ARGV[19]))
   if ARGV[8] ~= '' then redis.call('PEXPIRE', pubIds, ARGV[8]) else redis.call('PERSIST', pubIds) end
 end
-if ARGV[10] ~= '' then
-  redis.call(ARGV[10], ARGV[9], '{"type":"append","channel":' .. channelJson .. ',"epoch":"' .. epoch ..
-    '","offset":' .. offset .. ',"time":' .. time .. ',"data":' .. data .. '}')
+if ARGV[20] == 'primary' then
+  redis.call('HSET', meta, 'committed', offset)
+  if ARGV[10] ~= '' then publishEntry(ARGV[10], ARGV[9], channelJson, epoch, offset, time, data) end
 end
-return {'new', epoch, offset, time}
+return out({'new', epoch, offset, time})
+`;
+
+/**
+ * Commit (durability `replicas`): replicas acknowledged the channel's entries up to `offset`, so move its
+ * committed mark there (never back, never past `last`) and publish the entries it passes, in order.
+ * KEYS: meta, history. ARGV: epoch, offset, channelJson, topic, publishCommand ('' for none).
+ * Returns `{'gone'}` when the channel is no longer in `epoch` (the fence rotated it: the entry is lost),
+ * else `{'ok', committed}`.
+ */
+export const COMMIT_LUA = `${PRELUDE}
+local meta, history = KEYS[1], KEYS[2]
+local r = redis.call('HMGET', meta, 'epoch', 'last', 'committed')
+if r[1] ~= ARGV[1] then return {'gone'} end
+local committed = committedOf(r)
+local to = math.min(tonumber(ARGV[2]), tonumber(r[2] or '0'))
+if to <= committed then return {'ok', fmt(committed)} end
+redis.call('HSET', meta, 'committed', fmt(to))
+if ARGV[5] ~= '' then
+  local rows = redis.call('XRANGE', history, fmt(committed + 1) .. '-0', fmt(to) .. '-0')
+  for i = 1, #rows do
+    local row = rows[i]
+    publishEntry(ARGV[5], ARGV[4], ARGV[3], ARGV[1], fmt(offsetOf(row)), row[2][2], row[2][4])
+  end
+end
+return {'ok', fmt(to)}
 `;
 
 /**
@@ -189,10 +250,13 @@ return {'ok'}
 `;
 
 /**
- * Read. KEYS: meta, history, emptyEpoch. ARGV: freshEmptyEpoch, ageCutoff, fromEpoch, fromOffset, limit, maxBytes.
- * Returns `{epoch, last, firstRetained, emptyEpoch, offset1, time1, data1, ...}` with at most `limit + 1`
- * messages, and no more once `maxBytes` of data are reached (then one more row, as `limit + 1` does, so
- * the caller learns there is more). Creates nothing: an unwritten channel has the empty epoch.
+ * Read. KEYS: meta, history, emptyEpoch. ARGV: freshEmptyEpoch, ageCutoff, fromEpoch, fromOffset, limit,
+ * maxBytes, fenceEpoch ('' none), fenceSeen, rotateEpoch.
+ * Returns `{epoch, committed, firstRetained, emptyEpoch, rolledEpoch, rolledFound, offset1, time1, data1, ...}`
+ * with at most `limit + 1` messages, and no more once `maxBytes` of data are reached (then one more row,
+ * as `limit + 1` does, so the caller learns there is more); `rolledEpoch` is '' unless the fence rotated
+ * the epoch. Nothing past the committed offset is seen. Creates nothing (but the fence's rotation): an
+ * unwritten channel has the empty epoch.
  *
  * Where the messages start mirrors `planRead` in `rules.ts` (the reference rule); the caller decides
  * `complete` with `planRead` itself, on the same snapshot.
@@ -200,19 +264,22 @@ return {'ok'}
 export const READ_LUA = `${PRELUDE}
 local meta, history = KEYS[1], KEYS[2]
 local empty = emptyEpoch(KEYS[3], ARGV[1])
-local epoch = redis.call('HGET', meta, 'epoch')
-if not epoch then return {empty, '0', '1', empty} end
+local rolled = fence(meta, history, ARGV[7], ARGV[8], ARGV[9]) or {'', ''}
+local r = redis.call('HMGET', meta, 'epoch', 'last', 'committed')
+local epoch = r[1]
+if not epoch then return {empty, '0', '1', empty, rolled[1], rolled[2]} end
 trimAge(history, ARGV[2])
-local last = tonumber(redis.call('HGET', meta, 'last') or '0')
+-- Readers see up to the committed offset only: entries above it wait for their replicas.
+local last = committedOf(r)
 local oldest = redis.call('XRANGE', history, '-', '+', 'COUNT', 1)[1]
 local first = last + 1
-if oldest then first = offsetOf(oldest) end
+if oldest then first = math.min(offsetOf(oldest), last + 1) end
 local fromOffset = tonumber(ARGV[4])
 local start = first
 if ARGV[3] == epoch and fromOffset <= last and fromOffset + 1 > first then start = fromOffset + 1 end
-local out = {epoch, fmt(last), fmt(first), empty}
+local out = {epoch, fmt(last), fmt(first), empty, rolled[1], rolled[2]}
 if start <= last then
-  local rows = redis.call('XRANGE', history, fmt(start) .. '-0', '+', 'COUNT', ARGV[5])
+  local rows = redis.call('XRANGE', history, fmt(start) .. '-0', fmt(last) .. '-0', 'COUNT', ARGV[5])
   local bytes, maxBytes = 0, tonumber(ARGV[6])
   for i = 1, #rows do
     local row = rows[i]
@@ -234,11 +301,16 @@ end
 return out
 `;
 
-/** Head. KEYS: meta, emptyEpoch. ARGV: freshEmptyEpoch. Returns `{epoch, last}`; creates nothing. */
+/**
+ * Head. KEYS: meta, emptyEpoch, history. ARGV: freshEmptyEpoch, fenceEpoch ('' none), fenceSeen, rotateEpoch.
+ * Returns `{epoch, committed, rolledEpoch, rolledFound}` (`rolledEpoch` '' unless the fence rotated the
+ * epoch); creates nothing but the fence's rotation.
+ */
 export const HEAD_LUA = `${PRELUDE}
-local epoch = redis.call('HGET', KEYS[1], 'epoch')
-if not epoch then return {emptyEpoch(KEYS[2], ARGV[1]), '0'} end
-return {epoch, redis.call('HGET', KEYS[1], 'last') or '0'}
+local rolled = fence(KEYS[1], KEYS[3], ARGV[2], ARGV[3], ARGV[4]) or {'', ''}
+local r = redis.call('HMGET', KEYS[1], 'epoch', 'last', 'committed')
+if not r[1] then return {emptyEpoch(KEYS[2], ARGV[1]), '0', rolled[1], rolled[2]} end
+return {r[1], fmt(committedOf(r)), rolled[1], rolled[2]}
 `;
 
 /**
@@ -376,7 +448,8 @@ export const SCRIPTS = {
   lifelineAppend: { lua: APPEND_LUA }, // variable key count: the first argument is the number of keys
   lifelineOwnKey: { lua: OWN_KEY_LUA, numberOfKeys: 1 },
   lifelineRead: { lua: READ_LUA, numberOfKeys: 3 },
-  lifelineHead: { lua: HEAD_LUA, numberOfKeys: 2 },
+  lifelineHead: { lua: HEAD_LUA, numberOfKeys: 3 },
+  lifelineCommit: { lua: COMMIT_LUA, numberOfKeys: 2 },
   lifelineTrim: { lua: TRIM_LUA, numberOfKeys: 3 },
   lifelineClaim: { lua: CLAIM_LUA, numberOfKeys: 2 },
   lifelineDeleteSession: { lua: DELETE_SESSION_LUA, numberOfKeys: 3 },

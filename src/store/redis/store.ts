@@ -6,10 +6,22 @@ import { checkListener } from '../checks.js';
 import type { AvailabilityListener } from '../availability.js';
 import { GuardedStore } from '../guarded.js';
 import { resolveStoreOptions } from '../options.js';
-import type { ChannelFollow, StoredMessage } from '../types.js';
+import type { ChannelFollow, StoredMessage, StoreRollback } from '../types.js';
 import { RedisCore } from './core.js';
 import type { FanoutStats } from './fanout.js';
-import { resolveRedisSettings, type RedisStoreOptions } from './options.js';
+import { resolveRedisSettings, type RedisDurability, type RedisStoreOptions } from './options.js';
+
+/** Counts of a {@link RedisStore}'s durability and rollback fence, for metrics. */
+export interface DurabilityStats {
+  /** Appends answered "outcome unknown" because fewer replicas than asked acknowledged them in time. */
+  readonly replicationShort: number;
+  /** Channels whose epoch this store's fence rotated (see {@link RedisStore.onRollback}). */
+  readonly rollbacks: number;
+  /** Channels the fence forgot to stay within its bound. */
+  readonly fenceEvicted: number;
+  /** Channels the fence remembers now. */
+  readonly fenceChannels: number;
+}
 
 /**
  * A store in Redis, shared by every process that uses the same Redis and prefix.
@@ -42,6 +54,11 @@ import { resolveRedisSettings, type RedisStoreOptions } from './options.js';
  *   bounded per scope (claims by id window, scoped idempotency keys by count).
  * - A call that was sent but got no answer (timeout, connection lost) rejects with
  *   `StoreOutcomeUnknownError`: it may have taken effect.
+ * - `durability` (see {@link RedisDurability}): with `'replicas'` an append is acknowledged, readable and
+ *   fanned out only once `replicas` replicas have it (`WAIT`, one per batch, on a connection of its own);
+ *   reads and heads never go past a channel's committed offset. In every mode the rollback fence
+ *   ({@link RedisStore.onRollback}) rotates a channel's epoch when Redis shows less of it than this
+ *   store saw committed, rather than reuse offsets.
  * - Data of the layout before partitioning (lifeline before Redis Cluster support) is refused, with
  *   a clear error, never read as empty.
  */
@@ -119,6 +136,28 @@ export class RedisStore extends GuardedStore {
     this.assertOpen();
     checkListener(listener);
     return this.#core.onResubscribe(listener);
+  }
+
+  /**
+   * Be told each time the rollback fence rotated a channel's epoch: this store had seen the channel
+   * committed up to `seen` in `epoch`, and Redis then held only `found` in that same epoch (a failover
+   * to a replica that was behind). The channel's history went with the old epoch, so readers holding
+   * its offsets are told their history is incomplete; offsets are never reused with other data in one
+   * epoch. The fence remembers, per channel, the highest committed offset this store saw in the
+   * current epoch (its appends, reads, heads and the fan-out's messages), for at most
+   * `FENCE_CAPACITY` channels (the least recently seen is forgotten first, with a `fence-evicted`
+   * event). Returns the unsubscribe function.
+   * @throws `StoreUnavailableError` when the store is closed
+   */
+  onRollback(listener: (rollback: StoreRollback) => void): () => void {
+    this.assertOpen();
+    checkListener(listener);
+    return this.#core.onRollback(listener);
+  }
+
+  /** Counts of the durability setting and the rollback fence (see {@link DurabilityStats}). */
+  durabilityStats(): DurabilityStats {
+    return this.#core.durabilityStats();
   }
 
   /** The fan-out's counts: appends received from Redis, channels followed, subscriber connections, resubscriptions. */

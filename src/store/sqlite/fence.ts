@@ -11,28 +11,9 @@ import { basename, dirname, extname, join } from 'node:path';
 import type Database from 'better-sqlite3';
 import { randomEpoch } from '../rules.js';
 
-/**
- * A channel found behind what clients may have seen, and the epoch it was given. A local copy of the
- * contract's `StoreRollback` (`src/store/types.ts`), which the Redis engine reports the same way.
- */
-export interface StoreRollback {
-  /** The channel. */
-  readonly channel: string;
-  /** The epoch clients may have seen (the fence's). */
-  readonly epoch: string;
-  /** The highest offset given out in `epoch`, as the fence remembers it. */
-  readonly seen: number;
-  /**
-   * The newest offset the database holds in `epoch`: lower than `seen`; 0 when it holds the channel in
-   * another (older) epoch, or not at all.
-   */
-  readonly found: number;
-  /**
-   * The channel's epoch from now on: a fresh random one. For a channel the database does not hold at all,
-   * its empty epoch (the channel is unwritten; its first append makes a fresh random epoch, as always).
-   */
-  readonly newEpoch: string;
-}
+import type { StoreRollback } from '../types.js';
+
+export type { StoreRollback };
 
 /** The schema name the fence file is attached under, on every connection of the engine. */
 export const FENCE_SCHEMA = 'fence';
