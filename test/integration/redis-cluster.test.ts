@@ -16,7 +16,7 @@ import { createRedisStore } from '../../src/store/redis/index.js';
 import { redisKeys } from '../../src/store/redis/keys.js';
 import { keySlot } from '../../src/store/redis/partitions.js';
 import { clusterSkipReason, RedisCluster } from '../support/redis-cluster.js';
-import { killAll, startServe, type ServeProcess } from '../support/serve-process.js';
+import { killAll, startServe, type ServeProcess, publishTo } from '../support/serve-process.js';
 import { connectV1, type V1Peer } from '../support/v1-peer.js';
 
 const KEY = 'cluster-test-key-0123456789';
@@ -56,14 +56,8 @@ async function subscriber(url: string, channels: readonly string[]): Promise<V1P
   return peer;
 }
 
-/** POST /publish on a serve node. */
 async function publish(node: ServeProcess, channel: string, data: unknown): Promise<void> {
-  const res = await fetch(`http://127.0.0.1:${node.port}/publish`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ channel, data }),
-  });
-  expect(res.status).toBe(200);
+  expect(await publishTo(node, KEY, channel, data)).toBe(200);
 }
 
 /** One counter of a node's /metrics. */

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EventFrame, SubscribedFrame, WelcomeFrame } from '../../src/protocol/index.js';
-import { killAll, startServe, tempDataDir, type ServeProcess } from '../support/serve-process.js';
+import { killAll, startServe, tempDataDir, type ServeProcess, publishTo } from '../support/serve-process.js';
 import { connectV1, type V1Peer } from '../support/v1-peer.js';
 
 const KEY = 'restore-test-key-0123456789';
@@ -20,12 +20,7 @@ afterEach(async () => {
 });
 
 async function publish(node: ServeProcess, channel: string, data: unknown): Promise<void> {
-  const res = await fetch(`http://127.0.0.1:${node.port}/publish`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ channel, data }),
-  });
-  expect(res.status).toBe(200);
+  expect(await publishTo(node, KEY, channel, data)).toBe(200);
 }
 
 async function events(peer: V1Peer, count: number): Promise<EventFrame[]> {

@@ -123,3 +123,14 @@ export async function killAll(): Promise<void> {
   for (const child of children) child.kill('SIGKILL');
   await Promise.all(children.map((c) => (c.exitCode === null && c.signalCode === null ? once(c, 'exit') : undefined)));
 }
+
+/** `POST /publish` on a serve process with bearer `key`; resolves with the HTTP status. */
+export async function publishTo(node: Pick<ServeProcess, 'port'>, key: string, channel: string, data: unknown): Promise<number> {
+  const res = await fetch(`http://127.0.0.1:${node.port}/publish`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ channel, data }),
+  });
+  await res.arrayBuffer();
+  return res.status;
+}
