@@ -6,10 +6,10 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
 import { startDrill } from '../support/drill-process.js';
 import { deletePrefix, REDIS_URL, uniquePrefix } from '../support/redis.js';
 import { killAll, startServe, tempDataDir } from '../support/serve-process.js';
+import { opens } from '../support/connect-probe.js';
 
 const KEY = 'workers-test-key-0123456789';
 const prefix = uniquePrefix('workers');
@@ -21,26 +21,6 @@ afterEach(async () => {
 afterAll(async () => {
   await deletePrefix(REDIS_URL, prefix);
 });
-
-/** Try one connection; true when it opened. */
-function probe(url: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const ws = new WebSocket(url);
-    const timer = setTimeout(() => {
-      ws.terminate();
-      resolve(false);
-    }, 2000);
-    ws.on('open', () => {
-      clearTimeout(timer);
-      ws.close();
-      resolve(true);
-    });
-    ws.on('error', () => {
-      clearTimeout(timer);
-      resolve(false);
-    });
-  });
-}
 
 describe('--workers and SIGHUP rolling restarts', () => {
   it('refuses to start several workers on a store they cannot share (memory)', async () => {
@@ -60,7 +40,7 @@ describe('--workers and SIGHUP rolling restarts', () => {
     const prober = (async () => {
       while (probing) {
         const at = Date.now();
-        attempts.push({ at, ok: await probe(server.url) });
+        attempts.push({ at, ok: await opens(server.url) });
         await new Promise((r) => setTimeout(r, Math.max(0, 50 - (Date.now() - at))));
       }
     })();

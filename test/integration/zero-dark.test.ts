@@ -11,9 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
 import { startDrill } from '../support/drill-process.js';
 import { killAll, startServe, tempDataDir, type ServeProcess } from '../support/serve-process.js';
+import { opens } from '../support/connect-probe.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const KEY = 'zero-dark-test-key-0123456789';
@@ -40,26 +40,6 @@ function deployCopy(): { bin: string; setVersion: (v: string) => void } {
   return { bin: join(dir, 'bin', 'lifeline.js'), setVersion };
 }
 
-/** Try one connection; true when it opened. */
-function probe(url: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const ws = new WebSocket(url);
-    const timer = setTimeout(() => {
-      ws.terminate();
-      resolve(false);
-    }, 2000);
-    ws.on('open', () => {
-      clearTimeout(timer);
-      ws.close();
-      resolve(true);
-    });
-    ws.on('error', () => {
-      clearTimeout(timer);
-      resolve(false);
-    });
-  });
-}
-
 /** A client opening a fresh connection every 50 ms until stopped. */
 function startProber(url: string) {
   const attempts: { at: number; ok: boolean }[] = [];
@@ -67,7 +47,7 @@ function startProber(url: string) {
   const done = (async () => {
     while (probing) {
       const at = Date.now();
-      attempts.push({ at, ok: await probe(url) });
+      attempts.push({ at, ok: await opens(url) });
       await new Promise((r) => setTimeout(r, Math.max(0, 50 - (Date.now() - at))));
     }
   })();

@@ -182,10 +182,9 @@ function appendError(error: Error, where: string): Error {
 /** The Redis version that brought `WAITAOF`. */
 const WAITAOF_SINCE: readonly [number, number] = [7, 2];
 
-/** Redis's version (`INFO server`'s `redis_version`) as numbers. */
-function versionOf(info: string): number[] {
-  const text = /redis_version:([0-9.]+)/.exec(info)?.[1] ?? '0';
-  return text.split('.').map(Number);
+/** Redis's version (`INFO server`'s `redis_version`), as text ('unknown' when absent). */
+function versionOf(info: string): string {
+  return /redis_version:([0-9.]+)/.exec(info)?.[1] ?? 'unknown';
 }
 
 /**
@@ -196,10 +195,9 @@ export async function checkDurability(client: CommandClient, durability: RedisDu
   if (durability !== 'replicas-aof') return;
   const nodes: Redis[] = 'nodes' in client && typeof (client as Cluster).nodes === 'function' && (client as Cluster).isCluster ? (client as Cluster).nodes('master') : [client as Redis];
   for (const node of nodes) {
-    const info = await node.info('server');
-    const [major = 0, minor = 0] = versionOf(info);
+    const version = versionOf(await node.info('server'));
+    const [major = 0, minor = 0] = version.split('.').map((part) => Number(part) || 0);
     if (major < WAITAOF_SINCE[0] || (major === WAITAOF_SINCE[0] && minor < WAITAOF_SINCE[1])) {
-      const version = /redis_version:([0-9.]+)/.exec(info)?.[1] ?? 'unknown';
       throw new StoreError(
         `redis store: durability 'replicas-aof' needs WAITAOF, which Redis ${WAITAOF_SINCE.join('.')} brought; Redis at ${where} is ${version}. ` +
           `Upgrade Redis, or use durability 'replicas' (acknowledged once replicas hold the append in memory).`,

@@ -7,10 +7,10 @@
  */
 import type { StoreRollback } from '../types.js';
 
-/** The highest committed offset seen of one channel, in one epoch. */
+/** The highest committed offset seen of one channel, in one epoch (moved forward in place). */
 export interface FencePosition {
   readonly epoch: string;
-  readonly seen: number;
+  seen: number;
 }
 
 /**
@@ -56,8 +56,11 @@ export class RollbackFence {
   observe(channel: string, epoch: string, offset: number): void {
     const known = this.#seen.get(channel);
     if (known !== undefined) {
+      // Moved to the end (most recent); the same epoch's record is moved forward in place: this runs
+      // for every message the fan-out delivers, so no object per message.
       this.#seen.delete(channel);
-      if (known.epoch === epoch && known.seen >= offset) {
+      if (known.epoch === epoch) {
+        if (offset > known.seen) known.seen = offset;
         this.#seen.set(channel, known);
         return;
       }

@@ -18,6 +18,7 @@
 import type Database from 'better-sqlite3';
 import { decodeData } from '../records.js';
 import type { StoredMessage } from '../types.js';
+import { FeedPoller } from './feed-poller.js';
 import type { SqliteContext } from './open.js';
 import type { FanoutRow } from './statements.js';
 
@@ -40,9 +41,8 @@ export type AppendListener = (message: StoredMessage) => void;
  */
 export class FanoutFeed {
   readonly #ctx: SqliteContext;
-  readonly #intervalMs: number;
   readonly #listeners = new Set<AppendListener>();
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #poller: FeedPoller<FanoutRow>;
   /** The last feed row handed to the listeners. */
   #lastId = 0;
   /** `PRAGMA data_version` when last read: it changes when another connection commits. */
@@ -55,7 +55,6 @@ export class FanoutFeed {
   readonly #own = new Set<string>();
   /** The newest time handed out: a reader that fell behind looks at channels written since. */
   #lastTime = 0;
-  #closed = false;
 
   /**
    * @param ctx - the open database
@@ -63,7 +62,7 @@ export class FanoutFeed {
    */
   constructor(ctx: SqliteContext, intervalMs: number) {
     this.#ctx = ctx;
-    this.#intervalMs = intervalMs;
+    this.#poller = new FeedPoller({ intervalMs, batch: FEED_BATCH, listening: () => this.#listeners.size > 0, look: () => this.#look(), handOut: (rows) => this.#handOut(rows) });
     this.#lookTransaction = ctx.db.transaction((): FanoutRow[] => {
       const { sql } = ctx;
       // The first read starts the snapshot; data_version then tells whether another connection committed.
@@ -95,7 +94,7 @@ export class FanoutFeed {
     if (first) this.#start();
     return () => {
       this.#listeners.delete(entry);
-      if (this.#listeners.size === 0) this.#stop();
+      if (this.#listeners.size === 0) this.#poller.stop();
     };
   }
 
@@ -108,13 +107,12 @@ export class FanoutFeed {
 
   /** Stop for good (the store closes). */
   close(): void {
-    this.#closed = true;
     this.#listeners.clear();
-    this.#stop();
+    this.#poller.close();
   }
 
   #start(): void {
-    if (this.#closed) return;
+    if (this.#poller.closed) return;
     const { sql } = this.#ctx;
     // Only what is appended from now on: history is read by offset, not from the feed. One snapshot, so
     // the newest row and the version agree.
@@ -126,35 +124,7 @@ export class FanoutFeed {
       .deferred();
     this.#lastTime = this.#ctx.options.now();
     this.#own.clear();
-    this.#schedule();
-  }
-
-  #stop(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
-  }
-
-  #schedule(): void {
-    if (this.#closed || this.#listeners.size === 0) return;
-    this.#timer = setTimeout(() => this.#tick(), this.#intervalMs);
-    // A watcher never keeps the process alive by itself.
-    this.#timer.unref();
-  }
-
-  #tick(): void {
-    this.#timer = undefined;
-    try {
-      for (;;) {
-        const rows = this.#look();
-        if (rows.length === 0) break;
-        this.#handOut(rows);
-        if (rows.length < FEED_BATCH || this.#closed || this.#listeners.size === 0) break;
-      }
-    } catch {
-      // A lock that did not clear, the disk: nothing was handed out past #lastId, so the next tick
-      // reads from the same place. The store's own operations report the engine's state.
-    }
-    this.#schedule();
+    this.#poller.schedule();
   }
 
   /**

@@ -13,6 +13,7 @@
 import type Database from 'better-sqlite3';
 import { memberOf } from '../presence-rules.js';
 import type { PresenceChange } from '../types.js';
+import { FeedPoller } from './feed-poller.js';
 import type { SqliteContext } from './open.js';
 
 /** A row of `presence_feed`. */
@@ -33,23 +34,21 @@ const FEED_BATCH = 1000;
 /** The presence feed reader of one store: started by the first listener, stopped by the last one's removal or the store's close. */
 export class PresenceFeed {
   readonly #ctx: SqliteContext;
-  readonly #intervalMs: number;
+  readonly #poller: FeedPoller<PresenceFeedRow>;
   readonly #listeners = new Set<(change: PresenceChange) => void>();
   readonly #missedListeners = new Set<(channels?: readonly string[]) => void>();
   readonly #look: Database.Transaction<() => PresenceFeedRow[]>;
   readonly #last: Database.Statement<[], number>;
   readonly #version: Database.Statement<[], number>;
-  #timer: ReturnType<typeof setTimeout> | undefined;
   #soon = false;
   #lastId = 0;
   #dataVersion = -1;
   /** This store object changed presence since the last look: read even if `data_version` did not move. */
   #own = false;
-  #closed = false;
 
   constructor(ctx: SqliteContext, intervalMs: number) {
     this.#ctx = ctx;
-    this.#intervalMs = intervalMs;
+    this.#poller = new FeedPoller({ intervalMs, batch: FEED_BATCH, listening: () => this.#listeners.size > 0, look: () => this.#look.deferred(), handOut: (rows) => this.#handOut(rows) });
     const { db } = ctx;
     this.#last = db.prepare<[], number>('SELECT COALESCE(MAX(id), 0) FROM presence_feed').pluck();
     this.#version = ctx.sql.dataVersion;
@@ -79,7 +78,7 @@ export class PresenceFeed {
     if (first) this.#start();
     return () => {
       this.#listeners.delete(entry);
-      if (this.#listeners.size === 0) this.#stop();
+      if (this.#listeners.size === 0) this.#poller.stop();
     };
   }
 
@@ -101,20 +100,19 @@ export class PresenceFeed {
     this.#soon = true;
     setImmediate(() => {
       this.#soon = false;
-      if (this.#timer !== undefined && !this.#closed) this.#tick();
+      if (this.#poller.scheduled && !this.#poller.closed) this.#poller.tick();
     });
   }
 
   /** Stop for good (the store closes). */
   close(): void {
-    this.#closed = true;
     this.#listeners.clear();
     this.#missedListeners.clear();
-    this.#stop();
+    this.#poller.close();
   }
 
   #start(): void {
-    if (this.#closed) return;
+    if (this.#poller.closed) return;
     this.#ctx.db
       .transaction(() => {
         this.#lastId = this.#last.get()!;
@@ -122,34 +120,7 @@ export class PresenceFeed {
       })
       .deferred();
     this.#own = false;
-    this.#schedule();
-  }
-
-  #stop(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
-  }
-
-  #schedule(): void {
-    if (this.#closed || this.#listeners.size === 0) return;
-    this.#timer = setTimeout(() => this.#tick(), this.#intervalMs);
-    // A watcher never keeps the process alive by itself.
-    this.#timer.unref();
-  }
-
-  #tick(): void {
-    this.#stop();
-    try {
-      for (;;) {
-        const rows = this.#look.deferred();
-        if (rows.length === 0) break;
-        this.#handOut(rows);
-        if (rows.length < FEED_BATCH || this.#closed || this.#listeners.size === 0) break;
-      }
-    } catch {
-      // A lock that did not clear, the disk: nothing was handed out past #lastId; the next tick reads from there.
-    }
-    this.#schedule();
+    this.#poller.schedule();
   }
 
   #handOut(rows: readonly PresenceFeedRow[]): void {
