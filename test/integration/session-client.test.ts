@@ -310,7 +310,9 @@ describe('session client: acknowledged messages', () => {
     await Promise.all(sends);
     await restarted;
     expect(seen.closes.map((c) => c.code)).toContain(1012);
-    expect(seen.welcomes.length).toBeGreaterThanOrEqual(2);
+    // The restart resolves once its connections are closed; the client comes back after its hint
+    // (0-250 ms: something still serves), which may be after the last send was acknowledged.
+    await until(() => seen.welcomes.length >= 2, 'the welcome after the 1012');
     expect([...handled].sort((a, b) => a - b)).toEqual(range(1, 20));
     expect(new Set(handled).size).toBe(20);
     expect(session.pending).toBe(0);
