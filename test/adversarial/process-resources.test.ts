@@ -63,7 +63,8 @@ describe('the process running out', () => {
     expect(((await ready.json()) as { status: string }).status).toBe('store-unavailable');
     rmSync(join(disk.dir, 'filler'));
     await expect.poll(async () => (await fetch(`http://127.0.0.1:${serve.port}/readyz`)).status, { timeout: 10_000 }).toBe(200);
-    expect(serve.logs.some((e) => e.msg === 'store available again')).toBe(true);
+    // Ready before its log line is read: the line comes through the process's stdout pipe.
+    await expect.poll(() => serve.logs.some((e) => e.msg === 'store available again'), { timeout: 10_000 }).toBe(true);
   });
 
   it('out of file descriptors: accept failures are logged and counted, and clients are accepted again once descriptors return', async () => {
