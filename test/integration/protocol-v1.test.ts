@@ -1,6 +1,6 @@
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { EventFrame, WelcomeFrame } from '../../src/protocol/index.js';
+import { isUnwrittenEpoch, type EventFrame, type SubscribedFrame, type WelcomeFrame } from '../../src/protocol/index.js';
 import { createServer, type LifelineServer, type ServerOptions } from '../../src/server/index.js';
 import { createMemoryStore } from '../../src/store/memory.js';
 import { connectV1 } from '../support/v1-peer.js';
@@ -18,6 +18,36 @@ async function start(options: ServerOptions = {}): Promise<string> {
 }
 
 describe('lifeline.v1 over real sockets', () => {
+  it("a store that answers an unwritten channel's epoch as '' cannot make a subscription drop the first message in silence", async () => {
+    // A store bug once did this (two Redis nodes initialising one prefix at once): the subscription took
+    // '' for "not started yet" and dropped what came. Whatever the store answers, the client hears.
+    const inner = createMemoryStore();
+    const store = new Proxy(inner, {
+      get(target, key) {
+        const blank = (head: { epoch: string; offset: number }) => (isUnwrittenEpoch(head.epoch) ? { epoch: '', offset: 0 } : head);
+        if (key === 'head') return async (channel: string) => blank(await target.head(channel));
+        if (key === 'read') {
+          return async (...args: Parameters<typeof target.read>) => {
+            const result = await target.read(...args);
+            return { ...result, head: blank(result.head) };
+          };
+        }
+        const value = Reflect.get(target, key, target) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const url = await start({ store });
+    const peer = await connectV1(url);
+    peer.send({ t: 'hello', v: 1 });
+    await peer.next((f) => f.t === 'welcome');
+    peer.send({ t: 'sub', ch: 'news' });
+    expect(await peer.next<SubscribedFrame>((f) => f.t === 'subscribed')).toMatchObject({ epoch: '', offset: 0 });
+    await server!.publish('news', 'first');
+    // Delivered, or the client is told it was not: never nothing.
+    const told = await peer.next((f) => (f.t === 'ev' && f.off === 1) || (f.t === 'subscribed' && !f.recovered));
+    expect(told.t === 'ev' ? told.data : told).toEqual(told.t === 'ev' ? 'first' : expect.objectContaining({ ch: 'news', offset: 1, recovered: false }));
+  });
+
   it('hello, subscribe, replay in order, then live', async () => {
     const url = await start();
     for (let i = 1; i <= 3; i++) await server!.publish('news', { i });

@@ -82,6 +82,11 @@ async function acquireBoth(limits: ReplayLimits, bytes: number): Promise<Grant> 
 export class Subscription {
   private epoch = '';
   private lastSent = 0;
+  /**
+   * Whether `start` has read the head: before, there is no position (offers are covered by `start`).
+   * A flag of its own rather than "epoch is ''": a store's epoch is never trusted to say it.
+   */
+  private begun = false;
   private catchingUp = false;
   private again = false;
   private closed = false;
@@ -98,6 +103,11 @@ export class Subscription {
   /** The position of the last message sent to the client. */
   get position(): Position {
     return { epoch: this.epoch, offset: this.lastSent };
+  }
+
+  /** Whether the subscription has a position yet (`start` read the channel's head). */
+  get started(): boolean {
+    return this.begun;
   }
 
   /**
@@ -137,6 +147,7 @@ export class Subscription {
     }
     this.epoch = readFrom.epoch;
     this.lastSent = readFrom.offset;
+    this.begun = true;
     if (!first.complete) recovered = false;
     if (this.closed) {
       first.grant?.release();
@@ -209,7 +220,7 @@ export class Subscription {
     if (message.epoch === this.epoch && message.offset <= this.lastSent) return;
     // Not started yet (the hub delivers from the follow on, before `start` reads the head): `start`
     // covers this message, and there is no position yet to catch up from.
-    if (this.epoch === '') return;
+    if (!this.begun) return;
     // A gap, or a message of another epoch: the store says which (another epoch may mean this one's
     // history is gone, which catchUp tells the client).
     void this.catchUp();
@@ -237,7 +248,7 @@ export class Subscription {
         const page = await this.readPage(this.position);
         grant = page.grant;
         more = page.more;
-        if (this.epoch !== '' && page.head.epoch !== this.epoch && !page.complete) {
+        if (this.begun && page.head.epoch !== this.epoch && !page.complete) {
           // The epoch this subscription was in is gone (the store lost its history: a failover, the
           // store's rollback fence). Continue in the new one from its head, as a `sub` from the old
           // position would, and say so with a `subscribed` (recovered: false): never silently stuck on
@@ -388,7 +399,7 @@ export class ChannelHub {
       let from: Position | undefined;
       for (const s of set) {
         const p = s.position;
-        if (p.epoch === '') continue; // still starting: it reads the head after the resubscription
+        if (!s.started) continue; // still starting: it reads the head after the resubscription
         if (from === undefined || (p.epoch === from.epoch && p.offset < from.offset)) from = p;
       }
       if (from === undefined) return;

@@ -7,6 +7,7 @@
  * @packageDocumentation
  */
 import type { Cluster, Redis } from 'ioredis';
+import { isUnwrittenEpoch } from '../../protocol/frames.js';
 import { StoreError } from '../errors.js';
 import { randomEmptyEpoch } from '../rules.js';
 import { allPartitions, type RedisKeys } from './keys.js';
@@ -35,13 +36,20 @@ export async function ensureLayout(client: Redis | Cluster, keys: RedisKeys, pre
           `or delete the old keys (redis-cli --scan --pattern '${prefix}*' | xargs redis-cli del) after the last old process stopped. See docs/deploy.md, "Upgrading the Redis layout".`,
       );
     }
-    await client.hsetnx(keys.layout, 'version', LAYOUT_VERSION);
-    await client.hsetnx(keys.layout, 'empty', randomEmptyEpoch());
   }
+  // The empty epoch before the version: a process that sees the version (another one initialising the
+  // same prefix at this moment) must find the empty epoch too. And set whenever the layout is not ready:
+  // a prefix left half-initialised (by a process that died between the two, or by a version that wrote
+  // them in the other order) is completed here, never read as an empty epoch of ''.
+  await client.hsetnx(keys.layout, 'empty', randomEmptyEpoch());
+  if (version === null) await client.hsetnx(keys.layout, 'version', LAYOUT_VERSION);
   // Every partition gets the same empty epoch while none is set (SET NX: one written by another process,
   // or one a partition already had, stays). A partition whose key is lost later (its shard lost its data)
   // gets a fresh one on first use, so readers of its channels are told they may have missed something.
-  const empty = (await client.hget(keys.layout, 'empty'))!;
+  const empty = await client.hget(keys.layout, 'empty');
+  if (empty === null || !isUnwrittenEpoch(empty)) {
+    throw new StoreError(`redis store: the layout record ${keys.layout} at ${where} holds no valid empty epoch (${JSON.stringify(empty)}); it was changed by something other than lifeline`);
+  }
   // All at once: ioredis writes them back to back (one pipeline a node), so a fresh prefix costs about one round trip.
   await Promise.all(allPartitions().map((k) => client.set(keys.partition(k).emptyEpoch, empty, 'NX')));
   await client.hset(keys.layout, 'ready', '1');

@@ -54,10 +54,14 @@ local function live(untilText, now)
   return untilText == '' or tonumber(untilText) > tonumber(now)
 end
 
--- The empty epoch, made on first use.
+-- The empty epoch, made on first use; one that is not an empty epoch (fresh's first character marks
+-- them), such as the '' an earlier version could leave when two processes initialised a prefix at once,
+-- is replaced: an unwritten channel's epoch is never one a reader could mistake for a written one.
 local function emptyEpoch(key, fresh)
-  redis.call('SET', key, fresh, 'NX')
-  return redis.call('GET', key)
+  local current = redis.call('GET', key)
+  if current and string.sub(current, 1, 1) == string.sub(fresh, 1, 1) and #current == #fresh then return current end
+  redis.call('SET', key, fresh)
+  return fresh
 end
 
 -- Record a claim of one id in its scope and keep the scope to its window: ids at or below the highest
