@@ -4,15 +4,16 @@
  * when the store opens, so a reader at a position of the old epoch is told its read is not complete.
  * Real files, SQLite's own online backup API, and a second real process on the same file.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isUnwrittenEpoch } from '../../src/protocol/frames.js';
+import type { StoredMessage } from '../../src/store/index.js';
 import { createSqliteStore, fencePathOf, type SqliteStore, type SqliteStoreOptions, type StoreRollback } from '../../src/store/sqlite/index.js';
 
 const STORE_MODULE = fileURLToPath(new URL('../../dist/store/sqlite/index.js', import.meta.url));
@@ -302,5 +303,59 @@ describe('sqlite rollback fence', () => {
     expect(await one.head('a')).toEqual({ epoch: rotations[0]!.newEpoch, offset: 3 });
     expect(await two.head('a')).toEqual({ epoch: rotations[0]!.newEpoch, offset: 3 });
     expect((await two.append('a', 'x')).message).toMatchObject({ epoch: rotations[0]!.newEpoch, offset: 4 });
+  });
+
+  it('a full disk under the fence alone: an append the database took is answered outcome unknown, never "not stored"; readers get it; its resend answers its offset', async (context) => {
+    // The main file commits first, then the fence (two WAL files, each atomic on its own): with the
+    // fence's disk full, the commit fails after the database took the append.
+    const small = mkdtempSync(join(tmpdir(), 'lifeline-fence-disk-'));
+    const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', small], { encoding: 'utf8' });
+    if (mounted.status !== 0) {
+      rmSync(small, { recursive: true, force: true });
+      console.log(`skipped: cannot mount a tmpfs here (${(mounted.stderr || mounted.error?.message || '').trim()})`);
+      context.skip();
+      return;
+    }
+    try {
+      const store = open(join(dir, 'lifeline.db'), { fence: join(small, 'fence.db'), probeIntervalMs: 50, watchIntervalMs: 5 });
+      const other = open(join(dir, 'lifeline.db'), { fence: join(small, 'fence.db') });
+      const seenHere: StoredMessage[] = [];
+      store.watch!((m) => seenHere.push(m));
+      await store.append('a', 'a1');
+      const filler = openSync(join(small, 'filler'), 'w');
+      try {
+        for (;;) writeSync(filler, Buffer.alloc(4096));
+      } catch (error) {
+        expect((error as NodeJS.ErrnoException).code).toBe('ENOSPC');
+      } finally {
+        closeSync(filler);
+      }
+
+      const failed = await store.append('b', 'b1', { idempotencyKey: 'key-b1' }).then(
+        () => undefined,
+        (e: unknown) => e as { code?: string },
+      );
+      expect(failed?.code).toBe('LIFELINE_ERR_STORE_OUTCOME_UNKNOWN');
+      // It is stored: readers of the file (another store object, and this one) see it.
+      const read = await other.read('b', { epoch: '', offset: 0 }, 10);
+      expect(read.messages.map((m) => m.data)).toEqual(['b1']);
+      // This object's own watchers get it too (from the feed, as another process's append): nothing visible is left undelivered.
+      await expect.poll(() => seenHere.map((m) => `${m.channel}/${m.offset}`)).toContain('b/1');
+      // Down until an append could succeed again: the probe writes the fence too.
+      expect(store.available).toBe(false);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(store.available).toBe(false);
+
+      rmSync(join(small, 'filler'));
+      await expect.poll(() => store.available, { timeout: 10_000 }).toBe(true);
+      const again = await store.append('b', 'b1', { idempotencyKey: 'key-b1' });
+      expect(again.duplicate).toBe(true);
+      expect(again.message.offset).toBe(1);
+      expect((await store.append('b', 'b2')).message.offset).toBe(2);
+    } finally {
+      for (const s of [...stores]) await close(s);
+      spawnSync('umount', ['-l', small]);
+      rmSync(small, { recursive: true, force: true });
+    }
   });
 });

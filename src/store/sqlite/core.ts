@@ -5,13 +5,13 @@
  */
 import type { Availability } from '../availability.js';
 import type { StoreCore } from '../core.js';
-import { StoreUnavailableError } from '../errors.js';
+import { StoreOutcomeUnknownError, StoreUnavailableError } from '../errors.js';
 import type { ResolvedStoreOptions } from '../options.js';
 import type { AppendOptions, AppendResult, ChannelPosition, ClaimOptions, ClaimResult, JsonValue, MessageOutcome, ReadResult, SessionPatch, SessionRecord, StoreStats } from '../types.js';
 import { sqliteStoreError, WriteProbe } from './availability.js';
 import { claimTransaction, finishTransaction } from './claims.js';
 import { FanoutFeed, type AppendListener } from './fanout.js';
-import type { StoreRollback } from './fence.js';
+import { fencedProbe, type StoreRollback } from './fence.js';
 import { appendTransaction, headOf, readTransaction } from './history.js';
 import { openDatabase, type OpenSettings, type SqliteContext } from './open.js';
 import { SqlitePresence } from './presence.js';
@@ -65,7 +65,11 @@ export class SqliteCore implements StoreCore {
     const ctx = openDatabase(path, settings, options);
     this.#ctx = ctx;
     this.rollbacksAtOpen = ctx.rollbacksAtOpen;
-    this.#probe = new WriteProbe(() => ctx.sql.upsertMeta.run('probe', String(Date.now())), settings.probeIntervalMs, path);
+    // With the fence attached the probe writes both files, as an append does: a full disk under the fence
+    // alone keeps the store down until it has room again.
+    const writeMain = (now: number): void => void ctx.sql.upsertMeta.run('probe', String(now));
+    const probe = ctx.fenceUpdate === undefined ? () => writeMain(Date.now()) : fencedProbe(ctx.db, writeMain);
+    this.#probe = new WriteProbe(probe, settings.probeIntervalMs, path);
     this.#append = appendTransaction(ctx);
     this.#read = readTransaction(ctx);
     this.#claim = claimTransaction(ctx);
@@ -86,7 +90,13 @@ export class SqliteCore implements StoreCore {
   }
 
   append(channel: string, data: JsonValue, json: string, options: AppendOptions | undefined, now: number): AppendResult {
-    const result = this.#write('append', () => this.#append(channel, data, json, options, now));
+    let result: AppendResult;
+    try {
+      result = this.#write('append', () => this.#append(channel, data, json, options, now));
+    } catch (error) {
+      if (error instanceof StoreOutcomeUnknownError) this.#feed.lookAgain();
+      throw error;
+    }
     if (!result.duplicate) this.#feed.appended(channel, result.message.offset);
     return result;
   }

@@ -105,6 +105,15 @@ export class FanoutFeed {
     this.#own.add(`${channel}\u0000${offset}`);
   }
 
+  /**
+   * An append of this object failed at its commit, yet may be in the file (`StoreOutcomeUnknownError`):
+   * the next look reads the feed whatever `data_version` says (it counts other connections' commits
+   * only), so such a row reaches the listeners like another process's append, never skipped as our own.
+   */
+  lookAgain(): void {
+    this.#version = -1;
+  }
+
   /** Stop for good (the store closes). */
   close(): void {
     this.#listeners.clear();

@@ -128,3 +128,16 @@ export function rotateBehindFence(db: Database.Database, emptyEpoch: string): St
     })
     .immediate();
 }
+
+/**
+ * The availability probe's write when the fence is attached: one transaction over both files, as an append
+ * is (`writeMain`, then the fence file's header), so the probe succeeds only when an append
+ * could. The fence's `user_version` holds nothing else.
+ */
+export function fencedProbe(db: Database.Database, writeMain: (now: number) => void): () => void {
+  const write = db.transaction((now: number) => {
+    writeMain(now);
+    db.pragma(`${FENCE_SCHEMA}.user_version = ${now % 2_000_000_000}`);
+  });
+  return () => write.immediate(Date.now());
+}

@@ -3,7 +3,7 @@
  * cause, in one transaction), reads from a snapshot, and heads.
  * @packageDocumentation
  */
-import { IdempotencyWindowError } from '../errors.js';
+import { IdempotencyWindowError, StoreOutcomeUnknownError } from '../errors.js';
 import { decodeData } from '../records.js';
 import { ageCutoff, duplicateOfClaim, duplicateOfKey, isExpired, planRead, randomEpoch } from '../rules.js';
 import type { AppendOptions, AppendResult, ChannelPosition, JsonValue, ReadResult, StoredMessage } from '../types.js';
@@ -42,9 +42,16 @@ function rememberKey({ sql, options }: SqliteContext, key: string, row: Omit<Key
   }
 }
 
-/** `append` as one write transaction, taken up front (`BEGIN IMMEDIATE`) so several processes may share the file. */
+/**
+ * `append` as one write transaction, taken up front (`BEGIN IMMEDIATE`) so several processes may share the
+ * file. An append that fails at its commit yet is in the file rejects with {@link StoreOutcomeUnknownError}
+ * (see `commitFailure`); its row in the fan-out feed reaches this process's subscribers like another
+ * process's append, since it was never marked as this store object's own.
+ */
 export function appendTransaction(ctx: SqliteContext): (channel: string, data: JsonValue, json: string, options: AppendOptions | undefined, now: number) => AppendResult {
   const { sql } = ctx;
+  /** The append the transaction's body made, set once the body ran: a failure after it is the COMMIT's. */
+  let made: { epoch: string; offset: number } | undefined;
   const tx = ctx.db.transaction((channel: string, data: JsonValue, json: string, options: AppendOptions | undefined, now: number): AppendResult => {
     const key = options?.idempotencyKey;
     if (key !== undefined) {
@@ -76,9 +83,39 @@ export function appendTransaction(ctx: SqliteContext): (channel: string, data: J
       recordClaim(ctx, claim.scope, claim.id, { state: 'done', result: { channel, epoch: row.epoch, offset, time } }, claim.fingerprint, expiresAt);
     }
     trim(ctx, channel, offset, now);
+    made = { epoch: row.epoch, offset };
     return { message: { channel, epoch: row.epoch, offset, data: decodeData(json), time }, duplicate: false };
   });
-  return (channel, data, json, options, now) => tx.immediate(channel, data, json, options, now);
+  return (channel, data, json, options, now) => {
+    made = undefined;
+    try {
+      return tx.immediate(channel, data, json, options, now);
+    } catch (error) {
+      if (made === undefined) throw error;
+      throw commitFailure(ctx, channel, made, error);
+    }
+  };
+}
+
+/**
+ * The answer to an append whose COMMIT failed. With the fence attached a commit spans two files, and in WAL
+ * mode SQLite commits each on its own, the main file first: a full disk under the fence can fail the commit
+ * after the main file took the append. So look before answering: an append the file shows is
+ * {@link StoreOutcomeUnknownError} (resend it with its key to learn its offset), never "not stored"; one it
+ * does not show was not stored, and the engine's error says so.
+ */
+function commitFailure(ctx: SqliteContext, channel: string, made: { epoch: string; offset: number }, error: unknown): unknown {
+  let row: { epoch: string; last: number } | undefined;
+  try {
+    row = ctx.sql.selectChannel.get(channel);
+  } catch (lookError) {
+    return new StoreOutcomeUnknownError(`sqlite store: an append's commit failed (${(error as Error)?.message}) and the file could not be read to learn whether it took it (${(lookError as Error)?.message}); resend it with its idempotency key`, { cause: error });
+  }
+  if (row === undefined || row.epoch !== made.epoch || row.last < made.offset) return error;
+  return new StoreOutcomeUnknownError(
+    `sqlite store: the append is in the database but its commit failed after it (${(error as Error)?.message}: the fence file, most likely on a full disk); resend it with its idempotency key to learn its offset`,
+    { cause: error },
+  );
 }
 
 /** `read` from a position as one read transaction. */
