@@ -116,6 +116,8 @@ export class RedisConnection {
   /** Why the store refuses to serve this Redis (its keys are in another layout); set until a check passes. */
   #refusal: StoreError | undefined;
   #closed = false;
+  /** A replacement of the current connection is under way (see {@link RedisConnection.#replace}). */
+  #replacing = false;
 
   /**
    * @param settings - the engine's settings
@@ -174,6 +176,7 @@ export class RedisConnection {
     for (const [name, script] of Object.entries(SCRIPTS)) this.client.defineCommand(name, script);
     let checks = 0;
     this.client.on('ready', () => {
+      this.#replacing = false;
       this.#lastError = undefined;
       const check = ++checks;
       // Serve only once the layout is known to be ours (a fresh prefix is initialised here).
@@ -193,7 +196,7 @@ export class RedisConnection {
           } else {
             this.#lastError = error instanceof Error ? error : new Error(String(error));
             // A check that could not run: the connection is not usable yet; try again on a fresh one.
-            if (this.client.status === 'ready') this.client.disconnect(true);
+            this.#replace();
           }
           attempted();
         },
@@ -204,6 +207,7 @@ export class RedisConnection {
       this.#emit({ type: 'connection-error', connection: 'command', error });
     });
     this.client.on('close', () => {
+      this.#replacing = false;
       checks++;
       const why = this.#lastError ? `: ${this.#lastError.message}` : '';
       this.availability.set(false, this.#closed ? 'the store was closed' : `lost the connection to Redis at ${this.where}${why}`);
@@ -282,6 +286,17 @@ export class RedisConnection {
     this.availability.set(false, 'the store was closed');
   }
 
+  /**
+   * Drop the current connection so that ioredis opens a fresh one: once per connection, however many
+   * commands time out on it. A stalled peer never finishes the close, and each further disconnect would
+   * hold another listener and timer on the same socket until it does.
+   */
+  #replace(): void {
+    if (this.#replacing || this.client.status !== 'ready') return;
+    this.#replacing = true;
+    this.client.disconnect(true);
+  }
+
   async #withTimeout<T>(operation: string, promise: Promise<T>, ms: number): Promise<T> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
@@ -289,7 +304,7 @@ export class RedisConnection {
         this.#emit({ type: 'command-timeout', operation, timeoutMs: this.#commandTimeoutMs });
         // A connection that stopped answering without closing: replace it. If Redis is really gone,
         // reconnecting fails and `available` turns false.
-        if (this.client.status === 'ready') this.client.disconnect(true);
+        this.#replace();
         // Sent, and maybe done: say so, never "not stored".
         reject(new StoreOutcomeUnknownError(`redis store: ${operation} got no answer from Redis at ${this.where} within ${this.#commandTimeoutMs} ms; it may or may not have taken effect`));
       }, ms);
