@@ -30,7 +30,7 @@ export interface WelcomeInfo {
   readonly lost: readonly string[];
   /** The server's heartbeat interval, in milliseconds. */
   readonly heartbeatMs: number;
-  /** When the resume token expires, ms since the epoch (server clock). */
+  /** When the resume token expires if unused, ms since the epoch (server clock), as of this welcome; the server moves it on while the connection lives and when it closes. */
   readonly expiresAt: number;
   /** When the connection's credentials expire, in ms from the welcome (absent: they do not); the session refreshes them before. */
   readonly authTtlMs?: number;

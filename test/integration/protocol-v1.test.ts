@@ -1,8 +1,12 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isUnwrittenEpoch, type EventFrame, type SubscribedFrame, type WelcomeFrame } from '../../src/protocol/index.js';
 import { createServer, type LifelineServer, type ServerOptions } from '../../src/server/index.js';
 import { createMemoryStore } from '../../src/store/memory.js';
+import { createSqliteStore } from '../../src/store/sqlite/index.js';
 import { connectV1 } from '../support/v1-peer.js';
 
 let server: LifelineServer | undefined;
@@ -18,6 +22,36 @@ async function start(options: ServerOptions = {}): Promise<string> {
 }
 
 describe('lifeline.v1 over real sockets', () => {
+  for (const engine of ['memory', 'sqlite'] as const) {
+    it(`a live connection keeps its session past sessionTtlMs: silent for three TTLs, dropped, then resumed with nothing lost (${engine})`, async () => {
+      // Protocol section 9: the resume window counts from the session's last use; a live connection is in use.
+      const dir = mkdtempSync(join(tmpdir(), 'lifeline-session-ttl-'));
+      try {
+        const store = engine === 'memory' ? createMemoryStore() : createSqliteStore({ path: join(dir, 'lifeline.db') });
+        const url = await start({ store, sessionTtlMs: 600 });
+        const first = await connectV1(url);
+        first.send({ t: 'hello', v: 1 });
+        const welcome = await first.next<WelcomeFrame>((f) => f.t === 'welcome');
+        first.send({ t: 'sub', ch: 'news' });
+        const sub = await first.next<SubscribedFrame>((f) => f.t === 'subscribed');
+        await new Promise((r) => setTimeout(r, 1800));
+        first.ws.terminate();
+        await first.closed;
+        await server!.publish('news', 'while away');
+        const second = await connectV1(url);
+        second.send({ t: 'hello', v: 1, token: welcome.token, channels: { news: { epoch: sub.epoch, offset: sub.offset } } });
+        const again = await second.next<WelcomeFrame>((f) => f.t === 'welcome');
+        expect(again).toMatchObject({ resumed: true, recovered: true, session: welcome.session, lost: [] });
+        expect((await second.next<EventFrame>((f) => f.t === 'ev')).data).toBe('while away');
+        await server!.shutdown();
+        server = undefined;
+        await store.close();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+
   it("a store that answers an unwritten channel's epoch as '' cannot make a subscription drop the first message in silence", async () => {
     // A store bug once did this (two Redis nodes initialising one prefix at once): the subscription took
     // '' for "not started yet" and dropped what came. Whatever the store answers, the client hears.

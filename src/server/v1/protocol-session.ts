@@ -139,6 +139,9 @@ export const RESTORE_CONCURRENCY = 4;
 /** Longest timer Node keeps (about 24.8 days); a later expiry is re-armed in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/** Shortest wait between two renewals of a live connection's session (a tiny `sessionTtlMs` in tests). */
+const RENEW_MIN_MS = 50;
+
 /**
  * What is recorded with a handled message, so a resend gets the same answer: the handler's value, or
  * its deliberate refusal. Wrapped, so a handler returning an object that looks like a refusal is still a value.
@@ -269,6 +272,8 @@ export class ProtocolSession implements SessionHolder {
   /** When the connection's credentials expire (ms since the epoch), if they do. */
   private credentialsExpireAt: number | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
+  /** The next renewal of the session's expiry while this connection holds it (see {@link ProtocolSession.armRenewal}). */
+  private renewTimer: NodeJS.Timeout | undefined;
   /** The session's presence memberships held through this connection, its watched channels, its queries. */
   private readonly presence: ConnectionPresence;
 
@@ -402,6 +407,38 @@ export class ProtocolSession implements SessionHolder {
     }
     this.expiryTimer = setTimeout(() => this.armExpiry(), Math.min(left, MAX_TIMER_MS));
     this.expiryTimer.unref();
+  }
+
+  /**
+   * Keep the session from expiring while this connection holds it. The resume window counts from the
+   * session's last use, and a live connection is in use even when silent: without this, a connection idle
+   * for longer than `sessionTtlMs` would find its session swept by the store and could not be resumed after
+   * it drops or after a deploy (protocol section 9). Every half TTL, a little earlier at random, so that
+   * connections opened together do not renew together; one store write per connection per half TTL.
+   */
+  private armRenewal(): void {
+    if (this.renewTimer) clearTimeout(this.renewTimer);
+    this.renewTimer = undefined;
+    const ttl = this.ctx.settings.sessionTtlMs;
+    if (this.closed || this.session === undefined || !(ttl > 0)) return;
+    const delay = Math.min(MAX_TIMER_MS, Math.max(RENEW_MIN_MS, (ttl / 2) * (0.8 + 0.2 * Math.random())));
+    this.renewTimer = setTimeout(() => void this.renew(), delay);
+    this.renewTimer.unref();
+  }
+
+  private async renew(): Promise<void> {
+    const id = this.session?.id;
+    if (this.closed || id === undefined) return;
+    try {
+      const known = await this.ctx.store.updateSession(id, { expiresAt: Date.now() + this.ctx.settings.sessionTtlMs });
+      // Gone while its connection lived: the store lost it (a flushed Redis, a restored file). Said here;
+      // the client learns it at its next resume (`resumed: false`, its channels in `lost`).
+      if (!known && !this.closed) this.ctx.storeFailed('updateSession', new StoreError(`the session ${id} is gone from the store while its connection is open; a resume will start a new session`));
+    } catch (error) {
+      // The store is down: the next renewal tries again, half a TTL before the expiry.
+      this.ctx.storeFailed('updateSession', error);
+    }
+    this.armRenewal();
   }
 
   /** `authTtlMs` for a welcome or authed frame: the time the credentials have left. */
@@ -553,6 +590,7 @@ export class ProtocolSession implements SessionHolder {
       ...this.authTtl(),
     });
     this.armExpiry();
+    this.armRenewal();
     for (const channel of refused) {
       this.ctx.count('subscriptionLimit');
       this.send({ t: 'error', code: ProtocolErrorCode.LIMIT, message: 'too many subscriptions', ref: channel });
@@ -812,6 +850,7 @@ export class ProtocolSession implements SessionHolder {
     this.closed = true;
     this.presence.closed(code, closedBy);
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    if (this.renewTimer) clearTimeout(this.renewTimer);
     if (this.session) {
       this.ctx.holders.release(this.session.id, this);
       // The resume window counts from the session's last use, which is now.
