@@ -181,3 +181,29 @@ describe('beside a plain ws echo server, measured the same way', () => {
     }
   });
 });
+
+describe('pings', () => {
+  it('a burst of 1,000 pings read at once is answered pong for pong, each with its payload, and the connection stays open', async () => {
+    const { port } = await echo();
+    const peer = await rawConnect(port);
+    const pings = Array.from({ length: 1000 }, (_, i) => frame({ opcode: OP.ping, payload: `p${i}`.padEnd(125, '.') }));
+    peer.write(pings);
+    await peer.until((frames) => frames.filter((f) => f.opcode === OP.pong).length >= 1000, 20_000);
+    const pongs = peer.frames.filter((f) => f.opcode === OP.pong).map((f) => f.payload.toString().replace(/\.+$/, ''));
+    expect(pongs).toEqual(Array.from({ length: 1000 }, (_, i) => `p${i}`));
+    peer.write(textFrame('still here'));
+    await peer.until((frames) => frames.some((f) => f.opcode === OP.text));
+    expect(peer.texts()).toEqual(['still here']);
+  });
+
+  it('a flood of pings faster than their pongs can go out is a policy breach: closed with 1008 and a Close frame, logged and counted', async () => {
+    const { server, port, logs } = await echo();
+    const peer = await rawConnect(port);
+    // 5,000 empty pings in one write: read and parsed in one go, far past the pongs the server holds.
+    peer.write(Array.from({ length: 5000 }, () => frame({ opcode: OP.ping, payload: '' })));
+    expect(await peer.close).toEqual({ code: 1008, reason: 'too many pings' });
+    expect(peer.frames.filter((f) => f.opcode === OP.pong).length).toBeLessThanOrEqual(1024);
+    expect(server.stats().protocolErrors).toEqual({ 1008: 1 });
+    await expect.poll(() => logs.some((l) => l.closeCode === 1008 && l.code === 'LIFELINE_ERR_PING_FLOOD')).toBe(true);
+  });
+});

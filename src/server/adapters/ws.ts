@@ -206,6 +206,26 @@ interface WiredSocket extends WebSocket {
   closeReported: boolean;
   /** Our answer to the peer's Close is waiting for the replies owed before it. */
   answeringPeerClose: boolean;
+  /** Pongs handed to the socket and not yet written (see {@link MAX_PENDING_PONGS}). */
+  pendingPongs: number;
+}
+
+/**
+ * Most pongs owed to a peer and not yet written. An honest burst of pings is answered pong for pong (a
+ * thousand pings in one read included); past the bound the peer sends pings faster than it reads their
+ * pongs, a policy breach: closed with 1008. At most 127 bytes a pong, so about 128 KiB held at worst.
+ * (`ws`'s own answering cuts the TCP connection after 60, before a burst read at once was written.)
+ */
+export const MAX_PENDING_PONGS = 1024;
+
+/** The error a ping flood is recorded with (the peer's mistake: 1008, never an incident). */
+export class PingFloodError extends Error {
+  /** Stable code, for logs and tests. */
+  readonly code = 'LIFELINE_ERR_PING_FLOOD';
+  constructor() {
+    super(`more than ${MAX_PENDING_PONGS} pings waiting for their pongs`);
+    this.name = 'PingFloodError';
+  }
 }
 
 /** Report one socket's life to the core (from now on its events go there: see {@link wiredSocketClass}). */
@@ -233,8 +253,17 @@ function wiredSocketClass(Base: typeof WebSocket): typeof WebSocket {
     events: TransportEvents | undefined = undefined;
     closeReported = false;
     answeringPeerClose = false;
+    pendingPongs = 0;
+    readonly #pongWritten = (): void => {
+      this.pendingPongs -= 1;
+    };
 
     override emit(event: string | symbol, ...args: unknown[]): boolean {
+      // Before and after the core has the socket alike: every ping is answered (RFC 6455 §5.5.2).
+      if (event === 'ping') {
+        this.#answerPing(args[0] as Buffer);
+        return true;
+      }
       const events = this.events;
       if (events === undefined) return super.emit(event, ...args);
       switch (event) {
@@ -262,6 +291,17 @@ function wiredSocketClass(Base: typeof WebSocket): typeof WebSocket {
         default:
           return super.emit(event, ...args);
       }
+    }
+
+    #answerPing(data: Buffer): void {
+      if (this.readyState !== OPEN) return;
+      if (this.pendingPongs >= MAX_PENDING_PONGS) {
+        closeSocket.call(this, 1008, 'too many pings');
+        this.events?.protocolError(new PingFloodError(), 1008);
+        return;
+      }
+      this.pendingPongs += 1;
+      this.pong(data, false, this.#pongWritten);
     }
 
     override close(code?: number, reason?: string | Buffer): void {
@@ -297,6 +337,8 @@ export function createWsAdapter(options: WsAdapterOptions): WsAdapter {
     // Compression costs CPU and memory per connection and opens CRIME-style questions; off by default.
     perMessageDeflate: false,
     clientTracking: false,
+    // Pongs are answered by the socket class below: `ws`'s own cuts TCP (1006, no Close) past 60 unwritten.
+    autoPong: false,
     WebSocket: wiredSocketClass(WebSocketClass),
     // The server's order of preference decides, not the order the client listed them in.
     handleProtocols: (protocols) => options.subprotocols.find((p) => protocols.has(p)) ?? false,
