@@ -43,6 +43,7 @@ export const ERROR_CODES = {
   LIFELINE_ERR_DECLINED: { className: 'DeclinedError', source: 'server' },
   LIFELINE_ERR_HANDLER_FAILED: { className: 'HandlerFailure', source: 'server' },
   LIFELINE_ERR_PRESENCE_UNAVAILABLE: { className: 'PresenceUnavailableError', source: 'server' },
+  LIFELINE_ERR_PING_FLOOD: { className: 'PingFloodError', source: 'server' },
   LIFELINE_ERR_STORE: { className: 'StoreError', source: 'store' },
   LIFELINE_ERR_STORE_UNAVAILABLE: { className: 'StoreUnavailableError', source: 'store' },
   LIFELINE_ERR_STORE_OUTCOME_UNKNOWN: { className: 'StoreOutcomeUnknownError', source: 'store' },

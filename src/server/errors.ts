@@ -101,3 +101,15 @@ export class PresenceUnavailableError extends LifelineError<'LIFELINE_ERR_PRESEN
     super('LIFELINE_ERR_PRESENCE_UNAVAILABLE', `the ${store} store keeps no presence`);
   }
 }
+
+/**
+ * A peer sent WebSocket pings faster than their pongs could go out (`code: 'LIFELINE_ERR_PING_FLOOD'`): more
+ * than `pongsOwed` pongs owed and not yet written. Its connection is closed with 1008; the error is only
+ * logged (the peer's mistake, never an incident).
+ */
+export class PingFloodError extends LifelineError<'LIFELINE_ERR_PING_FLOOD'> {
+  /** @param pongsOwed - the bound of pongs owed that the peer passed */
+  constructor(pongsOwed: number) {
+    super('LIFELINE_ERR_PING_FLOOD', `more than ${pongsOwed} pings waiting for their pongs`);
+  }
+}

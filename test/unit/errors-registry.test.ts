@@ -54,6 +54,7 @@ function sourceOf(code: LifelineErrorCode): string {
     case 'LIFELINE_ERR_DECLINED':
     case 'LIFELINE_ERR_HANDLER_FAILED':
     case 'LIFELINE_ERR_PRESENCE_UNAVAILABLE':
+    case 'LIFELINE_ERR_PING_FLOOD':
       return 'server';
     case 'LIFELINE_ERR_STORE':
     case 'LIFELINE_ERR_STORE_UNAVAILABLE':

@@ -11,6 +11,7 @@ import { requireOptional } from '../../optional-dependency.js';
 import type { UpgradePeer, Verdict } from '../core/admission.js';
 import type { ServerCore } from '../core/server-core.js';
 import type { TransportEvents, TransportSocket, UpgradeInfo } from '../core/transport.js';
+import { PingFloodError } from '../errors.js';
 import { refuseUpgrade } from '../node/http.js';
 
 /** Options of the `ws` adapter. */
@@ -218,16 +219,6 @@ interface WiredSocket extends WebSocket {
  */
 export const MAX_PENDING_PONGS = 1024;
 
-/** The error a ping flood is recorded with (the peer's mistake: 1008, never an incident). */
-export class PingFloodError extends Error {
-  /** Stable code, for logs and tests. */
-  readonly code = 'LIFELINE_ERR_PING_FLOOD';
-  constructor() {
-    super(`more than ${MAX_PENDING_PONGS} pings waiting for their pongs`);
-    this.name = 'PingFloodError';
-  }
-}
-
 /** Report one socket's life to the core (from now on its events go there: see {@link wiredSocketClass}). */
 function wire(ws: WiredSocket, events: TransportEvents): void {
   ws.events = events;
@@ -297,7 +288,7 @@ function wiredSocketClass(Base: typeof WebSocket): typeof WebSocket {
       if (this.readyState !== OPEN) return;
       if (this.pendingPongs >= MAX_PENDING_PONGS) {
         closeSocket.call(this, 1008, 'too many pings');
-        this.events?.protocolError(new PingFloodError(), 1008);
+        this.events?.protocolError(new PingFloodError(MAX_PENDING_PONGS), 1008);
         return;
       }
       this.pendingPongs += 1;
