@@ -8,16 +8,12 @@
  * See docs/protocol.md, "Close reasons".
  * @packageDocumentation
  */
+import { truncateCodePoints, truncateUtf8 as cutUtf8, utf8Length } from './text.js';
 
 /** RFC 6455 §5.5: a control frame's payload is at most 125 bytes, two of which hold the code. */
 export const MAX_CLOSE_REASON_BYTES = 123;
 
-const encoder = new TextEncoder();
-
-/** Byte length of a string in UTF-8. */
-export function utf8Length(text: string): number {
-  return encoder.encode(text).byteLength;
-}
+export { utf8Length } from './text.js';
 
 /**
  * Cut `text` to at most `maxBytes` bytes of UTF-8, never splitting a character
@@ -26,17 +22,7 @@ export function utf8Length(text: string): number {
  * @param maxBytes - the byte budget, @default 123
  */
 export function truncateUtf8(text: string, maxBytes: number = MAX_CLOSE_REASON_BYTES): string {
-  if (text.length * 3 <= maxBytes || utf8Length(text) <= maxBytes) return text;
-  let used = 0;
-  let end = 0;
-  for (const ch of text) {
-    const cp = ch.codePointAt(0) ?? 0;
-    const size = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
-    if (used + size > maxBytes) break;
-    used += size;
-    end += ch.length;
-  }
-  return text.slice(0, end);
+  return cutUtf8(text, maxBytes);
 }
 
 /** A reconnect window the server asks clients to honour, relative to the moment of the close. */
@@ -68,8 +54,36 @@ export function formatRetry(hint: RetryHint): string {
 }
 
 /**
+ * Characters whose NFC or NFKC normalisation contains `;`: U+037E GREEK QUESTION MARK (canonically
+ * equivalent to `;`), U+FE14 PRESENTATION FORM FOR VERTICAL SEMICOLON, U+FE54 SMALL SEMICOLON, U+FF1B
+ * FULLWIDTH SEMICOLON. Checked per character, not listed, so a later Unicode version cannot add one
+ * unseen; composition never produces `;` (it has no decomposition of its own), so no sequence of
+ * characters normalises to one unless a single character does.
+ */
+function makesSeparator(ch: string): boolean {
+  return ch === ';' || (ch > '\x7f' && (ch.normalize('NFKC').includes(';') || ch.normalize('NFC').includes(';')));
+}
+
+/**
+ * Application text as it goes into a reason: cut first to {@link MAX_CLOSE_REASON_BYTES} code points
+ * (no more can fit, and it bounds the work on a huge string), lone surrogates made U+FFFD, and every
+ * character that is or normalises to `;` replaced by `,`. A `;` in the text would be read as a field
+ * separator (`; incident=…`), by a client that normalises the reason as much as by one that does not.
+ */
+function neutraliseSeparators(text: string): string {
+  const cut = truncateCodePoints(text, MAX_CLOSE_REASON_BYTES);
+  // Fast path: ASCII-only text needs only the plain semicolon replaced.
+  if (!/[^\x00-\x7f]/.test(cut)) return cut.replace(/;/g, ',');
+  let out = '';
+  for (const ch of cut) out += makesSeparator(ch) ? ',' : ch;
+  return out;
+}
+
+/**
  * Build a close reason from its parts, within {@link MAX_CLOSE_REASON_BYTES}.
- * Fields are kept whole; only the human text is shortened to make room.
+ * Fields are kept whole; only the human text is shortened to make room, on a character boundary.
+ * The text is free-form, but no character of it can make a field: each one that is `;` or normalises
+ * (NFC or NFKC) to one becomes `,`, and a lone surrogate becomes U+FFFD.
  */
 export function formatReason(fields: ReasonFields): string {
   const parts: string[] = [];
@@ -79,8 +93,7 @@ export function formatReason(fields: ReasonFields): string {
   }
   if (fields.retry !== undefined) parts.push(`retry=${formatRetry(fields.retry)}`);
   const suffix = parts.map((p) => `; ${p}`).join('');
-  // Semicolons in the text would be read as field separators; the text is free-form otherwise.
-  const text = fields.text.replace(/;/g, ',');
+  const text = neutraliseSeparators(fields.text);
   const budget = MAX_CLOSE_REASON_BYTES - utf8Length(suffix);
   return truncateUtf8(text, Math.max(0, budget)).trimEnd() + suffix;
 }

@@ -4,6 +4,7 @@
  * @packageDocumentation
  */
 import { LifelineError } from '../errors.js';
+import { codePointLength, truncateCodePoints } from './text.js';
 
 /** The subprotocol name negotiated in the WebSocket handshake. */
 export const SUBPROTOCOL = 'lifeline.v1';
@@ -351,11 +352,7 @@ function bad(reason: string): never {
   throw new FrameError(1002, reason);
 }
 /** Length in code points: what JSON Schema's `maxLength` counts, so the decoder and the schema agree. */
-function codePoints(text: string): number {
-  let n = 0;
-  for (const _ of text) n++;
-  return n;
-}
+const codePoints = codePointLength;
 /** A finite number (`JSON.parse` turns `1e999` into Infinity). */
 function isNumber(v: unknown): v is number {
   return typeof v === 'number' && Number.isFinite(v);
@@ -463,7 +460,8 @@ export function decodeClientFrame(data: string | Uint8Array): ClientFrame {
       if (value.n !== undefined && !isNumber(value.n)) bad('bad ping');
       return value.n === undefined ? { t: 'ping' } : { t: 'ping', n: value.n as number };
     default:
-      throw new UnknownFrameTypeError(value.t.slice(0, 32));
+      // Echoed back as the error frame's `ref` (at most 32 characters): never half a surrogate pair.
+      throw new UnknownFrameTypeError(truncateCodePoints(value.t, 32));
   }
 }
 

@@ -4,3 +4,4 @@
  */
 export * from './close-reason.js';
 export * from './frames.js';
+export { codePointLength, toWellFormed, truncateCodePoints } from './text.js';

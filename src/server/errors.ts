@@ -1,6 +1,6 @@
 import { isSendableCode } from '../codes/index.js';
 import { LifelineError } from '../errors.js';
-import type { RetryHint } from '../protocol/index.js';
+import { truncateCodePoints, type RetryHint } from '../protocol/index.js';
 
 /**
  * Throw this from a handler when the *client* did something wrong: the connection is closed
@@ -81,12 +81,15 @@ export class DeclinedError extends LifelineError<'LIFELINE_ERR_DECLINED'> {
 
   /**
    * @param error - the application's error code, for programs (1-64 characters of `[A-Za-z0-9_.:-]`)
-   * @param message - text for people, sent to the client (cut to 500 characters); never internal details
+   * @param message - text for people, sent to the client (cut to 500 code points, lone surrogates made
+   *   U+FFFD); never internal details
    * @throws RangeError for a code outside that alphabet
    */
   constructor(error: string, message = '', options?: ErrorOptions) {
     if (typeof error !== 'string' || !APP_CODE.test(error)) throw new RangeError('a DeclinedError code must be 1-64 characters of [A-Za-z0-9_.:-]');
-    super('LIFELINE_ERR_DECLINED', String(message).slice(0, MAX_DECLINED_MESSAGE), options);
+    // Cut in code points, never mid-pair, and made well-formed: the message goes out in a JSON frame
+    // that strict parsers must accept (a lone surrogate from the application becomes U+FFFD).
+    super('LIFELINE_ERR_DECLINED', truncateCodePoints(String(message), MAX_DECLINED_MESSAGE), options);
     this.error = error;
   }
 }

@@ -104,7 +104,7 @@ class MemoryCore implements StoreCore {
     if (claim !== undefined) {
       const found = this.#claimed(claim.scope, claim.id, now);
       if (found === 'forgotten') throw new IdempotencyWindowError();
-      if (found !== undefined) return duplicateOfClaim(outcomeOf(found), found.fingerprint, claim.fingerprint, data);
+      if (found !== undefined) return duplicateOfClaim(outcomeOf(found), found.fingerprint, claim.fingerprint, data, claim.legacyFingerprint);
     }
     const state = this.#channel(channel);
     const entry: Entry = { offset: state.last + 1, time: Math.max(now, state.lastTime), json };
@@ -172,7 +172,7 @@ class MemoryCore implements StoreCore {
   claimMessage(scope: string, messageId: number, options: ClaimOptions | undefined, now: number): ClaimResult {
     const found = this.#claimed(scope, messageId, now);
     if (found === 'forgotten') return { claimed: false, forgotten: true };
-    if (found !== undefined) return answerRecordedClaim(outcomeOf(found), found.fingerprint, options?.fingerprint);
+    if (found !== undefined) return answerRecordedClaim(outcomeOf(found), found.fingerprint, options?.fingerprint, options?.legacyFingerprint);
     this.#record(scope, messageId, { state: 'claimed' }, options?.fingerprint, now + (options?.leaseMs ?? this.#options.dedupeTtlMs));
     return { claimed: true };
   }

@@ -22,6 +22,51 @@ export function encodeData(data: JsonValue): string {
   return json;
 }
 
+/**
+ * JSON text of a value with every object's keys sorted (by UTF-16 code units, as `Array#sort` does) and
+ * no whitespace: two values equal as JSON (RFC 8259: objects are unordered) give the same text. Text that
+ * is already in this form (keys sorted, as `JSON.stringify` writes it) is returned unchanged, so a digest
+ * of it is the digest of the plain text.
+ */
+export function canonicalJson(value: JsonValue): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) return v;
+    const sorted: Record<string, unknown> = bareRecord();
+    for (const k of Object.keys(v).sort()) sorted[k] = (v as Record<string, unknown>)[k];
+    return sorted;
+  });
+}
+
+/**
+ * Whether two JSON texts hold the same data: equal text is the fast path; otherwise both are parsed
+ * and compared by value (object keys in any order, arrays in order, numbers by value, so `1.0`, `1`
+ * and `1e0` agree). A client whose serializer orders keys differently on a retry sends the same data.
+ */
+export function sameJson(a: string, b: string): boolean {
+  if (a === b) return true;
+  let x: unknown;
+  let y: unknown;
+  try {
+    x = JSON.parse(a);
+    y = JSON.parse(b);
+  } catch {
+    return false;
+  }
+  return sameValue(x, y);
+}
+
+function sameValue(x: unknown, y: unknown): boolean {
+  if (x === y) return true;
+  if (typeof x !== 'object' || typeof y !== 'object' || x === null || y === null) return false;
+  if (Array.isArray(x) || Array.isArray(y)) {
+    if (!Array.isArray(x) || !Array.isArray(y) || x.length !== y.length) return false;
+    return x.every((v, i) => sameValue(v, y[i]));
+  }
+  const xs = Object.keys(x);
+  if (xs.length !== Object.keys(y).length) return false;
+  return xs.every((k) => Object.prototype.hasOwnProperty.call(y, k) && sameValue((x as Record<string, unknown>)[k], (y as Record<string, unknown>)[k]));
+}
+
 /** Parse data stored by {@link encodeData}. */
 export function decodeData(json: string): JsonValue {
   return JSON.parse(json) as JsonValue;

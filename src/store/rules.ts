@@ -7,7 +7,7 @@
  */
 import { UNWRITTEN_EPOCH_PREFIX } from '../protocol/frames.js';
 import { IdempotencyConflictError, type OriginalMessage } from './errors.js';
-import { decodeData, encodeData } from './records.js';
+import { decodeData, encodeData, sameJson } from './records.js';
 import type { AppendResult, ChannelPosition, ClaimResult, JsonValue, MessageOutcome } from './types.js';
 
 /** A fresh epoch: 16 lowercase hex characters (64 random bits). */
@@ -69,11 +69,21 @@ export function belowWindow(id: number, maxId: number, perScope: number): boolea
 }
 
 /**
+ * Whether a recorded fingerprint is the presented claim's: its fingerprint, or the form an earlier
+ * version computed for the same content (`legacy`), so a resend of a message recorded before an
+ * upgrade still matches.
+ */
+export function sameFingerprint(recorded: string, presented: string, legacy: string | undefined): boolean {
+  return recorded === presented || (legacy !== undefined && recorded === legacy);
+}
+
+/**
  * The answer to a claim of an id that is already recorded: its outcome, and a conflict when both the
  * recorded and the presented claim carry a fingerprint and they differ (the id was reused for other content).
+ * @param legacy - the presented content's fingerprint in an earlier version's form, also accepted
  */
-export function answerRecordedClaim(outcome: MessageOutcome, recorded: string | undefined, presented: string | undefined): ClaimResult {
-  const conflict = presented !== undefined && recorded !== undefined && recorded !== presented;
+export function answerRecordedClaim(outcome: MessageOutcome, recorded: string | undefined, presented: string | undefined, legacy?: string): ClaimResult {
+  const conflict = presented !== undefined && recorded !== undefined && !sameFingerprint(recorded, presented, legacy);
   return conflict ? { claimed: false, outcome, conflict: true } : { claimed: false, outcome };
 }
 
@@ -84,15 +94,16 @@ export function answerRecordedClaim(outcome: MessageOutcome, recorded: string | 
  * @param recorded - the fingerprint recorded with it
  * @param presented - the fingerprint of this append
  * @param data - this append's data (the same as the first's when the fingerprints agree)
+ * @param legacy - this append's fingerprint in an earlier version's form, also accepted
  * @throws IdempotencyConflictError when the id was used for other content or for a client message
  */
-export function duplicateOfClaim(outcome: MessageOutcome, recorded: string | undefined, presented: string, data: JsonValue): AppendResult {
+export function duplicateOfClaim(outcome: MessageOutcome, recorded: string | undefined, presented: string, data: JsonValue, legacy?: string): AppendResult {
   const result = outcome.state === 'done' ? (outcome.result as { channel?: unknown; epoch?: unknown; offset?: unknown; time?: unknown } | undefined) : undefined;
   const first =
     result && typeof result.channel === 'string' && typeof result.epoch === 'string' && typeof result.offset === 'number' && typeof result.time === 'number'
       ? { channel: result.channel, epoch: result.epoch, offset: result.offset, time: result.time }
       : undefined;
-  if (first === undefined || recorded !== presented) throw new IdempotencyConflictError('this message id was used for another message', first);
+  if (first === undefined || recorded === undefined || !sameFingerprint(recorded, presented, legacy)) throw new IdempotencyConflictError('this message id was used for another message', first);
   return { message: { ...first, data: decodeData(encodeData(data)) }, duplicate: true };
 }
 
@@ -109,10 +120,11 @@ export function keyConflict(key: string, original: OriginalMessage): Idempotency
 
 /**
  * The answer to an append under an idempotency key that is live: the first message, when this append
- * is the same (channel and data); else a conflict.
+ * is the same (channel and data: the same JSON value, whatever the order of object keys or the
+ * spelling of numbers, see `sameJson`); else a conflict.
  * @throws IdempotencyConflictError when the key was used for another channel or other data
  */
 export function duplicateOfKey(key: string, first: KeyedMessage, channel: string, json: string): AppendResult {
-  if (first.channel !== channel || first.json !== json) throw keyConflict(key, first);
+  if (first.channel !== channel || !sameJson(first.json, json)) throw keyConflict(key, first);
   return { message: { channel: first.channel, epoch: first.epoch, offset: first.offset, data: decodeData(first.json), time: first.time }, duplicate: true };
 }

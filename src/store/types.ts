@@ -142,6 +142,12 @@ export interface ClaimOptions {
    * fingerprint is answered `conflict: true` (the id was reused for different content).
    */
   readonly fingerprint?: string;
+  /**
+   * The same content's fingerprint in the form an earlier version computed, when it differs: a recorded
+   * fingerprint equal to it is no conflict either (a resend of a message claimed before an upgrade).
+   * Never recorded.
+   */
+  readonly legacyFingerprint?: string;
 }
 
 /**
@@ -178,9 +184,9 @@ export interface AppendOptions {
    * fingerprint returns the first message (`duplicate: true`, with this call's data); with another
    * fingerprint, or any other recorded outcome, it rejects with `IdempotencyConflictError`; an id
    * older than the scope's window rejects with `IdempotencyWindowError`. Client messages and client
-   * publishes so share one id space per scope.
+   * publishes so share one id space per scope. `legacyFingerprint`: as in {@link ClaimOptions}.
    */
-  readonly claim?: { readonly scope: string; readonly id: number; readonly fingerprint: string };
+  readonly claim?: { readonly scope: string; readonly id: number; readonly fingerprint: string; readonly legacyFingerprint?: string };
 }
 
 /**

@@ -305,6 +305,18 @@ export function storeConformance(options: StoreConformanceOptions): void {
         expect((await store.head('b')).offset).toBe(0);
       });
 
+      it('compare data as JSON values: keys in another order are the same data, a reordered array is not', async () => {
+        const store = await fresh();
+        const first = await store.append('a', { a: 1, b: { c: [1, 2], d: 'x' } }, { idempotencyKey: 'k1' });
+        const retry = await store.append('a', { b: { d: 'x', c: [1, 2] }, a: 1 }, { idempotencyKey: 'k1' });
+        expect(retry.duplicate).toBe(true);
+        expect(retry.message).toEqual(first.message);
+        await expect(store.append('a', { a: 1, b: { c: [2, 1], d: 'x' } }, { idempotencyKey: 'k1' })).rejects.toBeInstanceOf(IdempotencyConflictError);
+        await expect(store.append('a', { a: 1, b: { c: [1, 2] } }, { idempotencyKey: 'k1' })).rejects.toBeInstanceOf(IdempotencyConflictError);
+        await expect(store.append('a', { a: 1, b: { c: [1, 2], d: 'x' }, e: null }, { idempotencyKey: 'k1' })).rejects.toBeInstanceOf(IdempotencyConflictError);
+        expect(await offsets(store, 'a')).toEqual([1]);
+      });
+
       it('are global across channels', async () => {
         const store = await fresh();
         const first = await store.append('a', 'same', { idempotencyKey: 'shared' });
@@ -803,6 +815,19 @@ export function storeConformance(options: StoreConformanceOptions): void {
         await store.finishMessage('s', 1, { state: 'done', result: { answer: 42 } });
         expect(await store.claimMessage('s', 1, { fingerprint: 'A' })).toEqual({ claimed: false, outcome: { state: 'done', result: { answer: 42 } } });
         expect(await store.claimMessage('s', 1, { fingerprint: 'B' })).toEqual({ claimed: false, outcome: { state: 'done', result: { answer: 42 } }, conflict: true });
+      });
+
+      it("accept a claim's legacyFingerprint as its own (a resend of a message recorded before an upgrade), never recording it", async () => {
+        const store = await fresh();
+        await store.claimMessage('s', 1, { fingerprint: 'old' });
+        await store.finishMessage('s', 1, { state: 'done' });
+        expect(await store.claimMessage('s', 1, { fingerprint: 'new', legacyFingerprint: 'old' })).toEqual({ claimed: false, outcome: { state: 'done' } });
+        expect(await store.claimMessage('s', 1, { fingerprint: 'new', legacyFingerprint: 'other' })).toMatchObject({ conflict: true });
+        const first = await store.append('ch', { x: 1 }, { claim: { scope: 'o', id: 1, fingerprint: 'old' } });
+        const again = await store.append('ch', { x: 1 }, { claim: { scope: 'o', id: 1, fingerprint: 'new', legacyFingerprint: 'old' } });
+        expect(again).toMatchObject({ duplicate: true, message: { epoch: first.message.epoch, offset: 1 } });
+        await expect(store.append('ch', { x: 1 }, { claim: { scope: 'o', id: 1, fingerprint: 'new', legacyFingerprint: 'other' } })).rejects.toBeInstanceOf(IdempotencyConflictError);
+        expect((await store.head('ch')).offset).toBe(1);
       });
 
       it('keep a window of maxClaimsPerScope ids per scope: older ids are forgotten, and said to be', async () => {

@@ -20,14 +20,21 @@ interface Started {
   server: LifelineServer;
   port: number;
   logs: Record<string, unknown>[];
+  /** The log lines as written (JSON text), to see what a parser keeping one of two equal keys would lose. */
+  lines: string[];
 }
 
 /** An echo server whose log lines are kept. */
 async function echo(options: ServerOptions = {}): Promise<Started> {
   const logs: Record<string, unknown>[] = [];
+  const lines: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split('\n')) if (line) logs.push(JSON.parse(line) as Record<string, unknown>);
+      for (const line of chunk.toString().split('\n')) {
+        if (!line) continue;
+        lines.push(line);
+        logs.push(JSON.parse(line) as Record<string, unknown>);
+      }
       done();
     },
   });
@@ -42,7 +49,7 @@ async function echo(options: ServerOptions = {}): Promise<Started> {
   });
   servers.push(server);
   const { port } = await server.listen(0);
-  return { server, port, logs };
+  return { server, port, logs, lines };
 }
 
 /** Bytes of a 64-bit length header with the top bit set (a length no implementation can hold). */
@@ -71,7 +78,7 @@ const cases: { name: string; bytes: () => Buffer; code: number; wsCode: string }
 describe('protocol errors: the code on the wire is the code logged and counted', () => {
   for (const c of cases) {
     it(`${c.name}: ${c.code} (${c.wsCode}), after the reply to the message before it`, async () => {
-      const { server, port, logs } = await echo({ maxPayload: 65_536, maxFragments: 32 });
+      const { server, port, logs, lines } = await echo({ maxPayload: 65_536, maxFragments: 32 });
       const peer = await rawConnect(port);
       // A valid message and the bad frame in one write: the reply to the first must not vanish.
       peer.write([textFrame('before'), c.bytes()]);
@@ -84,6 +91,11 @@ describe('protocol errors: the code on the wire is the code logged and counted',
       await expect.poll(() => logs.find((l) => l.msg === 'peer protocol error')).toBeDefined();
       const logged = logs.find((l) => l.msg === 'peer protocol error')!;
       expect({ closeCode: logged.closeCode, code: logged.code }).toEqual({ closeCode: c.code, code: c.wsCode });
+      // The ws library's own text is kept under a key of its own: a line with two "msg" keys loses one to
+      // every JSON parser (and is not JSON that strict parsers accept).
+      expect(typeof logged.detail === 'string' && logged.detail.length > 0).toBe(true);
+      const line = lines.find((l) => l.includes('peer protocol error'))!;
+      expect(line.match(/"msg":/g)).toHaveLength(1);
       expect(server.stats().protocolErrors).toEqual({ [c.code]: 1 });
     });
   }

@@ -6,6 +6,7 @@
  * nothing from the error (no message, stack or path ever reaches the client).
  * @packageDocumentation
  */
+import { truncateCodePoints } from '../../protocol/index.js';
 import { CloseError, HandlerFailure } from '../errors.js';
 import type { Clock } from './clock.js';
 import { SETTLED, type Connection } from './connection.js';
@@ -102,7 +103,7 @@ export class ErrorBoundary {
     const cause = preassigned ? error.cause : error;
     const err = cause instanceof Error ? cause : new Error(String(cause));
     logger.error({ incident: id, connection: connection.id, handler, err }, 'handler failed; closing connection with 1011');
-    const incident: Incident = { id, at: this.host.clock.now(), connection: connection.id, handler, summary: (err.message.split('\n')[0] ?? '').slice(0, SUMMARY_CHARS) };
+    const incident: Incident = { id, at: this.host.clock.now(), connection: connection.id, handler, summary: truncateCodePoints(err.message.split('\n')[0] ?? '', SUMMARY_CHARS) };
     this.#incidents.push(incident);
     if (this.#incidents.length > RECENT_INCIDENTS) this.#incidents.shift();
     this.host.incident(incident);

@@ -755,7 +755,9 @@ class ConnectionEvents implements TransportEvents {
     connection.closedBy ??= 'server';
     connection.protocolClosing();
     countIn(host.counters.protocolErrors, closeCode);
-    host.logger.warn({ connection: connection.id, closeCode, code: (error as { code?: string }).code, msg: error.message }, 'peer protocol error');
+    // The error's text goes under `detail`: a `msg` field beside the message argument would write the
+    // key twice in a JSON line, and a parser keeps only one of the two.
+    host.logger.warn({ connection: connection.id, closeCode, code: (error as { code?: string }).code, detail: error.message }, 'peer protocol error');
   }
 
   closed(code: number, reason: string): void {

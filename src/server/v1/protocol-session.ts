@@ -30,6 +30,7 @@ import {
   type SubFrame,
 } from '../../protocol/index.js';
 import { IdempotencyConflictError, IdempotencyWindowError, StoreError, StoreOutcomeUnknownError } from '../../store/errors.js';
+import { canonicalJson } from '../../store/records.js';
 import type { AppendOptions, AppendResult, MessageOutcome, SessionPatch, SessionPresence, SessionRecord, Store } from '../../store/types.js';
 import type { ClosedBy, Connection } from '../core/connection.js';
 import { admissionOf } from '../core/credentials.js';
@@ -169,19 +170,26 @@ const sha256 = (nodeCrypto as { hash?: (algorithm: string, data: string, encodin
  * A digest of a message's content: a resend carries the same, a reused id for other content does not.
  * Undefined for data JSON text cannot hold (nested deeper than the encoder goes): the client's mistake.
  *
- * Kept a cryptographic hash, of exactly this text: fingerprints are stored with the claims and compared
+ * Kept a cryptographic hash, of exactly these texts: fingerprints are stored with the claims and compared
  * by the store, so a process of an earlier version sharing the store (a rolling or zero-dark restart)
  * must compute the same one for a resend; and a collision would let a client have a message with other
  * content answered as the duplicate of the first.
  */
-function fingerprintOf(kind: 'msg' | 'pub', channel: string, data: Json): string | undefined {
+function fingerprintOf(kind: 'msg' | 'pub', channel: string, data: Json): { fingerprint: string; legacyFingerprint?: string } | undefined {
   let text: string;
+  let canonical: string;
   try {
     text = JSON.stringify(data);
+    canonical = canonicalJson(data);
   } catch {
     return undefined;
   }
-  return sha256(`${kind}\n${channel}\n${text}`);
+  // Of the canonical text (keys sorted): a resend whose serializer ordered the keys differently carries
+  // the same data (RFC 8259: objects are unordered) and must not be a conflict. For data whose keys were
+  // already in order the two texts are one, and so is the digest an earlier version computed; when they
+  // differ, the earlier form goes along too, so a message claimed before an upgrade still matches.
+  const fingerprint = sha256(`${kind}\n${channel}\n${canonical}`);
+  return canonical === text ? { fingerprint } : { fingerprint, legacyFingerprint: sha256(`${kind}\n${channel}\n${text}`) };
 }
 
 /** The outcomes without data, shared: every engine copies what it records, never keeps the caller's object. */
@@ -705,12 +713,12 @@ export class ProtocolSession implements SessionHolder {
   private async message(frame: MsgFrame): Promise<void> {
     const { store } = this.ctx;
     const handler = this.ctx.settings.onSessionMessage;
-    const fingerprint = fingerprintOf('msg', '', frame.data);
-    if (fingerprint === undefined) {
+    const fingerprints = fingerprintOf('msg', '', frame.data);
+    if (fingerprints === undefined) {
       this.send({ t: 'reject', id: frame.id, code: ProtocolErrorCode.BAD_REQUEST });
       return;
     }
-    const options = { leaseMs: this.ctx.settings.claimLeaseMs, fingerprint };
+    const options = { leaseMs: this.ctx.settings.claimLeaseMs, ...fingerprints };
     let claim = await store.claimMessage(this.origin, frame.id, options);
     // A claim still held belongs to a handler on a connection that is closing; give it time to finish.
     let deadline: number | undefined;
@@ -807,8 +815,8 @@ export class ProtocolSession implements SessionHolder {
       this.send({ t: 'reject', id: frame.id, code: ProtocolErrorCode.LIMIT });
       return;
     }
-    const fingerprint = fingerprintOf('pub', frame.ch, frame.data);
-    if (fingerprint === undefined) {
+    const fingerprints = fingerprintOf('pub', frame.ch, frame.data);
+    if (fingerprints === undefined) {
       this.send({ t: 'reject', id: frame.id, code: ProtocolErrorCode.BAD_REQUEST });
       return;
     }
@@ -816,7 +824,7 @@ export class ProtocolSession implements SessionHolder {
     try {
       // Deduplicated by the message id in the origin's claims, atomically with the append: stored once,
       // acknowledged every time, and an id reused for other content is a conflict.
-      result = await this.ctx.publish(frame.ch, frame.data, { claim: { scope: this.origin, id: frame.id, fingerprint } });
+      result = await this.ctx.publish(frame.ch, frame.data, { claim: { scope: this.origin, id: frame.id, ...fingerprints } });
     } catch (error) {
       if (error instanceof IdempotencyConflictError) {
         this.ctx.count('conflicts');

@@ -28,6 +28,7 @@ async function writeClaim(
   fingerprint: string,
   now: number,
   channelJson = '',
+  legacyFingerprint = '',
 ): Promise<string[]> {
   const { state, incident, result } = outcomeFields(outcome);
   return (await connection.exec(OPERATION[mode], () =>
@@ -47,6 +48,7 @@ async function writeClaim(
       k.claimHead(scope),
       pxFor(o.dedupeTtlMs),
       channelJson,
+      legacyFingerprint,
     ),
   )) as string[];
 }
@@ -56,8 +58,8 @@ async function writeClaim(
  * `['go']` when the append may proceed, `['forgotten']` below the scope's window, or the recorded
  * `[state, incident, result, fingerprint]` that answers it.
  */
-export function reservePublish(ctx: RedisContext, scope: string, messageId: number, fingerprint: string, channelJson: string, now: number): Promise<string[]> {
-  return writeClaim(ctx, 'pub', scope, messageId, { state: 'claimed' }, ctx.options.dedupeTtlMs, fingerprint, now, channelJson);
+export function reservePublish(ctx: RedisContext, scope: string, messageId: number, fingerprint: string, channelJson: string, now: number, legacyFingerprint?: string): Promise<string[]> {
+  return writeClaim(ctx, 'pub', scope, messageId, { state: 'claimed' }, ctx.options.dedupeTtlMs, fingerprint, now, channelJson, legacyFingerprint);
 }
 
 /** Record a publish's outcome under its id (the last step of an append with a `claim`). */
@@ -80,7 +82,7 @@ export async function claimMessage(ctx: RedisContext, scope: string, messageId: 
   if (found.length === 0) return { claimed: true };
   if (found[0] === 'forgotten') return { claimed: false, forgotten: true };
   const [state, incident, result, fp] = found as [string, string, string, string];
-  return answerRecordedClaim(outcomeOfFields(state, incident, result), fp === '' ? undefined : fp, options?.fingerprint);
+  return answerRecordedClaim(outcomeOfFields(state, incident, result), fp === '' ? undefined : fp, options?.fingerprint, options?.legacyFingerprint);
 }
 
 /** `finishMessage`: the script keeps the claim's fingerprint. */

@@ -40,11 +40,11 @@ export async function append(ctx: RedisContext, channel: string, data: JsonValue
     if (owner[0] === 'other') throw await conflictElsewhere(ctx, key, JSON.parse(owner[1]!) as string);
   }
   if (claim !== undefined) {
-    const reserved = await reservePublish(ctx, claim.scope, claim.id, claim.fingerprint, channelJson, now);
+    const reserved = await reservePublish(ctx, claim.scope, claim.id, claim.fingerprint, channelJson, now, claim.legacyFingerprint);
     if (reserved[0] === 'forgotten') throw new IdempotencyWindowError();
     if (reserved[0] !== 'go') {
       const [state, incident, result, fp] = reserved as [string, string, string, string];
-      return duplicateOfClaim(outcomeOfFields(state, incident, result), fp === '' ? undefined : fp, claim.fingerprint, data);
+      return duplicateOfClaim(outcomeOfFields(state, incident, result), fp === '' ? undefined : fp, claim.fingerprint, data, claim.legacyFingerprint);
     }
   }
   const keys = [ck.meta, ck.history, ck.channels];
@@ -102,8 +102,9 @@ export async function append(ctx: RedisContext, channel: string, data: JsonValue
     case 'dup': {
       const [, channelJson, epoch, offset, time, dataJson] = reply as [string, string, string, string, string, string];
       const first = { channel: JSON.parse(channelJson) as string, epoch, offset: Number(offset), time: Number(time), json: dataJson };
-      // The script compared channel and data already: this is the duplicate.
-      const result = duplicateOfKey(key!, first, first.channel, dataJson);
+      // The script compared the channel; the data is compared here, as JSON values (a conflict throws
+      // before anything is committed).
+      const result = duplicateOfKey(key!, first, channel, json);
       // Stored by an attempt that was answered "outcome unknown": committed now, or still unknown.
       await commitAppend(ctx, ck, channelJson, result.message, acknowledged, false);
       return result;
@@ -116,7 +117,7 @@ export async function append(ctx: RedisContext, channel: string, data: JsonValue
       // Stored by an earlier attempt of this publish (step 2 checked the fingerprint against the reservation).
       const [, fp, epoch, offset, time] = reply as [string, string, string, string, string];
       const first = { channel, epoch, offset: Number(offset), time: Number(time) };
-      const result = duplicateOfClaim({ state: 'done', result: first }, fp, claim!.fingerprint, data);
+      const result = duplicateOfClaim({ state: 'done', result: first }, fp, claim!.fingerprint, data, claim!.legacyFingerprint);
       message = result.message;
       duplicate = true;
       break;

@@ -122,8 +122,8 @@ end
  * pubMode ('' | 'pub'), pubId, fingerprint, perScopeClaims, commitMode ('primary' | 'replicas'),
  * fenceEpoch ('' none), fenceSeen.
  * Returns `{'new', epoch, offset, time}`, `{'dup', channelJson, epoch, offset, time, dataJson}` for a live
- * idempotency key with the same content, `{'conflict', channelJson, epoch, offset}` for one with other
- * content, `{'pubdup', fingerprint, epoch, offset, time}` for a client message id this scope already
+ * idempotency key on the same channel (the caller compares the data, as JSON values: a conflict when
+ * they differ), `{'conflict', channelJson, epoch, offset}` for one on another channel, `{'pubdup', fingerprint, epoch, offset, time}` for a client message id this scope already
  * published on this channel (the caller compares the fingerprint); each followed by
  * `'rolled', oldEpoch, found` when the fence rotated the epoch first (see `fence` in the prelude).
  *
@@ -151,7 +151,9 @@ if pubMode ~= '' then pubIds = KEYS[k] end
 if idem then
   local r = redis.call('HMGET', idem, 'channel', 'epoch', 'offset', 'time', 'data', 'until')
   if r[1] and live(r[6], now) then
-    if r[1] ~= channelJson or r[5] ~= data then return out({'conflict', r[1], r[2], r[3]}) end
+    -- Another channel is a conflict here; other data text is compared by the caller as JSON values
+    -- (keys in any order are the same data), which Lua cannot do without parsing.
+    if r[1] ~= channelJson then return out({'conflict', r[1], r[2], r[3]}) end
     return out({'dup', r[1], r[2], r[3], r[4], r[5]})
   end
 end
@@ -333,7 +335,8 @@ return 1
 /**
  * Claim or finish a client message id. KEYS: claim, claims (the scope's index by id), in the scope's slot.
  * ARGV: mode, now, until, px, messageId, state, incident, result, fingerprint, perScope, claimHead,
- * indexPx, channelJson. Modes:
+ * indexPx, channelJson, legacyFingerprint ('' none: the same content's fingerprint in an earlier
+ * version's form, matched like `fingerprint`, never recorded). Modes:
  * - `claim`: record `state` unless a live record exists;
  * - `finish`: record `state`, keeping the claim's fingerprint;
  * - `pub`: reserve the id for a publish on channel `channelJson` (the append itself runs in the channel's
@@ -352,7 +355,7 @@ if mode == 'claim' or mode == 'pub' then
   if forgotten(index, id, ARGV[10]) then return {'forgotten'} end
   local r = redis.call('HMGET', claim, 'state', 'incident', 'result', 'fp', 'until', 'pub')
   if r[1] and live(r[5], now) then
-    if mode == 'pub' and r[1] == 'claimed' and r[6] == ARGV[13] and r[4] == fp then return {'go'} end
+    if mode == 'pub' and r[1] == 'claimed' and r[6] == ARGV[13] and (r[4] == fp or (ARGV[14] ~= '' and r[4] == ARGV[14])) then return {'go'} end
     return {r[1], r[2] or '', r[3] or '', r[4] or ''}
   end
   if mode == 'pub' then pub = ARGV[13] end

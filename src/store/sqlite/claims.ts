@@ -36,7 +36,7 @@ export function claimTransaction(ctx: SqliteContext): (scope: string, messageId:
   const tx = ctx.db.transaction((scope: string, messageId: number, options: ClaimOptions | undefined, now: number): ClaimResult => {
     const found = claimedRow(ctx, scope, messageId, now);
     if (found === 'forgotten') return { claimed: false, forgotten: true };
-    if (found !== undefined) return answerRecordedClaim(outcomeOfRow(found), found.fingerprint ?? undefined, options?.fingerprint);
+    if (found !== undefined) return answerRecordedClaim(outcomeOfRow(found), found.fingerprint ?? undefined, options?.fingerprint, options?.legacyFingerprint);
     const lease = options?.leaseMs ?? ctx.options.dedupeTtlMs;
     recordClaim(ctx, scope, messageId, { state: 'claimed' }, options?.fingerprint ?? null, now + lease);
     return { claimed: true };

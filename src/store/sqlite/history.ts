@@ -64,7 +64,7 @@ export function appendTransaction(ctx: SqliteContext): (channel: string, data: J
     if (claim !== undefined) {
       const found = claimedRow(ctx, claim.scope, claim.id, now);
       if (found === 'forgotten') throw new IdempotencyWindowError();
-      if (found !== undefined) return duplicateOfClaim(outcomeOfRow(found), found.fingerprint ?? undefined, claim.fingerprint, data);
+      if (found !== undefined) return duplicateOfClaim(outcomeOfRow(found), found.fingerprint ?? undefined, claim.fingerprint, data, claim.legacyFingerprint);
     }
     let row = sql.selectChannel.get(channel);
     if (!row) {
