@@ -38,3 +38,14 @@ export function pathOf(req: IncomingMessage): string {
   const q = url.indexOf('?');
   return q === -1 ? url : url.slice(0, q);
 }
+
+/**
+ * The credentials of an `Authorization: Bearer <token>` header, or undefined when the header is missing
+ * or names another scheme. The scheme is matched in any case (`bearer`, `BEARER`): RFC 7235 §2.1 makes
+ * auth schemes case-insensitive, and clients (curl scripts, some SDKs) do send it in lower case.
+ */
+export function bearerToken(header: string | readonly string[] | undefined): string | undefined {
+  if (typeof header !== 'string') return undefined;
+  const match = /^bearer +(.*)$/is.exec(header);
+  return match ? match[1] : undefined;
+}

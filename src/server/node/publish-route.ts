@@ -11,7 +11,7 @@ import type { Json } from '../../protocol/index.js';
 import { MAX_CHANNEL_LENGTH } from '../../protocol/index.js';
 import { IdempotencyConflictError, StoreOutcomeUnknownError } from '../../store/errors.js';
 import type { AppendResult } from '../../store/types.js';
-import { sendJson } from './http.js';
+import { bearerToken, sendJson } from './http.js';
 
 /** What the route needs from the server. */
 export interface PublishRoute {
@@ -68,9 +68,8 @@ function preParsed(req: IncomingMessage): { value: unknown } | 'unreadable' | un
 export async function handlePublishRequest(req: IncomingMessage, res: ServerResponse, route: PublishRoute): Promise<void> {
   try {
     if (route.key === undefined) return sendJson(res, 403, { error: 'http_publish_disabled', message: 'no publish key is configured' });
-    const auth = req.headers.authorization ?? '';
-    const presented = auth.startsWith('Bearer ') ? auth.slice(7) : '';
-    if (!keyMatches(presented, route.key)) {
+    // Compared even when absent (as ''): how long the check takes does not say whether a key was sent.
+    if (!keyMatches(bearerToken(req.headers.authorization) ?? '', route.key)) {
       return sendJson(res, 401, { error: 'unauthorized', message: 'a valid bearer key is required' }, { 'www-authenticate': 'Bearer' });
     }
     let parsed: unknown;
