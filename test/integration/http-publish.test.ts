@@ -54,3 +54,51 @@ describe('HTTP publish: authentication', () => {
     expect(access.isAdmin({ authorization: `Basic ${admin}` })).toBe(false);
   });
 });
+
+describe('HTTP publish: idempotency keys', () => {
+  it('counts a key in code points: 200 emoji are a valid key, 201 are not (body and header alike)', async () => {
+    const port = await start();
+    // 101 emoji are 202 UTF-16 units but 101 characters: well within the limit.
+    for (const key of ['😀'.repeat(101), '😀'.repeat(200), 'a'.repeat(200)]) {
+      const first = await publish(port, { channel: 'c', data: key.length, idempotencyKey: key });
+      expect(first.status).toBe(200);
+      // The same key again is the same message: the key was taken whole, not cut.
+      expect((await publish(port, { channel: 'c', data: key.length, idempotencyKey: key })).body).toMatchObject({ duplicate: true, offset: first.body.offset });
+    }
+    for (const key of ['😀'.repeat(201), 'a'.repeat(201)]) {
+      expect((await publish(port, { channel: 'c', data: 1, idempotencyKey: key })).body.error).toBe('bad_idempotency_key');
+    }
+    // In the header (UTF-8 bytes), the same count: 200 emoji pass, 201 do not.
+    const header = (key: string) => Buffer.from(key, 'utf8').toString('latin1');
+    expect((await publish(port, { channel: 'c', data: 'h' }, { 'idempotency-key': header('😃'.repeat(200)) })).status).toBe(200);
+    expect((await publish(port, { channel: 'c', data: 'h' }, { 'idempotency-key': header('😃'.repeat(201)) })).body.error).toBe('bad_idempotency_key');
+    // A key sent in the header is the same key as in the body.
+    const viaBody = await publish(port, { channel: 'c', data: 'same', idempotencyKey: 'clé-😀' });
+    expect((await publish(port, { channel: 'c', data: 'same' }, { 'idempotency-key': header('clé-😀') })).body).toMatchObject({ duplicate: true, offset: viaBody.body.offset });
+  });
+
+  it('a key that is present but not a 1-200 character string is refused 400, never taken as no key', async () => {
+    const port = await start();
+    for (const idempotencyKey of [null, 5, '', true, ['k'], { k: 1 }, 'k'.repeat(201)]) {
+      const answer = await publish(port, { channel: 'c', data: 1, idempotencyKey });
+      expect(answer.status, JSON.stringify(idempotencyKey)).toBe(400);
+      expect(answer.body.error).toBe('bad_idempotency_key');
+    }
+    // null is refused with a good header key too: the body's key is what is wrong.
+    expect((await publish(port, { channel: 'c', data: 1, idempotencyKey: null }, { 'idempotency-key': 'good' })).status).toBe(400);
+    expect((await publish(port, { channel: 'c', data: 1 }, { 'idempotency-key': '' })).body.error).toBe('bad_idempotency_key');
+    // Nothing was stored by any of them.
+    const next = await publish(port, { channel: 'c', data: 'first' });
+    expect(next.body.offset).toBe(1);
+  });
+
+  it('a body key and a header key that differ are refused 400; the same key in both is one key', async () => {
+    const port = await start();
+    const differ = await publish(port, { channel: 'c', data: 1, idempotencyKey: 'a' }, { 'idempotency-key': 'b' });
+    expect(differ.status).toBe(400);
+    expect(differ.body.error).toBe('bad_idempotency_key');
+    const both = await publish(port, { channel: 'c', data: 1, idempotencyKey: 'a' }, { 'idempotency-key': 'a' });
+    expect(both.body).toMatchObject({ offset: 1, duplicate: false });
+    expect((await publish(port, { channel: 'c', data: 1 }, { 'idempotency-key': 'a' })).body).toMatchObject({ offset: 1, duplicate: true });
+  });
+});

@@ -11,7 +11,7 @@ import type { Json } from '../../protocol/index.js';
 import { MAX_CHANNEL_LENGTH } from '../../protocol/index.js';
 import { IdempotencyConflictError, StoreOutcomeUnknownError } from '../../store/errors.js';
 import type { AppendResult } from '../../store/types.js';
-import { bearerToken, sendJson } from './http.js';
+import { bearerToken, codePointLength, decodeUtf8, sendJson } from './http.js';
 
 /** What the route needs from the server. */
 export interface PublishRoute {
@@ -27,6 +27,38 @@ export interface PublishRoute {
 }
 
 const CHANNEL = /^[\x21-\x7e]+$/;
+
+/** Longest idempotency key, in code points (what docs/protocol.md counts in). */
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 200;
+
+const BAD_KEY = `idempotencyKey must be a string of 1-${MAX_IDEMPOTENCY_KEY_LENGTH} characters`;
+
+function validKey(key: unknown): key is string {
+  return typeof key === 'string' && key !== '' && codePointLength(key) <= MAX_IDEMPOTENCY_KEY_LENGTH;
+}
+
+/**
+ * The request's idempotency key, from the body's `idempotencyKey` and the `Idempotency-Key` header:
+ * undefined when neither is there, an error message when one that is there is not a 1-200 code point
+ * string (`null` included: a key the client meant to send must not turn into "no key", which would make a
+ * retry store twice), or when both are there and differ (picking one would dedupe on a key the client
+ * may not have meant).
+ */
+function idempotencyKeyOf(body: Record<string, unknown>, header: string | string[] | undefined): { key: string | undefined } | { error: string } {
+  const inBody = Object.hasOwn(body, 'idempotencyKey');
+  if (inBody && !validKey(body.idempotencyKey)) return { error: BAD_KEY };
+  let fromHeader: string | undefined;
+  if (header !== undefined) {
+    // Node reads header bytes as latin1; the key is UTF-8 text, as in the body, so both name the same key.
+    fromHeader = typeof header === 'string' ? decodeUtf8(Buffer.from(header, 'latin1')) : undefined;
+    if (!validKey(fromHeader)) return { error: `the Idempotency-Key header must be 1-${MAX_IDEMPOTENCY_KEY_LENGTH} characters of UTF-8` };
+  }
+  const fromBody = inBody ? (body.idempotencyKey as string) : undefined;
+  if (fromBody !== undefined && fromHeader !== undefined && fromBody !== fromHeader) {
+    return { error: 'idempotencyKey and the Idempotency-Key header differ; send one, or the same in both' };
+  }
+  return { key: fromBody ?? fromHeader };
+}
 
 /** Constant-time comparison of a presented key with the configured one (hashes equalise lengths). */
 export function keyMatches(presented: string, expected: string): boolean {
@@ -87,17 +119,15 @@ export async function handlePublishRequest(req: IncomingMessage, res: ServerResp
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return sendJson(res, 400, { error: 'bad_request', message: 'body must be a JSON object' });
     const { channel, data } = parsed as Record<string, unknown>;
-    const headerKey = req.headers['idempotency-key'];
-    const idempotencyKey = (parsed as Record<string, unknown>).idempotencyKey ?? (typeof headerKey === 'string' ? headerKey : undefined);
     if (typeof channel !== 'string' || channel.length > MAX_CHANNEL_LENGTH || !CHANNEL.test(channel)) {
       return sendJson(res, 400, { error: 'bad_channel', message: 'channel must be 1-200 printable ASCII characters' });
     }
     // Channels under `$lifeline.` carry the server's own feeds (the dashboard's stats); nobody may forge them.
     if (channel.startsWith('$lifeline.')) return sendJson(res, 403, { error: 'reserved_channel', message: 'channels under $lifeline. belong to the server' });
     if (!('data' in (parsed as object))) return sendJson(res, 400, { error: 'bad_request', message: 'data is required' });
-    if (idempotencyKey !== undefined && (typeof idempotencyKey !== 'string' || idempotencyKey.length === 0 || idempotencyKey.length > 200)) {
-      return sendJson(res, 400, { error: 'bad_idempotency_key', message: 'idempotencyKey must be a string of 1-200 characters' });
-    }
+    const keyed = idempotencyKeyOf(parsed as Record<string, unknown>, req.headers['idempotency-key']);
+    if ('error' in keyed) return sendJson(res, 400, { error: 'bad_idempotency_key', message: keyed.error });
+    const idempotencyKey = keyed.key;
     let result: AppendResult;
     try {
       result = await route.publish(channel, data as Json, idempotencyKey === undefined ? undefined : `h:${idempotencyKey}`);
