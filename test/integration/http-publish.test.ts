@@ -102,3 +102,21 @@ describe('HTTP publish: idempotency keys', () => {
     expect((await publish(port, { channel: 'c', data: 1 }, { 'idempotency-key': 'a' })).body).toMatchObject({ offset: 1, duplicate: true });
   });
 });
+
+describe('HTTP publish: body encoding', () => {
+  it('a body that is not valid UTF-8 is refused 400 bad_json, nothing stored (it was stored with U+FFFD)', async () => {
+    const { server, port } = await kit.start({ publishKey: KEY });
+    const broken = Buffer.concat([Buffer.from('{"channel":"c","data":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]);
+    const answer = await publish(port, broken);
+    expect(answer.status).toBe(400);
+    expect(answer.body).toMatchObject({ error: 'bad_json', message: 'body is not valid UTF-8' });
+    // A lone continuation byte and a truncated sequence alike.
+    expect((await publish(port, Buffer.from([0x7b, 0x80, 0x7d]))).body.error).toBe('bad_json');
+    expect((await publish(port, Buffer.concat([Buffer.from('{"channel":"c","data":"'), Buffer.from([0xe2, 0x82]), Buffer.from('"}')]))).body.error).toBe('bad_json');
+    // Well-formed UTF-8 beyond ASCII is stored as sent.
+    const fine = await publish(port, Buffer.from('{"channel":"c","data":"héllo 😀"}', 'utf8'));
+    expect(fine.body).toMatchObject({ offset: 1 });
+    const read = await server.store.read('c', { epoch: fine.body.epoch as string, offset: 0 }, 10);
+    expect(read.messages.map((m) => m.data)).toEqual(['héllo 😀']);
+  });
+});

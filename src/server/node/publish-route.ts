@@ -87,8 +87,10 @@ function preParsed(req: IncomingMessage): { value: unknown } | 'unreadable' | un
   const body = (req as { body?: unknown }).body;
   if (body === undefined || !req.readableEnded) return undefined;
   if (typeof body === 'string' || Buffer.isBuffer(body)) {
+    const text = typeof body === 'string' ? body : decodeUtf8(body);
+    if (text === undefined) return 'unreadable';
     try {
-      return { value: JSON.parse(body.toString()) };
+      return { value: JSON.parse(text) };
     } catch {
       return 'unreadable';
     }
@@ -111,8 +113,12 @@ export async function handlePublishRequest(req: IncomingMessage, res: ServerResp
     else {
       const body = await readBody(req, route.maxBytes);
       if (body === 'too-large') return sendJson(res, 413, { error: 'too_large', message: `body exceeds ${route.maxBytes} bytes` }, { connection: 'close' });
+      // JSON text is UTF-8 (RFC 8259 §8.1): bytes that are not would be stored as U+FFFD, a message the
+      // sender never sent, so they are refused like any other body that is not JSON.
+      const text = decodeUtf8(body);
+      if (text === undefined) return sendJson(res, 400, { error: 'bad_json', message: 'body is not valid UTF-8' });
       try {
-        parsed = JSON.parse(body.toString('utf8'));
+        parsed = JSON.parse(text);
       } catch {
         return sendJson(res, 400, { error: 'bad_json', message: 'body is not valid JSON' });
       }
