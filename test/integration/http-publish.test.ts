@@ -3,12 +3,15 @@
  * client sending odd or hostile requests gets (authentication, idempotency keys, bytes that are not
  * UTF-8, bodies that never come, headers that trickle).
  */
+import { connect, type Socket } from 'node:net';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { mountMetrics } from '../../src/cli/serve-metrics.js';
 import { DashboardAccess } from '../../src/dashboard/server/access.js';
 import type { ServerOptions } from '../../src/server/index.js';
+import { createServer } from '../../src/server/index.js';
 import { useKit } from '../support/kit.js';
+import { connectPeer } from '../support/ws-peer.js';
 
 const kit = useKit();
 const KEY = 'k'.repeat(24);
@@ -118,5 +121,151 @@ describe('HTTP publish: body encoding', () => {
     expect(fine.body).toMatchObject({ offset: 1 });
     const read = await server.store.read('c', { epoch: fine.body.epoch as string, offset: 0 }, 10);
     expect(read.messages.map((m) => m.data)).toEqual(['héllo 😀']);
+  });
+});
+
+/** A raw HTTP client: what the server wrote, and whether it closed the connection. */
+interface RawClient {
+  readonly socket: Socket;
+  /** Everything the server sent so far, as latin1 text. */
+  readonly received: () => string;
+  /** Resolves with what the server sent once it closed the connection, or 'still open' after `boundMs`. */
+  readonly closed: (boundMs: number) => Promise<string | 'still open'>;
+  /** Resolves once the server sent something. */
+  readonly answered: () => Promise<string>;
+}
+
+
+function raw(port: number): Promise<RawClient> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    kit.defer(() => socket.destroy());
+    let text = '';
+    let ended = false;
+    const waiters: (() => void)[] = [];
+    const wake = () => {
+      for (const w of waiters.splice(0)) w();
+    };
+    socket.on('data', (d: Buffer) => {
+      text += d.toString('latin1');
+      wake();
+    });
+    // A reset after the answer is also the server closing; the answer was read before it.
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      ended = true;
+      wake();
+    });
+    socket.once('connect', () =>
+      resolve({
+        socket,
+        received: () => text,
+        closed: (boundMs) =>
+          new Promise((done) => {
+            const timer = setTimeout(() => done('still open'), boundMs);
+            const check = () => {
+              if (ended) {
+                clearTimeout(timer);
+                done(text);
+              } else waiters.push(check);
+            };
+            check();
+          }),
+        answered: () =>
+          new Promise((done) => {
+            const check = () => (text !== '' || ended ? done(text) : waiters.push(check));
+            check();
+          }),
+      }),
+    );
+    socket.once('error', reject);
+  });
+}
+
+/** Generous: the server closes these at once; only a server that keeps the socket (minutes) reaches it. */
+const BOUND_MS = 5000;
+
+describe('HTTP: early answers close the connection', () => {
+  it('a 401 to a POST whose chunked body trickles forever closes the socket instead of reading on', async () => {
+    const port = await start();
+    const client = await raw(port);
+    client.socket.write('POST /publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n{\r\n');
+    const answer = await client.answered();
+    expect(answer).toMatch(/^HTTP\/1\.1 401 /);
+    expect(answer.toLowerCase()).toContain('connection: close');
+    // The client could go on sending the body for ever; the server has closed instead.
+    expect(client.socket.writable).toBe(true);
+    const closed = await client.closed(BOUND_MS);
+    expect(closed).not.toBe('still open');
+  });
+
+  it('a declared Content-Length over the limit is refused 413 at once, before any body byte, and closed', async () => {
+    const port = await start();
+    const client = await raw(port);
+    client.socket.write(`POST /publish HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${KEY}\r\nContent-Type: application/json\r\nContent-Length: ${10 << 20}\r\n\r\n`);
+    const closed = await client.closed(BOUND_MS);
+    expect(closed).toMatch(/^HTTP\/1\.1 413 /);
+    expect(closed).toContain('"error":"too_large"');
+    expect(closed.toLowerCase()).toContain('connection: close');
+  });
+
+  it('a chunked body that grows over the limit is answered 413 (not a reset) and closed', async () => {
+    const port = await start({ maxPayload: 1024 });
+    const client = await raw(port);
+    client.socket.write(`POST /publish HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${KEY}\r\nTransfer-Encoding: chunked\r\n\r\n800\r\n${'a'.repeat(0x800)}\r\n`);
+    const closed = await client.closed(BOUND_MS);
+    expect(closed).toMatch(/^HTTP\/1\.1 413 /);
+  });
+
+  it('a 403 (publishing off) closes too; answers after a whole body keep the connection', async () => {
+    const { port } = await kit.start();
+    const off = await raw(port);
+    off.socket.write('POST /publish HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{');
+    const closed = await off.closed(BOUND_MS);
+    expect(closed).toMatch(/^HTTP\/1\.1 403 /);
+    const port2 = await start();
+    const kept = await raw(port2);
+    const body = '{"channel":"c"}';
+    kept.socket.write(`POST /publish HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${KEY}\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    expect(await kept.answered()).toMatch(/^HTTP\/1\.1 400 [^]*keep-alive/i);
+  });
+});
+
+describe('HTTP: headers and request timeouts', () => {
+  it('an upgrade whose headers trickle past headersTimeoutMs gets 408 and is closed', async () => {
+    const port = await start({ headersTimeoutMs: 200, requestTimeoutMs: 400 });
+    const client = await raw(port);
+    client.socket.write('GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n');
+    let i = 0;
+    const trickle = setInterval(() => client.socket.writable && client.socket.write(`X-Slow-${i++}: a\r\n`), 50);
+    const closed = await client.closed(BOUND_MS);
+    clearInterval(trickle);
+    expect(closed).toMatch(/^HTTP\/1\.1 408 /);
+  });
+
+  it('an authorised publish whose body trickles past requestTimeoutMs gets 408 and is closed', async () => {
+    const port = await start({ headersTimeoutMs: 200, requestTimeoutMs: 400 });
+    const client = await raw(port);
+    client.socket.write(`POST /publish HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${KEY}\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n{\r\n`);
+    const trickle = setInterval(() => client.socket.writable && client.socket.write('1\r\n \r\n'), 50);
+    const closed = await client.closed(BOUND_MS);
+    clearInterval(trickle);
+    expect(closed).toMatch(/^HTTP\/1\.1 408 /);
+  });
+
+  it('an upgraded WebSocket is not subject to the request timeout', async () => {
+    const { url } = await kit.start({ headersTimeoutMs: 100, requestTimeoutMs: 200, onMessage: (c, d) => c.send(d) });
+    const peer = await connectPeer(url);
+    // Well past both timeouts and many of Node's checks (every 25 ms here).
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await peer.request('still here')).toBe('still here');
+  });
+
+  it('the options are checked: integers >= 0, headersTimeoutMs <= requestTimeoutMs', () => {
+    expect(() => createServer({ logger: pino({ level: 'silent' }), headersTimeoutMs: 500, requestTimeoutMs: 400 })).toThrow(RangeError);
+    expect(() => createServer({ logger: pino({ level: 'silent' }), headersTimeoutMs: -1 })).toThrow(RangeError);
+    expect(() => createServer({ logger: pino({ level: 'silent' }), requestTimeoutMs: 1.5 })).toThrow(RangeError);
+    // 0 turns a timeout off.
+    expect(() => createServer({ logger: pino({ level: 'silent' }), headersTimeoutMs: 500, requestTimeoutMs: 0 })).not.toThrow();
   });
 });

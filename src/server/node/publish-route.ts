@@ -67,15 +67,62 @@ export function keyMatches(presented: string, expected: string): boolean {
   return timingSafeEqual(a, b);
 }
 
-async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer | 'too-large'> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).byteLength;
-    if (size > maxBytes) return 'too-large';
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+/**
+ * The body, or 'too-large' as soon as more than `maxBytes` arrived. Stops collecting then without
+ * destroying the request (a `for await` left early would destroy it, and the socket with it, before the
+ * 413 could be written); the answer's `Connection: close` ends the connection.
+ */
+function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer | 'too-large'> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.byteLength;
+      if (size <= maxBytes) chunks.push(chunk);
+      else {
+        done();
+        resolve('too-large');
+      }
+    };
+    const onEnd = () => {
+      done();
+      resolve(Buffer.concat(chunks));
+    };
+    const onError = (error: Error) => {
+      done();
+      reject(error);
+    };
+    const onClose = () => {
+      done();
+      reject(new Error('the request ended before its body'));
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
+}
+
+/** The declared `Content-Length`, if there is a valid one. */
+function declaredLength(req: IncomingMessage): number | undefined {
+  const header = req.headers['content-length'];
+  if (header === undefined || !/^\d{1,16}$/.test(header)) return undefined;
+  return Number(header);
+}
+
+/**
+ * Answer before the body was read (or all of it): with `Connection: close`, so Node closes the socket once
+ * the answer is out instead of reading the rest of an unwanted body to keep the connection (a body that
+ * trickles forever would otherwise hold it until the request timeout).
+ */
+function answerEarly(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  sendJson(res, status, body, { ...headers, connection: 'close' });
 }
 
 /**
@@ -101,18 +148,21 @@ function preParsed(req: IncomingMessage): { value: unknown } | 'unreadable' | un
 /** Handle one `POST /publish`. Never throws; every outcome is an HTTP status with a JSON body. */
 export async function handlePublishRequest(req: IncomingMessage, res: ServerResponse, route: PublishRoute): Promise<void> {
   try {
-    if (route.key === undefined) return sendJson(res, 403, { error: 'http_publish_disabled', message: 'no publish key is configured' });
+    if (route.key === undefined) return answerEarly(res, 403, { error: 'http_publish_disabled', message: 'no publish key is configured' });
     // Compared even when absent (as ''): how long the check takes does not say whether a key was sent.
     if (!keyMatches(bearerToken(req.headers.authorization) ?? '', route.key)) {
-      return sendJson(res, 401, { error: 'unauthorized', message: 'a valid bearer key is required' }, { 'www-authenticate': 'Bearer' });
+      return answerEarly(res, 401, { error: 'unauthorized', message: 'a valid bearer key is required' }, { 'www-authenticate': 'Bearer' });
     }
     let parsed: unknown;
     const already = preParsed(req);
     if (already === 'unreadable') return sendJson(res, 400, { error: 'bad_json', message: 'body is not valid JSON' });
     if (already !== undefined) parsed = already.value;
     else {
+      const tooLarge = { error: 'too_large', message: `body exceeds ${route.maxBytes} bytes` };
+      // Declared too large: refused before a byte of it is read (or sent, by a client that waits for an answer).
+      if ((declaredLength(req) ?? 0) > route.maxBytes) return answerEarly(res, 413, tooLarge);
       const body = await readBody(req, route.maxBytes);
-      if (body === 'too-large') return sendJson(res, 413, { error: 'too_large', message: `body exceeds ${route.maxBytes} bytes` }, { connection: 'close' });
+      if (body === 'too-large') return answerEarly(res, 413, tooLarge);
       // JSON text is UTF-8 (RFC 8259 §8.1): bytes that are not would be stored as U+FFFD, a message the
       // sender never sent, so they are refused like any other body that is not JSON.
       const text = decodeUtf8(body);
@@ -164,7 +214,7 @@ export async function handlePublishRequest(req: IncomingMessage, res: ServerResp
     const { message } = result;
     sendJson(res, 200, { channel, epoch: message.epoch, offset: message.offset, duplicate: result.duplicate });
   } catch {
-    if (!res.headersSent) sendJson(res, 400, { error: 'bad_request', message: 'request could not be read' });
+    if (!res.headersSent) answerEarly(res, 400, { error: 'bad_request', message: 'request could not be read' });
     else res.destroy();
   }
 }
