@@ -11,6 +11,7 @@ import { requireOptional } from '../optional-dependency.js';
 import type { LifelineServer } from '../server/index.js';
 import { createMetrics, createStoreLatencyHistogram, instrumentStore as instrumentWith, type StoreLatencyLabel } from '../server/metrics/index.js';
 import { keyMatches } from '../server/node/publish-route.js';
+import { bearerToken } from '../server/node/http.js';
 import type { Store } from '../store/types.js';
 
 interface ProcessMetrics {
@@ -58,8 +59,8 @@ export async function mountMetrics(
     ...(adminToken !== undefined && port === undefined
       ? {
           authorize: (req: IncomingMessage): boolean => {
-            const auth = req.headers.authorization;
-            return typeof auth === 'string' && auth.startsWith('Bearer ') && keyMatches(auth.slice(7), adminToken);
+            const token = bearerToken(req.headers.authorization);
+            return token !== undefined && keyMatches(token, adminToken);
           },
         }
       : {}),

@@ -37,6 +37,17 @@ export interface InheritedSocket {
   readonly fd: number;
 }
 
+/**
+ * How often Node looks for connections past `headersTimeout`/`requestTimeout`: a timeout is enforced up
+ * to this much late. Node's default (30 s) would turn a 10 s headers timeout into 40; a quarter of the
+ * shortest timeout, at most a second, keeps it close for a cost of one walk over the connections still
+ * sending a request.
+ */
+function checkingIntervalOf(headersTimeoutMs: number, requestTimeoutMs: number): number {
+  const shortest = Math.min(...[headersTimeoutMs, requestTimeoutMs].filter((ms) => ms > 0), Infinity);
+  return Math.max(10, Math.min(1000, Math.floor(shortest / 4)));
+}
+
 /** Least time between two log lines about failed accepts. */
 const ACCEPT_ERROR_LOG_MS = 10_000;
 
@@ -92,14 +103,37 @@ export class LifelineServer extends ServerCore {
   }
 
   /**
+   * Change settings at run time (see {@link ServerCore.reconfigure}); new `headersTimeoutMs` and
+   * `requestTimeoutMs` apply to the HTTP server `listen()` created from now on.
+   */
+  override reconfigure(options: Partial<ServerOptions>): void {
+    super.reconfigure(options);
+    const server = this.#httpServer;
+    if (!this.#ownsHttpServer || !server) return;
+    server.headersTimeout = this.settings.headersTimeoutMs;
+    server.requestTimeout = this.settings.requestTimeoutMs;
+  }
+
+  /**
    * Create an HTTP server with the health routes, attach to it and listen. Resolves with the bound address.
    * @param port - a TCP port (0 picks a free one), or a socket the process inherited ({@link InheritedSocket}:
    *   systemd socket activation), on which `host` plays no part
    */
   async listen(port: number | InheritedSocket = 0, host = '127.0.0.1'): Promise<{ port: number; host: string }> {
-    const server = createHttpServer((req, res) => {
-      if (!this.handleRequest(req, res)) sendJson(res, 404, { error: 'not found' });
-    });
+    const { headersTimeoutMs, requestTimeoutMs } = this.settings;
+    const server = createHttpServer(
+      {
+        // Node's defaults (60 s for headers, 300 s for a request) let a client that trickles bytes hold a
+        // socket for minutes; past these the client gets 408 and the connection is closed. They stop
+        // counting once a request is received: upgraded WebSockets and slow store answers are not cut.
+        headersTimeout: headersTimeoutMs,
+        requestTimeout: requestTimeoutMs,
+        connectionsCheckingInterval: checkingIntervalOf(headersTimeoutMs, requestTimeoutMs),
+      },
+      (req, res) => {
+        if (!this.handleRequest(req, res)) sendJson(res, 404, { error: 'not found' });
+      },
+    );
     this.#ownsHttpServer = true;
     this.#handover = new HandoverTracker(server);
     this.attach(server);

@@ -15,6 +15,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { ADMIN_HEADER } from '../snapshot.js';
+import { bearerToken } from '../../server/node/http.js';
 
 /** Name of the admin session cookie. */
 export const ADMIN_COOKIE = 'lifeline_admin';
@@ -103,8 +104,7 @@ export class DashboardAccess {
     if (this.mode === 'off' || this.#token === undefined) return false;
     // Both checks always run: how long this takes does not say which credential was tried.
     const byCookie = this.#validSession(parseCookies(headers.cookie).get(ADMIN_COOKIE));
-    const auth = headers.authorization;
-    const bearer = typeof auth === 'string' && auth.startsWith('Bearer ') ? auth.slice(7) : undefined;
+    const bearer = bearerToken(headers.authorization);
     const byBearer = sameSecret(bearer ?? '', this.#token) && bearer !== undefined;
     return byCookie || byBearer;
   }

@@ -117,6 +117,21 @@ export interface ServerOptions {
    * more get HTTP 503 with `Retry-After`. @default 1000
    */
   maxPendingUpgrades?: number;
+  /**
+   * Longest time a client may take to send a request's headers (an upgrade's included) on the HTTP server
+   * `listen()` creates; past it the server answers 408 and closes the connection, so headers that trickle
+   * in a line at a time cannot hold a socket. 0: no limit. Not applied to a server given to `attach()`
+   * (set its own `headersTimeout`). @default 10000
+   */
+  headersTimeoutMs?: number;
+  /**
+   * Longest time a client may take to send a whole request, body included, on the HTTP server `listen()`
+   * creates; past it the server answers 408 and closes the connection, so a body that trickles cannot hold
+   * a socket. Counts only until the request is received: a publish waiting on the store, or a WebSocket once
+   * upgraded, is not cut. At least `headersTimeoutMs`; 0: no limit. Not applied to a server given to
+   * `attach()`. @default 30000
+   */
+  requestTimeoutMs?: number;
   /** Subprotocols offered, in order of preference. @default [] */
   subprotocols?: readonly string[];
   /** Uniform random source in [0, 1), injectable for tests. @default Math.random */
@@ -233,6 +248,8 @@ export const SERVER_DEFAULTS = {
   maxFragments: 16 * 1024,
   maxQueuedMessages: 64,
   maxPendingUpgrades: 1000,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
   replayPageBytes: 256 * 1024,
   maxReplayBytes: 64 * 1024 * 1024,
   maxReplayBytesPerConnection: 4 * 1024 * 1024,
@@ -255,7 +272,14 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
   const given = stripUndefined(rest);
   const maxPayload = given.maxPayload ?? SERVER_DEFAULTS.maxPayload;
   const resolved: ResolvedServerOptions = { ...SERVER_DEFAULTS, maxQueuedBytes: 4 * maxPayload, ...given };
-  for (const key of ['drainWindowMs', 'graceMs', 'closeTimeoutMs', 'heartbeatMs', 'sessionTtlMs', 'maxSubscriptions', 'helloTimeoutMs', 'maxBufferedBytes', 'maxConnections', 'maxFragments', 'maxChannelsCreated', 'claimLeaseMs', 'maxPresenceMembers', 'maxPresenceInfoBytes'] as const) nonNegative(key, resolved[key]);
+  for (const key of ['drainWindowMs', 'graceMs', 'closeTimeoutMs', 'heartbeatMs', 'sessionTtlMs', 'maxSubscriptions', 'helloTimeoutMs', 'maxBufferedBytes', 'maxConnections', 'maxFragments', 'maxChannelsCreated', 'claimLeaseMs', 'maxPresenceMembers', 'maxPresenceInfoBytes', 'headersTimeoutMs', 'requestTimeoutMs'] as const) nonNegative(key, resolved[key]);
+  // Node refuses the same at server creation; said here, at the option, with its name.
+  for (const key of ['headersTimeoutMs', 'requestTimeoutMs'] as const) {
+    if (!Number.isSafeInteger(resolved[key])) throw new RangeError(`${key} must be an integer number of ms >= 0, got ${resolved[key]}`);
+  }
+  if (resolved.requestTimeoutMs > 0 && resolved.headersTimeoutMs > resolved.requestTimeoutMs) {
+    throw new RangeError(`headersTimeoutMs (${resolved.headersTimeoutMs}) must be <= requestTimeoutMs (${resolved.requestTimeoutMs})`);
+  }
   if (resolved.presenceGraceMs !== undefined) nonNegative('presenceGraceMs', resolved.presenceGraceMs);
   if (!(Number.isFinite(resolved.presenceLeaseMs) && resolved.presenceLeaseMs >= 10)) throw new RangeError(`presenceLeaseMs must be a number of ms >= 10, got ${resolved.presenceLeaseMs}`);
   for (const key of ['presenceQueriesPerSecond', 'presenceEventsPerSecond'] as const) {

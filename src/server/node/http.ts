@@ -38,3 +38,39 @@ export function pathOf(req: IncomingMessage): string {
   const q = url.indexOf('?');
   return q === -1 ? url : url.slice(0, q);
 }
+
+/**
+ * The credentials of an `Authorization: Bearer <token>` header, or undefined when the header is missing
+ * or names another scheme. The scheme is matched in any case (`bearer`, `BEARER`): RFC 7235 §2.1 makes
+ * auth schemes case-insensitive, and clients (curl scripts, some SDKs) do send it in lower case.
+ */
+export function bearerToken(header: string | readonly string[] | undefined): string | undefined {
+  if (typeof header !== 'string') return undefined;
+  const match = /^bearer +(.*)$/is.exec(header);
+  return match ? match[1] : undefined;
+}
+
+/**
+ * Length of a string in Unicode code points, the unit the documented text limits count in (an emoji is
+ * one, though it is two UTF-16 units in a JS string).
+ */
+export function codePointLength(text: string): number {
+  let n = 0;
+  for (const _ of text) n += 1;
+  return n;
+}
+
+/** A decoder that refuses malformed UTF-8 instead of replacing it with U+FFFD; a BOM is kept, not skipped. */
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * Bytes as UTF-8 text, or undefined when they are not well-formed UTF-8 (stored as U+FFFD, such text
+ * would silently differ from what the sender meant).
+ */
+export function decodeUtf8(bytes: Uint8Array): string | undefined {
+  try {
+    return STRICT_UTF8.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
