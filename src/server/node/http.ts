@@ -50,16 +50,6 @@ export function bearerToken(header: string | readonly string[] | undefined): str
   return match ? match[1] : undefined;
 }
 
-/**
- * Length of a string in Unicode code points, the unit the documented text limits count in (an emoji is
- * one, though it is two UTF-16 units in a JS string).
- */
-export function codePointLength(text: string): number {
-  let n = 0;
-  for (const _ of text) n += 1;
-  return n;
-}
-
 /** A decoder that refuses malformed UTF-8 instead of replacing it with U+FFFD; a BOM is kept, not skipped. */
 const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 

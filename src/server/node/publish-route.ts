@@ -11,7 +11,8 @@ import type { Json } from '../../protocol/index.js';
 import { MAX_CHANNEL_LENGTH } from '../../protocol/index.js';
 import { IdempotencyConflictError, StoreOutcomeUnknownError } from '../../store/errors.js';
 import type { AppendResult } from '../../store/types.js';
-import { bearerToken, codePointLength, decodeUtf8, sendJson } from './http.js';
+import { codePointLength } from '../../protocol/text.js';
+import { bearerToken, decodeUtf8, sendJson } from './http.js';
 
 /** What the route needs from the server. */
 export interface PublishRoute {
@@ -33,7 +34,8 @@ export const MAX_IDEMPOTENCY_KEY_LENGTH = 200;
 
 const BAD_KEY = `idempotencyKey must be a string of 1-${MAX_IDEMPOTENCY_KEY_LENGTH} characters`;
 
-function validKey(key: unknown): key is string {
+/** Whether `key` is an idempotency key the protocol allows (1-200 code points); the dashboard's console publish holds its keys to the same. */
+export function validIdempotencyKey(key: unknown): key is string {
   return typeof key === 'string' && key !== '' && codePointLength(key) <= MAX_IDEMPOTENCY_KEY_LENGTH;
 }
 
@@ -46,12 +48,12 @@ function validKey(key: unknown): key is string {
  */
 function idempotencyKeyOf(body: Record<string, unknown>, header: string | string[] | undefined): { key: string | undefined } | { error: string } {
   const inBody = Object.hasOwn(body, 'idempotencyKey');
-  if (inBody && !validKey(body.idempotencyKey)) return { error: BAD_KEY };
+  if (inBody && !validIdempotencyKey(body.idempotencyKey)) return { error: BAD_KEY };
   let fromHeader: string | undefined;
   if (header !== undefined) {
     // Node reads header bytes as latin1; the key is UTF-8 text, as in the body, so both name the same key.
     fromHeader = typeof header === 'string' ? decodeUtf8(Buffer.from(header, 'latin1')) : undefined;
-    if (!validKey(fromHeader)) return { error: `the Idempotency-Key header must be 1-${MAX_IDEMPOTENCY_KEY_LENGTH} characters of UTF-8` };
+    if (!validIdempotencyKey(fromHeader)) return { error: `the Idempotency-Key header must be 1-${MAX_IDEMPOTENCY_KEY_LENGTH} characters of UTF-8` };
   }
   const fromBody = inBody ? (body.idempotencyKey as string) : undefined;
   if (fromBody !== undefined && fromHeader !== undefined && fromBody !== fromHeader) {

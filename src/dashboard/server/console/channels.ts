@@ -21,7 +21,7 @@ import {
   type PublishResult,
 } from '../../console-api.js';
 import { RESERVED_PREFIX } from '../../snapshot.js';
-import { codePointLength } from '../../../server/node/http.js';
+import { MAX_IDEMPOTENCY_KEY_LENGTH, validIdempotencyKey } from '../../../server/node/publish-route.js';
 import { ConsoleRequestError, intParam, textParam } from '../http.js';
 import { contains, type ConsoleContext } from './context.js';
 
@@ -104,8 +104,8 @@ export async function publishFromConsole(ctx: ConsoleContext, body: Record<strin
   if (!isChannelName(channel)) throw new ConsoleRequestError(400, 'bad_channel', 'channel must be 1-200 printable ASCII characters');
   if (channel.startsWith(RESERVED_PREFIX)) throw new ConsoleRequestError(403, 'reserved_channel', `channels under ${RESERVED_PREFIX} belong to the server`);
   if (!('data' in body)) throw new ConsoleRequestError(400, 'bad_request', 'data is required');
-  if (idempotencyKey !== undefined && (typeof idempotencyKey !== 'string' || idempotencyKey === '' || codePointLength(idempotencyKey) > 200)) {
-    throw new ConsoleRequestError(400, 'bad_idempotency_key', 'idempotencyKey must be a string of 1-200 characters');
+  if (idempotencyKey !== undefined && !validIdempotencyKey(idempotencyKey)) {
+    throw new ConsoleRequestError(400, 'bad_idempotency_key', `idempotencyKey must be a string of 1-${MAX_IDEMPOTENCY_KEY_LENGTH} characters`);
   }
   // Its own key space: a console click can never collide with an HTTP or client publish's key.
   const result: AppendResult = await ctx.server.publish(channel, body.data as Json, idempotencyKey === undefined ? {} : { idempotencyKey: `d:${idempotencyKey}` });
