@@ -24,17 +24,25 @@ export function encodeData(data: JsonValue): string {
 
 /**
  * JSON text of a value with every object's keys sorted (by UTF-16 code units, as `Array#sort` does) and
- * no whitespace: two values equal as JSON (RFC 8259: objects are unordered) give the same text. Text that
- * is already in this form (keys sorted, as `JSON.stringify` writes it) is returned unchanged, so a digest
- * of it is the digest of the plain text.
+ * no whitespace: two values equal as JSON (RFC 8259: objects are unordered) give the same text.
+ * `reordered` says whether any object's keys were out of order, that is whether the text differs from
+ * `JSON.stringify(value)`: a caller that needs both encodes a second time only then. An object whose
+ * keys are in order already is written as it is (no copy).
  */
-export function canonicalJson(value: JsonValue): string {
-  return JSON.stringify(value, (_key, v: unknown) => {
+export function canonicalJson(value: JsonValue): { readonly text: string; readonly reordered: boolean } {
+  let reordered = false;
+  const text = JSON.stringify(value, (_key, v: unknown) => {
     if (typeof v !== 'object' || v === null || Array.isArray(v)) return v;
-    const sorted: Record<string, unknown> = bareRecord();
-    for (const k of Object.keys(v).sort()) sorted[k] = (v as Record<string, unknown>)[k];
-    return sorted;
+    const keys = Object.keys(v);
+    let sorted = true;
+    for (let i = 1; i < keys.length && sorted; i++) sorted = keys[i - 1]! < keys[i]!;
+    if (sorted) return v;
+    reordered = true;
+    const copy: Record<string, unknown> = bareRecord();
+    for (const k of keys.sort()) copy[k] = (v as Record<string, unknown>)[k];
+    return copy;
   });
+  return { text, reordered };
 }
 
 /**

@@ -176,10 +176,8 @@ const sha256 = (nodeCrypto as { hash?: (algorithm: string, data: string, encodin
  * content answered as the duplicate of the first.
  */
 function fingerprintOf(kind: 'msg' | 'pub', channel: string, data: Json): { fingerprint: string; legacyFingerprint?: string } | undefined {
-  let text: string;
-  let canonical: string;
+  let canonical: ReturnType<typeof canonicalJson>;
   try {
-    text = JSON.stringify(data);
     canonical = canonicalJson(data);
   } catch {
     return undefined;
@@ -188,8 +186,8 @@ function fingerprintOf(kind: 'msg' | 'pub', channel: string, data: Json): { fing
   // the same data (RFC 8259: objects are unordered) and must not be a conflict. For data whose keys were
   // already in order the two texts are one, and so is the digest an earlier version computed; when they
   // differ, the earlier form goes along too, so a message claimed before an upgrade still matches.
-  const fingerprint = sha256(`${kind}\n${channel}\n${canonical}`);
-  return canonical === text ? { fingerprint } : { fingerprint, legacyFingerprint: sha256(`${kind}\n${channel}\n${text}`) };
+  const fingerprint = sha256(`${kind}\n${channel}\n${canonical.text}`);
+  return canonical.reordered ? { fingerprint, legacyFingerprint: sha256(`${kind}\n${channel}\n${JSON.stringify(data)}`) } : { fingerprint };
 }
 
 /** The outcomes without data, shared: every engine copies what it records, never keeps the caller's object. */
